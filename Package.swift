@@ -1,0 +1,130 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "slipway",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "slipway", targets: ["slipway"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // Domain types and pure decisions. No I/O, no dependencies.
+        .target(name: "SlipwayCore"),
+        // Policy files: YAML → validated model, errors with file:line:col.
+        .target(name: "SlipwayPolicy", dependencies: [
+            "SlipwayCore",
+            .product(name: "Yams", package: "Yams"),
+        ]),
+        // Provider payloads → normalized events; signature checks.
+        .target(name: "SlipwayWebhooks", dependencies: [
+            "SlipwayCore",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        // Postgres: migrations (embedded from migrations/ at build time), repositories, the job queue.
+        .target(
+            name: "SlipwayStore",
+            dependencies: [
+                "SlipwayCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            plugins: ["EmbedMigrations"]
+        ),
+        .systemLibrary(
+            name: "CLibGit2",
+            path: "Sources/CLibGit2",
+            pkgConfig: "libgit2",
+            providers: [.apt(["libgit2-dev"])]
+        ),
+        // libgit2 mirror cache, fetch and checkout.
+        .target(name: "SlipwayGit", dependencies: [
+            "SlipwayCore", "CLibGit2",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
+        // Docker engine API client over a unix socket or TCP.
+        .target(name: "SlipwayDocker", dependencies: [
+            "SlipwayCore",
+            .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // Builder protocol; BuildKit through the Docker engine; build context tar; progress decoding.
+        .target(name: "SlipwayBuild", dependencies: [
+            "SlipwayCore", "SlipwayDocker",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // Runtime protocol; the local Docker runtime.
+        .target(name: "SlipwayRuntime", dependencies: [
+            "SlipwayCore", "SlipwayDocker",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // Long-running services: workers and job handlers (build, rollout, watch).
+        .target(name: "SlipwayController", dependencies: [
+            "SlipwayCore", "SlipwayPolicy", "SlipwayStore", "SlipwayGit", "SlipwayBuild", "SlipwayRuntime",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        // HTTP: webhooks, health, JSON API.
+        .target(name: "SlipwayServer", dependencies: [
+            "SlipwayCore", "SlipwayWebhooks", "SlipwayStore", "SlipwayController",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOFoundationCompat", package: "swift-nio"),
+        ]),
+        .executableTarget(name: "slipway", dependencies: [
+            "SlipwayCore", "SlipwayPolicy", "SlipwayWebhooks", "SlipwayStore", "SlipwayController", "SlipwayServer",
+            "SlipwayGit", "SlipwayBuild", "SlipwayRuntime", "SlipwayDocker",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+
+        .executableTarget(name: "MigrationsEmbedder", path: "Plugins/MigrationsEmbedder"),
+        .plugin(
+            name: "EmbedMigrations",
+            capability: .buildTool(),
+            dependencies: ["MigrationsEmbedder"],
+            path: "Plugins/EmbedMigrations"
+        ),
+
+        // Pure logic, milliseconds.
+        .testTarget(name: "SlipwayCoreTests", dependencies: ["SlipwayCore"]),
+        .testTarget(name: "SlipwayPolicyTests", dependencies: ["SlipwayPolicy", "SlipwayCore"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "SlipwayWebhooksTests", dependencies: ["SlipwayWebhooks", "SlipwayCore"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "SlipwayBuildTests", dependencies: [
+            "SlipwayBuild", "SlipwayCore", "SlipwayDocker",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOFoundationCompat", package: "swift-nio"),
+        ], resources: [.copy("Fixtures")]),
+        // Real Postgres, Docker engine, registry, libgit2 — started by deploy/test.sh.
+        .testTarget(name: "SlipwayIntegrationTests", dependencies: [
+            "SlipwayCore", "SlipwayPolicy", "SlipwayWebhooks", "SlipwayStore", "SlipwayGit", "SlipwayBuild",
+            "SlipwayRuntime", "SlipwayDocker", "SlipwayController", "SlipwayServer",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // The whole chain through the `slipway` binary, as a user drives it.
+        .testTarget(name: "SlipwayEndToEndTests", dependencies: ["SlipwayCore"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

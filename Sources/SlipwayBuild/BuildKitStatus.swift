@@ -1,0 +1,89 @@
+import Foundation
+
+/// BuildKit's `StatusResponse` (moby/buildkit control.proto), the parts a build log needs.
+struct BuildKitStatus: Sendable, Hashable {
+    struct Vertex: Sendable, Hashable {
+        var digest: String
+        var name: String
+        var cached: Bool
+        var started: Date?
+        var completed: Date?
+        var error: String
+    }
+
+    struct Log: Sendable, Hashable {
+        var vertex: String
+        var stream: Int
+        var message: [UInt8]
+    }
+
+    var vertexes: [Vertex] = []
+    var logs: [Log] = []
+
+    /// Decodes the base64 `aux` of a `moby.buildkit.trace` line.
+    init(base64: String) throws {
+        guard let data = Data(base64Encoded: base64) else { throw ProtobufReader.Malformed() }
+        try self.init(bytes: Array(data))
+    }
+
+    init(bytes: [UInt8]) throws {
+        var reader = ProtobufReader(bytes)
+        while !reader.isAtEnd {
+            let (number, type) = try reader.nextField()
+            switch (number, type) {
+            case (1, .lengthDelimited): vertexes.append(try Self.vertex(reader.lengthDelimited()))
+            case (3, .lengthDelimited): logs.append(try Self.log(reader.lengthDelimited()))
+            default: try reader.skip(type)
+            }
+        }
+    }
+
+    private static func vertex(_ bytes: ArraySlice<UInt8>) throws -> Vertex {
+        var reader = ProtobufReader(bytes)
+        var vertex = Vertex(digest: "", name: "", cached: false, started: nil, completed: nil, error: "")
+        while !reader.isAtEnd {
+            let (number, type) = try reader.nextField()
+            switch (number, type) {
+            case (1, .lengthDelimited): vertex.digest = try reader.string()
+            case (3, .lengthDelimited): vertex.name = try reader.string()
+            case (4, .varint): vertex.cached = try reader.varint() != 0
+            case (5, .lengthDelimited): vertex.started = try timestamp(reader.lengthDelimited())
+            case (6, .lengthDelimited): vertex.completed = try timestamp(reader.lengthDelimited())
+            case (7, .lengthDelimited): vertex.error = try reader.string()
+            default: try reader.skip(type)
+            }
+        }
+        return vertex
+    }
+
+    private static func log(_ bytes: ArraySlice<UInt8>) throws -> Log {
+        var reader = ProtobufReader(bytes)
+        var log = Log(vertex: "", stream: 1, message: [])
+        while !reader.isAtEnd {
+            let (number, type) = try reader.nextField()
+            switch (number, type) {
+            case (1, .lengthDelimited): log.vertex = try reader.string()
+            case (3, .varint): log.stream = Int(try reader.varint())
+            case (4, .lengthDelimited): log.message = Array(try reader.lengthDelimited())
+            default: try reader.skip(type)
+            }
+        }
+        return log
+    }
+
+    /// google.protobuf.Timestamp
+    private static func timestamp(_ bytes: ArraySlice<UInt8>) throws -> Date {
+        var reader = ProtobufReader(bytes)
+        var seconds: Int64 = 0
+        var nanos: Int64 = 0
+        while !reader.isAtEnd {
+            let (number, type) = try reader.nextField()
+            switch (number, type) {
+            case (1, .varint): seconds = Int64(bitPattern: try reader.varint())
+            case (2, .varint): nanos = Int64(bitPattern: try reader.varint())
+            default: try reader.skip(type)
+            }
+        }
+        return Date(timeIntervalSince1970: Double(seconds) + Double(nanos) / 1e9)
+    }
+}

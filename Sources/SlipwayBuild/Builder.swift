@@ -1,0 +1,61 @@
+import Foundation
+import SlipwayCore
+
+/// What to build and where to put it.
+public struct BuildRequest: Sendable, Hashable {
+    /// The checked-out build context on disk.
+    public var contextDirectory: String
+    /// Relative to the context.
+    public var dockerfile: String
+    /// `registry/path:tag` — built, then pushed.
+    public var reference: ImageReference
+    public var buildArgs: [String: String]
+    public var network: String?
+    public var timeout: TimeSpan
+
+    public init(contextDirectory: String, dockerfile: String, reference: ImageReference,
+                buildArgs: [String: String], network: String?, timeout: TimeSpan) {
+        self.contextDirectory = contextDirectory
+        self.dockerfile = dockerfile
+        self.reference = reference
+        self.buildArgs = buildArgs
+        self.network = network
+        self.timeout = timeout
+    }
+}
+
+/// A pushed image.
+public struct BuiltImage: Sendable, Hashable {
+    /// `registry/path:tag`
+    public var reference: String
+    /// The registry's manifest digest.
+    public var digest: String?
+}
+
+public enum BuildPhase: Sendable, Hashable {
+    case building
+    case pushing
+}
+
+/// Where build output goes while it happens.
+public protocol BuildObserver: Sendable {
+    func phase(_ phase: BuildPhase) async
+    func log(_ lines: [String]) async
+}
+
+/// Builds an image from a context and pushes it to its registry.
+public protocol Builder: Sendable {
+    func build(_ request: BuildRequest, observer: any BuildObserver) async throws -> BuiltImage
+}
+
+/// A build that did not produce a pushed image. `message` is meant for the deployment's reason.
+public struct BuildFailure: Error, Sendable, CustomStringConvertible {
+    public enum Stage: String, Sendable { case context, build, push }
+    public var stage: Stage
+    public var message: String
+    public var description: String { "\(stage.rawValue) failed: \(message)" }
+    public init(stage: Stage, message: String) {
+        self.stage = stage
+        self.message = message
+    }
+}

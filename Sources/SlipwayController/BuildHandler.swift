@@ -1,0 +1,84 @@
+import Foundation
+import Logging
+import SlipwayBuild
+import SlipwayCore
+import SlipwayGit
+import SlipwayStore
+
+/// Fetch → checkout → build → push, then queue the rollout. A failure here leaves the
+/// running revision alone and fails the deployment with the build log's tail.
+struct BuildHandler: JobHandler {
+    let pipeline: Pipeline
+    var kind: JobKind { .build }
+
+    static let logTailLines = 15
+
+    func run(_ job: ClaimedJob, logger: Logger) async throws {
+        guard let id = job.deploymentID else { throw PermanentJobError("build job without a deployment") }
+        let store = pipeline.store
+        let deployment = try await store.deployment(id)
+        guard !deployment.record.state.isFinal else {
+            logger.info("deployment already ended; nothing to build", metadata: ["deployment.state": "\(deployment.record.state.rawValue)"])
+            return
+        }
+        let policy = deployment.policy
+        let log = DeploymentLog(store: store, deploymentID: id, logger: logger)
+        try await store.transition(id, to: .building)
+
+        let repo: RepoURL
+        do { repo = try RepoURL(policy.source.repo) } catch {
+            try await fail(id, "the policy's source.repo is invalid: \(error)", logger: logger)
+            return
+        }
+
+        let workDir = "\(pipeline.workDirectory)/\(id)-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: workDir) }
+        let sha: String
+        do {
+            await log.note("fetching \(policy.source.repo)")
+            try await pipeline.git.fetch(repo, logger: logger)
+            sha = try await pipeline.git.resolve(deployment.record.sha ?? policy.source.branch, in: repo)
+            await log.note("checking out \(sha)")
+            try await pipeline.git.checkout(sha, of: repo, into: workDir)
+        } catch let error as GitError {
+            try await fail(id, "fetching the source failed: \(error)", logger: logger)
+            return
+        }
+
+        var sourceLogger = logger
+        sourceLogger[metadataKey: "git.sha"] = "\(sha)"
+        guard let dockerfile = policy.build.dockerfile ?? defaultDockerfile(in: workDir, context: policy.build.context) else {
+            try await fail(id, "no Dockerfile in \(policy.build.context) at \(RolloutDecisions.shortSHA(sha)); add one, or set build.dockerfile in the policy", logger: sourceLogger)
+            return
+        }
+        let reference = try ImageReference(parsing: policy.image).withTag(sha)
+        let request = BuildRequest(
+            contextDirectory: policy.build.context == "." ? workDir : "\(workDir)/\(policy.build.context)",
+            dockerfile: dockerfile, reference: reference, buildArgs: policy.build.args,
+            network: pipeline.dockerNetwork, timeout: policy.build.timeout)
+        sourceLogger.info("building image", metadata: ["image.reference": "\(reference)"])
+        do {
+            let built = try await pipeline.builder.build(request, observer: log)
+            await log.note("pushed \(built.reference)\(built.digest.map { " (\($0))" } ?? "")")
+            try await store.finishBuild(id, service: deployment.record.service, sha: sha, image: built.reference, digest: built.digest)
+            sourceLogger.info("image pushed", metadata: ["image.digest": "\(built.digest ?? "?")"])
+        } catch let failure as BuildFailure {
+            let tail = try await store.logTail(id, stream: "build", count: Self.logTailLines)
+            try await fail(id, "\(failure)\n" + tail.joined(separator: "\n"), logger: sourceLogger)
+        } catch let error as TarArchive.TooLarge {
+            try await fail(id, "\(error)", logger: sourceLogger)
+        }
+    }
+
+    /// Without `build.dockerfile`, a `Dockerfile` at the context root is used.
+    func defaultDockerfile(in workDir: String, context: String) -> String? {
+        let path = context == "." ? "\(workDir)/Dockerfile" : "\(workDir)/\(context)/Dockerfile"
+        return FileManager.default.fileExists(atPath: path) ? "Dockerfile" : nil
+    }
+
+    func fail(_ id: Int64, _ reason: String, logger: Logger) async throws {
+        logger.warning("build failed", metadata: ["reason": "\(reason.prefix(300))"])
+        try await pipeline.store.appendLogs(id, stream: "build", lines: ["FAILED: " + (reason.split(separator: "\n").first.map(String.init) ?? reason)])
+        try await pipeline.store.transition(id, to: .failed, reason: reason)
+    }
+}

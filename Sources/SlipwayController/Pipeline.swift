@@ -1,0 +1,67 @@
+import Foundation
+import Logging
+import SlipwayBuild
+import SlipwayCore
+import SlipwayGit
+import SlipwayRuntime
+import SlipwayStore
+
+/// What the deployment job handlers work with: one real implementation of each seam.
+public struct Pipeline: Sendable {
+    public let store: Store
+    public let git: any GitFetcher
+    public let builder: any Builder
+    public let runtime: any Runtime
+    /// Work dirs for checkouts live here, one per build, removed after it.
+    public let workDirectory: String
+    public let dockerNetwork: String?
+    /// How often a watched revision is looked at.
+    public let watchInterval: Duration
+    public let now: @Sendable () -> Date
+
+    public init(store: Store, git: any GitFetcher, builder: any Builder, runtime: any Runtime,
+                workDirectory: String, dockerNetwork: String?, watchInterval: Duration = .milliseconds(500),
+                now: @escaping @Sendable () -> Date = { Date() }) {
+        self.store = store
+        self.git = git
+        self.builder = builder
+        self.runtime = runtime
+        self.workDirectory = workDirectory
+        self.dockerNetwork = dockerNetwork
+        self.watchInterval = watchInterval
+        self.now = now
+    }
+
+    /// The handlers of every job kind.
+    public var handlers: [any JobHandler] {
+        [BuildHandler(pipeline: self), RolloutHandler(pipeline: self), WatchHandler(pipeline: self)]
+    }
+
+    func revision(of deployment: DeploymentRow) -> Revision? {
+        guard let image = deployment.record.image else { return nil }
+        return Revision(service: deployment.record.service, deploymentID: deployment.id, image: image,
+                        sha: deployment.record.sha, count: deployment.policy.deploy.count, env: deployment.policy.deploy.env)
+    }
+}
+
+/// Build output and progress of one deployment, written to its log as it happens.
+struct DeploymentLog: BuildObserver {
+    let store: Store
+    let deploymentID: Int64
+    let logger: Logger
+
+    func phase(_ phase: BuildPhase) async {
+        let state: DeploymentState = phase == .building ? .building : .pushing
+        do { try await store.transition(deploymentID, to: state) } catch {
+            logger.warning("could not record the build phase", metadata: ["error": "\(error)"])
+        }
+    }
+
+    func log(_ lines: [String]) async {
+        do { try await store.appendLogs(deploymentID, stream: "build", lines: lines) } catch {
+            logger.warning("could not store build output", metadata: ["error": "\(error)"])
+        }
+    }
+
+    func note(_ line: String) async { await log([line]) }
+}

@@ -1,0 +1,88 @@
+import Foundation
+import Logging
+import SlipwayCore
+import SlipwayRuntime
+import SlipwayStore
+
+/// Starts the new revision; once it runs, retires the old one, makes the new one live
+/// and queues its watch. A revision that cannot start fails without touching what runs.
+struct RolloutHandler: JobHandler {
+    let pipeline: Pipeline
+    var kind: JobKind { .rollout }
+
+    func run(_ job: ClaimedJob, logger: Logger) async throws {
+        guard let id = job.deploymentID else { throw PermanentJobError("rollout job without a deployment") }
+        let store = pipeline.store
+        let first = try await store.deployment(id)
+        try await store.withServiceLock(first.record.service) {
+            // Read again under the lock: a newer rollout may have finished meanwhile.
+            let deployment = try await store.deployment(id)
+            guard !deployment.record.state.isFinal else { return }
+            let service = deployment.record.service
+            let live = try await store.service(named: service)?.liveDeploymentID
+            var liveRecord: DeploymentRecord?
+            if let live { liveRecord = try await store.deployment(live).record }
+            if case .supersede(let reason) = RolloutDecisions.gate(deployment.record, live: liveRecord) {
+                logger.info("rollout superseded", metadata: ["reason": "\(reason)"])
+                try await store.transition(id, to: .superseded, reason: reason)
+                return
+            }
+            guard let revision = pipeline.revision(of: deployment) else {
+                try await store.transition(id, to: .failed, reason: "nothing to roll out: the deployment has no image")
+                return
+            }
+            try await store.transition(id, to: .rollingOut)
+            var log = logger
+            log[metadataKey: "image.reference"] = "\(revision.image)"
+            log.info("starting new revision", metadata: ["revision.count": "\(revision.count)"])
+
+            let instances: [Instance]
+            do {
+                instances = try await pipeline.runtime.start(revision)
+            } catch let failure as RuntimeFailure {
+                log.warning("new revision did not start", metadata: ["reason": "\(failure.message)"])
+                try await store.transition(id, to: .failed, reason: "\(failure.message); the running revision was not touched")
+                return
+            }
+
+            // Crashed before the old revision was touched: count it like any crash in the window.
+            let watch = CrashWatch(deployment.policy.rollback)
+            let exits = instances.compactMap(\.exit)
+            if case .rollBack(let cause, let crashes, _) = watch.verdict(liveAt: pipeline.now(), now: pipeline.now(), recorded: [], exits: exits) {
+                let reason = try await CrashReport.reason(cause: cause, crashes: crashes, watch: watch,
+                                                          instances: instances, runtime: pipeline.runtime)
+                try await store.addEvent(id, kind: "crash", key: cause.key, message: "\(cause.instance) exited with code \(cause.exitCode)",
+                                         detail: ["exitCode": "\(cause.exitCode)", "finishedAt": ISO8601.format(cause.finishedAt)])
+                try await pipeline.runtime.remove(service: service, deploymentID: id)
+                log.warning("new revision crashed at start; previous revision kept", metadata: ["exit.code": "\(cause.exitCode)"])
+                try await store.transition(id, to: .rolledBack, reason: reason + "\nThe previous revision kept running.")
+                return
+            }
+
+            let retired = try await pipeline.runtime.retire(service: service, keep: id)
+            _ = try await store.goLive(id, service: service)
+            try await store.startWatch(id, service: service)
+            log.info("new revision live; watching", metadata: ["revision.retired": "\(retired)",
+                                                               "rollback.window": "\(deployment.policy.rollback.window)"])
+        }
+    }
+}
+
+/// The reason text of a crash: which instance, which exit code, and the last lines it wrote.
+enum CrashReport {
+    static let logLines = 20
+
+    static func reason(cause: CrashWatch.Exit, crashes: Int, watch: CrashWatch, instances: [Instance],
+                       runtime: any Runtime) async throws -> String {
+        let name = instances.first { $0.id == cause.instance }?.name ?? String(cause.instance.prefix(12))
+        let detail = instances.first { $0.id == cause.instance }?.detail
+        let lines = (try? await runtime.logTail(cause.instance, lines: logLines)) ?? []
+        var text = "\(name) exited with code \(cause.exitCode)"
+        if let detail, detail.contains("OOM") { text += " (killed for using too much memory)" }
+        text += "; \(crashes) crash\(crashes == 1 ? "" : "es") within \(watch.window) of going live (rollback.crashes: \(watch.threshold))."
+        if !lines.isEmpty {
+            text += "\nLast log lines:\n" + lines.joined(separator: "\n")
+        }
+        return text
+    }
+}

@@ -1,0 +1,31 @@
+/// Wakes idle workers when work arrives (a NOTIFY, or a job this process queued).
+/// `wait` returns on the next `signal` or after `timeout`, whichever comes first.
+public actor WakeSignal {
+    private var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
+    private var nextID = 0
+
+    public init() {}
+
+    public func signal() {
+        let pending = waiters
+        waiters.removeAll()
+        for continuation in pending.values { continuation.resume() }
+    }
+
+    public func wait(timeout: Duration) async {
+        let id = nextID
+        nextID += 1
+        let timer = Task { [weak self] in
+            try? await Task.sleep(for: timeout)
+            await self?.expire(id)
+        }
+        await withCheckedContinuation { continuation in
+            waiters[id] = continuation
+        }
+        timer.cancel()
+    }
+
+    private func expire(_ id: Int) {
+        waiters.removeValue(forKey: id)?.resume()
+    }
+}

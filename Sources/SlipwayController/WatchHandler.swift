@@ -1,0 +1,112 @@
+import Foundation
+import Logging
+import SlipwayCore
+import SlipwayRuntime
+import SlipwayStore
+
+/// Watches a live revision through `rollback.window`: restarts instances that stop,
+/// counts non-zero exits, and rolls back to the last good revision when they reach
+/// `rollback.crashes`. The counted crashes are stored, so a restarted watch resumes.
+struct WatchHandler: JobHandler {
+    let pipeline: Pipeline
+    var kind: JobKind { .watch }
+
+    func run(_ job: ClaimedJob, logger: Logger) async throws {
+        guard let id = job.deploymentID else { throw PermanentJobError("watch job without a deployment") }
+        let store = pipeline.store
+        while !Task.isCancelled {
+            let deployment = try await store.deployment(id)
+            guard deployment.record.state == .watching, let liveAt = deployment.record.liveAt else { return }
+            let service = deployment.record.service
+            let done: Bool = try await store.withServiceLock(service) {
+                let live = try await store.service(named: service)?.liveDeploymentID
+                guard live == id else {
+                    let reason = "replaced by deployment \(live.map(String.init) ?? "none") before its watch window ended, with no crash"
+                    try await store.transition(id, to: .succeeded, reason: reason)
+                    return true
+                }
+                return try await step(deployment, liveAt: liveAt, logger: logger)
+            }
+            if done { return }
+            try await Task.sleep(for: pipeline.watchInterval)
+        }
+    }
+
+    /// One look at the revision; true when the watch is over.
+    func step(_ deployment: DeploymentRow, liveAt: Date, logger: Logger) async throws -> Bool {
+        let store = pipeline.store
+        let id = deployment.id
+        let service = deployment.record.service
+        let watch = CrashWatch(deployment.policy.rollback)
+        let instances = try await pipeline.runtime.instances(service: service, deploymentID: id)
+        let recorded = try await store.crashKeys(id)
+        let verdict = watch.verdict(liveAt: liveAt, now: pipeline.now(), recorded: recorded, exits: instances.compactMap(\.exit))
+
+        switch verdict {
+        case .watch(let restart, let newCrashes):
+            try await record(newCrashes, deploymentID: id, logger: logger)
+            if !restart.isEmpty { try await pipeline.runtime.restart(restart) }
+            return false
+
+        case .succeed(let restart):
+            if !restart.isEmpty { try await pipeline.runtime.restart(restart) }
+            try await pipeline.runtime.settle(service: service, deploymentID: id)
+            try await store.transition(id, to: .succeeded, reason: nil)
+            logger.info("watch window passed without reaching the crash limit; deployment succeeded")
+            return true
+
+        case .rollBack(let cause, let crashes, let newCrashes):
+            try await record(newCrashes, deploymentID: id, logger: logger)
+            let reason = try await CrashReport.reason(cause: cause, crashes: crashes, watch: watch,
+                                                      instances: instances, runtime: pipeline.runtime)
+            try await RollbackAction(pipeline: pipeline).rollBack(deployment, reason: reason, logger: logger)
+            return true
+        }
+    }
+
+    func record(_ crashes: [CrashWatch.Exit], deploymentID: Int64, logger: Logger) async throws {
+        for crash in crashes {
+            logger.warning("instance crashed", metadata: ["instance.id": "\(crash.instance.prefix(12))", "exit.code": "\(crash.exitCode)"])
+            try await pipeline.store.addEvent(deploymentID, kind: "crash", key: crash.key,
+                                              message: "\(crash.instance.prefix(12)) exited with code \(crash.exitCode)",
+                                              detail: ["exitCode": "\(crash.exitCode)", "finishedAt": ISO8601.format(crash.finishedAt)])
+        }
+    }
+}
+
+/// Puts the last good revision back in place of a crashing one.
+struct RollbackAction {
+    let pipeline: Pipeline
+
+    func rollBack(_ failing: DeploymentRow, reason: String, logger: Logger) async throws {
+        let store = pipeline.store
+        let service = failing.record.service
+        let history = try await store.history(service: service).map(\.record)
+        try await store.addEvent(failing.id, kind: "rollback", key: nil, message: "rollback started")
+        guard let target = RolloutDecisions.rollbackTarget(for: failing.id, history: history),
+              let targetRow = try? await store.deployment(target.id), let revision = pipeline.revision(of: targetRow) else {
+            try await pipeline.runtime.remove(service: service, deploymentID: failing.id)
+            try await store.setLive(service: service, deploymentID: nil)
+            try await store.transition(failing.id, to: .failed, reason: reason + "\nNo earlier good deployment to roll back to; the service is stopped.")
+            logger.error("crashing revision stopped; nothing to roll back to")
+            return
+        }
+        var log = logger
+        log[metadataKey: "rollback.to"] = "\(target.id)"
+        do {
+            _ = try await pipeline.runtime.start(revision)
+        } catch let failure as RuntimeFailure {
+            // The crashing revision stays: half a service beats none. A human must look.
+            try await store.transition(failing.id, to: .failed,
+                reason: reason + "\nRolling back to deployment \(target.id) failed too: \(failure.message)")
+            log.error("rollback failed", metadata: ["reason": "\(failure.message)"])
+            return
+        }
+        try await pipeline.runtime.settle(service: service, deploymentID: target.id)
+        try await pipeline.runtime.retire(service: service, keep: target.id)
+        try await store.setLive(service: service, deploymentID: target.id)
+        let to = "deployment \(target.id)" + (target.sha.map { " (\(RolloutDecisions.shortSHA($0)))" } ?? "")
+        try await store.transition(failing.id, to: .rolledBack, reason: reason + "\nRolled back to \(to).")
+        log.warning("rolled back", metadata: ["git.sha": "\(target.sha ?? "?")"])
+    }
+}

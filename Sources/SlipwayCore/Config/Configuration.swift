@@ -1,0 +1,115 @@
+import Foundation
+
+/// Slipway's settings. Flags override the environment, the environment overrides
+/// `.env`; `resolve` is pure so that precedence is table-tested.
+public struct Configuration: Sendable, Hashable {
+    public var databaseURL: String?
+    public var httpHost: String
+    public var httpPort: Int
+    public var policies: String
+    public var dataDir: String
+    public var allowLocalRepos: Bool
+    public var webhookSecrets: [NormalizedEvent.Provider: String]
+    public var dockerHost: String
+    public var buildkitHost: String?
+    public var dockerNetwork: String?
+    public var logLevel: String
+    public var buildConcurrency: Int
+    public var jobLease: TimeSpan
+    public var queuePollInterval: TimeSpan
+
+    public struct Invalid: Error, Equatable, CustomStringConvertible {
+        public let key: String
+        public let message: String
+        public var description: String { "\(key): \(message)" }
+    }
+
+    /// Every key Slipway reads, for `--help` texts and redacted printing.
+    public static let keys: [String] = [
+        "DATABASE_URL", "SLIPWAY_HTTP_ADDR", "SLIPWAY_POLICIES", "SLIPWAY_DATA_DIR", "SLIPWAY_ALLOW_LOCAL_REPOS",
+        "SLIPWAY_WEBHOOK_SECRET_GITHUB", "SLIPWAY_WEBHOOK_SECRET_GITLAB", "SLIPWAY_WEBHOOK_SECRET_BITBUCKET",
+        "DOCKER_HOST", "BUILDKIT_HOST", "SLIPWAY_DOCKER_NETWORK", "SLIPWAY_LOG_LEVEL",
+        "SLIPWAY_BUILD_CONCURRENCY", "SLIPWAY_JOB_LEASE", "SLIPWAY_QUEUE_POLL",
+    ]
+
+    static let secretKeys: Set<String> = [
+        "SLIPWAY_WEBHOOK_SECRET_GITHUB", "SLIPWAY_WEBHOOK_SECRET_GITLAB", "SLIPWAY_WEBHOOK_SECRET_BITBUCKET",
+    ]
+
+    /// - Parameters:
+    ///   - flags: values given on the command line, by their environment name.
+    ///   - defaults: what the verb prefers when nothing is set (`dev` allows local repos, say).
+    public static func resolve(
+        flags: [String: String] = [:],
+        environment: [String: String],
+        dotenv: [String: String] = [:],
+        defaults: [String: String] = [:]
+    ) throws(Invalid) -> Configuration {
+        let merged = defaults.merging(dotenv) { $1 }.merging(environment) { $1 }.merging(flags) { $1 }
+        func value(_ key: String) -> String? {
+            guard let v = merged[key], !v.isEmpty else { return nil }
+            return v
+        }
+        let address = value("SLIPWAY_HTTP_ADDR") ?? "127.0.0.1:8080"
+        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]),
+              (0...65535).contains(port) else {
+            throw Invalid(key: "SLIPWAY_HTTP_ADDR", message: "`\(address)` is not host:port, as in 127.0.0.1:8080")
+        }
+        var secrets: [NormalizedEvent.Provider: String] = [:]
+        secrets[.github] = value("SLIPWAY_WEBHOOK_SECRET_GITHUB")
+        secrets[.gitlab] = value("SLIPWAY_WEBHOOK_SECRET_GITLAB")
+        secrets[.bitbucket] = value("SLIPWAY_WEBHOOK_SECRET_BITBUCKET")
+        secrets[.bitbucketServer] = value("SLIPWAY_WEBHOOK_SECRET_BITBUCKET")
+
+        return Configuration(
+            databaseURL: value("DATABASE_URL"),
+            httpHost: String(address[..<colon]).trimmingCharacters(in: ["[", "]"]),
+            httpPort: port,
+            policies: value("SLIPWAY_POLICIES") ?? "policies",
+            dataDir: value("SLIPWAY_DATA_DIR") ?? ".slipway",
+            allowLocalRepos: try flag("SLIPWAY_ALLOW_LOCAL_REPOS", value("SLIPWAY_ALLOW_LOCAL_REPOS")),
+            webhookSecrets: secrets,
+            dockerHost: value("DOCKER_HOST") ?? "unix:///var/run/docker.sock",
+            buildkitHost: value("BUILDKIT_HOST"),
+            dockerNetwork: value("SLIPWAY_DOCKER_NETWORK"),
+            logLevel: value("SLIPWAY_LOG_LEVEL") ?? "info",
+            buildConcurrency: try positive("SLIPWAY_BUILD_CONCURRENCY", value("SLIPWAY_BUILD_CONCURRENCY"), default: 2),
+            jobLease: try span("SLIPWAY_JOB_LEASE", value("SLIPWAY_JOB_LEASE"), default: .seconds(30)),
+            queuePollInterval: try span("SLIPWAY_QUEUE_POLL", value("SLIPWAY_QUEUE_POLL"), default: .seconds(2))
+        )
+    }
+
+    static func flag(_ key: String, _ text: String?) throws(Invalid) -> Bool {
+        switch text?.lowercased() {
+        case nil, "0", "false", "no", "off": return false
+        case "1", "true", "yes", "on": return true
+        default: throw Invalid(key: key, message: "`\(text!)` is not 1 or 0")
+        }
+    }
+
+    static func positive(_ key: String, _ text: String?, default value: Int) throws(Invalid) -> Int {
+        guard let text else { return value }
+        guard let n = Int(text), n > 0 else { throw Invalid(key: key, message: "`\(text)` is not a positive number") }
+        return n
+    }
+
+    static func span(_ key: String, _ text: String?, default value: TimeSpan) throws(Invalid) -> TimeSpan {
+        guard let text else { return value }
+        guard let span = TimeSpan(parsing: text), span.milliseconds > 0 else {
+            throw Invalid(key: key, message: "`\(text)` is not a duration like 30s or 5m")
+        }
+        return span
+    }
+
+    /// `KEY=value` lines for display, secrets replaced by `[redacted]`.
+    public static func redacted(_ values: [String: String]) -> [String] {
+        values.keys.sorted().map { key in
+            let value = values[key]!
+            if secretKeys.contains(key) || key.contains("SECRET") || key.contains("TOKEN") || key.contains("PASSWORD") {
+                return "\(key)=[redacted]"
+            }
+            if key == "DATABASE_URL" { return "\(key)=\(DatabaseURL.redactingPassword(value))" }
+            return "\(key)=\(value)"
+        }
+    }
+}

@@ -1,0 +1,57 @@
+import Foundation
+
+/// A deployment as the decisions need to see it.
+public struct DeploymentRecord: Sendable, Hashable, Codable {
+    public var id: Int64
+    public var service: String
+    public var trigger: DeploymentTrigger
+    public var state: DeploymentState
+    public var sha: String?
+    public var image: String?
+    public var digest: String?
+    public var reason: String?
+    public var createdAt: Date
+    public var liveAt: Date?
+    public var finishedAt: Date?
+
+    public init(id: Int64, service: String, trigger: DeploymentTrigger, state: DeploymentState,
+                sha: String? = nil, image: String? = nil, digest: String? = nil, reason: String? = nil,
+                createdAt: Date, liveAt: Date? = nil, finishedAt: Date? = nil) {
+        self.id = id
+        self.service = service
+        self.trigger = trigger
+        self.state = state
+        self.sha = sha
+        self.image = image
+        self.digest = digest
+        self.reason = reason
+        self.createdAt = createdAt
+        self.liveAt = liveAt
+        self.finishedAt = finishedAt
+    }
+}
+
+public enum RolloutDecisions {
+    /// The revision to put back when `failing` must go: the one that was live most
+    /// recently and is known good (it succeeded, or it was replaced while healthy).
+    public static func rollbackTarget(for failingID: Int64, history: [DeploymentRecord]) -> DeploymentRecord? {
+        history
+            .filter { $0.id != failingID && $0.state == .succeeded && $0.image != nil && $0.liveAt != nil }
+            .max { ($0.liveAt!, $0.id) < ($1.liveAt!, $1.id) }
+    }
+
+    public enum Gate: Sendable, Hashable {
+        case proceed
+        case supersede(reason: String)
+    }
+
+    /// Whether a built deployment may roll out now. An automatic (push) deployment
+    /// never replaces a newer one that is already live; explicit verbs always proceed.
+    public static func gate(_ deployment: DeploymentRecord, live: DeploymentRecord?) -> Gate {
+        guard deployment.trigger == .push, let live, live.id > deployment.id,
+              live.trigger == .push || live.trigger == .manual else { return .proceed }
+        return .supersede(reason: "deployment \(live.id) of a newer commit (\(live.sha.map(shortSHA) ?? "?")) is already live")
+    }
+
+    public static func shortSHA(_ sha: String) -> String { String(sha.prefix(12)) }
+}

@@ -1,0 +1,33 @@
+/// Where a deployment is in its life. The raw values are the status contract.
+public enum DeploymentState: String, Sendable, Hashable, Codable, CaseIterable {
+    case queued
+    case building
+    case pushing
+    case rollingOut = "rolling_out"
+    case watching
+    case succeeded
+    case failed
+    case rolledBack = "rolled_back"
+    case cancelled
+    case superseded
+
+    /// No further transitions.
+    public var isFinal: Bool {
+        switch self {
+        case .succeeded, .failed, .rolledBack, .cancelled, .superseded: true
+        case .queued, .building, .pushing, .rollingOut, .watching: false
+        }
+    }
+}
+
+/// Why a deployment exists.
+public enum DeploymentTrigger: String, Sendable, Hashable, Codable {
+    /// A webhook or poll saw a new commit.
+    case push
+    /// `slipway deploy SERVICE [--sha]`.
+    case manual
+    /// `slipway deploy SERVICE --image`: a prebuilt image, no build.
+    case image
+    /// `slipway rollback SERVICE`.
+    case rollback
+}

@@ -1,0 +1,117 @@
+import Foundation
+
+/// One element of `slipway status --json`: a service, the commit running now, and its
+/// deployments newest first. Optional keys are printed as `null`, never dropped.
+public struct ServiceStatus: Sendable, Hashable, Encodable {
+    public enum State: String, Sendable, Hashable, Encodable {
+        /// A deployment is queued, building, rolling out or being watched.
+        case deploying
+        /// A revision runs and nothing is in flight.
+        case live
+        /// Deployed before, but nothing runs now (the only revision crashed, say).
+        case down
+        /// Never deployed.
+        case notDeployed = "not_deployed"
+    }
+
+    public struct Deployment: Sendable, Hashable, Encodable {
+        public var id: Int64
+        public var sha: String?
+        public var state: DeploymentState
+        public var reason: String?
+        public var trigger: DeploymentTrigger
+        public var image: String?
+        public var digest: String?
+        public var createdAt: Date
+        public var updatedAt: Date
+        public var liveAt: Date?
+        public var finishedAt: Date?
+
+        public init(id: Int64, sha: String?, state: DeploymentState, reason: String?, trigger: DeploymentTrigger,
+                    image: String?, digest: String?, createdAt: Date, updatedAt: Date, liveAt: Date?, finishedAt: Date?) {
+            self.id = id
+            self.sha = sha
+            self.state = state
+            self.reason = reason
+            self.trigger = trigger
+            self.image = image
+            self.digest = digest
+            self.createdAt = createdAt
+            self.updatedAt = updatedAt
+            self.liveAt = liveAt
+            self.finishedAt = finishedAt
+        }
+
+        private enum CodingKeys: String, CodingKey {
+            case id, sha, state, reason, trigger, image, digest, createdAt, updatedAt, liveAt, finishedAt
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(id, forKey: .id)
+            try c.encode(sha, forKey: .sha)
+            try c.encode(state, forKey: .state)
+            try c.encode(reason, forKey: .reason)
+            try c.encode(trigger, forKey: .trigger)
+            try c.encode(image, forKey: .image)
+            try c.encode(digest, forKey: .digest)
+            try c.encode(createdAt, forKey: .createdAt)
+            try c.encode(updatedAt, forKey: .updatedAt)
+            try c.encode(liveAt, forKey: .liveAt)
+            try c.encode(finishedAt, forKey: .finishedAt)
+        }
+    }
+
+    public var service: String
+    public var liveSHA: String?
+    public var liveDeploymentID: Int64?
+    public var state: State
+    public var deployments: [Deployment]
+
+    /// - Parameters:
+    ///   - live: the deployment running now, if any (it may be older than the listed ones).
+    public init(service: String, live: (id: Int64, sha: String?)?, deployments: [Deployment]) {
+        let ordered = deployments.sorted { $0.id > $1.id }
+        self.service = service
+        self.liveDeploymentID = live?.id
+        self.liveSHA = live?.sha
+        self.deployments = ordered
+        self.state = Self.state(live: live != nil, deployments: ordered)
+    }
+
+    static func state(live: Bool, deployments: [Deployment]) -> State {
+        if deployments.contains(where: { !$0.state.isFinal }) { return .deploying }
+        if live { return .live }
+        return deployments.isEmpty ? .notDeployed : .down
+    }
+
+    private enum CodingKeys: String, CodingKey { case service, liveSHA, liveDeploymentID, state, deployments }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(service, forKey: .service)
+        try c.encode(liveSHA, forKey: .liveSHA)
+        try c.encode(liveDeploymentID, forKey: .liveDeploymentID)
+        try c.encode(state, forKey: .state)
+        try c.encode(deployments, forKey: .deployments)
+    }
+}
+
+extension JSONEncoder {
+    /// The encoder for every JSON Slipway prints or serves: stable key order, ISO 8601 dates.
+    public static var slipway: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var c = encoder.singleValueContainer()
+            try c.encode(ISO8601.format(date))
+        }
+        return encoder
+    }
+}
+
+public enum ISO8601 {
+    public static func format(_ date: Date) -> String {
+        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+    }
+}

@@ -1,0 +1,106 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+
+/// Credentials for a registry, passed to the engine in `X-Registry-Auth`.
+public struct RegistryAuth: Sendable, Hashable, Encodable {
+    public var username: String?
+    public var password: String?
+    public var serveraddress: String?
+
+    public init(username: String? = nil, password: String? = nil, serveraddress: String? = nil) {
+        self.username = username
+        self.password = password
+        self.serveraddress = serveraddress
+    }
+
+    /// The engine wants URL-safe base64 of the JSON, and the header even when anonymous.
+    var header: String {
+        let json = (try? JSONEncoder().encode(self)) ?? Data("{}".utf8)
+        return json.base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_")
+    }
+}
+
+extension DockerEngine {
+    /// Builds with the engine's BuildKit (`version=2`) from a tar of the context.
+    /// Each line of the engine's answer is handed to `onLine` as it arrives.
+    public func build(context: ByteBuffer, tag: String, dockerfile: String, buildArgs: [String: String],
+                      network: String?, timeout: TimeAmount, onLine: (Data) async throws -> Void) async throws {
+        var query: [(String, String)] = [("version", "2"), ("t", tag), ("dockerfile", dockerfile), ("rm", "1"), ("forcerm", "1")]
+        if !buildArgs.isEmpty {
+            query.append(("buildargs", String(decoding: try JSONEncoder().encode(buildArgs), as: UTF8.self)))
+        }
+        if let network { query.append(("networkmode", network)) }
+        try await jsonLines(.POST, "/build", query: query, headers: [("Content-Type", "application/x-tar")],
+                            body: .bytes(context), timeout: timeout, onLine: onLine)
+    }
+
+    /// Pushes `repository:tag`; progress lines go to `onLine`.
+    public func push(repository: String, tag: String, auth: RegistryAuth, timeout: TimeAmount,
+                     onLine: (Data) async throws -> Void) async throws {
+        try await jsonLines(.POST, "/images/\(repository)/push", query: [("tag", tag)],
+                            headers: [("X-Registry-Auth", auth.header)], timeout: timeout, onLine: onLine)
+    }
+
+    /// Pulls `reference` unless the engine has it already.
+    public func ensureImage(_ reference: String, auth: RegistryAuth, timeout: TimeAmount = .minutes(10)) async throws {
+        if try await imageExists(reference) { return }
+        var failure: String?
+        try await jsonLines(.POST, "/images/create", query: [("fromImage", reference)],
+                            headers: [("X-Registry-Auth", auth.header)], timeout: timeout) { line in
+            if let message = DockerStreamLine(line).error { failure = message }
+        }
+        if let failure { throw DockerError(status: 0, message: "pull \(reference): \(failure)") }
+    }
+
+    public func imageExists(_ reference: String) async throws -> Bool {
+        do {
+            try await call(.GET, "/images/\(reference)/json")
+            return true
+        } catch let error as DockerError where error.isNotFound {
+            return false
+        }
+    }
+
+    /// Loads a root filesystem tar as an image (how base images are made with no registry access).
+    public func importImage(rootfs: ByteBuffer, repository: String, tag: String) async throws {
+        try await jsonLines(.POST, "/images/create", query: [("fromSrc", "-"), ("repo", repository), ("tag", tag)],
+                            headers: [("Content-Type", "application/x-tar")], body: .bytes(rootfs),
+                            timeout: .minutes(5)) { _ in }
+    }
+}
+
+/// One JSON line of the engine's streaming answers (build, push, pull).
+public struct DockerStreamLine: Sendable {
+    public var id: String?
+    public var stream: String?
+    public var status: String?
+    public var error: String?
+    /// `aux` when it is a string (BuildKit traces, base64).
+    public var auxString: String?
+    public var auxDigest: String?
+    public var auxImageID: String?
+
+    public init(_ data: Data) {
+        guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            stream = String(decoding: data, as: UTF8.self)
+            return
+        }
+        id = object["id"] as? String
+        stream = object["stream"] as? String
+        status = object["status"] as? String
+        if let detail = object["errorDetail"] as? [String: Any], let message = detail["message"] as? String {
+            error = message
+        } else {
+            error = object["error"] as? String
+        }
+        if let aux = object["aux"] as? String {
+            auxString = aux
+        } else if let aux = object["aux"] as? [String: Any] {
+            auxDigest = aux["Digest"] as? String
+            auxImageID = aux["ID"] as? String
+        }
+    }
+}

@@ -1,0 +1,22 @@
+import Logging
+import SlipwayCore
+
+/// Fetching source code: a mirror per repository, checkouts of single commits.
+public protocol GitFetcher: Sendable {
+    /// Brings the mirror of `repo` up to date with the remote's branches and tags.
+    func fetch(_ repo: RepoURL, logger: Logger) async throws
+    /// The full SHA that `revision` (a SHA, a short SHA or a branch name) names in the mirror.
+    func resolve(_ revision: String, in repo: RepoURL) async throws -> String
+    /// Writes the tree of commit `sha` into `directory` (created; must not exist).
+    func checkout(_ sha: String, of repo: RepoURL, into directory: String) async throws
+}
+
+public struct GitError: Error, Sendable, CustomStringConvertible {
+    public var operation: String
+    public var message: String
+    public var description: String { "git \(operation): \(message)" }
+    public init(operation: String, message: String) {
+        self.operation = operation
+        self.message = message
+    }
+}

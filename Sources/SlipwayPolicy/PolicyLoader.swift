@@ -1,0 +1,73 @@
+import Foundation
+import SlipwayCore
+
+/// Reads policy files from a folder (recursively, `*.yaml` and `*.yml`) or a single file.
+/// The set is all or nothing: one error anywhere and no policy of it is returned.
+public struct PolicyLoader: Sendable {
+    public var parser: PolicyParser
+
+    public init(allowLocalRepos: Bool) {
+        parser = PolicyParser(allowLocalRepos: allowLocalRepos)
+    }
+
+    public func load(path: String) throws(PolicyErrors) -> [LocatedPolicy] {
+        let files = try Self.policyFiles(at: path)
+        var diagnostics: [PolicyDiagnostic] = []
+        var policies: [LocatedPolicy] = []
+        for file in files {
+            let text: String
+            do {
+                text = try String(contentsOfFile: file, encoding: .utf8)
+            } catch {
+                diagnostics.append(PolicyDiagnostic(file: file, line: 1, column: 1, message: "cannot read the file as UTF-8 text: \(error.localizedDescription)"))
+                continue
+            }
+            let result = parser.parse(yaml: text, file: file)
+            diagnostics += result.diagnostics
+            policies += result.policies
+        }
+        diagnostics += Self.duplicateNames(policies)
+        guard diagnostics.isEmpty else { throw PolicyErrors(diagnostics) }
+        return policies
+    }
+
+    static func duplicateNames(_ policies: [LocatedPolicy]) -> [PolicyDiagnostic] {
+        var first: [String: LocatedPolicy] = [:]
+        var out: [PolicyDiagnostic] = []
+        for located in policies {
+            if let earlier = first[located.policy.service] {
+                out.append(PolicyDiagnostic(
+                    file: located.file, line: located.line, column: 1,
+                    message: "service `\(located.policy.service)` is already declared at \(earlier.file):\(earlier.line); service names are unique across all policy files"))
+            } else {
+                first[located.policy.service] = located
+            }
+        }
+        return out
+    }
+
+    static func policyFiles(at path: String) throws(PolicyErrors) -> [String] {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw PolicyErrors([PolicyDiagnostic(file: path, line: 1, column: 1,
+                message: "no such file or folder; set SLIPWAY_POLICIES to the folder that holds your policy files")])
+        }
+        guard isDirectory.boolValue else { return [path] }
+        let base = path.hasSuffix("/") ? String(path.dropLast()) : path
+        let enumerator = FileManager.default.enumerator(atPath: base)
+        var files: [String] = []
+        while let relative = enumerator?.nextObject() as? String {
+            let name = (relative as NSString).lastPathComponent
+            if name.hasPrefix(".") {
+                enumerator?.skipDescendants()
+                continue
+            }
+            if name.hasSuffix(".yaml") || name.hasSuffix(".yml") { files.append("\(base)/\(relative)") }
+        }
+        guard !files.isEmpty else {
+            throw PolicyErrors([PolicyDiagnostic(file: path, line: 1, column: 1,
+                message: "no policy files (*.yaml, *.yml) in this folder")])
+        }
+        return files.sorted()
+    }
+}

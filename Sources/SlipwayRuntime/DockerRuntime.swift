@@ -1,0 +1,103 @@
+import Foundation
+import Logging
+import SlipwayCore
+import SlipwayDocker
+
+/// Runs revisions as containers on a Docker engine (`deploy.target: docker`), labelled
+/// with their service and deployment so every question is answered by a label filter.
+public struct DockerRuntime: Runtime {
+    public static let serviceLabel = "slipway.service"
+    public static let deploymentLabel = "slipway.deployment"
+    public static let shaLabel = "slipway.sha"
+
+    let engine: DockerEngine
+    let network: String?
+    let auth: @Sendable (String?) -> RegistryAuth
+
+    public init(engine: DockerEngine, network: String?,
+                auth: @escaping @Sendable (String?) -> RegistryAuth = { _ in RegistryAuth() }) {
+        self.engine = engine
+        self.network = network
+        self.auth = auth
+    }
+
+    public static func containerName(service: String, deploymentID: Int64, index: Int) -> String {
+        "slipway-\(service)-\(deploymentID)-\(index)"
+    }
+
+    public func start(_ revision: Revision) async throws -> [Instance] {
+        // A retried rollout finds the containers of its first attempt: start over.
+        try await remove(service: revision.service, deploymentID: revision.deploymentID)
+        let registry = try? ImageReference(parsing: revision.image).registry
+        do {
+            try await engine.ensureImage(revision.image, auth: auth(registry))
+        } catch let error as DockerError {
+            throw RuntimeFailure("image \(revision.image) is not available: \(error.message)")
+        }
+        var labels = [Self.serviceLabel: revision.service, Self.deploymentLabel: "\(revision.deploymentID)"]
+        labels[Self.shaLabel] = revision.sha
+        do {
+            for index in 1...max(1, revision.count) {
+                // No restart policy while watched: every exit is seen, counted, and restarted by the watcher.
+                let id = try await engine.createContainer(ContainerSpec(
+                    name: Self.containerName(service: revision.service, deploymentID: revision.deploymentID, index: index),
+                    image: revision.image, env: revision.env, labels: labels, network: network, restartPolicy: "no"))
+                try await engine.startContainer(id)
+            }
+        } catch let error as DockerError {
+            try? await remove(service: revision.service, deploymentID: revision.deploymentID)
+            throw RuntimeFailure("container of \(revision.image) did not start: \(error.message)")
+        }
+        return try await instances(service: revision.service, deploymentID: revision.deploymentID)
+    }
+
+    public func instances(service: String, deploymentID: Int64) async throws -> [Instance] {
+        let ids = try await engine.containers(labels: [Self.serviceLabel: service, Self.deploymentLabel: "\(deploymentID)"])
+        var out: [Instance] = []
+        for id in ids {
+            guard let state = try? await engine.inspectContainer(id) else { continue }  // removed meanwhile
+            let running = state.status == "running" || state.status == "restarting" || state.status == "created"
+            var detail = state.status
+            if state.oomKilled { detail += ", killed for using too much memory (OOM)" }
+            if !state.error.isEmpty { detail += ", \(state.error)" }
+            out.append(Instance(id: state.id, name: state.name, running: running,
+                                exitCode: running ? nil : state.exitCode,
+                                finishedAt: running ? nil : (state.finishedAt ?? Date()), detail: detail))
+        }
+        return out.sorted { $0.name < $1.name }
+    }
+
+    public func retire(service: String, keep: Int64?) async throws -> Int {
+        let ids = try await engine.containers(labels: [Self.serviceLabel: service])
+        var retired = 0
+        for id in ids {
+            guard let state = try? await engine.inspectContainer(id) else { continue }
+            if let keep, state.labels[Self.deploymentLabel] == "\(keep)" { continue }
+            try await engine.stopContainer(id)
+            try await engine.removeContainer(id)
+            retired += 1
+        }
+        return retired
+    }
+
+    public func remove(service: String, deploymentID: Int64) async throws {
+        for id in try await engine.containers(labels: [Self.serviceLabel: service, Self.deploymentLabel: "\(deploymentID)"]) {
+            try await engine.removeContainer(id)
+        }
+    }
+
+    public func restart(_ instanceIDs: [String]) async throws {
+        for id in instanceIDs { try await engine.startContainer(id) }
+    }
+
+    public func settle(service: String, deploymentID: Int64) async throws {
+        for instance in try await instances(service: service, deploymentID: deploymentID) {
+            try await engine.setRestartPolicy(instance.id, "unless-stopped")
+            if !instance.running { try await engine.startContainer(instance.id) }
+        }
+    }
+
+    public func logTail(_ instanceID: String, lines: Int) async throws -> [String] {
+        try await engine.logs(instanceID, tail: lines)
+    }
+}

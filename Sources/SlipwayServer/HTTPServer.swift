@@ -1,0 +1,70 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import NIOFoundationCompat
+import SlipwayCore
+import SlipwayStore
+import SlipwayWebhooks
+
+/// The HTTP face of Slipway: webhooks, health, and the JSON API.
+public enum HTTPServer {
+    /// Webhook bodies above this are refused with 413.
+    public static let maxWebhookBytes = 10 << 20
+
+    public static func router(store: Store, intake: WebhookIntake) -> Router<BasicRequestContext> {
+        let router = Router()
+        router.get("/health") { _, _ in "ok\n" }
+        router.get("/ready") { _, _ -> Response in
+            let ready = await store.ping()
+            return Response(status: ready ? .ok : .serviceUnavailable,
+                            body: .init(byteBuffer: ByteBuffer(string: ready ? "ready\n" : "database unreachable\n")))
+        }
+        router.post("/webhooks/github") { request, context in
+            try await webhook(.github, request: request, context: context, intake: intake)
+        }
+        for path in ["/webhooks/gitlab", "/webhooks/bitbucket"] {
+            router.post(RouterPath(path)) { _, _ -> Response in
+                json(["error": "this provider's webhooks are not supported by this version; use GitHub or polling"], status: .notImplemented)
+            }
+        }
+        router.get("/api/v1/services") { _, _ in
+            json(try await store.status())
+        }
+        router.get("/api/v1/services/:name") { _, context -> Response in
+            let name = try context.parameters.require("name")
+            let status = try await store.status(service: name)
+            guard !status.isEmpty else { return json(["error": "no service \(name)"], status: .notFound) }
+            return json(status)
+        }
+        router.get("/api/v1/deployments/:id/logs") { _, context -> Response in
+            let id = try context.parameters.require("id", as: Int64.self)
+            let lines = try await store.logs(id).map { ["stream": $0.stream, "line": $0.line, "at": ISO8601.format($0.at)] }
+            return json(lines)
+        }
+        return router
+    }
+
+    static func webhook(_ provider: NormalizedEvent.Provider, request: Request, context: BasicRequestContext,
+                        intake: WebhookIntake) async throws -> Response {
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: maxWebhookBytes)
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            return json(["error": "body over \(maxWebhookBytes >> 20) MiB"], status: .contentTooLarge)
+        }
+        var headers = WebhookHeaders()
+        for field in request.headers { headers[field.name.canonicalName] = field.value }
+        switch try await intake.receive(provider: provider, headers: headers, body: Data(buffer: buffer)) {
+        case .accepted(let receipt): return json(receipt, status: .accepted)
+        case .unauthorized(let message): return json(["error": message], status: .unauthorized)
+        case .badRequest(let message): return json(["error": message], status: .badRequest)
+        }
+    }
+
+    static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
+        let data = (try? JSONEncoder.slipway.encode(value)) ?? Data("{}".utf8)
+        return Response(status: status, headers: [.contentType: "application/json"],
+                        body: .init(byteBuffer: ByteBuffer(data: data)))
+    }
+}

@@ -1,0 +1,69 @@
+import Foundation
+import PostgresNIO
+import SlipwayCore
+
+/// A line of a deployment's log.
+public struct LogLine: Sendable, Hashable {
+    public var id: Int64
+    public var stream: String
+    public var line: String
+    public var at: Date
+}
+
+/// A step in a deployment's life.
+public struct DeploymentEvent: Sendable, Hashable {
+    public var kind: String
+    public var key: String?
+    public var message: String
+    public var at: Date
+}
+
+extension Store {
+    /// Appends lines in one statement (build output arrives in bursts).
+    public func appendLogs(_ deploymentID: Int64, stream: String, lines: [String]) async throws {
+        guard !lines.isEmpty else { return }
+        try await client.query("""
+            INSERT INTO deployment_logs (deployment_id, stream, line)
+            SELECT \(deploymentID), \(stream), unnest(\(lines)::text[])
+            """, logger: logger)
+    }
+
+    public func logs(_ deploymentID: Int64, after: Int64 = 0, limit: Int = 10_000) async throws -> [LogLine] {
+        try await client.query("""
+            SELECT id, stream, line, at FROM deployment_logs
+            WHERE deployment_id = \(deploymentID) AND id > \(after) ORDER BY id LIMIT \(limit)
+            """, logger: logger).rows().map {
+            LogLine(id: try $0.value("id"), stream: try $0.value("stream"), line: try $0.value("line"), at: try $0.value("at"))
+        }
+    }
+
+    /// The last `count` lines, oldest first.
+    public func logTail(_ deploymentID: Int64, stream: String, count: Int) async throws -> [String] {
+        try await client.query("""
+            SELECT line FROM (SELECT id, line FROM deployment_logs WHERE deployment_id = \(deploymentID) AND stream = \(stream)
+                              ORDER BY id DESC LIMIT \(count)) t ORDER BY id
+            """, logger: logger).rows().map { try $0.value("line") }
+    }
+
+    /// Records a step; with a `key`, the same observation is recorded once (returns false the second time).
+    @discardableResult
+    public func addEvent(_ deploymentID: Int64, kind: String, key: String?, message: String,
+                         detail: [String: String] = [:]) async throws -> Bool {
+        try await client.query("""
+            INSERT INTO deployment_events (deployment_id, kind, key, message, detail)
+            VALUES (\(deploymentID), \(kind), \(key), \(message), \(try Self.json(detail))::jsonb)
+            ON CONFLICT (deployment_id, kind, key) DO NOTHING
+            RETURNING id
+            """, logger: logger).collect().count == 1
+    }
+
+    public func events(_ deploymentID: Int64, kind: String? = nil) async throws -> [DeploymentEvent] {
+        try await client.query("""
+            SELECT kind, key, message, at FROM deployment_events
+            WHERE deployment_id = \(deploymentID) AND (\(kind)::text IS NULL OR kind = \(kind)) ORDER BY id
+            """, logger: logger).rows().map {
+            DeploymentEvent(kind: try $0.value("kind"), key: try $0.value("key"), message: try $0.value("message"),
+                            at: try $0.value("at"))
+        }
+    }
+}

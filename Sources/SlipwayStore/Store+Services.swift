@@ -1,0 +1,58 @@
+import Foundation
+import PostgresNIO
+import SlipwayCore
+
+extension Store {
+    /// Makes the services table equal to the policy set: upserts every policy and marks
+    /// services no longer declared as removed (their history stays).
+    public func syncServices(_ policies: [(policy: Policy, file: String)]) async throws {
+        try await client.withTransaction(logger: logger) { connection in
+            for (policy, file) in policies {
+                let repo = try RepoURL(policy.source.repo)
+                try await connection.query("""
+                    INSERT INTO services (name, repo_url, repo_key, branch, policy, policy_file)
+                    VALUES (\(policy.service), \(policy.source.repo), \(repo.key), \(policy.source.branch),
+                            \(try Self.json(policy))::jsonb, \(file))
+                    ON CONFLICT (name) DO UPDATE SET repo_url = EXCLUDED.repo_url, repo_key = EXCLUDED.repo_key,
+                        branch = EXCLUDED.branch, policy = EXCLUDED.policy, policy_file = EXCLUDED.policy_file,
+                        removed_at = NULL, updated_at = now()
+                    """, logger: logger)
+            }
+            try await connection.query("""
+                UPDATE services SET removed_at = now(), updated_at = now()
+                WHERE removed_at IS NULL AND NOT (name = ANY(\(policies.map(\.policy.service))))
+                """, logger: logger)
+        }
+    }
+
+    public func services() async throws -> [ServiceRow] {
+        let rows = try await client.query("""
+            SELECT name, policy::text AS policy, policy_file, live_deployment_id
+            FROM services WHERE removed_at IS NULL ORDER BY name
+            """, logger: logger).rows()
+        return try rows.map(Self.serviceRow)
+    }
+
+    public func service(named name: String) async throws -> ServiceRow? {
+        let rows = try await client.query("""
+            SELECT name, policy::text AS policy, policy_file, live_deployment_id
+            FROM services WHERE name = \(name) AND removed_at IS NULL
+            """, logger: logger).rows()
+        return try rows.first.map(Self.serviceRow)
+    }
+
+    static func serviceRow(_ row: PostgresRandomAccessRow) throws -> ServiceRow {
+        ServiceRow(name: try row.value("name"),
+                   policy: try decodeJSON(Policy.self, try row.value("policy")),
+                   policyFile: try row.value("policy_file"),
+                   liveDeploymentID: try row.value("live_deployment_id"))
+    }
+
+    /// What webhook matching needs to know about every service.
+    public func routes() async throws -> [EventMatching.Route] {
+        try await services().compactMap { service in
+            guard let repo = try? RepoURL(service.policy.source.repo) else { return nil }
+            return EventMatching.Route(service: service.name, repo: repo, branch: service.policy.source.branch)
+        }
+    }
+}

@@ -1,0 +1,39 @@
+import Foundation
+import PostgresNIO
+import SlipwayCore
+
+extension Store {
+    /// The status contract for one service or all, deployments newest first.
+    public func status(service: String? = nil, deploymentsPerService: Int = 20) async throws -> [ServiceStatus] {
+        let services = try await client.query("""
+            SELECT s.name, s.live_deployment_id, l.sha AS live_sha
+            FROM services s LEFT JOIN deployments l ON l.id = s.live_deployment_id
+            WHERE s.removed_at IS NULL AND (\(service)::text IS NULL OR s.name = \(service)) ORDER BY s.name
+            """, logger: logger).rows()
+        let deployments = try await client.query("""
+            SELECT id, service, sha, state, reason, trigger, image, digest, created_at, updated_at, live_at, finished_at
+            FROM (SELECT *, row_number() OVER (PARTITION BY service ORDER BY id DESC) AS n FROM deployments
+                  WHERE \(service)::text IS NULL OR service = \(service)) d
+            WHERE n <= \(deploymentsPerService) ORDER BY id DESC
+            """, logger: logger).rows()
+        var byService: [String: [ServiceStatus.Deployment]] = [:]
+        for row in deployments {
+            let stateText: String = try row.value("state")
+            let triggerText: String = try row.value("trigger")
+            guard let state = DeploymentState(rawValue: stateText), let trigger = DeploymentTrigger(rawValue: triggerText) else {
+                throw StoreError.corrupt("deployment state `\(stateText)`, trigger `\(triggerText)`")
+            }
+            byService[try row.value("service"), default: []].append(ServiceStatus.Deployment(
+                id: try row.value("id"), sha: try row.value("sha"), state: state, reason: try row.value("reason"),
+                trigger: trigger, image: try row.value("image"), digest: try row.value("digest"),
+                createdAt: try row.value("created_at"), updatedAt: try row.value("updated_at"),
+                liveAt: try row.value("live_at"), finishedAt: try row.value("finished_at")))
+        }
+        return try services.map { row in
+            let name: String = try row.value("name")
+            let liveID: Int64? = try row.value("live_deployment_id")
+            let liveSHA: String? = try row.value("live_sha")
+            return ServiceStatus(service: name, live: liveID.map { ($0, liveSHA) }, deployments: byService[name] ?? [])
+        }
+    }
+}

@@ -1,0 +1,54 @@
+import Foundation
+import Logging
+import PostgresNIO
+import SlipwayCore
+
+/// Slipway's state in Postgres. One value shared by every part of a process; each
+/// method is one statement or one transaction.
+public struct Store: Sendable {
+    public let client: PostgresClient
+    public let queue: JobQueue
+    let logger: Logger
+
+    public init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+        self.queue = JobQueue(client: client, logger: logger)
+    }
+
+    public func migrate() async throws -> [Int] {
+        try await Migrator(client: client, logger: logger).migrate()
+    }
+
+    /// True when the database answers.
+    public func ping() async -> Bool {
+        (try? await client.query("SELECT 1", logger: logger).collect().count) == 1
+    }
+
+    static func json<T: Encodable>(_ value: T) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    static func decodeJSON<T: Decodable>(_ type: T.Type, _ text: String) throws -> T {
+        try JSONDecoder().decode(T.self, from: Data(text.utf8))
+    }
+}
+
+/// A service as stored: its policy in force and which deployment runs now.
+public struct ServiceRow: Sendable, Hashable {
+    public var name: String
+    public var policy: Policy
+    public var policyFile: String
+    public var liveDeploymentID: Int64?
+}
+
+/// A deployment with the policy snapshot it was made from.
+public struct DeploymentRow: Sendable, Hashable {
+    public var record: DeploymentRecord
+    public var policy: Policy
+    public var branch: String?
+    public var rollbackOf: Int64?
+    public var id: Int64 { record.id }
+}

@@ -1,0 +1,45 @@
+import Crypto
+import Foundation
+
+/// HMAC-SHA256 webhook signatures (`X-Hub-Signature-256: sha256=<hex>` and the same
+/// form in Bitbucket's `X-Hub-Signature`), compared in constant time.
+public enum WebhookSignature {
+    public static func sign(body: some DataProtocol, secret: String) -> String {
+        let mac = HMAC<SHA256>.authenticationCode(for: body, using: SymmetricKey(data: Data(secret.utf8)))
+        return "sha256=" + mac.map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// True only when `header` is `sha256=` followed by the hex HMAC of `body` under `secret`.
+    public static func isValid(header: String?, body: some DataProtocol, secret: String) -> Bool {
+        guard let header, header.hasPrefix("sha256="),
+              let given = hexBytes(header.dropFirst("sha256=".count)), given.count == SHA256.byteCount else {
+            return false
+        }
+        return HMAC<SHA256>.isValidAuthenticationCode(given, authenticating: body,
+                                                      using: SymmetricKey(data: Data(secret.utf8)))
+    }
+
+    /// Compares two tokens (GitLab's `X-Gitlab-Token`) without leaking where they differ.
+    public static func tokensEqual(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8), y = Array(b.utf8)
+        var difference = UInt8(truncatingIfNeeded: x.count ^ y.count)
+        for i in 0..<max(x.count, y.count) {
+            difference |= (i < x.count ? x[i] : 0) ^ (i < y.count ? y[i] : 0)
+        }
+        return difference == 0
+    }
+
+    static func hexBytes(_ text: Substring) -> [UInt8]? {
+        guard text.count % 2 == 0 else { return nil }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(text.count / 2)
+        var index = text.startIndex
+        while index < text.endIndex {
+            let next = text.index(index, offsetBy: 2)
+            guard let byte = UInt8(text[index..<next], radix: 16) else { return nil }
+            bytes.append(byte)
+            index = next
+        }
+        return bytes
+    }
+}

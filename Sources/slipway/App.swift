@@ -1,0 +1,106 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+import SlipwayBuild
+import SlipwayController
+import SlipwayCore
+import SlipwayDocker
+import SlipwayGit
+import SlipwayPolicy
+import SlipwayRuntime
+import SlipwayServer
+import SlipwayStore
+
+/// Which parts a `serve` process runs; replicas may split them.
+enum Roles: String, ExpressibleByArgument, CaseIterable {
+    case all, web, worker
+    var web: Bool { self != .worker }
+    var workers: Bool { self != .web }
+}
+
+/// Puts the parts together and runs them until SIGTERM or SIGINT.
+enum App {
+    static func loadPolicies(_ config: Configuration) throws -> [LocatedPolicy] {
+        do {
+            return try PolicyLoader(allowLocalRepos: config.allowLocalRepos).load(path: config.policies)
+        } catch {
+            printError(error.description)
+            printError("slipway: refusing to start with invalid policies (\(error.diagnostics.count) error\(error.diagnostics.count == 1 ? "" : "s")); fix them and check with `slipway policies validate \(config.policies)`")
+            throw ExitCode(1)
+        }
+    }
+
+    static func run(config: Configuration, roles: Roles, logger: Logger) async throws {
+        let policies = try loadPolicies(config)
+        guard let text = config.databaseURL else {
+            throw ValidationError("DATABASE_URL is not set; set it, or use `slipway dev` for a private database")
+        }
+        let url: DatabaseURL
+        do { url = try DatabaseURL(parsing: text) } catch { throw ValidationError("DATABASE_URL: \(error)") }
+        let dataDir = URL(fileURLWithPath: config.dataDir).standardizedFileURL.path
+        try FileManager.default.createDirectory(atPath: "\(dataDir)/work", withIntermediateDirectories: true)
+
+        let client = PostgresClient(configuration: Database.configuration(url), backgroundLogger: logger)
+        let store = Store(client: client, logger: logger)
+        let engine = try DockerEngine(host: config.dockerHost)
+        let pipeline = Pipeline(
+            store: store,
+            git: MirrorCache(directory: "\(dataDir)/mirrors", allowLocalRepos: config.allowLocalRepos),
+            builder: EngineBuilder(engine: engine),
+            runtime: DockerRuntime(engine: engine, network: config.dockerNetwork),
+            workDirectory: "\(dataDir)/work",
+            dockerNetwork: config.dockerNetwork)
+        let wake = WakeSignal()
+
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+
+            let applied = try await store.migrate()
+            if !applied.isEmpty { logger.info("database migrated", metadata: ["migrations.applied": "\(applied)"]) }
+            try await store.syncServices(policies.map { ($0.policy, $0.file) })
+            logger.info("policies loaded", metadata: [
+                "policies.path": "\(config.policies)", "services.count": "\(policies.count)",
+                "services.names": "\(policies.map(\.policy.service).joined(separator: ","))",
+            ])
+            if !(await engine.ping()) {
+                logger.warning("the Docker engine does not answer; builds and rollouts will wait and retry",
+                               metadata: ["docker.host": "\(config.dockerHost)"])
+            }
+
+            var services: [any Service] = []
+            if roles.web {
+                let intake = WebhookIntake(store: store, secrets: config.webhookSecrets, logger: logger,
+                                           onQueued: { await wake.signal() })
+                services.append(Application(
+                    router: HTTPServer.router(store: store, intake: intake),
+                    configuration: .init(address: .hostname(config.httpHost, port: config.httpPort), serverName: "slipway"),
+                    logger: logger))
+            }
+            if roles.workers {
+                services.append(QueueListener(configuration: Database.connectionConfiguration(url), wake: wake, logger: logger))
+                services.append(QueueMaintenance(queue: store.queue, interval: .milliseconds(config.jobLease.milliseconds / 3),
+                                                 logger: logger))
+                let handlers = pipeline.handlers
+                services.append(WorkerPool(settings: .init(name: "build", kinds: [.build], concurrency: config.buildConcurrency,
+                                                           lease: config.jobLease, pollInterval: config.queuePollInterval),
+                                           queue: store.queue, handlers: handlers, wake: wake, logger: logger))
+                services.append(WorkerPool(settings: .init(name: "rollout", kinds: [.rollout, .watch], concurrency: 16,
+                                                           lease: config.jobLease, pollInterval: config.queuePollInterval),
+                                           queue: store.queue, handlers: handlers, wake: wake, logger: logger))
+            }
+            logger.info("slipway serving", metadata: [
+                "http.address": "\(config.httpHost):\(config.httpPort)", "roles": "\(roles.rawValue)",
+                "docker.host": "\(config.dockerHost)",
+            ])
+            let serviceGroup = ServiceGroup(configuration: .init(
+                services: services.map { .init(service: $0) },
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+            try await serviceGroup.run()
+        }
+    }
+}

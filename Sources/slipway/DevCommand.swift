@@ -1,0 +1,87 @@
+import ArgumentParser
+import Crypto
+import Foundation
+import SlipwayCore
+import SlipwayDocker
+
+struct DevCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dev",
+        abstract: "Run Slipway on the embedded default: a private Postgres, a local registry and the local Docker engine.",
+        discussion: """
+            Starts what is missing under SLIPWAY_DATA_DIR (default .slipway): Postgres when DATABASE_URL is unset,
+            a registry on 127.0.0.1:5000, and a Docker engine when none answers at DOCKER_HOST. Local repositories
+            (file://) are allowed. Prints the webhook URL and secret, then serves until Ctrl-C.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(help: "Port of the local registry the example policies push to.")
+    var registryPort: Int = 5000
+
+    func run() async throws {
+        var config = try global.configuration(defaults: ["SLIPWAY_ALLOW_LOCAL_REPOS": "1"])
+        let logger = Logs.bootstrap(level: config.logLevel)
+        let stack = try LocalStack.locate()
+        let dataDir = URL(fileURLWithPath: config.dataDir).standardizedFileURL.path
+        try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
+        config.dataDir = dataDir
+        var started: [(script: String, dir: String)] = []
+        var devEnv: [String: String] = ["SLIPWAY_DATA_DIR": dataDir]
+
+        if config.databaseURL == nil {
+            let url = try stack.run("postgres.sh", ["start", "\(dataDir)/postgres"])
+            started.append(("postgres.sh", "\(dataDir)/postgres"))
+            config.databaseURL = url
+            devEnv["DATABASE_URL"] = url
+        }
+        let registry = try stack.run("registry.sh", ["start", "\(dataDir)/registry", "\(registryPort)"])
+        started.append(("registry.sh", "\(dataDir)/registry"))
+        if !(await (try? DockerEngine(host: config.dockerHost))?.ping() ?? false) {
+            config.dockerHost = try stack.run("dockerd.sh", ["start", "\(dataDir)/docker"])
+            config.dockerNetwork = "none"
+            started.append(("dockerd.sh", "\(dataDir)/docker"))
+            devEnv["DOCKER_HOST"] = config.dockerHost
+            devEnv["SLIPWAY_DOCKER_NETWORK"] = "none"
+        }
+        if config.webhookSecrets[.github] == nil {
+            let secret = try Self.webhookSecret(dataDir: dataDir)
+            config.webhookSecrets[.github] = secret
+            devEnv["SLIPWAY_WEBHOOK_SECRET_GITHUB"] = secret
+        }
+        try Self.writeDevEnv(devEnv, to: "\(dataDir)/dev.env")
+
+        print("""
+            slipway dev
+              webhook   http://\(config.httpHost):\(config.httpPort)/webhooks/github
+              secret    \(config.webhookSecrets[.github]!)
+              registry  \(registry)
+              docker    \(config.dockerHost)\(config.dockerNetwork.map { " (network \($0))" } ?? "")
+              database  \(DatabaseURL.redactingPassword(config.databaseURL ?? ""))
+              policies  \(config.policies)
+            Other terminals: `slipway status` and `slipway logs ID` read \(dataDir)/dev.env.
+            """)
+        defer {
+            for (script, dir) in started.reversed() { _ = try? stack.run(script, ["stop", dir]) }
+        }
+        try await App.run(config: config, roles: .all, logger: logger)
+    }
+
+    /// The secret is kept in the data dir so it survives restarts (the provider's hook keeps it too).
+    static func webhookSecret(dataDir: String) throws -> String {
+        let path = "\(dataDir)/webhook-secret-github"
+        if let existing = try? String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines),
+           !existing.isEmpty {
+            return existing
+        }
+        let secret = SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }.map { String(format: "%02x", $0) }.joined()
+        FileManager.default.createFile(atPath: path, contents: Data(secret.utf8), attributes: [.posixPermissions: 0o600])
+        return secret
+    }
+
+    static func writeDevEnv(_ values: [String: String], to path: String) throws {
+        let text = "# written by `slipway dev`: where its private parts listen\n"
+            + values.keys.sorted().map { "\($0)=\"\(values[$0]!)\"" }.joined(separator: "\n") + "\n"
+        FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
+    }
+}

@@ -1,0 +1,86 @@
+import ArgumentParser
+import Foundation
+import SlipwayCore
+import SlipwayWebhooks
+
+struct EventsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "events", abstract: "Webhook events.", subcommands: [Parse.self])
+
+    struct Parse: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "parse",
+            abstract: "Print the normalized event Slipway makes of a webhook body.",
+            discussion: "Example: slipway events parse --header 'X-GitHub-Event: push' payload.json")
+
+        @Option(name: .customLong("header"), help: "A request header, as 'Name: value' (repeatable).")
+        var headers: [String] = []
+
+        @Option(help: "Check the signature with this webhook secret.")
+        var secret: String?
+
+        @Argument(help: "The body: a file, or - for standard input.")
+        var file: String
+
+        func run() async throws {
+            var parsed = WebhookHeaders()
+            for line in headers {
+                guard let (name, value) = WebhookHeaders.parseLine(line) else {
+                    throw ValidationError("--header `\(line)` is not 'Name: value'")
+                }
+                parsed[name] = value
+            }
+            let body: Data
+            if file == "-" {
+                body = FileHandle.standardInput.readDataToEndOfFile()
+            } else {
+                guard let data = FileManager.default.contents(atPath: file) else {
+                    printError("cannot read \(file)")
+                    throw ExitCode(1)
+                }
+                body = data
+            }
+            if let secret {
+                let header = parsed["X-Hub-Signature-256"] ?? parsed["X-Hub-Signature"]
+                guard WebhookSignature.isValid(header: header, body: body, secret: secret) else {
+                    printError("signature does not match: the secret differs, or the body was changed after signing")
+                    throw ExitCode(1)
+                }
+            }
+            do {
+                try printJSON(try WebhookParser.parse(headers: parsed, body: body))
+            } catch let error as WebhookError {
+                printError(error.message)
+                throw ExitCode(1)
+            }
+        }
+    }
+}
+
+struct PoliciesCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "policies", abstract: "Policy files.", subcommands: [Validate.self])
+
+    struct Validate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "validate", abstract: "Check policy files; errors as file:line:col: message, exit 1 on any.")
+
+        @OptionGroup var global: GlobalOptions
+
+        @Argument(help: "A policy file or a folder of them.")
+        var path: String
+
+        func run() async throws {
+            let config = try global.configuration()
+            do {
+                let policies = try PolicyLoader(allowLocalRepos: config.allowLocalRepos).load(path: path)
+                print("\(policies.count) service\(policies.count == 1 ? "" : "s") valid: \(policies.map(\.policy.service).joined(separator: ", "))")
+            } catch {
+                print(error.description)
+                throw ExitCode(1)
+            }
+        }
+    }
+}
+
+import SlipwayPolicy

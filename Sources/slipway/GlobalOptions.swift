@@ -1,0 +1,70 @@
+import ArgumentParser
+import Foundation
+import Logging
+import SlipwayCore
+
+/// Options every verb takes; each overrides the environment variable of the same meaning.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .customLong("env-file"), help: "A .env file read below the environment.")
+    var envFile: String = ".env"
+
+    @Option(name: .customLong("database-url"), help: "Overrides DATABASE_URL.")
+    var databaseURL: String?
+
+    @Option(name: .customLong("data-dir"), help: "Overrides SLIPWAY_DATA_DIR.")
+    var dataDir: String?
+
+    @Option(name: .customLong("policies"), help: "Overrides SLIPWAY_POLICIES (a folder of policy files).")
+    var policies: String?
+
+    @Option(name: .customLong("http-addr"), help: "Overrides SLIPWAY_HTTP_ADDR (host:port).")
+    var httpAddr: String?
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error (SLIPWAY_LOG_LEVEL).")
+    var logLevel: String?
+
+    var flags: [String: String] {
+        var flags: [String: String] = [:]
+        flags["DATABASE_URL"] = databaseURL
+        flags["SLIPWAY_DATA_DIR"] = dataDir
+        flags["SLIPWAY_POLICIES"] = policies
+        flags["SLIPWAY_HTTP_ADDR"] = httpAddr
+        flags["SLIPWAY_LOG_LEVEL"] = logLevel
+        return flags
+    }
+
+    /// The configuration in force: flags > environment > .env > the dev stack's settings > `defaults`.
+    func configuration(defaults: [String: String] = [:]) throws -> Configuration {
+        let environment = ProcessInfo.processInfo.environment
+        let dotenv = try Self.readEnvFile(envFile)
+        // `slipway dev` writes where its private parts listen; other verbs find them there.
+        let dataDir = flags["SLIPWAY_DATA_DIR"] ?? environment["SLIPWAY_DATA_DIR"] ?? dotenv["SLIPWAY_DATA_DIR"] ?? ".slipway"
+        let devEnv = try Self.readEnvFile("\(dataDir)/dev.env")
+        do {
+            return try Configuration.resolve(flags: flags, environment: environment, dotenv: devEnv.merging(dotenv) { $1 },
+                                             defaults: defaults)
+        } catch {
+            throw ValidationError("configuration: \(error)")
+        }
+    }
+
+    static func readEnvFile(_ path: String) throws -> [String: String] {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [:] }
+        do { return try DotEnv.parse(text) } catch {
+            throw ValidationError("\(path):\(error.line): \(error.message)")
+        }
+    }
+}
+
+enum Logs {
+    /// Logs go to standard error, so `--json` output on standard output stays clean.
+    static func bootstrap(level: String) -> Logger {
+        let parsed = Logger.Level(rawValue: level.lowercased()) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = parsed
+            return handler
+        }
+        return Logger(label: "slipway")
+    }
+}

@@ -1,0 +1,39 @@
+import ArgumentParser
+import Foundation
+import Logging
+import PostgresNIO
+import SlipwayCore
+import SlipwayStore
+
+/// Opens the database for the length of `body`: the client's connection pool runs
+/// beside it and is shut down after.
+func withStore<T: Sendable>(_ config: Configuration, logger: Logger = Logger(label: "slipway.cli"),
+                            migrate: Bool = false, _ body: @Sendable @escaping (Store) async throws -> T) async throws -> T {
+    guard let text = config.databaseURL else {
+        throw ValidationError("DATABASE_URL is not set; set it, or start `slipway dev` (which writes it to SLIPWAY_DATA_DIR/dev.env)")
+    }
+    let url: DatabaseURL
+    do { url = try DatabaseURL(parsing: text) } catch { throw ValidationError("DATABASE_URL: \(error)") }
+    let client = PostgresClient(configuration: Database.configuration(url), backgroundLogger: logger)
+    return try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask {
+            await client.run()
+            return nil
+        }
+        defer { group.cancelAll() }
+        let store = Store(client: client, logger: logger)
+        if migrate { _ = try await store.migrate() }
+        return try await body(store)
+    }
+}
+
+/// Prints `value` as the JSON the contracts describe.
+func printJSON(_ value: some Encodable) throws {
+    let data = try JSONEncoder.slipway.encode(value)
+    FileHandle.standardOutput.write(data)
+    FileHandle.standardOutput.write(Data("\n".utf8))
+}
+
+func printError(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+}

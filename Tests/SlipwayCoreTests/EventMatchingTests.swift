@@ -1,0 +1,52 @@
+import SlipwayCore
+import Testing
+
+@Suite struct EventMatchingTests {
+    let routes = [
+        EventMatching.Route(service: "web", repo: try! RepoURL("https://github.com/acme/shop.git"), branch: "main"),
+        EventMatching.Route(service: "worker", repo: try! RepoURL("git@github.com:acme/shop.git"), branch: "release"),
+        EventMatching.Route(service: "blog", repo: try! RepoURL("https://github.com/acme/blog.git"), branch: "main"),
+    ]
+    let sha = String(repeating: "a", count: 40)
+
+    func push(_ branch: String, url: String = "https://github.com/Acme/Shop.git", deleted: Bool = false) -> NormalizedEvent {
+        NormalizedEvent(provider: .github, kind: .push, event: "push",
+                        repository: .init(fullName: "acme/shop", cloneURL: url), ref: "refs/heads/\(branch)",
+                        branch: branch, after: deleted ? String(repeating: "0", count: 40) : sha, deleted: deleted)
+    }
+
+    @Test func pushDeploysTheServicesTrackingThatBranchAndSaysWhyNotTheOthers() {
+        let outcomes = EventMatching.outcomes(for: push("main"), routes: routes)
+        #expect(outcomes == [
+            .deploy(service: "web", sha: sha),
+            .skip(service: "worker", reason: "push to branch main; the policy tracks release"),
+        ])
+    }
+
+    @Test func sshAndHttpsFormsMatch() {
+        let outcomes = EventMatching.outcomes(for: push("release", url: "git@github.com:acme/shop.git"), routes: routes)
+        #expect(outcomes.contains(.deploy(service: "worker", sha: sha)))
+    }
+
+    @Test func deletedBranchDeploysNothing() {
+        let outcomes = EventMatching.outcomes(for: push("main", deleted: true), routes: routes)
+        #expect(outcomes == [
+            .skip(service: "web", reason: "branch main was deleted"),
+            .skip(service: "worker", reason: "push to branch main; the policy tracks release"),
+        ])
+    }
+
+    @Test func otherRepositoriesAreUnrelated() {
+        #expect(EventMatching.outcomes(for: push("main", url: "https://github.com/acme/other.git"), routes: routes).isEmpty)
+    }
+
+    @Test func tagsAreRecordedNotDeployed() {
+        var tag = push("main")
+        tag.kind = .tag
+        tag.branch = nil
+        tag.tag = "v1.0"
+        let outcomes = EventMatching.outcomes(for: tag, routes: routes)
+        #expect(outcomes.allSatisfy { if case .skip = $0 { true } else { false } })
+        #expect(outcomes.count == 2)
+    }
+}

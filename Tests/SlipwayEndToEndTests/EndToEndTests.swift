@@ -1,0 +1,1 @@
+// end-to-end suite: written next

@@ -1,0 +1,94 @@
+import Foundation
+import SlipwayCore
+import SlipwayPolicy
+import Testing
+
+@Suite struct PolicyParserTests {
+    let parser = PolicyParser(allowLocalRepos: false)
+
+    func fixture(_ name: String) throws -> String {
+        let url = try #require(Bundle.module.url(forResource: "Fixtures/\(name)", withExtension: nil))
+        return try String(contentsOf: url, encoding: .utf8)
+    }
+
+    /// Parses `yaml` and returns its diagnostics as `line:col: message`.
+    func errors(_ yaml: String, allowLocal: Bool = false) -> [String] {
+        PolicyParser(allowLocalRepos: allowLocal).parse(yaml: yaml, file: "p.yaml").diagnostics
+            .map { "\($0.line):\($0.column): \($0.message)" }
+    }
+
+    @Test func everyKeyOfTheDockerTarget() throws {
+        let result = parser.parse(yaml: try fixture("valid-full.yaml"), file: "web.yaml")
+        #expect(result.diagnostics.isEmpty)
+        let policy = try #require(result.policies.first?.policy)
+        #expect(policy == Policy(
+            service: "web",
+            source: .init(repo: "https://github.com/acme/shop.git", branch: "main", paths: ["services/web/**"], poll: .seconds(60)),
+            build: .init(context: "services/web", dockerfile: "Dockerfile", args: ["NODE_ENV": "production", "RETRIES": "3"],
+                         timeout: .minutes(20)),
+            image: "127.0.0.1:5000/acme/web",
+            deploy: .init(target: .docker, count: 2, env: ["LOG_LEVEL": "info", "DEBUG": "false"]),
+            rollback: .init(window: .seconds(90), crashes: 2),
+            previews: .init(enabled: false)))
+        #expect(result.policies.first?.line == 2)
+    }
+
+    @Test func severalServicesPerFileWithDefaults() throws {
+        let result = parser.parse(yaml: try fixture("two-services.yaml"), file: "shop.yaml")
+        #expect(result.diagnostics.isEmpty)
+        #expect(result.policies.map(\.policy.service) == ["api", "worker"])
+        let api = result.policies[0].policy
+        #expect(api.source.branch == "main")
+        #expect(api.build == Policy.Build())
+        #expect(api.deploy == Policy.Deploy(target: .docker, count: 1, env: [:]))
+        #expect(api.rollback == Policy.Rollback(window: .seconds(60), crashes: 1))
+        #expect(result.policies[1].line == 5)
+    }
+
+    @Test(arguments: [
+        ("service: web\nsource: { repo: https://github.com/a/b.git }\nimgae: r.example.com/a/web\n",
+         ["3:1: unknown key `imgae`; did you mean `image`?", "1:1: missing required key `image`"]),
+        ("service: Web\nsource: { repo: https://github.com/a/b.git }\nimage: r.example.com/a/web\n",
+         ["1:10: service name `Web` must match [a-z][a-z0-9-]{0,39}: lowercase letters, digits and dashes, starting with a letter"]),
+        ("service: web\nsource:\n  repo: ext::sh -c evil\nimage: r.example.com/a/web\n",
+         ["3:9: `source.repo`: repository URL `ext::sh -c evil` uses a transport helper (`::`); use https://, ssh:// or git@host:path"]),
+        ("service: web\nsource: { repo: https://github.com/a/b.git }\nimage: r.example.com/a/web\nrollback: { window: 5 minutes }\n",
+         ["4:21: `rollback.window` is `5 minutes`, not a duration; write it like 90s, 5m or 72h"]),
+        ("service: web\nsource: { repo: https://github.com/a/b.git }\nimage: r.example.com/a/web\ndeploy: { count: 0 }\n",
+         ["4:18: `deploy.count` is 0; it must be between 1 and 100"]),
+        ("service: web\nsource: { repo: https://github.com/a/b.git }\nimage: r.example.com/a/web:latest\n",
+         ["3:8: `image` names a repository without tag or digest (each build is tagged with its commit SHA); write `r.example.com/a/web`"]),
+        ("service: web\nsource: { repo: https://github.com/a/b.git }\nimage: r.example.com/a/web\nbuild: { context: ../other }\n",
+         ["4:19: `build.context` `../other` must stay inside the repository (no `..`)"]),
+        ("service: web\nsource: { repo: https://github.com/a/b.git }\nimage: r.example.com/a/web\nbuild: { dockerfile: /etc/passwd }\n",
+         ["4:22: `build.dockerfile` `/etc/passwd` must be relative to the repository root, not absolute"]),
+        ("service: web\nsource: { repo: https://github.com/a/b.git }\nimage: r.example.com/a/web\ndeploy: { target: nomad }\n",
+         ["4:19: `deploy.target` `nomad` is unknown; supported: docker"]),
+        ("service: web\nsource: { repo: https://github.com/a/b.git }\nimage: r.example.com/a/web\ndeploy: { target: docker, cluster: prod }\n",
+         ["4:27: `deploy.cluster` applies to `deploy.target: ecs`, which this version does not run yet"]),
+        ("service: web\nsource: { repo: https://github.com/a/b.git, branch: \"feat..x\" }\nimage: r.example.com/a/web\n",
+         ["2:53: `source.branch` `feat..x` is not a valid branch name"]),
+        ("service: web\nsource: { repo: https://github.com/a/b.git }\nimage: r.example.com/a/web\nservice: api\n",
+         ["1:1: duplicate key `service` in one mapping"]),
+        ("service: web\nsource: [oops\n", ["3:1: YAML syntax: did not find expected ',' or ']' (while parsing a flow sequence at 2:9)"]),
+        ("", ["1:1: no service declared; a policy file holds one YAML document per service"]),
+        ("- just\n- a list\n", ["1:1: `` must be a mapping of keys to values"]),
+    ] as [(String, [String])])
+    func reportsWhereAndWhat(yaml: String, expected: [String]) {
+        #expect(errors(yaml) == expected)
+    }
+
+    @Test func localReposOnlyWhenAllowed() {
+        let yaml = "service: web\nsource: { repo: file:///srv/git/web.git }\nimage: 127.0.0.1:5000/web\n"
+        #expect(errors(yaml).count == 1)
+        #expect(errors(yaml).first?.contains("SLIPWAY_ALLOW_LOCAL_REPOS=1") == true)
+        #expect(errors(yaml, allowLocal: true).isEmpty)
+    }
+
+    @Test func oneBadDocumentRejectsTheWholeFile() {
+        let yaml = "service: good\nsource: { repo: https://github.com/a/b.git }\nimage: r.example.com/a/good\n---\nservice: bad\n"
+        let result = parser.parse(yaml: yaml, file: "p.yaml")
+        #expect(result.policies.isEmpty)
+        #expect(result.diagnostics.map(\.line) == [5, 5])
+    }
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what Slipway's local stack and tests need, and only what is missing.
+# Safe to run again: with everything present it does nothing.
+set -euo pipefail
+
+need=()
+have() { command -v "$1" >/dev/null 2>&1; }
+pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
+
+[ -n "$(pg_bin)" ] || need+=(postgresql)
+have dockerd || need+=(docker.io)
+have docker-registry || need+=(docker-registry)
+[ -x /bin/busybox ] || [ -x /usr/bin/busybox ] || need+=(busybox-static)
+pkg-config --exists libgit2 2>/dev/null || need+=(libgit2-dev)
+have pkg-config || need+=(pkg-config)
+have curl || need+=(curl)
+have git || need+=(git)
+have python3 || need+=(python3)
+have runuser || need+=(util-linux)
+
+if [ ${#need[@]} -gt 0 ]; then
+    echo "installing: ${need[*]}" >&2
+    sudo=""
+    if [ "$(id -u)" != 0 ]; then
+        have sudo || { echo "install ${need[*]} as root (no sudo here)" >&2; exit 1; }
+        sudo="sudo"
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get update -qq
+    # The package scripts must not start system services: the stack starts its own.
+    $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The whole local stack for tests and `slipway dev`: Postgres, a Docker engine and a registry.
+#   stack.sh up DIR     starts what is not running; prints `export` lines to eval
+#   stack.sh down DIR   stops all of it
+# DOCKER_HOST is used as is when an engine answers there; otherwise a private one starts.
+source "$(dirname "$0")/common.sh"
+here=$(cd "$(dirname "$0")" && pwd)
+
+cmd=${1:-} dir=${2:-}
+[ -n "$cmd" ] && [ -n "$dir" ] || die "usage: stack.sh up|down DIR"
+mkdir -p "$dir"
+dir=$(cd "$dir" && pwd)
+
+case "$cmd" in
+up)
+    db=$(bash "$here/postgres.sh" start "$dir/postgres")
+    registry=$(bash "$here/registry.sh" start "$dir/registry")
+    if [ -n "${DOCKER_HOST:-}" ] && curl -sf --unix-socket "${DOCKER_HOST#unix://}" http://engine/_ping >/dev/null 2>&1; then
+        docker_host=$DOCKER_HOST
+        network=${SLIPWAY_DOCKER_NETWORK:-}
+    else
+        docker_host=$(bash "$here/dockerd.sh" start "$dir/docker")
+        network=none
+    fi
+    echo "export SLIPWAY_STACK_DIR='$dir'"
+    echo "export SLIPWAY_STACK_DATABASE_URL='$db'"
+    echo "export SLIPWAY_STACK_REGISTRY='$registry'"
+    echo "export SLIPWAY_STACK_DOCKER_HOST='$docker_host'"
+    echo "export SLIPWAY_STACK_DOCKER_NETWORK='$network'"
+    echo "export SLIPWAY_STACK_BASE_IMAGE='${SLIPWAY_BASE_IMAGE:-slipway/busybox:latest}'"
+    ;;
+down)
+    [ -d "$dir/docker" ] && bash "$here/dockerd.sh" stop "$dir/docker" || true
+    bash "$here/registry.sh" stop "$dir/registry" || true
+    bash "$here/postgres.sh" stop "$dir/postgres" || true
+    ;;
+*) die "unknown command $cmd" ;;
+esac
