@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
     targets: [
         // Domain types and pure decisions. No I/O, no dependencies.
@@ -106,6 +107,9 @@ let package = Package(
             path: "Plugins/EmbedMigrations"
         ),
 
+        // Helpers shared by the integration and end-to-end suites (temp repos, processes).
+        .target(name: "SlipwayTestSupport"),
+
         // Pure logic, milliseconds.
         .testTarget(name: "SlipwayCoreTests", dependencies: ["SlipwayCore"]),
         .testTarget(name: "SlipwayPolicyTests", dependencies: ["SlipwayPolicy", "SlipwayCore"], resources: [.copy("Fixtures")]),
@@ -118,13 +122,19 @@ let package = Package(
         // Real Postgres, Docker engine, registry, libgit2 — started by deploy/test.sh.
         .testTarget(name: "SlipwayIntegrationTests", dependencies: [
             "SlipwayCore", "SlipwayPolicy", "SlipwayWebhooks", "SlipwayStore", "SlipwayGit", "SlipwayBuild",
-            "SlipwayRuntime", "SlipwayDocker", "SlipwayController", "SlipwayServer",
+            "SlipwayRuntime", "SlipwayDocker", "SlipwayController", "SlipwayServer", "SlipwayTestSupport",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
         ]),
         // The whole chain through the `slipway` binary, as a user drives it.
-        .testTarget(name: "SlipwayEndToEndTests", dependencies: ["SlipwayCore"]),
+        .testTarget(name: "SlipwayEndToEndTests", dependencies: [
+            "SlipwayCore", "SlipwayDocker", "SlipwayWebhooks", "SlipwayTestSupport",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -59,8 +59,9 @@ struct RolloutHandler: JobHandler {
                 return
             }
 
-            let retired = try await pipeline.runtime.retire(service: service, keep: id)
+            // Live first: from here the new revision serves; then the old one stops.
             _ = try await store.goLive(id, service: service)
+            let retired = try await pipeline.runtime.retire(service: service, keep: id)
             try await store.startWatch(id, service: service)
             log.info("new revision live; watching", metadata: ["revision.retired": "\(retired)",
                                                                "rollback.window": "\(deployment.policy.rollback.window)"])

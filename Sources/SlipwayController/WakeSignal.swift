@@ -19,8 +19,13 @@ public actor WakeSignal {
             try? await Task.sleep(for: timeout)
             await self?.expire(id)
         }
-        await withCheckedContinuation { continuation in
-            waiters[id] = continuation
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                // Cancelled before waiting: do not wait. Cancelled later: `onCancel` ends the wait.
+                if Task.isCancelled { continuation.resume() } else { waiters[id] = continuation }
+            }
+        } onCancel: {
+            Task { await self.expire(id) }
         }
         timer.cancel()
     }

@@ -43,7 +43,6 @@ extension DockerEngine {
             struct Host: Encodable {
                 var NetworkMode: String?
                 var RestartPolicy: Restart
-                var Init: Bool
             }
             var Image: String
             var Env: [String]
@@ -53,7 +52,7 @@ extension DockerEngine {
         struct Created: Decodable { var Id: String }
         let body = Create(Image: spec.image, Env: spec.env.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" },
                           Labels: spec.labels,
-                          HostConfig: .init(NetworkMode: spec.network, RestartPolicy: .init(Name: spec.restartPolicy), Init: true))
+                          HostConfig: .init(NetworkMode: spec.network, RestartPolicy: .init(Name: spec.restartPolicy)))
         return try await decode(Created.self, .POST, "/containers/create", query: [("name", spec.name)], json: body).Id
     }
 

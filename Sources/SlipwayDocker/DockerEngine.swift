@@ -46,6 +46,8 @@ public struct DockerEngine: Sendable {
               timeout: TimeAmount = .seconds(60)) async throws -> HTTPClientResponse {
         var request = HTTPClientRequest(url: url(path, query: query))
         request.method = method
+        // Over a unix socket there is no host name; the engine still wants a Host header.
+        if baseURL.hasPrefix("http+unix://") { request.headers.replaceOrAdd(name: "Host", value: "docker") }
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         if let body { request.body = body }
         do {

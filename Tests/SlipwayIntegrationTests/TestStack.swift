@@ -1,4 +1,5 @@
 import Foundation
+import SlipwayTestSupport
 import Logging
 import PostgresNIO
 import SlipwayCore
@@ -71,8 +72,6 @@ enum TestStack {
     }
 
     static func temporaryDirectory(_ prefix: String) throws -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString.prefix(8))").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        return dir
+        try Scratch.directory(prefix)
     }
 }

@@ -1,0 +1,203 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import SlipwayDocker
+import SlipwayTestSupport
+import SlipwayWebhooks
+import Testing
+
+/// A `slipway serve` process on the stack `deploy/test.sh` started, with its own
+/// database, data dir, policy folder, git repository and service name.
+final class EndToEnd: Sendable {
+    static let environment = ProcessInfo.processInfo.environment
+
+    static var enabled: Bool {
+        environment["SLIPWAY_REQUIRE_INTEGRATION"] == "1" || environment["SLIPWAY_STACK_DATABASE_URL"] != nil
+    }
+
+    static func value(_ key: String) throws -> String {
+        guard let value = environment[key], !value.isEmpty else {
+            throw Missing(description: "\(key) is not set: run the tests with deploy/test.sh, which starts the real parts")
+        }
+        return value
+    }
+
+    struct Missing: Error, CustomStringConvertible { var description: String }
+
+    /// The `slipway` binary: SLIPWAY_BIN, or the debug build of this checkout.
+    static var binary: String {
+        environment["SLIPWAY_BIN"] ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../.build/debug/slipway").standardized.path
+    }
+
+    let repo: TestRepo
+    let service: String
+    let secret = "e2e-\(UUID().uuidString)"
+    let environment: [String: String]
+    let baseURL: String
+    let logFile: String
+    nonisolated(unsafe) let process: Process
+
+    private init(repo: TestRepo, service: String, environment: [String: String], baseURL: String, logFile: String, process: Process) {
+        self.repo = repo
+        self.service = service
+        self.environment = environment
+        self.baseURL = baseURL
+        self.logFile = logFile
+        self.process = process
+    }
+
+    static func start(rollbackWindow: String) async throws -> EndToEnd {
+        let service = "e2e-\(UUID().uuidString.prefix(8).lowercased())"
+        let root = try Scratch.directory(service)
+        let repo = try TestRepo()
+        let database = service.replacingOccurrences(of: "-", with: "_")
+        let admin = try value("SLIPWAY_STACK_DATABASE_URL")
+        try Command.run("/usr/bin/psql", [admin, "-qc", "CREATE DATABASE \(database)"])
+        let port = try Scratch.freePort()
+        try FileManager.default.createDirectory(atPath: "\(root)/policies", withIntermediateDirectories: true)
+        try """
+            service: \(service)
+            source:
+              repo: \(repo.url)
+              branch: main
+            image: \(try value("SLIPWAY_STACK_REGISTRY"))/e2e/\(service)
+            deploy:
+              target: docker
+              count: 1
+              env: { GREETING: hello }
+            rollback:
+              window: \(rollbackWindow)
+              crashes: 1
+            """.write(toFile: "\(root)/policies/\(service).yaml", atomically: true, encoding: .utf8)
+
+        var environment = [
+            "DATABASE_URL": admin.replacingOccurrences(of: "/slipway?", with: "/\(database)?"),
+            "SLIPWAY_POLICIES": "\(root)/policies",
+            "SLIPWAY_DATA_DIR": "\(root)/data",
+            "SLIPWAY_ALLOW_LOCAL_REPOS": "1",
+            "SLIPWAY_HTTP_ADDR": "127.0.0.1:\(port)",
+            "DOCKER_HOST": try value("SLIPWAY_STACK_DOCKER_HOST"),
+            "SLIPWAY_LOG_LEVEL": "info",
+        ]
+        environment["SLIPWAY_DOCKER_NETWORK"] = Self.environment["SLIPWAY_STACK_DOCKER_NETWORK"]
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["serve", "--env-file", "/dev/null"]
+        process.environment = Self.environment.merging(environment) { $1 }
+            .merging(["SLIPWAY_WEBHOOK_SECRET_GITHUB": ""]) { $1 }
+        let logFile = "\(root)/serve.log"
+        FileManager.default.createFile(atPath: logFile, contents: nil)
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logFile))
+        process.standardOutput = log
+        process.standardError = log
+        let e2e = EndToEnd(repo: repo, service: service, environment: environment, baseURL: "http://127.0.0.1:\(port)",
+                           logFile: logFile, process: process)
+        process.environment?["SLIPWAY_WEBHOOK_SECRET_GITHUB"] = e2e.secret
+        try process.run()
+        try await e2e.waitForHealth()
+        return e2e
+    }
+
+    func waitForHealth() async throws {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            guard process.isRunning else { throw Missing(description: "slipway serve exited:\n\(serveLog())") }
+            if let response = try? await HTTPClient.shared.execute(HTTPClientRequest(url: "\(baseURL)/health"), timeout: .seconds(2)),
+               response.status == .ok { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw Missing(description: "slipway serve did not answer /health within 60 s:\n\(serveLog())")
+    }
+
+    func serveLog() -> String {
+        (try? String(contentsOfFile: logFile, encoding: .utf8)).map { String($0.suffix(6000)) } ?? ""
+    }
+
+    /// What GitHub sends for a push of `sha` to main, signed with the webhook secret.
+    func push(_ sha: String, delivery: String) async throws {
+        let body = """
+            {"ref":"refs/heads/main","before":"0000000000000000000000000000000000000000","after":"\(sha)",
+             "created":false,"deleted":false,"forced":false,
+             "repository":{"full_name":"e2e/\(service)","clone_url":"\(repo.url)"},
+             "head_commit":{"id":"\(sha)"}}
+            """
+        var request = HTTPClientRequest(url: "\(baseURL)/webhooks/github")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "X-GitHub-Event", value: "push")
+        request.headers.add(name: "X-GitHub-Delivery", value: delivery)
+        request.headers.add(name: "X-Hub-Signature-256", value: WebhookSignature.sign(body: Data(body.utf8), secret: secret))
+        request.body = .bytes(ByteBuffer(string: body))
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+        #expect(response.status == .accepted, "webhook answered \(response.status)")
+    }
+
+    struct Status: Decodable {
+        struct Deployment: Decodable {
+            var id: Int64
+            var sha: String?
+            var state: String
+            var reason: String?
+        }
+        var service: String
+        var liveSHA: String?
+        var state: String
+        var deployments: [Deployment]
+    }
+
+    /// `slipway status SERVICE --json`, as a user would run it.
+    func status() async throws -> Status {
+        let result = try Command.run(Self.binary, ["status", service, "--json", "--env-file", "/dev/null"], environment: environment)
+        let statuses = try JSONDecoder().decode([Status].self, from: Data(result.output.utf8))
+        return try #require(statuses.first)
+    }
+
+    func waitForStatus(timeout: Duration, until done: (Status) -> Bool) async throws -> Status {
+        let deadline = ContinuousClock.now + timeout
+        var last: Status?
+        while ContinuousClock.now < deadline {
+            let status = try await status()
+            if done(status) { return status }
+            last = status
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        Issue.record("status did not reach the expected state; last: \(String(describing: last))\n\(serveLog())")
+        throw Missing(description: "timed out")
+    }
+
+    /// Running containers of the service, with the commit each runs.
+    func runningContainers() async throws -> [(id: String, sha: String?)] {
+        let engine = try DockerEngine(host: try Self.value("SLIPWAY_STACK_DOCKER_HOST"))
+        var running: [(String, String?)] = []
+        for id in try await engine.containers(labels: ["slipway.service": service]) {
+            let state = try await engine.inspectContainer(id)
+            if state.status == "running" { running.append((id, state.labels["slipway.sha"])) }
+        }
+        return running
+    }
+
+    /// From the crash's exit time (the engine's clock) to the recorded start of the rollback.
+    func exitToRollbackSeconds(deploymentID: Int64) throws -> Double {
+        let sql = """
+            SELECT extract(epoch FROM r.at - (c.detail->>'finishedAt')::timestamptz)
+            FROM deployment_events c JOIN deployment_events r ON r.deployment_id = c.deployment_id AND r.kind = 'rollback'
+            WHERE c.deployment_id = \(deploymentID) AND c.kind = 'crash' ORDER BY c.id LIMIT 1
+            """
+        let result = try Command.run("/usr/bin/psql", [environment["DATABASE_URL"]!, "-tAc", sql])
+        return Double(result.output) ?? -1
+    }
+
+    static func seconds(_ duration: Duration) -> String {
+        String(format: "%.2f", Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18)
+    }
+
+    /// SIGTERM, as a supervisor stops it; it must exit on its own.
+    func stop() {
+        guard process.isRunning else { return }
+        process.terminate()
+        let deadline = Date().addingTimeInterval(15)
+        while process.isRunning && Date() < deadline { usleep(50_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+}

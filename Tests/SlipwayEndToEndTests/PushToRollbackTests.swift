@@ -1,0 +1,83 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import SlipwayDocker
+import SlipwayTestSupport
+import SlipwayWebhooks
+import Testing
+
+/// What a user does: run `slipway serve` on real Postgres, Docker engine and registry,
+/// push a commit (a signed GitHub webhook), watch it go live, push a commit that
+/// crashes, and watch Slipway put the first one back.
+@Suite(.enabled(if: EndToEnd.enabled), .serialized)
+struct PushToRollbackTests {
+    @Test func pushDeploysThenACrashingPushRollsBack() async throws {
+        let e2e = try await EndToEnd.start(rollbackWindow: "30s")
+        defer { e2e.stop() }
+
+        let good = try e2e.repo.commit([
+            "Dockerfile": """
+                FROM \(try EndToEnd.value("SLIPWAY_STACK_BASE_IMAGE"))
+                COPY serve.sh /serve.sh
+                CMD ["sh", "/serve.sh"]
+                """,
+            "serve.sh": "trap 'exit 0' TERM\necho \"serving: $GREETING\"\nwhile true; do sleep 1; done\n",
+        ], message: "a service that stays up")
+
+        let pushed = ContinuousClock.now
+        try await e2e.push(good, delivery: "e2e-1")
+        let live = try await e2e.waitForStatus(timeout: .seconds(180)) { $0.liveSHA == good }
+        let pushToLive = ContinuousClock.now - pushed
+        #expect(live.state == "deploying" || live.state == "live")
+        #expect(live.deployments.first?.sha == good)
+
+        // The same delivery again (GitHub retries) creates nothing new.
+        try await e2e.push(good, delivery: "e2e-1")
+        #expect(try await e2e.status().deployments.count == 1)
+
+        let bad = try e2e.repo.commit([
+            "serve.sh": "echo starting\nsleep 2\necho 'fatal: cannot reach the database' >&2\nexit 3\n",
+        ], message: "a service that crashes")
+        try await e2e.push(bad, delivery: "e2e-2")
+        let rolledBack = try await e2e.waitForStatus(timeout: .seconds(180)) { status in
+            status.deployments.first { $0.sha == bad }?.state == "rolled_back"
+        }
+        let badDeployment = try #require(rolledBack.deployments.first { $0.sha == bad })
+        let reason = try #require(badDeployment.reason)
+        #expect(rolledBack.liveSHA == good)
+        #expect(reason.contains("exited with code 3"))
+        #expect(reason.contains("fatal: cannot reach the database"))
+        #expect(reason.contains("Rolled back to deployment \(live.deployments.first!.id)"))
+
+        // The first revision runs again, and only it.
+        let running = try await e2e.runningContainers()
+        #expect(running.map(\.sha) == [good])
+
+        let exitToRollback = try e2e.exitToRollbackSeconds(deploymentID: badDeployment.id)
+        print("""
+            e2e timings: push → live \(EndToEnd.seconds(pushToLive)) s; \
+            container exit → rollback started \(String(format: "%.3f", exitToRollback)) s
+            """)
+    }
+
+    @Test func failedBuildLeavesTheRunningRevisionAlone() async throws {
+        let e2e = try await EndToEnd.start(rollbackWindow: "5s")
+        defer { e2e.stop() }
+        let base = try EndToEnd.value("SLIPWAY_STACK_BASE_IMAGE")
+        let good = try e2e.repo.commit([
+            "Dockerfile": "FROM \(base)\nCMD [\"sh\", \"-c\", \"trap 'exit 0' TERM; while true; do sleep 1; done\"]\n",
+        ])
+        try await e2e.push(good, delivery: "b-1")
+        _ = try await e2e.waitForStatus(timeout: .seconds(180)) { $0.deployments.first?.state == "succeeded" }
+
+        let broken = try e2e.repo.commit(["Dockerfile": "FROM \(base)\nRUN echo 'error: missing dependency' && exit 1\n"])
+        try await e2e.push(broken, delivery: "b-2")
+        let failed = try await e2e.waitForStatus(timeout: .seconds(180)) { status in
+            status.deployments.first { $0.sha == broken }?.state == "failed"
+        }
+        let reason = try #require(failed.deployments.first { $0.sha == broken }?.reason)
+        #expect(reason.contains("error: missing dependency"))
+        #expect(failed.liveSHA == good)
+        #expect(try await e2e.runningContainers().map(\.sha) == [good])
+    }
+}

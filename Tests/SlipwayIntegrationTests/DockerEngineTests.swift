@@ -1,0 +1,133 @@
+import AsyncHTTPClient
+import Foundation
+import SlipwayBuild
+import SlipwayCore
+import SlipwayDocker
+import SlipwayRuntime
+import Testing
+
+/// Collects what a build reports.
+actor RecordingObserver: BuildObserver {
+    var phases: [BuildPhase] = []
+    var lines: [String] = []
+    func phase(_ phase: BuildPhase) { phases.append(phase) }
+    func log(_ lines: [String]) { self.lines += lines }
+}
+
+@Suite(.enabled(if: TestStack.enabled))
+struct DockerEngineTests {
+    let name = "it-\(UUID().uuidString.prefix(8).lowercased())"
+
+    func context(_ dockerfile: String, files: [String: String] = [:]) throws -> String {
+        let dir = try TestStack.temporaryDirectory("context")
+        try dockerfile.write(toFile: "\(dir)/Dockerfile", atomically: true, encoding: .utf8)
+        for (file, text) in files { try text.write(toFile: "\(dir)/\(file)", atomically: true, encoding: .utf8) }
+        return dir
+    }
+
+    func request(_ dir: String, registry: String? = nil, tag: String = "abc123") throws -> BuildRequest {
+        BuildRequest(contextDirectory: dir, dockerfile: "Dockerfile",
+                     reference: try ImageReference(parsing: "\(registry ?? TestStack.registry)/it/\(name)").withTag(tag),
+                     buildArgs: ["GREETING": "hi there"], network: TestStack.dockerNetwork, timeout: .minutes(5))
+    }
+
+    @Test func buildsWithBuildKitPushesAndTheRegistryHasTheDigest() async throws {
+        let engine = try DockerEngine(host: TestStack.dockerHost)
+        let dir = try context("""
+            FROM \(try TestStack.baseImage)
+            ARG GREETING
+            COPY app.sh /app.sh
+            RUN echo "built with $GREETING" # \(name): a new step, never cached
+            CMD ["sh", "/app.sh"]
+            """, files: ["app.sh": "echo up; sleep 300\n"])
+        let observer = RecordingObserver()
+        let built = try await EngineBuilder(engine: engine).build(try request(dir), observer: observer)
+
+        #expect(built.reference == "\(try TestStack.registry)/it/\(name):abc123")
+        let digest = try #require(built.digest)
+        #expect(digest.hasPrefix("sha256:"))
+        #expect(await observer.phases == [.building, .pushing])
+        let lines = await observer.lines
+        #expect(lines.contains { $0.hasSuffix(" built with hi there") }, "\(lines)")
+        #expect(lines.contains { $0.contains("[3/3] RUN echo \"built with hi there\"") }, "\(lines)")
+
+        var manifest = HTTPClientRequest(url: "http://\(try TestStack.registry)/v2/it/\(name)/manifests/abc123")
+        manifest.method = .HEAD
+        manifest.headers.add(name: "Accept", value: "application/vnd.docker.distribution.manifest.v2+json")
+        let response = try await HTTPClient.shared.execute(manifest, timeout: .seconds(10))
+        #expect(response.status == .ok)
+        #expect(response.headers.first(name: "Docker-Content-Digest") == digest)
+    }
+
+    @Test func failingStepFailsTheBuildWithItsOutput() async throws {
+        let engine = try DockerEngine(host: TestStack.dockerHost)
+        let dir = try context("FROM \(try TestStack.baseImage)\nRUN echo compiling && echo 'syntax error in main.c' && exit 2\n")
+        let observer = RecordingObserver()
+        do {
+            _ = try await EngineBuilder(engine: engine).build(try request(dir), observer: observer)
+            Issue.record("expected the build to fail")
+        } catch let failure as BuildFailure {
+            #expect(failure.stage == .build)
+            #expect(failure.message.contains("exit code: 2"))
+        }
+        #expect(await observer.lines.contains { $0.hasSuffix(" syntax error in main.c") })
+        #expect(await observer.phases == [.building])
+    }
+
+    @Test func missingDockerfileAndUnreachableRegistry() async throws {
+        let engine = try DockerEngine(host: TestStack.dockerHost)
+        let empty = try TestStack.temporaryDirectory("empty")
+        await #expect(throws: BuildFailure.self) { try await EngineBuilder(engine: engine).build(try request(empty), observer: RecordingObserver()) }
+
+        let dir = try context("FROM \(try TestStack.baseImage)\nCMD [\"true\"]\n")
+        do {
+            _ = try await EngineBuilder(engine: engine).build(try request(dir, registry: "127.0.0.1:1"), observer: RecordingObserver())
+            Issue.record("expected the push to fail")
+        } catch let failure as BuildFailure {
+            #expect(failure.stage == .push)
+        }
+    }
+
+    @Test func runtimeRunsCountsCrashesReadsLogsAndRetires() async throws {
+        let engine = try DockerEngine(host: TestStack.dockerHost)
+        let runtime = DockerRuntime(engine: engine, network: TestStack.dockerNetwork)
+        let dir = try context("FROM \(try TestStack.baseImage)\nCMD [\"sh\", \"-c\", \"echo hello $WHO; sleep 1; echo bye; exit 3\"]\n")
+        let built = try await EngineBuilder(engine: engine).build(try request(dir), observer: RecordingObserver())
+        let service = name
+
+        let instances = try await runtime.start(Revision(service: service, deploymentID: 7, image: built.reference, sha: "abc123",
+                                                         count: 2, env: ["WHO": "slipway"]))
+        #expect(instances.count == 2)
+        #expect(instances.map(\.name) == ["slipway-\(service)-7-1", "slipway-\(service)-7-2"])
+
+        var exits: [CrashWatch.Exit] = []
+        let deadline = ContinuousClock.now + .seconds(20)
+        while exits.count < 2 && ContinuousClock.now < deadline {
+            exits = try await runtime.instances(service: service, deploymentID: 7).compactMap(\.exit)
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        #expect(exits.map(\.exitCode) == [3, 3])
+        #expect(try await runtime.logTail(exits[0].instance, lines: 5) == ["hello slipway", "bye"])
+
+        // A retried start replaces the first attempt's containers instead of failing on their names.
+        _ = try await runtime.start(Revision(service: service, deploymentID: 7, image: built.reference, sha: "abc123", count: 1, env: [:]))
+        #expect(try await runtime.instances(service: service, deploymentID: 7).count == 1)
+
+        #expect(try await runtime.retire(service: service, keep: 8) == 1)
+        #expect(try await runtime.instances(service: service, deploymentID: 7).isEmpty)
+    }
+
+    @Test func revisionThatCannotStartLeavesNothingBehind() async throws {
+        let engine = try DockerEngine(host: TestStack.dockerHost)
+        let runtime = DockerRuntime(engine: engine, network: TestStack.dockerNetwork)
+        let dir = try context("FROM \(try TestStack.baseImage)\nCMD [\"/no/such/binary\"]\n")
+        let built = try await EngineBuilder(engine: engine).build(try request(dir, tag: "broken"), observer: RecordingObserver())
+        await #expect(throws: RuntimeFailure.self) {
+            try await runtime.start(Revision(service: name, deploymentID: 1, image: built.reference, sha: nil, count: 1, env: [:]))
+        }
+        #expect(try await runtime.instances(service: name, deploymentID: 1).isEmpty)
+        await #expect(throws: RuntimeFailure.self) {
+            try await runtime.start(Revision(service: name, deploymentID: 2, image: "127.0.0.1:1/none/such:tag", sha: nil, count: 1, env: [:]))
+        }
+    }
+}
