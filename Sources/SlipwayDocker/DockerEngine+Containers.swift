@@ -120,6 +120,12 @@ extension DockerEngine {
         return try await decode([Summary].self, .GET, "/containers/json", query: [("all", "1"), ("filters", filterJSON)]).map(\.Id)
     }
 
+    /// Names of the engine's networks.
+    public func networks() async throws -> [String] {
+        struct Network: Decodable { var Name: String }
+        return try await decode([Network].self, .GET, "/networks").map(\.Name)
+    }
+
     /// The last `tail` lines of stdout and stderr, interleaved as written.
     public func logs(_ id: String, tail: Int) async throws -> [String] {
         let data = try await call(.GET, "/containers/\(id)/logs", query: [("stdout", "1"), ("stderr", "1"), ("tail", "\(tail)")])

@@ -68,16 +68,23 @@ public struct DockerRuntime: Runtime {
     }
 
     public func retire(service: String, keep: Int64?) async throws -> Int {
-        let ids = try await engine.containers(labels: [Self.serviceLabel: service])
-        var retired = 0
-        for id in ids {
+        var doomed: [String] = []
+        for id in try await engine.containers(labels: [Self.serviceLabel: service]) {
             guard let state = try? await engine.inspectContainer(id) else { continue }
             if let keep, state.labels[Self.deploymentLabel] == "\(keep)" { continue }
-            try await engine.stopContainer(id)
-            try await engine.removeContainer(id)
-            retired += 1
+            doomed.append(id)
         }
-        return retired
+        // All at once: each gets the engine's grace period (SIGTERM, then SIGKILL after 10 s), not one after another.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for id in doomed {
+                group.addTask {
+                    try await engine.stopContainer(id)
+                    try await engine.removeContainer(id)
+                }
+            }
+            try await group.waitForAll()
+        }
+        return doomed.count
     }
 
     public func remove(service: String, deploymentID: Int64) async throws {

@@ -33,6 +33,21 @@ enum App {
         }
     }
 
+    /// SLIPWAY_DOCKER_NETWORK, or `none` on an engine without its default bridge
+    /// (started with --bridge=none), where the default would fail every container.
+    static func dockerNetwork(_ config: Configuration, engine: DockerEngine, logger: Logger) async -> String? {
+        if let network = config.dockerNetwork { return network }
+        guard await engine.ping() else {
+            logger.warning("the Docker engine does not answer; builds and rollouts will wait and retry",
+                           metadata: ["docker.host": "\(config.dockerHost)"])
+            return nil
+        }
+        guard let networks = try? await engine.networks(), !networks.contains("bridge") else { return nil }
+        logger.notice("the Docker engine has no bridge network; builds and containers use network none",
+                      metadata: ["docker.host": "\(config.dockerHost)"])
+        return "none"
+    }
+
     static func run(config: Configuration, roles: Roles, logger: Logger) async throws {
         let policies = try loadPolicies(config)
         guard let text = config.databaseURL else {
@@ -46,6 +61,8 @@ enum App {
         let client = PostgresClient(configuration: Database.configuration(url), backgroundLogger: logger)
         let store = Store(client: client, logger: logger)
         let engine = try DockerEngine(host: config.dockerHost)
+        var config = config
+        config.dockerNetwork = await dockerNetwork(config, engine: engine, logger: logger)
         let pipeline = Pipeline(
             store: store,
             git: MirrorCache(directory: "\(dataDir)/mirrors", allowLocalRepos: config.allowLocalRepos),
@@ -66,10 +83,6 @@ enum App {
                 "policies.path": "\(config.policies)", "services.count": "\(policies.count)",
                 "services.names": "\(policies.map(\.policy.service).joined(separator: ","))",
             ])
-            if !(await engine.ping()) {
-                logger.warning("the Docker engine does not answer; builds and rollouts will wait and retry",
-                               metadata: ["docker.host": "\(config.dockerHost)"])
-            }
 
             var services: [any Service] = []
             if roles.web {

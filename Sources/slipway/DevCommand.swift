@@ -75,13 +75,20 @@ struct DevCommand: AsyncParsableCommand {
             return existing
         }
         let secret = SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }.map { String(format: "%02x", $0) }.joined()
-        FileManager.default.createFile(atPath: path, contents: Data(secret.utf8), attributes: [.posixPermissions: 0o600])
+        try write(secret, to: path)
         return secret
     }
 
     static func writeDevEnv(_ values: [String: String], to path: String) throws {
         let text = "# written by `slipway dev`: where its private parts listen\n"
             + values.keys.sorted().map { "\($0)=\"\(values[$0]!)\"" }.joined(separator: "\n") + "\n"
-        FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
+        try write(text, to: path)
+    }
+
+    /// Readable by the owner only: both files hold secrets.
+    static func write(_ text: String, to path: String) throws {
+        guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw ValidationError("cannot write \(path); check that the data dir is writable")
+        }
     }
 }

@@ -36,7 +36,7 @@ final class EndToEnd: Sendable {
     let environment: [String: String]
     let baseURL: String
     let logFile: String
-    nonisolated(unsafe) let process: Process
+    let process: Process
 
     private init(repo: TestRepo, service: String, environment: [String: String], baseURL: String, logFile: String, process: Process) {
         self.repo = repo
@@ -87,7 +87,7 @@ final class EndToEnd: Sendable {
         process.environment = Self.environment.merging(environment) { $1 }
             .merging(["SLIPWAY_WEBHOOK_SECRET_GITHUB": ""]) { $1 }
         let logFile = "\(root)/serve.log"
-        FileManager.default.createFile(atPath: logFile, contents: nil)
+        _ = FileManager.default.createFile(atPath: logFile, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logFile))
         process.standardOutput = log
         process.standardError = log

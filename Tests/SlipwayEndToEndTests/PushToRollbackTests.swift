@@ -79,5 +79,17 @@ struct PushToRollbackTests {
         #expect(reason.contains("error: missing dependency"))
         #expect(failed.liveSHA == good)
         #expect(try await e2e.runningContainers().map(\.sha) == [good])
+
+        // An image whose command does not exist: the container never starts.
+        let unstartable = try e2e.repo.commit(["Dockerfile": "FROM \(base)\nCMD [\"/usr/local/bin/no-such-server\"]\n"])
+        try await e2e.push(unstartable, delivery: "b-3")
+        let refused = try await e2e.waitForStatus(timeout: .seconds(180)) { status in
+            status.deployments.first { $0.sha == unstartable }?.state == "failed"
+        }
+        let why = try #require(refused.deployments.first { $0.sha == unstartable }?.reason)
+        #expect(why.contains("did not start") && why.contains("no-such-server"))
+        #expect(why.contains("the running revision was not touched"))
+        #expect(refused.liveSHA == good)
+        #expect(try await e2e.runningContainers().map(\.sha) == [good])
     }
 }

@@ -2,7 +2,9 @@
 # A private Docker engine (with BuildKit) in DIR, on its own unix socket, with no
 # bridge network: builds and containers use --network none.
 #   dockerd.sh start DIR   prints the DOCKER_HOST value
-#   dockerd.sh stop DIR
+#   dockerd.sh stop DIR [--remove-containers]
+#     Without --remove-containers, containers with a restart policy come back when the
+#     engine starts again (what `slipway dev` wants across restarts).
 # Also makes the base image slipway/busybox:latest from the static busybox, since
 # nothing can be pulled from the internet here.
 source "$(dirname "$0")/common.sh"
@@ -52,7 +54,7 @@ start)
     echo "unix://$sock"
     ;;
 stop)
-    if api http://engine/_ping >/dev/null 2>&1; then
+    if [ "${3:-}" = --remove-containers ] && api http://engine/_ping >/dev/null 2>&1; then
         for id in $(api "http://engine/v1.41/containers/json?all=1" | python3 -c 'import json,sys; print(" ".join(c["Id"] for c in json.load(sys.stdin)))'); do
             api -X DELETE "http://engine/v1.41/containers/$id?force=1" >/dev/null || true
         done

@@ -30,7 +30,7 @@ up)
     echo "export SLIPWAY_STACK_BASE_IMAGE='${SLIPWAY_BASE_IMAGE:-slipway/busybox:latest}'"
     ;;
 down)
-    [ -d "$dir/docker" ] && bash "$here/dockerd.sh" stop "$dir/docker" || true
+    [ -d "$dir/docker" ] && bash "$here/dockerd.sh" stop "$dir/docker" --remove-containers || true
     bash "$here/registry.sh" stop "$dir/registry" || true
     bash "$here/postgres.sh" stop "$dir/postgres" || true
     ;;
