@@ -38,6 +38,21 @@ public enum Database {
     }
 }
 
+extension Database {
+    /// Opens and closes one connection, so a wrong or unreachable database is reported
+    /// at once in plain words instead of after the pool's retries.
+    public static func probe(_ url: DatabaseURL, logger: Logger) async throws {
+        do {
+            let connection = try await PostgresConnection.connect(configuration: connectionConfiguration(url), id: 0, logger: logger)
+            try await connection.close()
+        } catch let error as PSQLError {
+            let place = url.socketPath ?? "\(url.host ?? "127.0.0.1"):\(url.port)"
+            let detail = error.serverInfo?[.message] ?? error.underlying.map { "\($0)" } ?? "\(error.code)"
+            throw StoreError.unreachable("cannot connect to Postgres at \(place) as \(url.user), database \(url.database): \(detail). Is it running, and is DATABASE_URL right? (`slipway dev` starts a private one)")
+        }
+    }
+}
+
 extension PostgresRandomAccessRow {
     /// `row["name"]` decoded; NULL decodes into an Optional.
     func value<T: PostgresDecodable>(_ name: String, as type: T.Type = T.self) throws -> T {

@@ -127,9 +127,12 @@ public enum StoreError: Error, CustomStringConvertible {
     case unknownService(String)
     case unknownDeployment(Int64)
     case corrupt(String)
+    case unreachable(String)
 
     public var description: String {
         switch self {
+        case .unreachable(let message):
+            message
         case .unknownService(let name):
             "no service `\(name)`; `slipway status` lists the services of the policies in force"
         case .unknownDeployment(let id):

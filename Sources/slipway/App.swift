@@ -51,10 +51,10 @@ enum App {
     static func run(config: Configuration, roles: Roles, logger: Logger) async throws {
         let policies = try loadPolicies(config)
         guard let text = config.databaseURL else {
-            throw ValidationError("DATABASE_URL is not set; set it, or use `slipway dev` for a private database")
+            throw CLIError("DATABASE_URL is not set; set it, or use `slipway dev` for a private database")
         }
         let url: DatabaseURL
-        do { url = try DatabaseURL(parsing: text) } catch { throw ValidationError("DATABASE_URL: \(error)") }
+        do { url = try DatabaseURL(parsing: text) } catch { throw CLIError("DATABASE_URL: \(error)") }
         let dataDir = URL(fileURLWithPath: config.dataDir).standardizedFileURL.path
         try FileManager.default.createDirectory(atPath: "\(dataDir)/work", withIntermediateDirectories: true)
 
@@ -72,6 +72,7 @@ enum App {
             dockerNetwork: config.dockerNetwork)
         let wake = WakeSignal()
 
+        try await Database.probe(url, logger: logger)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
             defer { group.cancelAll() }

@@ -27,7 +27,7 @@ struct DeployCommand: AsyncParsableCommand {
             do {
                 return try await Operations(store: store).deploy(service: service, sha: sha, image: image)
             } catch let refused as Operations.Refused {
-                throw ValidationError(refused.message)
+                throw CLIError(refused.message)
             }
         }
         print("deployment \(id) queued for \(service); follow it with `slipway logs \(id) --follow`")
@@ -54,7 +54,7 @@ struct RollbackCommand: AsyncParsableCommand {
             do {
                 return try await Operations(store: store).rollback(service: service, to: to)
             } catch let refused as Operations.Refused {
-                throw ValidationError(refused.message)
+                throw CLIError(refused.message)
             }
         }
         let what = target.sha.map(RolloutDecisions.shortSHA) ?? target.image ?? "?"

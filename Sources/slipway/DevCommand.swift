@@ -20,7 +20,7 @@ struct DevCommand: AsyncParsableCommand {
     var registryPort: Int = 5000
 
     func run() async throws {
-        var config = try global.configuration(defaults: ["SLIPWAY_ALLOW_LOCAL_REPOS": "1"])
+        var config = try global.configuration(defaults: ["SLIPWAY_ALLOW_LOCAL_REPOS": "1"], readDevEnv: false)
         let logger = Logs.bootstrap(level: config.logLevel)
         let stack = try LocalStack.locate()
         let dataDir = URL(fileURLWithPath: config.dataDir).standardizedFileURL.path
@@ -61,6 +61,7 @@ struct DevCommand: AsyncParsableCommand {
               policies  \(config.policies)
             Other terminals: `slipway status` and `slipway logs ID` read \(dataDir)/dev.env.
             """)
+        fflush(nil)   // the banner must show before the logs, even when output goes to a file
         defer {
             for (script, dir) in started.reversed() { _ = try? stack.run(script, ["stop", dir]) }
         }
@@ -88,7 +89,7 @@ struct DevCommand: AsyncParsableCommand {
     /// Readable by the owner only: both files hold secrets.
     static func write(_ text: String, to path: String) throws {
         guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]) else {
-            throw ValidationError("cannot write \(path); check that the data dir is writable")
+            throw CLIError("cannot write \(path); check that the data dir is writable")
         }
     }
 }

@@ -34,29 +34,37 @@ struct GlobalOptions: ParsableArguments {
     }
 
     /// The configuration in force: flags > environment > .env > the dev stack's settings > `defaults`.
-    func configuration(defaults: [String: String] = [:]) throws -> Configuration {
+    /// `slipway dev` itself passes `readDevEnv: false`: it writes that file, and must not trust the last run's.
+    func configuration(defaults: [String: String] = [:], readDevEnv: Bool = true) throws -> Configuration {
         let environment = ProcessInfo.processInfo.environment
         let dotenv = try Self.readEnvFile(envFile)
         // `slipway dev` writes where its private parts listen; other verbs find them there.
         let dataDir = flags["SLIPWAY_DATA_DIR"] ?? environment["SLIPWAY_DATA_DIR"] ?? dotenv["SLIPWAY_DATA_DIR"] ?? ".slipway"
-        let devEnv = try Self.readEnvFile("\(dataDir)/dev.env")
+        let devEnv = readDevEnv ? try Self.readEnvFile("\(dataDir)/dev.env") : [:]
         do {
             return try Configuration.resolve(flags: flags, environment: environment, dotenv: devEnv.merging(dotenv) { $1 },
                                              defaults: defaults)
         } catch {
-            throw ValidationError("configuration: \(error)")
+            throw CLIError("configuration: \(error)")
         }
     }
 
     static func readEnvFile(_ path: String) throws -> [String: String] {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [:] }
         do { return try DotEnv.parse(text) } catch {
-            throw ValidationError("\(path):\(error.line): \(error.message)")
+            throw CLIError("\(path):\(error.line): \(error.message)")
         }
     }
 }
 
 enum Logs {
+    /// For verbs that print results: only problems of the libraries reach standard error.
+    static var quiet: Logger {
+        var logger = Logger(label: "slipway.cli")
+        logger.logLevel = .error
+        return logger
+    }
+
     /// Logs go to standard error, so `--json` output on standard output stays clean.
     static func bootstrap(level: String) -> Logger {
         let parsed = Logger.Level(rawValue: level.lowercased()) ?? .info

@@ -18,7 +18,7 @@ struct LocalStack {
             folder.deleteLastPathComponent()
         }
         guard let found = candidates.first(where: { FileManager.default.fileExists(atPath: "\($0)/stack.sh") }) else {
-            throw ValidationError("cannot find deploy/local/stack.sh; run `slipway dev` from the Slipway checkout or set SLIPWAY_STACK_SCRIPTS")
+            throw CLIError("cannot find deploy/local/stack.sh; run `slipway dev` from the Slipway checkout or set SLIPWAY_STACK_SCRIPTS")
         }
         return LocalStack(scripts: found)
     }
@@ -26,18 +26,10 @@ struct LocalStack {
     /// Runs `script ARGS…` and returns its standard output, trimmed; its standard error passes through.
     @discardableResult
     func run(_ script: String, _ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = ["\(scripts)/\(script)"] + arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.standardError
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw ValidationError("\(script) \(arguments.joined(separator: " ")) failed (exit \(process.terminationStatus)); see its message above")
+        let result = try Spawn.run("/bin/bash", ["\(scripts)/\(script)"] + arguments)
+        guard result.status == 0 else {
+            throw CLIError("\(script) \(arguments.joined(separator: " ")) failed (exit \(result.status)); see its message above")
         }
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return result.output.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }

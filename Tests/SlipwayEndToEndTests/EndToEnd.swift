@@ -8,7 +8,7 @@ import Testing
 
 /// A `slipway serve` process on the stack `deploy/test.sh` started, with its own
 /// database, data dir, policy folder, git repository and service name.
-final class EndToEnd: Sendable {
+final class EndToEnd: @unchecked Sendable {
     static let environment = ProcessInfo.processInfo.environment
 
     static var enabled: Bool {
@@ -36,18 +36,19 @@ final class EndToEnd: Sendable {
     let environment: [String: String]
     let baseURL: String
     let logFile: String
-    let process: Process
+    private let lock = NSLock()
+    private var _process: Process?
+    var process: Process { lock.withLock { _process! } }
 
-    private init(repo: TestRepo, service: String, environment: [String: String], baseURL: String, logFile: String, process: Process) {
+    private init(repo: TestRepo, service: String, environment: [String: String], baseURL: String, logFile: String) {
         self.repo = repo
         self.service = service
         self.environment = environment
         self.baseURL = baseURL
         self.logFile = logFile
-        self.process = process
     }
 
-    static func start(rollbackWindow: String) async throws -> EndToEnd {
+    static func start(rollbackWindow: String, jobLease: String = "30s") async throws -> EndToEnd {
         let service = "e2e-\(UUID().uuidString.prefix(8).lowercased())"
         let root = try Scratch.directory(service)
         let repo = try TestRepo()
@@ -81,22 +82,36 @@ final class EndToEnd: Sendable {
             "SLIPWAY_LOG_LEVEL": "info",
         ]
         environment["SLIPWAY_DOCKER_NETWORK"] = Self.environment["SLIPWAY_STACK_DOCKER_NETWORK"]
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["serve", "--env-file", "/dev/null"]
-        process.environment = Self.environment.merging(environment) { $1 }
-            .merging(["SLIPWAY_WEBHOOK_SECRET_GITHUB": ""]) { $1 }
+        environment["SLIPWAY_JOB_LEASE"] = jobLease
         let logFile = "\(root)/serve.log"
         _ = FileManager.default.createFile(atPath: logFile, contents: nil)
+        let e2e = EndToEnd(repo: repo, service: service, environment: environment, baseURL: "http://127.0.0.1:\(port)",
+                           logFile: logFile)
+        try await e2e.launch()
+        return e2e
+    }
+
+    /// Starts `slipway serve` (again, after `kill`), and waits until it answers.
+    func launch() async throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = ["serve", "--env-file", "/dev/null"]
+        process.environment = Self.environment.merging(environment) { $1 }
+            .merging(["SLIPWAY_WEBHOOK_SECRET_GITHUB": secret]) { $1 }
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logFile))
+        try log.seekToEnd()
         process.standardOutput = log
         process.standardError = log
-        let e2e = EndToEnd(repo: repo, service: service, environment: environment, baseURL: "http://127.0.0.1:\(port)",
-                           logFile: logFile, process: process)
-        process.environment?["SLIPWAY_WEBHOOK_SECRET_GITHUB"] = e2e.secret
         try process.run()
-        try await e2e.waitForHealth()
-        return e2e
+        lock.withLock { _process = process }
+        try await waitForHealth()
+    }
+
+    /// SIGKILL: the process gets no chance to clean up, as when a machine dies.
+    func kill() {
+        let process = self.process
+        Glibc.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
     }
 
     func waitForHealth() async throws {
@@ -198,6 +213,6 @@ final class EndToEnd: Sendable {
         process.terminate()
         let deadline = Date().addingTimeInterval(15)
         while process.isRunning && Date() < deadline { usleep(50_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        if process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }
     }
 }

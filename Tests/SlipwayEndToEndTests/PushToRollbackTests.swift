@@ -92,4 +92,29 @@ struct PushToRollbackTests {
         #expect(refused.liveSHA == good)
         #expect(try await e2e.runningContainers().map(\.sha) == [good])
     }
+
+    /// Kill -9 the server while it builds; a new server picks the job up once its lease
+    /// expires, and the deployment finishes with exactly one successful build job.
+    @Test func aServerKilledMidBuildLosesNothing() async throws {
+        let e2e = try await EndToEnd.start(rollbackWindow: "2s", jobLease: "3s")
+        defer { e2e.stop() }
+        let sha = try e2e.repo.commit([
+            "Dockerfile": """
+                FROM \(try EndToEnd.value("SLIPWAY_STACK_BASE_IMAGE"))
+                RUN echo "slow step for \(e2e.service)" && sleep 4
+                CMD ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
+                """,
+        ])
+        try await e2e.push(sha, delivery: "k-1")
+        _ = try await e2e.waitForStatus(timeout: .seconds(60)) { $0.deployments.first?.state == "building" }
+        e2e.kill()
+        try await e2e.launch()
+
+        let done = try await e2e.waitForStatus(timeout: .seconds(180)) { $0.deployments.first?.state == "succeeded" }
+        #expect(done.liveSHA == sha)
+        #expect(done.deployments.count == 1)
+        let jobs = try Command.run("/usr/bin/psql", [e2e.environment["DATABASE_URL"]!, "-tAc",
+                                                     "SELECT state || ':' || attempts FROM jobs WHERE kind = 'build'"]).output
+        #expect(jobs == "succeeded:2")
+    }
 }

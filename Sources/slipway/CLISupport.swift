@@ -7,13 +7,14 @@ import SlipwayStore
 
 /// Opens the database for the length of `body`: the client's connection pool runs
 /// beside it and is shut down after.
-func withStore<T: Sendable>(_ config: Configuration, logger: Logger = Logger(label: "slipway.cli"),
+func withStore<T: Sendable>(_ config: Configuration, logger: Logger = Logs.quiet,
                             migrate: Bool = false, _ body: @Sendable @escaping (Store) async throws -> T) async throws -> T {
     guard let text = config.databaseURL else {
-        throw ValidationError("DATABASE_URL is not set; set it, or start `slipway dev` (which writes it to SLIPWAY_DATA_DIR/dev.env)")
+        throw CLIError("DATABASE_URL is not set; set it, or start `slipway dev` (which writes it to SLIPWAY_DATA_DIR/dev.env)")
     }
     let url: DatabaseURL
-    do { url = try DatabaseURL(parsing: text) } catch { throw ValidationError("DATABASE_URL: \(error)") }
+    do { url = try DatabaseURL(parsing: text) } catch { throw CLIError("DATABASE_URL: \(error)") }
+    try await Database.probe(url, logger: logger)
     let client = PostgresClient(configuration: Database.configuration(url), backgroundLogger: logger)
     return try await withThrowingTaskGroup(of: T?.self) { group in
         group.addTask {
@@ -36,4 +37,11 @@ func printJSON(_ value: some Encodable) throws {
 
 func printError(_ text: String) {
     FileHandle.standardError.write(Data((text + "\n").utf8))
+}
+
+/// A refusal or failure to report as `Error: <message>` with exit 1 (no usage text:
+/// the command line was fine, the situation was not).
+struct CLIError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
 }
