@@ -38,6 +38,7 @@ struct BuildHandler: JobHandler {
             await log.note("fetching \(policy.source.repo)")
             try await pipeline.git.fetch(repo, logger: logger)
             sha = try await pipeline.git.resolve(deployment.record.sha ?? policy.source.branch, in: repo)
+            if deployment.record.sha != sha { try await store.setSHA(id, sha: sha) }
             await log.note("checking out \(sha)")
             try await pipeline.git.checkout(sha, of: repo, into: workDir)
         } catch let error as GitError {

@@ -15,18 +15,7 @@ extension Store {
     /// job, in one transaction: either all of it is durable or none of it is.
     public func recordDelivery(_ event: NormalizedEvent, deliveryID: String,
                                outcomes: [EventMatching.Outcome]) async throws -> DeliveryResult {
-        let outcomeText: String
-        if outcomes.isEmpty {
-            outcomeText = event.kind == .push ? "unmatched" : "ignored"
-        } else {
-            outcomeText = outcomes.contains { if case .deploy = $0 { true } else { false } } ? "queued" : "skipped"
-        }
-        let detail = Dictionary(uniqueKeysWithValues: outcomes.map { outcome -> (String, String) in
-            switch outcome {
-            case .deploy(let service, let sha): (service, "deploy \(sha)")
-            case .skip(let service, let reason): (service, "skipped because \(reason)")
-            }
-        })
+        let (outcomeText, detail) = EventMatching.summary(for: event, outcomes: outcomes)
         return try await client.withTransaction(logger: logger) { connection in
             let inserted = try await connection.query("""
                 INSERT INTO webhook_deliveries (provider, delivery_id, event, kind, repository, ref, after_sha, outcome, detail, payload)

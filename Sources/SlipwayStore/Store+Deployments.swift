@@ -70,10 +70,9 @@ extension Store {
         return rows.count == 1
     }
 
-    public func recordBuild(_ id: Int64, sha: String, image: String, digest: String?) async throws {
-        try await client.query("""
-            UPDATE deployments SET sha = \(sha), image = \(image), digest = \(digest), updated_at = now() WHERE id = \(id)
-            """, logger: logger)
+    /// The commit a deployment builds, once resolved (a manual deploy names only the branch).
+    public func setSHA(_ id: Int64, sha: String) async throws {
+        try await client.query("UPDATE deployments SET sha = \(sha), updated_at = now() WHERE id = \(id)", logger: logger)
     }
 
     /// The deployment now runs: it becomes the service's live revision and enters its watch.
@@ -120,25 +119,5 @@ extension Store {
             liveAt: try row.value("live_at"), finishedAt: try row.value("finished_at"))
         return DeploymentRow(record: record, policy: try decodeJSON(Policy.self, try row.value("policy")),
                              branch: try row.value("branch"), rollbackOf: try row.value("rollback_of"))
-    }
-}
-
-public enum StoreError: Error, CustomStringConvertible {
-    case unknownService(String)
-    case unknownDeployment(Int64)
-    case corrupt(String)
-    case unreachable(String)
-
-    public var description: String {
-        switch self {
-        case .unreachable(let message):
-            message
-        case .unknownService(let name):
-            "no service `\(name)`; `slipway status` lists the services of the policies in force"
-        case .unknownDeployment(let id):
-            "no deployment \(id); `slipway status SERVICE` lists deployment ids"
-        case .corrupt(let detail):
-            "unexpected data in the database: \(detail)"
-        }
     }
 }

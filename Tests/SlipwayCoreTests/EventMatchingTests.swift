@@ -49,4 +49,17 @@ import Testing
         #expect(outcomes.allSatisfy { if case .skip = $0 { true } else { false } })
         #expect(outcomes.count == 2)
     }
+
+    @Test func summaries() {
+        let event = push("main")
+        let outcomes = EventMatching.outcomes(for: event, routes: routes)
+        let summary = EventMatching.summary(for: event, outcomes: outcomes)
+        #expect(summary.outcome == "queued")
+        #expect(summary.detail == ["web": "deploy \(sha)", "worker": "skipped because push to branch main; the policy tracks release"])
+        #expect(EventMatching.summary(for: push("dev"), outcomes: EventMatching.outcomes(for: push("dev"), routes: routes)).outcome == "skipped")
+        #expect(EventMatching.summary(for: push("main", url: "https://example.com/x.git"), outcomes: []).outcome == "unmatched")
+        var ignored = event
+        ignored.kind = .ignored
+        #expect(EventMatching.summary(for: ignored, outcomes: []).outcome == "ignored")
+    }
 }

@@ -50,4 +50,23 @@ public enum EventMatching {
             }
         }
     }
+
+    /// One word for what became of a delivery, and a line per related service.
+    public static func summary(for event: NormalizedEvent, outcomes: [Outcome]) -> (outcome: String, detail: [String: String]) {
+        let detail = Dictionary(uniqueKeysWithValues: outcomes.map { outcome -> (String, String) in
+            switch outcome {
+            case .deploy(let service, let sha): (service, "deploy \(sha)")
+            case .skip(let service, let reason): (service, "skipped because \(reason)")
+            }
+        })
+        let outcome: String
+        if event.kind == .ignored {
+            outcome = "ignored"
+        } else if outcomes.isEmpty {
+            outcome = event.kind == .push ? "unmatched" : "ignored"
+        } else {
+            outcome = outcomes.contains { if case .deploy = $0 { true } else { false } } ? "queued" : "skipped"
+        }
+        return (outcome, detail)
+    }
 }
