@@ -20,6 +20,11 @@ public enum HTTPServer {
             return Response(status: ready ? .ok : .serviceUnavailable,
                             body: .init(byteBuffer: ByteBuffer(string: ready ? "ready\n" : "database unreachable\n")))
         }
+        router.get("/metrics") { _, _ -> Response in
+            let counts = try await store.metricCounts()
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                            body: .init(byteBuffer: ByteBuffer(string: Metrics.render(jobs: counts.jobs, deployments: counts.deployments))))
+        }
         router.post("/webhooks/github") { request, context in
             try await webhook(.github, request: request, context: context, intake: intake)
         }

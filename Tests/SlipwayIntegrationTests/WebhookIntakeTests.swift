@@ -143,7 +143,7 @@ struct WebhookIntakeTests {
         }
     }
 
-    @Test func healthReadyAndStatusAPI() async throws {
+    @Test func healthReadyStatusAPIAndMetrics() async throws {
         try await withApp { client, _ in
             try await client.execute(uri: "/health", method: .get) { #expect($0.status == .ok) }
             try await client.execute(uri: "/ready", method: .get) { #expect($0.status == .ok) }
@@ -154,6 +154,15 @@ struct WebhookIntakeTests {
                 #expect(status.first?["state"] as? String == "not_deployed")
             }
             try await client.execute(uri: "/api/v1/services/nope", method: .get) { #expect($0.status == .notFound) }
+            let body = Self.pushBody()
+            try await client.execute(uri: "/webhooks/github", method: .post, headers: Self.headers(delivery: "d-7", body: body),
+                                     body: ByteBuffer(string: body)) { #expect($0.status == .accepted) }
+            try await client.execute(uri: "/metrics", method: .get) { response in
+                #expect(response.status == .ok)
+                let text = String(buffer: response.body)
+                #expect(text.contains("slipway_jobs{kind=\"build\",state=\"queued\"} 1"))
+                #expect(text.contains("slipway_deployments{service=\"web\",state=\"queued\"} 1"))
+            }
         }
     }
 }
