@@ -16,6 +16,21 @@ public struct Store: Sendable {
         self.queue = JobQueue(client: client, logger: logger)
     }
 
+    /// Opens `url` for the length of `body`: checks it answers, runs the connection pool
+    /// beside `body`, and shuts the pool down after.
+    public static func open<T: Sendable>(_ url: DatabaseURL, logger: Logger, migrate: Bool = false,
+                                         _ body: (Store) async throws -> T) async throws -> T {
+        try await Database.probe(url, logger: logger)
+        let client = PostgresClient(configuration: Database.configuration(url), backgroundLogger: logger)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            let store = Store(client: client, logger: logger)
+            if migrate { _ = try await store.migrate() }
+            return try await body(store)
+        }
+    }
+
     public func migrate() async throws -> [Int] {
         try await Migrator(client: client, logger: logger).migrate()
     }

@@ -58,63 +58,63 @@ enum App {
         let dataDir = URL(fileURLWithPath: config.dataDir).standardizedFileURL.path
         try FileManager.default.createDirectory(atPath: "\(dataDir)/work", withIntermediateDirectories: true)
 
-        let client = PostgresClient(configuration: Database.configuration(url), backgroundLogger: logger)
-        let store = Store(client: client, logger: logger)
         let engine = try DockerEngine(host: config.dockerHost)
         var config = config
         config.dockerNetwork = await dockerNetwork(config, engine: engine, logger: logger)
-        let pipeline = Pipeline(
-            store: store,
-            git: MirrorCache(directory: "\(dataDir)/mirrors", allowLocalRepos: config.allowLocalRepos),
-            builder: EngineBuilder(engine: engine),
-            runtime: DockerRuntime(engine: engine, network: config.dockerNetwork),
-            workDirectory: "\(dataDir)/work",
-            dockerNetwork: config.dockerNetwork)
-        let wake = WakeSignal()
-
-        try await Database.probe(url, logger: logger)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await client.run() }
-            defer { group.cancelAll() }
-
-            let applied = try await store.migrate()
-            if !applied.isEmpty { logger.info("database migrated", metadata: ["migrations.applied": "\(applied)"]) }
-            try await store.syncServices(policies.map { ($0.policy, $0.file) })
-            logger.info("policies loaded", metadata: [
-                "policies.path": "\(config.policies)", "services.count": "\(policies.count)",
-                "services.names": "\(policies.map(\.policy.service).joined(separator: ","))",
-            ])
-
-            var services: [any Service] = []
-            if roles.web {
-                let intake = WebhookIntake(store: store, secrets: config.webhookSecrets, logger: logger,
-                                           onQueued: { await wake.signal() })
-                services.append(Application(
-                    router: HTTPServer.router(store: store, intake: intake),
-                    configuration: .init(address: .hostname(config.httpHost, port: config.httpPort), serverName: "slipway"),
-                    logger: logger))
-            }
-            if roles.workers {
-                services.append(QueueListener(configuration: Database.connectionConfiguration(url), wake: wake, logger: logger))
-                services.append(QueueMaintenance(queue: store.queue, interval: .milliseconds(config.jobLease.milliseconds / 3),
-                                                 logger: logger))
-                let handlers = pipeline.handlers
-                services.append(WorkerPool(settings: .init(name: "build", kinds: [.build], concurrency: config.buildConcurrency,
-                                                           lease: config.jobLease, pollInterval: config.queuePollInterval),
-                                           queue: store.queue, handlers: handlers, wake: wake, logger: logger))
-                services.append(WorkerPool(settings: .init(name: "rollout", kinds: [.rollout, .watch], concurrency: 16,
-                                                           lease: config.jobLease, pollInterval: config.queuePollInterval),
-                                           queue: store.queue, handlers: handlers, wake: wake, logger: logger))
-            }
-            logger.info("slipway serving", metadata: [
-                "http.address": "\(config.httpHost):\(config.httpPort)", "roles": "\(roles.rawValue)",
-                "docker.host": "\(config.dockerHost)",
-            ])
-            let serviceGroup = ServiceGroup(configuration: .init(
-                services: services.map { .init(service: $0) },
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger))
-            try await serviceGroup.run()
+        try await Store.open(url, logger: logger) { store in
+            try await run(config: config, roles: roles, policies: policies, store: store, engine: engine, url: url,
+                          dataDir: dataDir, logger: logger)
         }
+    }
+
+    static func run(config: Configuration, roles: Roles, policies: [LocatedPolicy], store: Store, engine: DockerEngine,
+                    url: DatabaseURL, dataDir: String, logger: Logger) async throws {
+        let applied = try await store.migrate()
+        if !applied.isEmpty { logger.info("database migrated", metadata: ["migrations.applied": "\(applied)"]) }
+        try await store.syncServices(policies.map { ($0.policy, $0.file) })
+        logger.info("policies loaded", metadata: [
+            "policies.path": "\(config.policies)", "services.count": "\(policies.count)",
+            "services.names": "\(policies.map(\.policy.service).joined(separator: ","))",
+        ])
+
+        let wake = WakeSignal()
+        var services: [any Service] = []
+        if roles.web {
+            let intake = WebhookIntake(store: store, secrets: config.webhookSecrets, logger: logger,
+                                       onQueued: { await wake.signal() })
+            services.append(Application(
+                router: HTTPServer.router(store: store, intake: intake),
+                configuration: .init(address: .hostname(config.httpHost, port: config.httpPort), serverName: "slipway"),
+                logger: logger))
+        }
+        if roles.workers {
+            let pipeline = Pipeline(
+                store: store,
+                git: MirrorCache(directory: "\(dataDir)/mirrors", allowLocalRepos: config.allowLocalRepos),
+                builder: EngineBuilder(engine: engine),
+                runtime: DockerRuntime(engine: engine, network: config.dockerNetwork),
+                workDirectory: "\(dataDir)/work",
+                dockerNetwork: config.dockerNetwork)
+            let handlers = pipeline.handlers
+            services.append(QueueListener(configuration: Database.connectionConfiguration(url), wake: wake, logger: logger))
+            services.append(QueueMaintenance(queue: store.queue, interval: .milliseconds(config.jobLease.milliseconds / 3),
+                                             logger: logger))
+            services.append(WorkerPool(settings: .init(name: "build", kinds: [.build], concurrency: config.buildConcurrency,
+                                                       lease: config.jobLease, pollInterval: config.queuePollInterval),
+                                       queue: store.queue, handlers: handlers, wake: wake, logger: logger))
+            // Rollouts and watches mostly wait on the engine: many slots, little CPU.
+            services.append(WorkerPool(settings: .init(name: "rollout", kinds: [.rollout, .watch], concurrency: 16,
+                                                       lease: config.jobLease, pollInterval: config.queuePollInterval),
+                                       queue: store.queue, handlers: handlers, wake: wake, logger: logger))
+        }
+        logger.info("slipway serving", metadata: [
+            "http.address": "\(config.httpHost):\(config.httpPort)", "roles": "\(roles.rawValue)",
+            "docker.host": "\(config.dockerHost)",
+        ])
+        let serviceGroup = ServiceGroup(configuration: .init(
+            services: services.map { .init(service: $0) },
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        try await serviceGroup.run()
     }
 }

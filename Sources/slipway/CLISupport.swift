@@ -8,24 +8,13 @@ import SlipwayStore
 /// Opens the database for the length of `body`: the client's connection pool runs
 /// beside it and is shut down after.
 func withStore<T: Sendable>(_ config: Configuration, logger: Logger = Logs.quiet,
-                            migrate: Bool = false, _ body: @Sendable @escaping (Store) async throws -> T) async throws -> T {
+                            migrate: Bool = false, _ body: (Store) async throws -> T) async throws -> T {
     guard let text = config.databaseURL else {
         throw CLIError("DATABASE_URL is not set; set it, or start `slipway dev` (which writes it to SLIPWAY_DATA_DIR/dev.env)")
     }
     let url: DatabaseURL
     do { url = try DatabaseURL(parsing: text) } catch { throw CLIError("DATABASE_URL: \(error)") }
-    try await Database.probe(url, logger: logger)
-    let client = PostgresClient(configuration: Database.configuration(url), backgroundLogger: logger)
-    return try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask {
-            await client.run()
-            return nil
-        }
-        defer { group.cancelAll() }
-        let store = Store(client: client, logger: logger)
-        if migrate { _ = try await store.migrate() }
-        return try await body(store)
-    }
+    return try await Store.open(url, logger: logger, migrate: migrate, body)
 }
 
 /// Prints `value` as the JSON the contracts describe.

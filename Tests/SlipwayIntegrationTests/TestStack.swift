@@ -58,17 +58,7 @@ enum TestStack {
     /// Runs `body` with a Store on a fresh, migrated database.
     static func withStore<T: Sendable>(_ body: @Sendable (Store, DatabaseURL) async throws -> T) async throws -> T {
         let url = try await freshDatabase()
-        let client = PostgresClient(configuration: Database.configuration(url), backgroundLogger: logger)
-        return try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask {
-                await client.run()
-                return nil
-            }
-            defer { group.cancelAll() }
-            let store = Store(client: client, logger: logger)
-            _ = try await store.migrate()
-            return try await body(store, url)
-        }
+        return try await Store.open(url, logger: logger, migrate: true) { try await body($0, url) }
     }
 
     static func temporaryDirectory(_ prefix: String) throws -> String {
