@@ -61,7 +61,7 @@ struct BuildHandler: JobHandler {
         do {
             let built = try await pipeline.builder.build(request, observer: log)
             await log.note("pushed \(built.reference)\(built.digest.map { " (\($0))" } ?? "")")
-            try await store.finishBuild(id, service: deployment.record.service, sha: sha, image: built.reference, digest: built.digest)
+            try await store.finishBuild(id, service: deployment.record.service, policy: policy, sha: sha, image: built.reference, digest: built.digest)
             sourceLogger.info("image pushed", metadata: ["image.digest": "\(built.digest ?? "?")"])
         } catch let failure as BuildFailure {
             let tail = try await store.logTail(id, stream: "build", count: Self.logTailLines)

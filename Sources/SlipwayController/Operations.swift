@@ -63,4 +63,14 @@ public struct Operations: Sendable {
                                                   digest: target.digest, rollbackOf: target.id, firstJob: .rollout)
         return (id, target)
     }
+
+    /// Stops a deployment that has not gone live: queued jobs end now, a running build is
+    /// asked to stop (its worker hears it within a second).
+    public func cancel(deploymentID: Int64) async throws -> (queued: [Int64], running: [Int64]) {
+        do {
+            return try await store.queue.cancel(deploymentID: deploymentID)
+        } catch let refused as CancelRefused {
+            throw Refused(message: refused.message)
+        }
+    }
 }

@@ -4,32 +4,34 @@ import ServiceLifecycle
 import SlipwayCore
 import SlipwayStore
 
-/// Holds one connection that LISTENs on the queue channel and wakes idle workers on
-/// each NOTIFY. Reconnects when the connection drops; workers poll meanwhile.
+/// Holds one connection that LISTENs for new jobs (waking idle workers) and for stop
+/// requests (`<job id>:<reason>`, handed to the worker running that job). Reconnects
+/// when the connection drops; workers poll and heartbeats check for stops meanwhile.
 public struct QueueListener: Service {
     let configuration: PostgresConnection.Configuration
     let wake: WakeSignal
+    let stops: StopSignals
     let logger: Logger
 
-    public init(configuration: PostgresConnection.Configuration, wake: WakeSignal, logger: Logger) {
+    public init(configuration: PostgresConnection.Configuration, wake: WakeSignal, stops: StopSignals = StopSignals(),
+                logger: Logger) {
         self.configuration = configuration
         self.wake = wake
+        self.stops = stops
         self.logger = logger
     }
 
     public func run() async throws {
         await cancelWhenGracefulShutdown {
             var id = 0
+            var delay = Duration.milliseconds(100)
             while !Task.isCancelled {
                 id += 1
                 do {
                     let connection = try await PostgresConnection.connect(configuration: configuration, id: id, logger: logger)
+                    delay = .milliseconds(100)
                     do {
-                        try await connection.listen(on: JobQueue.channel) { notifications in
-                            // Jobs queued before LISTEN took effect would otherwise wait a poll interval.
-                            await wake.signal()
-                            for try await _ in notifications { await wake.signal() }
-                        }
+                        try await listen(on: connection)
                     } catch {
                         try? await connection.close()
                         throw error
@@ -38,38 +40,39 @@ public struct QueueListener: Service {
                 } catch {
                     if Task.isCancelled { return }
                     logger.warning("queue listener lost its connection; reconnecting", metadata: ["error": "\(error)"])
-                    try? await Task.sleep(for: .seconds(1))
+                    try? await Task.sleep(for: delay)
+                    delay = min(delay * 2, .seconds(5))
                 }
             }
         }
     }
-}
 
-/// Puts jobs of stopped workers back in the queue: a lease that was not extended in
-/// time means its worker is gone.
-public struct QueueMaintenance: Service {
-    let queue: JobQueue
-    let interval: Duration
-    let logger: Logger
-
-    public init(queue: JobQueue, interval: Duration, logger: Logger) {
-        self.queue = queue
-        self.interval = interval
-        self.logger = logger
+    private func listen(on connection: PostgresConnection) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                try await connection.listen(on: JobQueue.channel) { notifications in
+                    // Jobs queued before LISTEN took effect would otherwise wait a poll interval.
+                    await wake.signal()
+                    for try await _ in notifications { await wake.signal() }
+                }
+            }
+            group.addTask {
+                try await connection.listen(on: JobQueue.cancelChannel) { notifications in
+                    for try await notification in notifications {
+                        guard let (job, reason) = Self.stopRequest(notification.payload) else { continue }
+                        await stops.stop(job, reason: reason)
+                    }
+                }
+            }
+            // Either listen ending means the connection is gone: reconnect both.
+            try await group.next()
+            group.cancelAll()
+        }
     }
 
-    public func run() async throws {
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                do {
-                    let rescued = try await queue.rescueExpired()
-                    if rescued > 0 { logger.warning("requeued jobs whose worker stopped", metadata: ["jobs.count": "\(rescued)"]) }
-                } catch {
-                    if Task.isCancelled { return }
-                    logger.error("rescuing expired jobs failed", metadata: ["error": "\(error)"])
-                }
-                try? await Task.sleep(for: interval)
-            }
-        }
+    static func stopRequest(_ payload: String) -> (Int64, StopReason)? {
+        let parts = payload.split(separator: ":")
+        guard parts.count == 2, let id = Int64(parts[0]), let reason = StopReason(rawValue: String(parts[1])) else { return nil }
+        return (id, reason)
     }
 }

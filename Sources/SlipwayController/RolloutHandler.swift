@@ -62,7 +62,7 @@ struct RolloutHandler: JobHandler {
             // Live first: from here the new revision serves; then the old one stops.
             _ = try await store.goLive(id, service: service)
             let retired = try await pipeline.runtime.retire(service: service, keep: id)
-            try await store.startWatch(id, service: service)
+            try await store.startWatch(id, service: service, policy: deployment.policy)
             log.info("new revision live; watching", metadata: ["revision.retired": "\(retired)",
                                                                "rollback.window": "\(deployment.policy.rollback.window)"])
         }

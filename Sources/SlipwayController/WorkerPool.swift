@@ -3,20 +3,30 @@ import Logging
 import ServiceLifecycle
 import SlipwayCore
 import SlipwayStore
+import Synchronization
 
-/// `concurrency` slots that claim jobs of `kinds`, run them with a heartbeat that keeps
-/// their lease, and record the outcome. Idle slots sleep until a wake-up or the poll interval.
-public struct WorkerPool: Service {
+/// Claims jobs of `kinds` in batches into `concurrency` slots and runs each with a
+/// heartbeat that keeps its lease, a deadline, and an ear for stop requests; then
+/// writes the outcome. Idle, it sleeps until a NOTIFY, a free slot or the poll interval.
+public final class WorkerPool: Service, Sendable {
     public struct Settings: Sendable {
         public var name: String
         public var kinds: [JobKind]
+        /// Kinds with limits are claimed one at a time, under those limits.
+        public var limits: [JobKind: KindLimits]
         public var concurrency: Int
+        /// How many jobs one claim may take (kinds without limits).
+        public var batch: Int
         public var lease: TimeSpan
         public var pollInterval: TimeSpan
-        public init(name: String, kinds: [JobKind], concurrency: Int, lease: TimeSpan, pollInterval: TimeSpan) {
+
+        public init(name: String, kinds: [JobKind], limits: [JobKind: KindLimits] = [:], concurrency: Int,
+                    batch: Int = 1, lease: TimeSpan, pollInterval: TimeSpan) {
             self.name = name
             self.kinds = kinds
+            self.limits = limits
             self.concurrency = concurrency
+            self.batch = batch
             self.lease = lease
             self.pollInterval = pollInterval
         }
@@ -26,19 +36,30 @@ public struct WorkerPool: Service {
     let queue: JobQueue
     let handlers: [JobKind: any JobHandler]
     let wake: WakeSignal
+    let stops: StopSignals
     let logger: Logger
     let owner: String
     let random: @Sendable () -> Double
+    let completions: Completions
+    private let inFlight = Mutex(0)
+    private let slotFreed: WakeSignal
 
-    public init(settings: Settings, queue: JobQueue, handlers: [any JobHandler], wake: WakeSignal, logger: Logger,
+    public init(settings: Settings, queue: JobQueue, handlers: [any JobHandler], wake: WakeSignal,
+                stops: StopSignals = StopSignals(), logger: Logger,
                 random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }) {
         self.settings = settings
         self.queue = queue
-        self.handlers = Dictionary(uniqueKeysWithValues: handlers.map { ($0.kind, $0) })
+        self.handlers = Dictionary(handlers.map { ($0.kind, $0) }) { first, _ in first }
         self.wake = wake
+        self.stops = stops
         self.logger = logger
         self.random = random
         self.owner = "\(ProcessInfo.processInfo.hostName):\(getpid()):\(settings.name)"
+        let slotFreed = WakeSignal()
+        self.slotFreed = slotFreed
+        // A finished job holds its place under the limits until its success is written.
+        self.completions = Completions(queue: queue, batch: max(settings.batch, 1), linger: .milliseconds(2), logger: logger,
+                                       afterFlush: { await slotFreed.signal() })
     }
 
     public func run() async throws {
@@ -48,107 +69,140 @@ public struct WorkerPool: Service {
         ])
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
-                for slot in 0..<settings.concurrency {
-                    group.addTask { await self.slotLoop(slot) }
-                }
+                await self.dispatch(into: &group)
             }
         }
+        await completions.flush()
     }
 
-    func slotLoop(_ slot: Int) async {
+    /// Claims while slots are free and hands each job to a child task.
+    private func dispatch(into group: inout DiscardingTaskGroup) async {
         while !Task.isCancelled {
+            let slotGeneration = await slotFreed.generation
+            let free = settings.concurrency - inFlight.withLock { $0 }
+            if free <= 0 {
+                await slotFreed.wait(since: slotGeneration, timeout: settings.pollInterval.duration)
+                continue
+            }
+            let workGeneration = await wake.generation
+            let jobs: [ClaimedJob]
             do {
-                let jobs = try await queue.claim(kinds: settings.kinds, limit: 1, owner: "\(owner)#\(slot)", lease: settings.lease)
-                guard let job = jobs.first else {
-                    await wake.wait(timeout: settings.pollInterval.duration)
-                    continue
-                }
-                await execute(job)
+                jobs = try await claim(upTo: free)
             } catch {
                 if Task.isCancelled { return }
                 logger.error("claiming jobs failed; retrying", metadata: ["error": "\(error)"])
                 try? await Task.sleep(for: settings.pollInterval.duration)
+                continue
+            }
+            if jobs.isEmpty {
+                await wake.wait(since: workGeneration, timeout: settings.pollInterval.duration)
+                continue
+            }
+            inFlight.withLock { $0 += jobs.count }
+            for job in jobs {
+                group.addTask {
+                    await self.execute(job)
+                    self.inFlight.withLock { $0 -= 1 }
+                    await self.slotFreed.signal()
+                }
             }
         }
     }
 
-    enum Outcome: Sendable {
-        case finished
-        case failed(any Error)
-        case leaseLost
+    private func claim(upTo free: Int) async throws -> [ClaimedJob] {
+        let unlimited = settings.kinds.filter { settings.limits[$0] == nil }
+        var jobs: [ClaimedJob] = []
+        if !unlimited.isEmpty {
+            jobs = try await queue.claim(kinds: unlimited, limit: min(settings.batch, free), owner: owner, lease: settings.lease)
+        }
+        for kind in settings.kinds where jobs.count < free {
+            guard let limits = settings.limits[kind] else { continue }
+            if let job = try await queue.claim(kind: kind, limits: limits, owner: owner, lease: settings.lease) {
+                jobs.append(job)
+            }
+        }
+        return jobs
     }
 
-    /// Runs one claimed job to an outcome. Exposed for tests that drive a single job.
+    /// Runs one claimed job to an outcome and records it. Exposed for tests that drive a single job.
     public func execute(_ job: ClaimedJob) async {
         var log = logger
         log[metadataKey: "job.id"] = "\(job.id)"
-        log[metadataKey: "job.kind"] = "\(job.kind.rawValue)"
+        log[metadataKey: "job.kind"] = "\(job.kind)"
         log[metadataKey: "job.attempt"] = "\(job.attempts)"
         if let id = job.deploymentID { log[metadataKey: "deployment.id"] = "\(id)" }
         if let service = job.service { log[metadataKey: "service.name"] = "\(service)" }
         guard let handler = handlers[job.kind] else {
             log.error("no handler for this job kind")
-            _ = try? await queue.fail(job, error: "no handler for job kind \(job.kind.rawValue)", retryIn: nil)
+            _ = try? await queue.apply(.end(.dead, reason: "no handler for job kind \(job.kind)", deploymentState: .failed), to: job)
             return
         }
-        log.info("job started")
+        log.debug("job started")
         let started = ContinuousClock.now
+        await stops.register(job.id)
+        let outcome = await run(job, handler: handler, logger: log)
+        await stops.forget(job.id)
+        let resolution = JobTransitions.resolve(outcome, kind: job.kind, attempts: job.attempts,
+                                                maxAttempts: job.maxAttempts, jitter: random())
+        let elapsed = ContinuousClock.now - started
+        log.log(level: outcome == .succeeded ? .debug : .warning, "job ended", metadata: [
+            "job.outcome": "\(outcome)", "job.resolution": "\(resolution)", "job.elapsed": "\(elapsed)",
+        ])
+        if case .complete = resolution {
+            await completions.add(job)
+            return
+        }
+        do {
+            try await queue.apply(resolution, to: job)
+        } catch {
+            log.error("recording the job outcome failed; its lease will expire and it will run again", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// The first of: the handler returns, the lease is lost, a stop is requested, the deadline passes.
+    private func run(_ job: ClaimedJob, handler: any JobHandler, logger: Logger) async -> JobOutcome {
         let lease = settings.lease
-        let jobLogger = log
-        let outcome: Outcome = await withTaskGroup(of: Outcome?.self) { group in
+        return await withTaskGroup(of: JobOutcome?.self) { group in
             group.addTask {
                 do {
-                    try await handler.run(job, logger: jobLogger)
-                    return .finished
+                    try await handler.run(job, logger: logger)
+                    return .succeeded
+                } catch is CancellationError where Task.isCancelled {
+                    return nil   // another child decided why it stopped
+                } catch let error as PermanentJobError {
+                    return .failed(message: error.message, retryable: false)
                 } catch {
-                    return .failed(error)
+                    return .failed(message: "\(error)", retryable: true)
                 }
             }
             group.addTask {
-                // Extend the lease at a third of its length; stop the job if it was lost.
                 while !Task.isCancelled {
                     try? await Task.sleep(for: .milliseconds(lease.milliseconds / 3))
                     if Task.isCancelled { return nil }
-                    if let kept = try? await queue.heartbeat(job, lease: lease), !kept { return .leaseLost }
+                    switch try? await self.queue.heartbeat(job, lease: lease) {
+                    case .lost: return .leaseLost
+                    case .stopRequested(let reason): return .stopped(reason)
+                    case .kept, nil: continue
+                    }
                 }
                 return nil
             }
-            var result: Outcome = .finished
+            group.addTask {
+                await self.stops.wait(job.id).map(JobOutcome.stopped)
+            }
+            group.addTask {
+                do { try await Task.sleep(for: job.timeout.duration) } catch { return nil }
+                return .timedOut(after: job.timeout)
+            }
+            var outcome = JobOutcome.failed(message: "the job stopped without an outcome", retryable: true)
             for await next in group {
-                if let next { result = next; break }
+                if let next {
+                    outcome = next
+                    break
+                }
             }
             group.cancelAll()
-            return result
-        }
-        let elapsed = ContinuousClock.now - started
-        await record(outcome, job: job, elapsed: elapsed, logger: log)
-    }
-
-    private func record(_ outcome: Outcome, job: ClaimedJob, elapsed: Duration, logger log: Logger) async {
-        let seconds = String(format: "%.2f", Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
-        do {
-            switch outcome {
-            case .finished:
-                if try await queue.complete(job) {
-                    log.info("job finished", metadata: ["job.seconds": "\(seconds)"])
-                } else {
-                    log.warning("job finished but its lease had passed to another worker; result not recorded")
-                }
-            case .leaseLost:
-                log.warning("lease lost while running; stopped the job (another worker owns it now)")
-            case .failed(let error):
-                let permanent = error is PermanentJobError
-                let delay = permanent ? nil : Backoff.delay(attempt: job.attempts, jitter: random())
-                _ = try await queue.fail(job, error: "\(error)", retryIn: delay)
-                if permanent || job.attempts >= job.maxAttempts {
-                    log.error("job failed for good", metadata: ["error": "\(error)"])
-                    try await queue.settleDead()
-                } else {
-                    log.warning("job failed; will retry", metadata: ["error": "\(error)", "job.retry_in": "\(delay!)"])
-                }
-            }
-        } catch {
-            log.error("recording the job outcome failed; its lease will expire and it will run again", metadata: ["error": "\(error)"])
+            return outcome
         }
     }
 }

@@ -42,6 +42,18 @@ public enum HTTPServer {
             guard !status.isEmpty else { return json(["error": "no service \(name)"], status: .notFound) }
             return json(status)
         }
+        router.post("/api/v1/deployments/:id/cancel") { _, context -> Response in
+            let id = try context.parameters.require("id", as: Int64.self)
+            do {
+                let (queued, running) = try await store.queue.cancel(deploymentID: id)
+                return json(["deployment": "\(id)", "state": running.isEmpty ? "cancelled" : "stopping",
+                             "queuedJobsEnded": "\(queued.count)", "runningJobsAsked": "\(running.count)"], status: .accepted)
+            } catch let refused as CancelRefused {
+                return json(["error": refused.message], status: .conflict)
+            } catch StoreError.unknownDeployment {
+                return json(["error": "no deployment \(id)"], status: .notFound)
+            }
+        }
         router.get("/api/v1/deployments/:id/logs") { _, context -> Response in
             let id = try context.parameters.require("id", as: Int64.self)
             let lines = try await store.logs(id).map { ["stream": $0.stream, "line": $0.line, "at": ISO8601.format($0.at)] }

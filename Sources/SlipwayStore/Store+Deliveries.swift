@@ -16,7 +16,7 @@ extension Store {
     public func recordDelivery(_ event: NormalizedEvent, deliveryID: String,
                                outcomes: [EventMatching.Outcome]) async throws -> DeliveryResult {
         let (outcomeText, detail) = EventMatching.summary(for: event, outcomes: outcomes)
-        return try await client.withTransaction(logger: logger) { connection in
+        return try await client.transaction(logger: logger) { connection in
             let inserted = try await connection.query("""
                 INSERT INTO webhook_deliveries (provider, delivery_id, event, kind, repository, ref, after_sha, outcome, detail, payload)
                 VALUES (\(event.provider.rawValue), \(deliveryID), \(event.event), \(event.kind.rawValue),
@@ -31,11 +31,11 @@ extension Store {
 
             var deployments: [String: Int64] = [:]
             for case .deploy(let service, let sha) in outcomes {
-                let id = try await Self.insertDeployment(
+                let (id, policy) = try await Self.insertDeployment(
                     on: connection, logger: logger, service: service, trigger: .push, sha: sha,
                     branch: event.branch, image: nil, deliveryRowID: rowID, rollbackOf: nil)
-                try await JobQueue.enqueue(NewJob(kind: .build, deploymentID: id, service: service),
-                                           on: connection, logger: logger)
+                try await Self.enqueueFirstJob(.build, deploymentID: id, service: service, policy: policy, sha: sha,
+                                               on: connection, logger: logger)
                 deployments[service] = id
             }
             return .recorded(deliveryRowID: rowID, deployments: deployments)

@@ -8,32 +8,45 @@ extension Store {
         created_at, updated_at, live_at, finished_at
         """
 
+    /// Inserts a deployment of `service` with a snapshot of its policy; returns its id and that policy.
     static func insertDeployment(
         on connection: PostgresConnection, logger: Logger, service: String, trigger: DeploymentTrigger,
         sha: String?, branch: String?, image: String?, deliveryRowID: Int64?, rollbackOf: Int64?
-    ) async throws -> Int64 {
+    ) async throws -> (id: Int64, policy: Policy) {
         let rows = try await connection.query("""
             INSERT INTO deployments (service, trigger, sha, branch, image, policy, delivery_id, rollback_of)
             SELECT name, \(trigger.rawValue), \(sha), coalesce(\(branch), branch), \(image), policy, \(deliveryRowID), \(rollbackOf)
             FROM services WHERE name = \(service) AND removed_at IS NULL
-            RETURNING id
-            """, logger: logger)
-        for try await id in rows.decode(Int64.self) { return id }
-        throw StoreError.unknownService(service)
+            RETURNING id, policy::text AS policy
+            """, logger: logger).rows()
+        guard let row = rows.first else { throw StoreError.unknownService(service) }
+        return (try row.value("id"), try decodeJSON(Policy.self, try row.value("policy")))
+    }
+
+    /// The first job of a deployment. A build also supersedes older builds of the service (latest wins).
+    static func enqueueFirstJob(_ kind: JobKind, deploymentID: Int64, service: String, policy: Policy, sha: String?,
+                                on connection: PostgresConnection, logger: Logger) async throws {
+        let branch = policy.source.branch
+        if kind == .build {
+            try await JobQueue.supersedeOlderBuilds(than: deploymentID, service: service, branch: branch, sha: sha,
+                                                    on: connection, logger: logger)
+        }
+        try await JobQueue.enqueue(JobTimeouts.job(kind, deploymentID: deploymentID, service: service, policy: policy),
+                                   on: connection, logger: logger)
     }
 
     /// Creates a deployment and its first job together.
     public func createDeployment(service: String, trigger: DeploymentTrigger, sha: String?, image: String?,
                                  digest: String? = nil, rollbackOf: Int64? = nil, firstJob: JobKind) async throws -> Int64 {
-        try await client.withTransaction(logger: logger) { connection in
-            let id = try await Self.insertDeployment(on: connection, logger: logger, service: service, trigger: trigger,
-                                                     sha: sha, branch: nil, image: image, deliveryRowID: nil,
-                                                     rollbackOf: rollbackOf)
+        try await client.transaction(logger: logger) { connection in
+            let (id, policy) = try await Self.insertDeployment(on: connection, logger: logger, service: service, trigger: trigger,
+                                                               sha: sha, branch: nil, image: image, deliveryRowID: nil,
+                                                               rollbackOf: rollbackOf)
             if let digest {
                 try await connection.query("UPDATE deployments SET digest = \(digest) WHERE id = \(id)", logger: logger)
             }
-            try await JobQueue.enqueue(NewJob(kind: firstJob, deploymentID: id, service: service),
-                                       on: connection, logger: logger)
+            try await Self.enqueueFirstJob(firstJob, deploymentID: id, service: service, policy: policy, sha: sha,
+                                           on: connection, logger: logger)
             return id
         }
     }
@@ -77,7 +90,7 @@ extension Store {
 
     /// The deployment now runs: it becomes the service's live revision and enters its watch.
     public func goLive(_ id: Int64, service: String) async throws -> Date {
-        try await client.withTransaction(logger: logger) { connection in
+        try await client.transaction(logger: logger) { connection in
             let rows = try await connection.query("""
                 UPDATE deployments SET state = 'watching', live_at = now(), updated_at = now()
                 WHERE id = \(id) RETURNING live_at
@@ -96,7 +109,7 @@ extension Store {
     /// Points the service at another revision (a rollback target, or none). The target's
     /// `live_at` moves to now: rollback targets are chosen by who was live most recently.
     public func setLive(service: String, deploymentID: Int64?) async throws {
-        try await client.withTransaction(logger: logger) { connection in
+        try await client.transaction(logger: logger) { connection in
             try await connection.query("UPDATE services SET live_deployment_id = \(deploymentID), updated_at = now() WHERE name = \(service)",
                                        logger: logger)
             if let deploymentID {

@@ -4,8 +4,8 @@ import SlipwayCore
 
 extension Store {
     /// The build is pushed: record what was built and queue the rollout, together.
-    public func finishBuild(_ id: Int64, service: String, sha: String, image: String, digest: String?) async throws {
-        try await client.withTransaction(logger: logger) { connection in
+    public func finishBuild(_ id: Int64, service: String, policy: Policy, sha: String, image: String, digest: String?) async throws {
+        try await client.transaction(logger: logger) { connection in
             try await connection.query("""
                 UPDATE deployments SET sha = \(sha), image = \(image), digest = \(digest), state = 'rolling_out', updated_at = now()
                 WHERE id = \(id) AND state IN ('queued', 'building', 'pushing')
@@ -13,14 +13,14 @@ extension Store {
             try await connection.query("""
                 INSERT INTO deployment_events (deployment_id, kind, message) VALUES (\(id), 'state', 'rolling_out: built and pushed')
                 """, logger: logger)
-            try await JobQueue.enqueue(NewJob(kind: .rollout, deploymentID: id, service: service,
-                                              dedupeKey: "rollout:\(id)"), on: connection, logger: logger)
+            try await JobQueue.enqueue(JobTimeouts.job(.rollout, deploymentID: id, service: service, policy: policy),
+                                       on: connection, logger: logger)
         }
     }
 
     /// The revision runs: watch it.
-    public func startWatch(_ id: Int64, service: String) async throws {
-        try await queue.enqueue(NewJob(kind: .watch, deploymentID: id, service: service, dedupeKey: "watch:\(id)"))
+    public func startWatch(_ id: Int64, service: String, policy: Policy) async throws {
+        try await queue.enqueue(JobTimeouts.job(.watch, deploymentID: id, service: service, policy: policy))
     }
 
     /// Runs `body` while holding the service's rollout lock: one rollout, watch step or

@@ -6,7 +6,7 @@ extension Store {
     /// Makes the services table equal to the policy set: upserts every policy and marks
     /// services no longer declared as removed (their history stays).
     public func syncServices(_ policies: [(policy: Policy, file: String)]) async throws {
-        try await client.withTransaction(logger: logger) { connection in
+        try await client.transaction(logger: logger) { connection in
             for (policy, file) in policies {
                 let repo = try RepoURL(policy.source.repo)
                 try await connection.query("""

@@ -96,16 +96,21 @@ enum App {
                 workDirectory: "\(dataDir)/work",
                 dockerNetwork: config.dockerNetwork)
             let handlers = pipeline.handlers
-            services.append(QueueListener(configuration: Database.connectionConfiguration(url), wake: wake, logger: logger))
-            services.append(QueueMaintenance(queue: store.queue, interval: .milliseconds(config.jobLease.milliseconds / 3),
-                                             logger: logger))
-            services.append(WorkerPool(settings: .init(name: "build", kinds: [.build], concurrency: config.buildConcurrency,
-                                                       lease: config.jobLease, pollInterval: config.queuePollInterval),
-                                       queue: store.queue, handlers: handlers, wake: wake, logger: logger))
-            // Rollouts and watches mostly wait on the engine: many slots, little CPU.
-            services.append(WorkerPool(settings: .init(name: "rollout", kinds: [.rollout, .watch], concurrency: 16,
-                                                       lease: config.jobLease, pollInterval: config.queuePollInterval),
-                                       queue: store.queue, handlers: handlers, wake: wake, logger: logger))
+            let stops = StopSignals()
+            services.append(QueueListener(configuration: Database.connectionConfiguration(url), wake: wake, stops: stops,
+                                          logger: logger))
+            services.append(Maintenance(queue: store.queue, lease: LeaderLease(client: store.client, name: "maintenance", logger: logger),
+                                        settings: .init(retention: config.jobRetention), logger: logger))
+            services.append(WorkerPool(
+                settings: .init(name: "build", kinds: [.build],
+                                limits: [.build: KindLimits(global: config.buildConcurrency, perService: config.buildConcurrencyPerService)],
+                                concurrency: config.buildConcurrency, lease: config.jobLease, pollInterval: config.queuePollInterval),
+                queue: store.queue, handlers: handlers, wake: wake, stops: stops, logger: logger))
+            // Rollouts and watches mostly wait on the engine: many slots, little CPU; one rollout per service at a time.
+            services.append(WorkerPool(
+                settings: .init(name: "rollout", kinds: [.rollout, .watch], limits: [.rollout: KindLimits(perService: 1)],
+                                concurrency: 16, lease: config.jobLease, pollInterval: config.queuePollInterval),
+                queue: store.queue, handlers: handlers, wake: wake, stops: stops, logger: logger))
         }
         logger.info("slipway serving", metadata: [
             "http.address": "\(config.httpHost):\(config.httpPort)", "roles": "\(roles.rawValue)",

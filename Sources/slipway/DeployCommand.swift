@@ -61,3 +61,36 @@ struct RollbackCommand: AsyncParsableCommand {
         print("deployment \(id) queued: \(service) back to deployment \(target.id) (\(what)); follow it with `slipway logs \(id) --follow`")
     }
 }
+
+struct BuildsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "builds", abstract: "Builds in flight.", subcommands: [Cancel.self])
+
+    struct Cancel: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "cancel",
+            abstract: "Cancel a deployment that has not gone live: its queued jobs end, a running build stops within seconds.")
+
+        @OptionGroup var global: GlobalOptions
+
+        @Argument(help: "The deployment id (see `slipway status SERVICE`).")
+        var deployment: Int64
+
+        func run() async throws {
+            let config = try global.configuration()
+            let id = deployment
+            let (queued, running) = try await withStore(config) { store in
+                do {
+                    return try await Operations(store: store).cancel(deploymentID: id)
+                } catch let refused as Operations.Refused {
+                    throw CLIError(refused.message)
+                }
+            }
+            if running.isEmpty {
+                print("deployment \(id) cancelled\(queued.isEmpty ? "" : " (\(queued.count) queued job\(queued.count == 1 ? "" : "s") ended)")")
+            } else {
+                print("deployment \(id): asked the running build to stop; `slipway status` shows it as cancelled once it has")
+            }
+        }
+    }
+}

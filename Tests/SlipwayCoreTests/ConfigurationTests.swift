@@ -21,7 +21,9 @@ import Testing
         #expect(config.allowLocalRepos == false)
         #expect(config.dockerHost == "unix:///var/run/docker.sock")
         #expect(config.webhookSecrets.isEmpty)
-        #expect(config.jobLease == .seconds(30))
+        #expect(config.jobLease == .seconds(15))
+        #expect(config.buildConcurrency == 2 && config.buildConcurrencyPerService == 1)
+        #expect(config.jobRetention == .seconds(7 * 86_400))
     }
 
     @Test func emptyValuesCountAsUnset() throws {

@@ -40,7 +40,7 @@ struct JobQueueTests {
         try await TestStack.withStore { store, _ in
             let applied = try await store.migrate()
             #expect(applied == [])
-            #expect(Migrator.migrations.map(\.version) == [1])
+            #expect(Migrator.migrations.map(\.version) == [1, 2])
         }
     }
 

@@ -14,7 +14,11 @@ public struct Configuration: Sendable, Hashable {
     public var buildkitHost: String?
     public var dockerNetwork: String?
     public var logLevel: String
+    /// Builds at once across every replica (and at most this many in one process).
     public var buildConcurrency: Int
+    public var buildConcurrencyPerService: Int
+    /// Finished jobs are deleted after this long.
+    public var jobRetention: TimeSpan
     public var jobLease: TimeSpan
     public var queuePollInterval: TimeSpan
 
@@ -29,7 +33,8 @@ public struct Configuration: Sendable, Hashable {
         "DATABASE_URL", "SLIPWAY_HTTP_ADDR", "SLIPWAY_POLICIES", "SLIPWAY_DATA_DIR", "SLIPWAY_ALLOW_LOCAL_REPOS",
         "SLIPWAY_WEBHOOK_SECRET_GITHUB", "SLIPWAY_WEBHOOK_SECRET_GITLAB", "SLIPWAY_WEBHOOK_SECRET_BITBUCKET",
         "DOCKER_HOST", "BUILDKIT_HOST", "SLIPWAY_DOCKER_NETWORK", "SLIPWAY_LOG_LEVEL",
-        "SLIPWAY_BUILD_CONCURRENCY", "SLIPWAY_JOB_LEASE", "SLIPWAY_QUEUE_POLL",
+        "SLIPWAY_BUILD_CONCURRENCY", "SLIPWAY_BUILD_CONCURRENCY_PER_SERVICE", "SLIPWAY_JOB_LEASE",
+        "SLIPWAY_JOB_RETENTION", "SLIPWAY_QUEUE_POLL",
     ]
 
     static let secretKeys: Set<String> = [
@@ -74,7 +79,10 @@ public struct Configuration: Sendable, Hashable {
             dockerNetwork: value("SLIPWAY_DOCKER_NETWORK"),
             logLevel: value("SLIPWAY_LOG_LEVEL") ?? "info",
             buildConcurrency: try positive("SLIPWAY_BUILD_CONCURRENCY", value("SLIPWAY_BUILD_CONCURRENCY"), default: 2),
-            jobLease: try span("SLIPWAY_JOB_LEASE", value("SLIPWAY_JOB_LEASE"), default: .seconds(30)),
+            buildConcurrencyPerService: try positive("SLIPWAY_BUILD_CONCURRENCY_PER_SERVICE",
+                                                     value("SLIPWAY_BUILD_CONCURRENCY_PER_SERVICE"), default: 1),
+            jobRetention: try span("SLIPWAY_JOB_RETENTION", value("SLIPWAY_JOB_RETENTION"), default: .seconds(7 * 86_400)),
+            jobLease: try span("SLIPWAY_JOB_LEASE", value("SLIPWAY_JOB_LEASE"), default: .seconds(15)),
             queuePollInterval: try span("SLIPWAY_QUEUE_POLL", value("SLIPWAY_QUEUE_POLL"), default: .seconds(2))
         )
     }

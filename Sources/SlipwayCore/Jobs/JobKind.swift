@@ -1,11 +1,17 @@
-/// The kinds of work in the one job queue. A new kind is one case here plus one handler.
-public enum JobKind: String, Sendable, Hashable, Codable, CaseIterable {
+/// A kind of work in the one job queue. A new kind is one value here (or in the module
+/// that owns it) plus one handler.
+public struct JobKind: RawRepresentable, Sendable, Hashable, Codable, CustomStringConvertible {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public init(_ rawValue: String) { self.rawValue = rawValue }
+    public var description: String { rawValue }
+
     /// Fetch, build and push the image of a deployment.
-    case build
+    public static let build = JobKind("build")
     /// Start the new revision and retire the old one.
-    case rollout
+    public static let rollout = JobKind("rollout")
     /// Watch a new revision through its rollback window.
-    case watch
+    public static let watch = JobKind("watch")
 }
 
 /// A job to put on the queue.
@@ -13,35 +19,40 @@ public struct NewJob: Sendable, Hashable {
     public var kind: JobKind
     public var deploymentID: Int64?
     public var service: String?
+    /// Latest-wins is per service and branch.
+    public var branch: String?
     public var priority: Int
     public var maxAttempts: Int
     /// While a job with this key is queued or running, another is not added.
     public var dedupeKey: String?
     public var delay: TimeSpan?
+    /// How long one attempt may run before it is stopped as timed out.
+    public var timeout: TimeSpan
 
-    public init(kind: JobKind, deploymentID: Int64? = nil, service: String? = nil, priority: Int = 0,
-                maxAttempts: Int = 5, dedupeKey: String? = nil, delay: TimeSpan? = nil) {
+    public init(kind: JobKind, deploymentID: Int64? = nil, service: String? = nil, branch: String? = nil,
+                priority: Int = 0, maxAttempts: Int = 5, dedupeKey: String? = nil, delay: TimeSpan? = nil,
+                timeout: TimeSpan = .minutes(60)) {
         self.kind = kind
         self.deploymentID = deploymentID
         self.service = service
+        self.branch = branch
         self.priority = priority
         self.maxAttempts = maxAttempts
         self.dedupeKey = dedupeKey
         self.delay = delay
+        self.timeout = timeout
     }
 }
 
-/// Retry spacing: exponential from `base`, capped, with "full jitter" from an
-/// injected fraction in 0..<1 so tests are exact.
+/// Retry spacing: exponential from `base`, capped, with jitter from an injected
+/// fraction in 0..<1 so tests are exact. Half the delay is fixed and half random:
+/// never zero, never in lockstep with other retries.
 public enum Backoff {
     public static func delay(attempt: Int, base: TimeSpan = .seconds(2), cap: TimeSpan = .minutes(5),
                              jitter: Double) -> TimeSpan {
         let exponent = min(max(attempt - 1, 0), 30)
-        let ceiling = min(Double(base.milliseconds) * pow2(exponent), Double(cap.milliseconds))
-        // Half fixed, half random: never zero, never in lockstep.
+        let ceiling = min(Double(base.milliseconds) * Double(1 << exponent), Double(cap.milliseconds))
         let ms = ceiling / 2 + ceiling / 2 * min(max(jitter, 0), 1)
         return TimeSpan(milliseconds: Int64(ms))
     }
-
-    private static func pow2(_ n: Int) -> Double { Double(1 << n) }
 }

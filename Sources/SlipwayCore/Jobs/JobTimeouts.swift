@@ -1,0 +1,19 @@
+/// The jobs of a deployment, with the time limits their policy implies.
+public enum JobTimeouts {
+    /// Fetch and push happen inside a build job too: give them room beyond build.timeout.
+    static let buildMargin = TimeSpan.minutes(10)
+    static let rollout = TimeSpan.minutes(10)
+    /// A watch lasts its window; a restart or a rollback at its end needs a little more.
+    static let watchMargin = TimeSpan.minutes(5)
+
+    public static func job(_ kind: JobKind, deploymentID: Int64, service: String, policy: Policy) -> NewJob {
+        let timeout: TimeSpan
+        switch kind {
+        case .build: timeout = TimeSpan(milliseconds: policy.build.timeout.milliseconds + buildMargin.milliseconds)
+        case .watch: timeout = TimeSpan(milliseconds: policy.rollback.window.milliseconds + watchMargin.milliseconds)
+        default: timeout = rollout
+        }
+        return NewJob(kind: kind, deploymentID: deploymentID, service: service, branch: policy.source.branch,
+                      dedupeKey: "\(kind.rawValue):\(deploymentID)", timeout: timeout)
+    }
+}

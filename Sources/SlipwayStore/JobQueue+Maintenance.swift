@@ -1,0 +1,128 @@
+import Foundation
+import Logging
+import PostgresNIO
+import SlipwayCore
+
+/// Housekeeping, run by the maintenance leader.
+extension JobQueue {
+    /// Jobs whose lease expired (their worker stopped or lost the database): back to the
+    /// queue, or ended when they were asked to stop or are out of attempts.
+    @discardableResult
+    public func rescueExpired() async throws -> Int {
+        try await client.transaction(logger: logger) { connection in
+            var requeued = 0
+            for try await state in try await connection.query("""
+                UPDATE jobs SET state = CASE
+                                    WHEN cancel_reason IN ('cancelled', 'superseded') THEN cancel_reason
+                                    WHEN cancel_reason = 'timeout' OR attempts >= max_attempts THEN 'dead'
+                                    ELSE 'queued' END,
+                                last_error = 'lease of ' || coalesce(lease_owner, '?') || ' expired (worker stopped or lost the database)',
+                                finished_at = CASE WHEN cancel_reason IS NULL AND attempts < max_attempts THEN NULL ELSE now() END,
+                                lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL, deadline_at = NULL,
+                                updated_at = now()
+                WHERE state = 'running' AND lease_expires_at < now()
+                RETURNING state
+                """, logger: logger).decode(String.self) where state == "queued" {
+                requeued += 1
+            }
+            try await Self.settleDeployments(on: connection, logger: logger)
+            if requeued > 0 {
+                try await connection.query("SELECT pg_notify(\(Self.channel), 'rescued')", logger: logger)
+            }
+            return requeued
+        }
+    }
+
+    /// Jobs past their deadline are asked to stop; those still running a grace period
+    /// later are declared dead (their worker's late writes are fenced off).
+    @discardableResult
+    public func enforceDeadlines(grace: TimeSpan) async throws -> (asked: Int, killed: Int) {
+        try await client.transaction(logger: logger) { connection in
+            var overdue: [Int64] = []
+            for try await id in try await connection.query("""
+                SELECT id FROM jobs WHERE state = 'running' AND deadline_at < now() AND cancel_requested_at IS NULL
+                """, logger: logger).decode(Int64.self) {
+                overdue.append(id)
+            }
+            try await Self.requestStop(overdue, reason: .timeout, on: connection, logger: logger)
+            let killed = try await connection.query("""
+                UPDATE jobs SET state = 'dead', finished_at = now(), updated_at = now(),
+                                last_error = 'ran past its deadline (' || (timeout_ms / 1000) || ' s) and did not stop when asked',
+                                lease_token = NULL, lease_expires_at = NULL, deadline_at = NULL
+                WHERE state = 'running' AND deadline_at < now() - \(grace.milliseconds) * interval '1 millisecond'
+                RETURNING id
+                """, logger: logger).collect().count
+            try await Self.settleDeployments(on: connection, logger: logger)
+            return (overdue.count, killed)
+        }
+    }
+
+    /// Deployments whose job ended without success end with it.
+    static func settleDeployments(on connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.query("""
+            WITH ended AS (
+                UPDATE deployments d SET
+                    state = CASE j.state WHEN 'dead' THEN 'failed' ELSE j.state END,
+                    reason = CASE j.state WHEN 'dead' THEN 'the ' || j.kind || ' job gave up: ' || coalesce(j.last_error, 'no error recorded')
+                                          ELSE j.state || ': ' || coalesce(j.last_error, '') END,
+                    updated_at = now(), finished_at = now()
+                FROM jobs j
+                WHERE j.deployment_id = d.id AND j.state IN ('dead', 'cancelled', 'superseded')
+                  AND d.state IN ('queued', 'building', 'pushing', 'rolling_out', 'watching')
+                RETURNING d.id, d.state, d.reason)
+            INSERT INTO deployment_events (deployment_id, kind, message)
+            SELECT id, 'state', state || ': ' || reason FROM ended
+            """, logger: logger)
+    }
+
+    /// Deletes finished jobs older than `retention`, at most `batch` at a time.
+    @discardableResult
+    public func prune(olderThan retention: TimeSpan, batch: Int = 10_000) async throws -> Int {
+        try await client.query("""
+            DELETE FROM jobs WHERE id IN (
+                SELECT id FROM jobs
+                WHERE state IN ('succeeded', 'failed', 'dead', 'cancelled', 'superseded')
+                  AND finished_at < now() - \(retention.milliseconds) * interval '1 millisecond'
+                LIMIT \(batch))
+            RETURNING id
+            """, logger: logger).collect().count
+    }
+}
+
+/// Leader election on a lease row: one holder per name, renewed before it expires,
+/// taken over by another replica once it has.
+public struct LeaderLease: Sendable {
+    let client: PostgresClient
+    let logger: Logger
+    public let name: String
+
+    public init(client: PostgresClient, name: String, logger: Logger) {
+        self.client = client
+        self.name = name
+        self.logger = logger
+    }
+
+    /// Takes or renews the lease for `holder`; true when `holder` leads for the next `ttl`.
+    public func acquire(holder: String, ttl: TimeSpan) async throws -> Bool {
+        try await client.query("""
+            INSERT INTO leader_leases (name, holder, expires_at)
+            VALUES (\(name), \(holder), now() + \(ttl.milliseconds) * interval '1 millisecond')
+            ON CONFLICT (name) DO UPDATE SET
+                holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at,
+                acquired_at = CASE WHEN leader_leases.holder = EXCLUDED.holder THEN leader_leases.acquired_at ELSE now() END
+            WHERE leader_leases.holder = EXCLUDED.holder OR leader_leases.expires_at < now()
+            RETURNING holder
+            """, logger: logger).collect().count == 1
+    }
+
+    /// Gives the lease up (on shutdown), so another replica need not wait for it to expire.
+    public func release(holder: String) async throws {
+        try await client.query("DELETE FROM leader_leases WHERE name = \(name) AND holder = \(holder)", logger: logger)
+    }
+
+    /// Who leads now, if anyone.
+    public func holder() async throws -> String? {
+        try await client.query("SELECT holder FROM leader_leases WHERE name = \(name) AND expires_at > now()", logger: logger)
+            .rows().first.map { try $0.value("holder") }
+    }
+}

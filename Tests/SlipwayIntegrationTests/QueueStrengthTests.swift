@@ -1,0 +1,255 @@
+import Foundation
+import Logging
+import PostgresNIO
+import SlipwayController
+import SlipwayCore
+import SlipwayStore
+import Testing
+
+/// A handler that runs until cancelled (a long build), recording when it started and stopped.
+final class BlockingHandler: JobHandler, @unchecked Sendable {
+    let kind: JobKind
+    private let lock = NSLock()
+    private var _started: [Int64] = []
+    private var _stopped: [Int64: ContinuousClock.Instant] = [:]
+    var started: [Int64] { lock.withLock { _started } }
+    func stoppedAt(_ id: Int64) -> ContinuousClock.Instant? { lock.withLock { _stopped[id] } }
+
+    init(kind: JobKind) { self.kind = kind }
+
+    func run(_ job: ClaimedJob, logger: Logger) async throws {
+        lock.withLock { _started.append(job.id) }
+        defer { lock.withLock { _stopped[job.id] = .now } }
+        try await Task.sleep(for: .seconds(600))
+    }
+}
+
+/// Fails with a retryable error every time.
+struct FlakyHandler: JobHandler {
+    let kind: JobKind
+    func run(_ job: ClaimedJob, logger: Logger) async throws {
+        throw URLError(.cannotConnectToHost)
+    }
+}
+
+@Suite(.enabled(if: TestStack.enabled))
+struct QueueStrengthTests {
+    static let web = Policy(service: "web", source: .init(repo: "https://github.com/a/b.git"), image: "r.example.com/a/web")
+    static let api = Policy(service: "api", source: .init(repo: "https://github.com/a/b.git"), image: "r.example.com/a/api")
+
+    func job(_ store: Store, _ id: Int64) async throws -> (state: String, attempts: Int, error: String?, cancel: String?) {
+        let row = try #require(try await store.client.query(
+            "SELECT state, attempts, last_error, cancel_reason FROM jobs WHERE id = \(id)").collect().first).makeRandomAccess()
+        return (try row["state"].decode(String.self), try row["attempts"].decode(Int.self),
+                try row["last_error"].decode(String?.self), try row["cancel_reason"].decode(String?.self))
+    }
+
+    func buildJob(_ store: Store, deployment: Int64) async throws -> Int64 {
+        try await store.client.query("SELECT id FROM jobs WHERE deployment_id = \(deployment) AND kind = 'build'")
+            .collect()[0].decode(Int64.self)
+    }
+
+    func pool(_ store: Store, _ handlers: [any JobHandler], kinds: [JobKind] = [.build], stops: StopSignals = StopSignals(),
+              wake: WakeSignal = WakeSignal(), lease: TimeSpan = .seconds(3), concurrency: Int = 4) -> WorkerPool {
+        WorkerPool(settings: .init(name: "t", kinds: kinds, concurrency: concurrency, batch: 4, lease: lease,
+                                   pollInterval: .milliseconds(100)),
+                   queue: store.queue, handlers: handlers, wake: wake, stops: stops, logger: TestStack.logger, random: { 0.5 })
+    }
+
+    @Test func retryableFailuresBackOffThenGoDeadAndFailTheDeployment() async throws {
+        try await TestStack.withStore { store, _ in
+            try await store.syncServices([(Self.web, "web.yaml")])
+            let deployment = try await store.createDeployment(service: "web", trigger: .manual, sha: nil, image: nil, firstJob: .build)
+            let id = try await buildJob(store, deployment: deployment)
+            try await store.client.query("UPDATE jobs SET max_attempts = 2 WHERE id = \(id)")
+            let workers = pool(store, [FlakyHandler(kind: .build)])
+
+            let first = try await store.queue.claim(kinds: [.build], limit: 1, owner: "w", lease: .seconds(5))[0]
+            await workers.execute(first)
+            var state = try await job(store, id)
+            #expect(state.state == "queued" && state.attempts == 1)
+            #expect(state.error?.contains("cannotConnectToHost") == true || state.error?.contains("URLError") == true)
+            let delay = try await store.client.query("SELECT extract(epoch FROM run_at - now())::float8 FROM jobs WHERE id = \(id)")
+                .collect()[0].decode(Double.self)
+            #expect((1.0...2.0).contains(delay))      // attempt 1, jitter 0.5: 1.5 s
+
+            try await store.client.query("UPDATE jobs SET run_at = now() WHERE id = \(id)")
+            let second = try await store.queue.claim(kinds: [.build], limit: 1, owner: "w", lease: .seconds(5))[0]
+            await workers.execute(second)
+            state = try await job(store, id)
+            #expect(state.state == "dead" && state.attempts == 2)
+            let row = try await store.deployment(deployment)
+            #expect(row.record.state == .failed)
+            #expect(row.record.reason?.hasPrefix("the build job gave up after 2 attempts") == true)
+        }
+    }
+
+    @Test func newerCommitSupersedesQueuedBuildsAndStopsTheRunningOne() async throws {
+        try await TestStack.withStore { store, url in
+            try await store.syncServices([(Self.web, "web.yaml"), (Self.api, "api.yaml")])
+            let stops = StopSignals()
+            let listener = QueueListener(configuration: Database.connectionConfiguration(url), wake: WakeSignal(), stops: stops,
+                                         logger: TestStack.logger)
+            let handler = BlockingHandler(kind: .build)
+            let workers = pool(store, [handler], stops: stops)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await listener.run() }
+                try await Task.sleep(for: .milliseconds(300))
+                let first = try await store.createDeployment(service: "web", trigger: .push, sha: "a1", image: nil, firstJob: .build)
+                let running = try await store.queue.claim(kinds: [.build], limit: 1, owner: "w", lease: .seconds(30))[0]
+                group.addTask { await workers.execute(running) }
+                let second = try await store.createDeployment(service: "web", trigger: .push, sha: "b2", image: nil, firstJob: .build)
+                let other = try await store.createDeployment(service: "api", trigger: .push, sha: "c3", image: nil, firstJob: .build)
+                let asked = ContinuousClock.now
+                let third = try await store.createDeployment(service: "web", trigger: .push, sha: "d4", image: nil, firstJob: .build)
+
+                // The queued one ended at once; the running one stops within seconds.
+                #expect(try await store.deployment(second).record.state == .superseded)
+                #expect(try await store.deployment(second).record.reason == "superseded by deployment \(third) (d4)")
+                let deadline = ContinuousClock.now + .seconds(5)
+                while try await store.deployment(first).record.state != .superseded && ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                #expect(try await store.deployment(first).record.state == .superseded)
+                #expect(try await job(store, running.id).state == "superseded")
+                let stopped = try #require(handler.stoppedAt(running.id))
+                #expect(stopped - asked < .seconds(2), "stopped after \(stopped - asked)")
+                #expect(try await store.deployment(third).record.state == .queued)
+                #expect(try await store.deployment(other).record.state == .queued)   // another service: untouched
+                group.cancelAll()
+            }
+        }
+    }
+
+    @Test func cancellingAQueuedOrRunningBuildAndRefusingALiveOne() async throws {
+        try await TestStack.withStore { store, url in
+            try await store.syncServices([(Self.web, "web.yaml")])
+            let stops = StopSignals()
+            let listener = QueueListener(configuration: Database.connectionConfiguration(url), wake: WakeSignal(), stops: stops,
+                                         logger: TestStack.logger)
+            let handler = BlockingHandler(kind: .build)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await listener.run() }
+                try await Task.sleep(for: .milliseconds(300))
+                let queued = try await store.createDeployment(service: "web", trigger: .manual, sha: nil, image: nil, firstJob: .build)
+                #expect(try await store.queue.cancel(deploymentID: queued) == ([try await buildJob(store, deployment: queued)], []))
+                #expect(try await store.deployment(queued).record.state == .cancelled)
+
+                let running = try await store.createDeployment(service: "web", trigger: .manual, sha: nil, image: nil, firstJob: .build)
+                let claimed = try await store.queue.claim(kinds: [.build], limit: 1, owner: "w", lease: .seconds(30))[0]
+                group.addTask { await self.pool(store, [handler], stops: stops).execute(claimed) }
+                while handler.started.isEmpty { try await Task.sleep(for: .milliseconds(10)) }
+                let asked = ContinuousClock.now
+                #expect(try await store.queue.cancel(deploymentID: running) == ([], [claimed.id]))
+                while try await store.deployment(running).record.state != .cancelled && ContinuousClock.now - asked < .seconds(5) {
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                #expect(try await store.deployment(running).record.state == .cancelled)
+                #expect(try await job(store, claimed.id).state == "cancelled")
+                #expect(ContinuousClock.now - asked < .seconds(3))
+
+                try await store.client.query("UPDATE deployments SET state = 'watching' WHERE id = \(running)")
+                await #expect(throws: CancelRefused.self) { try await store.queue.cancel(deploymentID: running) }
+                await #expect(throws: StoreError.self) { try await store.queue.cancel(deploymentID: 99_999) }
+                group.cancelAll()
+            }
+        }
+    }
+
+    @Test func buildLimitsHoldAcrossClaimers() async throws {
+        try await TestStack.withStore { store, _ in
+            try await store.syncServices([(Self.web, "web.yaml"), (Self.api, "api.yaml")])
+            // Manual deploys of both services (enqueued directly: latest-wins would supersede same-service builds).
+            for service in ["web", "web", "api", "api"] {
+                try await store.queue.enqueue(NewJob(kind: .build, service: service))
+            }
+            let limits = KindLimits(global: 2, perService: 1)
+            async let a = store.queue.claim(kind: .build, limits: limits, owner: "a", lease: .seconds(30))
+            async let b = store.queue.claim(kind: .build, limits: limits, owner: "b", lease: .seconds(30))
+            async let c = store.queue.claim(kind: .build, limits: limits, owner: "c", lease: .seconds(30))
+            let claimed = try await [a, b, c].compactMap { $0 }
+            #expect(claimed.count == 2)
+            #expect(Set(claimed.compactMap(\.service)) == ["web", "api"])
+            #expect(try await store.queue.claim(kind: .build, limits: limits, owner: "d", lease: .seconds(30)) == nil)
+            _ = try await store.queue.complete(claimed[0])
+            let next = try await store.queue.claim(kind: .build, limits: limits, owner: "d", lease: .seconds(30))
+            #expect(next?.service == claimed[0].service)
+        }
+    }
+
+    @Test func jobsPastTheirDeadlineStop() async throws {
+        try await TestStack.withStore { store, _ in
+            // A worker that enforces its own deadline.
+            let id = try #require(try await store.queue.enqueue(NewJob(kind: .build, timeout: .milliseconds(300))))
+            let handler = BlockingHandler(kind: .build)
+            let claimed = try await store.queue.claim(kinds: [.build], limit: 1, owner: "w", lease: .seconds(30))[0]
+            await pool(store, [handler]).execute(claimed)
+            var state = try await job(store, id)
+            #expect(state.state == "dead" && state.error == "the build job timed out after 300ms")
+
+            // A stuck worker that never stops: asked, then declared dead after the grace period.
+            let stuck = try #require(try await store.queue.enqueue(NewJob(kind: .build, timeout: .milliseconds(100))))
+            _ = try await store.queue.claim(kinds: [.build], limit: 1, owner: "stuck", lease: .seconds(30))
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(try await store.queue.enforceDeadlines(grace: .milliseconds(500)) == (1, 0))
+            #expect(try await job(store, stuck).cancel == "timeout")
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(try await store.queue.enforceDeadlines(grace: .milliseconds(500)) == (0, 1))
+            state = try await job(store, stuck)
+            #expect(state.state == "dead")
+        }
+    }
+
+    @Test func pruningRemovesOnlyOldFinishedJobs() async throws {
+        try await TestStack.withStore { store, _ in
+            let ids = try await store.queue.enqueueBatch(kind: JobKind("test.noop"), count: 4)
+            try await store.client.query("""
+                UPDATE jobs SET state = 'succeeded', finished_at = now() - interval '8 days' WHERE id = ANY(\(Array(ids.prefix(2))))
+                """)
+            try await store.client.query("UPDATE jobs SET state = 'dead', finished_at = now() WHERE id = \(ids[2])")
+            #expect(try await store.queue.prune(olderThan: .seconds(7 * 86_400)) == 2)
+            let left = try await store.client.query("SELECT id FROM jobs ORDER BY id").collect().map { try $0.decode(Int64.self) }
+            #expect(left == Array(ids.suffix(2)))
+        }
+    }
+
+    @Test func oneLeaderAtATimeAndFailoverAfterTheLeaseExpires() async throws {
+        try await TestStack.withStore { store, _ in
+            let lease = LeaderLease(client: store.client, name: "maintenance", logger: TestStack.logger)
+            #expect(try await lease.acquire(holder: "a", ttl: .seconds(1)))
+            #expect(try await lease.acquire(holder: "b", ttl: .seconds(1)) == false)
+            #expect(try await lease.acquire(holder: "a", ttl: .seconds(1)))    // renewal
+            #expect(try await lease.holder() == "a")
+            // "a" dies: no renewal. "b" takes over once the lease has expired, not before.
+            let died = ContinuousClock.now
+            while try await !lease.acquire(holder: "b", ttl: .seconds(1)) { try await Task.sleep(for: .milliseconds(50)) }
+            let failover = ContinuousClock.now - died
+            #expect(failover >= .milliseconds(800) && failover < .seconds(3), "failover took \(failover)")
+            #expect(try await lease.holder() == "b")
+            try await lease.release(holder: "b")
+            #expect(try await lease.acquire(holder: "a", ttl: .seconds(1)))
+        }
+    }
+
+    @Test func twoMaintenanceReplicasShareTheWork() async throws {
+        try await TestStack.withStore { store, _ in
+            let settings = Maintenance.Settings(tick: .milliseconds(100), leaderTTL: .seconds(1))
+            let lease = LeaderLease(client: store.client, name: "maintenance", logger: TestStack.logger)
+            let a = Maintenance(queue: store.queue, lease: lease, holder: "a", settings: settings, logger: TestStack.logger)
+            let b = Maintenance(queue: store.queue, lease: lease, holder: "b", settings: settings, logger: TestStack.logger)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await a.run() }
+                try await Task.sleep(for: .milliseconds(300))
+                group.addTask { try await b.run() }
+                try await Task.sleep(for: .milliseconds(500))
+                #expect(try await lease.holder() == "a")
+                // A job whose worker died is rescued by the leader.
+                let id = try #require(try await store.queue.enqueue(NewJob(kind: .build)))
+                _ = try await store.queue.claim(kinds: [.build], limit: 1, owner: "dead", lease: .milliseconds(200))
+                try await Task.sleep(for: .milliseconds(600))
+                #expect(try await job(store, id).state == "queued")
+                group.cancelAll()
+            }
+        }
+    }
+}
