@@ -90,7 +90,7 @@ let package = Package(
         ]),
         .executableTarget(name: "slipway", dependencies: [
             "SlipwayCore", "SlipwayPolicy", "SlipwayWebhooks", "SlipwayStore", "SlipwayController", "SlipwayServer",
-            "SlipwayGit", "SlipwayBuild", "SlipwayRuntime", "SlipwayDocker",
+            "SlipwayGit", "SlipwayBuild", "SlipwayRuntime", "SlipwayDocker", "SlipwaySystem",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "PostgresNIO", package: "postgres-nio"),
@@ -107,8 +107,10 @@ let package = Package(
             path: "Plugins/EmbedMigrations"
         ),
 
+        // Running external programs (argv arrays, no shell).
+        .target(name: "SlipwaySystem"),
         // Helpers shared by the integration and end-to-end suites (temp repos, processes).
-        .target(name: "SlipwayTestSupport"),
+        .target(name: "SlipwayTestSupport", dependencies: ["SlipwaySystem"]),
 
         // Pure logic, milliseconds.
         .testTarget(name: "SlipwayCoreTests", dependencies: ["SlipwayCore"]),

@@ -52,7 +52,7 @@ actor Completions {
             }
         } catch {
             logger.error("recording finished jobs failed; their leases will expire and they will run again",
-                         metadata: ["error": "\(error)", "jobs.count": "\(jobs.count)"])
+                         metadata: ["error": "\(String(reflecting: error))", "jobs.count": "\(jobs.count)"])
         }
         await afterFlush()
     }

@@ -65,7 +65,7 @@ public struct Maintenance: Service {
                 }
             } catch {
                 if Task.isCancelled { break }
-                logger.error("queue maintenance failed; trying again", metadata: ["error": "\(error)"])
+                logger.error("queue maintenance failed; trying again", metadata: ["error": "\(String(reflecting: error))"])
             }
             try? await Task.sleep(for: settings.tick)
         }

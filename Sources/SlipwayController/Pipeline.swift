@@ -53,13 +53,13 @@ struct DeploymentLog: BuildObserver {
     func phase(_ phase: BuildPhase) async {
         let state: DeploymentState = phase == .building ? .building : .pushing
         do { try await store.transition(deploymentID, to: state) } catch {
-            logger.warning("could not record the build phase", metadata: ["error": "\(error)"])
+            logger.warning("could not record the build phase", metadata: ["error": "\(String(reflecting: error))"])
         }
     }
 
     func log(_ lines: [String]) async {
         do { try await store.appendLogs(deploymentID, stream: "build", lines: lines) } catch {
-            logger.warning("could not store build output", metadata: ["error": "\(error)"])
+            logger.warning("could not store build output", metadata: ["error": "\(String(reflecting: error))"])
         }
     }
 

@@ -39,7 +39,7 @@ public struct QueueListener: Service {
                     try? await connection.close()
                 } catch {
                     if Task.isCancelled { return }
-                    logger.warning("queue listener lost its connection; reconnecting", metadata: ["error": "\(error)"])
+                    logger.warning("queue listener lost its connection; reconnecting", metadata: ["error": "\(String(reflecting: error))"])
                     try? await Task.sleep(for: delay)
                     delay = min(delay * 2, .seconds(5))
                 }

@@ -90,7 +90,7 @@ public final class WorkerPool: Service, Sendable {
                 jobs = try await claim(upTo: free)
             } catch {
                 if Task.isCancelled { return }
-                logger.error("claiming jobs failed; retrying", metadata: ["error": "\(error)"])
+                logger.error("claiming jobs failed; retrying", metadata: ["error": "\(String(reflecting: error))"])
                 try? await Task.sleep(for: settings.pollInterval.duration)
                 continue
             }
@@ -155,7 +155,7 @@ public final class WorkerPool: Service, Sendable {
         do {
             try await queue.apply(resolution, to: job)
         } catch {
-            log.error("recording the job outcome failed; its lease will expire and it will run again", metadata: ["error": "\(error)"])
+            log.error("recording the job outcome failed; its lease will expire and it will run again", metadata: ["error": "\(String(reflecting: error))"])
         }
     }
 

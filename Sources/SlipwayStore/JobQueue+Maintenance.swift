@@ -9,27 +9,29 @@ extension JobQueue {
     /// queue, or ended when they were asked to stop or are out of attempts.
     @discardableResult
     public func rescueExpired() async throws -> Int {
-        try await client.transaction(logger: logger) { connection in
-            var requeued = 0
-            for try await state in try await connection.query("""
-                UPDATE jobs SET state = CASE
-                                    WHEN cancel_reason IN ('cancelled', 'superseded') THEN cancel_reason
-                                    WHEN cancel_reason = 'timeout' OR attempts >= max_attempts THEN 'dead'
-                                    ELSE 'queued' END,
-                                last_error = 'lease of ' || coalesce(lease_owner, '?') || ' expired (worker stopped or lost the database)',
-                                finished_at = CASE WHEN cancel_reason IS NULL AND attempts < max_attempts THEN NULL ELSE now() END,
-                                lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL, deadline_at = NULL,
-                                updated_at = now()
-                WHERE state = 'running' AND lease_expires_at < now()
-                RETURNING state
-                """, logger: logger).decode(String.self) where state == "queued" {
-                requeued += 1
+        try await pool.bounded {
+            try await client.transaction(logger: logger) { connection in
+                var requeued = 0
+                for try await state in try await connection.query("""
+                    UPDATE jobs SET state = CASE
+                                        WHEN cancel_reason IN ('cancelled', 'superseded') THEN cancel_reason
+                                        WHEN cancel_reason = 'timeout' OR attempts >= max_attempts THEN 'dead'
+                                        ELSE 'queued' END,
+                                    last_error = 'lease of ' || coalesce(lease_owner, '?') || ' expired (worker stopped or lost the database)',
+                                    finished_at = CASE WHEN cancel_reason IS NULL AND attempts < max_attempts THEN NULL ELSE now() END,
+                                    lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL, deadline_at = NULL,
+                                    updated_at = now()
+                    WHERE state = 'running' AND lease_expires_at < now()
+                    RETURNING state
+                    """, logger: logger).decode(String.self) where state == "queued" {
+                    requeued += 1
+                }
+                try await Self.settleDeployments(on: connection, logger: logger)
+                if requeued > 0 {
+                    try await connection.query("SELECT pg_notify(\(Self.channel), 'rescued')", logger: logger)
+                }
+                return requeued
             }
-            try await Self.settleDeployments(on: connection, logger: logger)
-            if requeued > 0 {
-                try await connection.query("SELECT pg_notify(\(Self.channel), 'rescued')", logger: logger)
-            }
-            return requeued
         }
     }
 
@@ -37,23 +39,25 @@ extension JobQueue {
     /// later are declared dead (their worker's late writes are fenced off).
     @discardableResult
     public func enforceDeadlines(grace: TimeSpan) async throws -> (asked: Int, killed: Int) {
-        try await client.transaction(logger: logger) { connection in
-            var overdue: [Int64] = []
-            for try await id in try await connection.query("""
-                SELECT id FROM jobs WHERE state = 'running' AND deadline_at < now() AND cancel_requested_at IS NULL
-                """, logger: logger).decode(Int64.self) {
-                overdue.append(id)
+        try await pool.bounded {
+            try await client.transaction(logger: logger) { connection in
+                var overdue: [Int64] = []
+                for try await id in try await connection.query("""
+                    SELECT id FROM jobs WHERE state = 'running' AND deadline_at < now() AND cancel_requested_at IS NULL
+                    """, logger: logger).decode(Int64.self) {
+                    overdue.append(id)
+                }
+                try await Self.requestStop(overdue, reason: .timeout, on: connection, logger: logger)
+                let killed = try await connection.query("""
+                    UPDATE jobs SET state = 'dead', finished_at = now(), updated_at = now(),
+                                    last_error = 'ran past its deadline (' || (timeout_ms / 1000) || ' s) and did not stop when asked',
+                                    lease_token = NULL, lease_expires_at = NULL, deadline_at = NULL
+                    WHERE state = 'running' AND deadline_at < now() - \(grace.milliseconds) * interval '1 millisecond'
+                    RETURNING id
+                    """, logger: logger).collect().count
+                try await Self.settleDeployments(on: connection, logger: logger)
+                return (overdue.count, killed)
             }
-            try await Self.requestStop(overdue, reason: .timeout, on: connection, logger: logger)
-            let killed = try await connection.query("""
-                UPDATE jobs SET state = 'dead', finished_at = now(), updated_at = now(),
-                                last_error = 'ran past its deadline (' || (timeout_ms / 1000) || ' s) and did not stop when asked',
-                                lease_token = NULL, lease_expires_at = NULL, deadline_at = NULL
-                WHERE state = 'running' AND deadline_at < now() - \(grace.milliseconds) * interval '1 millisecond'
-                RETURNING id
-                """, logger: logger).collect().count
-            try await Self.settleDeployments(on: connection, logger: logger)
-            return (overdue.count, killed)
         }
     }
 
@@ -78,41 +82,46 @@ extension JobQueue {
     /// Deletes finished jobs older than `retention`, at most `batch` at a time.
     @discardableResult
     public func prune(olderThan retention: TimeSpan, batch: Int = 10_000) async throws -> Int {
-        try await client.query("""
-            DELETE FROM jobs WHERE id IN (
-                SELECT id FROM jobs
-                WHERE state IN ('succeeded', 'failed', 'dead', 'cancelled', 'superseded')
-                  AND finished_at < now() - \(retention.milliseconds) * interval '1 millisecond'
-                LIMIT \(batch))
-            RETURNING id
-            """, logger: logger).collect().count
+        try await pool.bounded {
+            try await client.query("""
+                DELETE FROM jobs WHERE id IN (
+                    SELECT id FROM jobs
+                    WHERE state IN ('succeeded', 'failed', 'dead', 'cancelled', 'superseded')
+                      AND finished_at < now() - \(retention.milliseconds) * interval '1 millisecond'
+                    LIMIT \(batch))
+                RETURNING id
+                """, logger: logger).collect().count
+        }
     }
 }
 
 /// Leader election on a lease row: one holder per name, renewed before it expires,
 /// taken over by another replica once it has.
 public struct LeaderLease: Sendable {
-    let client: PostgresClient
+    let pool: DatabasePool
     let logger: Logger
     public let name: String
+    var client: PostgresClient { pool.client }
 
-    public init(client: PostgresClient, name: String, logger: Logger) {
-        self.client = client
+    public init(pool: DatabasePool, name: String, logger: Logger) {
+        self.pool = pool
         self.name = name
         self.logger = logger
     }
 
     /// Takes or renews the lease for `holder`; true when `holder` leads for the next `ttl`.
     public func acquire(holder: String, ttl: TimeSpan) async throws -> Bool {
-        try await client.query("""
-            INSERT INTO leader_leases (name, holder, expires_at)
-            VALUES (\(name), \(holder), now() + \(ttl.milliseconds) * interval '1 millisecond')
-            ON CONFLICT (name) DO UPDATE SET
-                holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at,
-                acquired_at = CASE WHEN leader_leases.holder = EXCLUDED.holder THEN leader_leases.acquired_at ELSE now() END
-            WHERE leader_leases.holder = EXCLUDED.holder OR leader_leases.expires_at < now()
-            RETURNING holder
-            """, logger: logger).collect().count == 1
+        try await pool.bounded {
+            try await client.query("""
+                INSERT INTO leader_leases (name, holder, expires_at)
+                VALUES (\(name), \(holder), now() + \(ttl.milliseconds) * interval '1 millisecond')
+                ON CONFLICT (name) DO UPDATE SET
+                    holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at,
+                    acquired_at = CASE WHEN leader_leases.holder = EXCLUDED.holder THEN leader_leases.acquired_at ELSE now() END
+                WHERE leader_leases.holder = EXCLUDED.holder OR leader_leases.expires_at < now()
+                RETURNING holder
+                """, logger: logger).collect().count == 1
+        }
     }
 
     /// Gives the lease up (on shutdown), so another replica need not wait for it to expire.

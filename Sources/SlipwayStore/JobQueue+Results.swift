@@ -16,31 +16,35 @@ public enum Heartbeat: Sendable, Hashable {
 extension JobQueue {
     /// Extends the lease and reports whether the job was asked to stop.
     public func heartbeat(_ job: ClaimedJob, lease: TimeSpan) async throws -> Heartbeat {
-        let rows = try await client.query("""
-            UPDATE jobs SET lease_expires_at = now() + \(lease.milliseconds) * interval '1 millisecond', updated_at = now()
-            WHERE id = \(job.id) AND lease_token = \(job.leaseToken) AND state = 'running'
-            RETURNING cancel_reason
-            """, logger: logger).rows()
-        guard let row = rows.first else { return .lost }
-        let reason: String? = try row.value("cancel_reason")
-        return reason.flatMap(StopReason.init(rawValue:)).map(Heartbeat.stopRequested) ?? .kept
+        try await pool.bounded {
+            let rows = try await client.query("""
+                UPDATE jobs SET lease_expires_at = now() + \(lease.milliseconds) * interval '1 millisecond', updated_at = now()
+                WHERE id = \(job.id) AND lease_token = \(job.leaseToken) AND state = 'running'
+                RETURNING cancel_reason
+                """, logger: logger).rows()
+            guard let row = rows.first else { return .lost }
+            let reason: String? = try row.value("cancel_reason")
+            return reason.flatMap(StopReason.init(rawValue:)).map(Heartbeat.stopRequested) ?? .kept
+        }
     }
 
     /// Records successes in one statement; returns the ids whose lease was still held.
     @discardableResult
     public func complete(_ jobs: [ClaimedJob]) async throws -> Set<Int64> {
-        guard !jobs.isEmpty else { return [] }
-        var done = Set<Int64>()
-        for try await id in try await client.query("""
-            UPDATE jobs SET state = 'succeeded', finished_at = now(), updated_at = now(), lease_token = NULL,
-                            lease_expires_at = NULL, deadline_at = NULL
-            FROM unnest(\(jobs.map(\.id))::bigint[], \(jobs.map(\.leaseToken))::uuid[]) AS done(id, token)
-            WHERE jobs.id = done.id AND jobs.lease_token = done.token AND jobs.state = 'running'
-            RETURNING jobs.id
-            """, logger: logger).decode(Int64.self) {
-            done.insert(id)
+        try await pool.bounded {
+            guard !jobs.isEmpty else { return [] }
+            var done = Set<Int64>()
+            for try await id in try await client.query("""
+                UPDATE jobs SET state = 'succeeded', finished_at = now(), updated_at = now(), lease_token = NULL,
+                                lease_expires_at = NULL, deadline_at = NULL
+                FROM unnest(\(jobs.map(\.id))::bigint[], \(jobs.map(\.leaseToken))::uuid[]) AS done(id, token)
+                WHERE jobs.id = done.id AND jobs.lease_token = done.token AND jobs.state = 'running'
+                RETURNING jobs.id
+                """, logger: logger).decode(Int64.self) {
+                done.insert(id)
+            }
+            return done
         }
-        return done
     }
 
     /// Records success; false when the lease was lost and another worker owns the job.
@@ -52,33 +56,35 @@ extension JobQueue {
     /// takes its deployment with it (unless the deployment already ended).
     @discardableResult
     public func apply(_ resolution: JobResolution, to job: ClaimedJob) async throws -> Bool {
-        switch resolution {
-        case .nothing:
-            return false
-        case .complete:
-            return try await complete(job)
-        case .retry(let after, let error):
-            return try await client.query("""
-                UPDATE jobs SET state = 'queued', last_error = \(error),
-                                run_at = now() + \(after.milliseconds) * interval '1 millisecond',
-                                updated_at = now(), lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL,
-                                deadline_at = NULL, cancel_requested_at = NULL, cancel_reason = NULL
-                WHERE id = \(job.id) AND lease_token = \(job.leaseToken) AND state = 'running'
-                RETURNING id
-                """, logger: logger).collect().count == 1
-        case .end(let state, let reason, let deploymentState):
-            return try await client.transaction(logger: logger) { connection in
-                let rows = try await connection.query("""
-                    UPDATE jobs SET state = \(state.rawValue), last_error = \(reason), finished_at = now(), updated_at = now(),
-                                    lease_token = NULL, lease_expires_at = NULL, deadline_at = NULL
+        try await pool.bounded {
+            switch resolution {
+            case .nothing:
+                return false
+            case .complete:
+                return try await complete(job)
+            case .retry(let after, let error):
+                return try await client.query("""
+                    UPDATE jobs SET state = 'queued', last_error = \(error),
+                                    run_at = now() + \(after.milliseconds) * interval '1 millisecond',
+                                    updated_at = now(), lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL,
+                                    deadline_at = NULL, cancel_requested_at = NULL, cancel_reason = NULL
                     WHERE id = \(job.id) AND lease_token = \(job.leaseToken) AND state = 'running'
                     RETURNING id
-                    """, logger: logger).collect()
-                guard rows.count == 1 else { return false }
-                if let deploymentID = job.deploymentID {
-                    try await Self.endDeployment(deploymentID, state: deploymentState, reason: reason, on: connection, logger: logger)
+                    """, logger: logger).collect().count == 1
+            case .end(let state, let reason, let deploymentState):
+                return try await client.transaction(logger: logger) { connection in
+                    let rows = try await connection.query("""
+                        UPDATE jobs SET state = \(state.rawValue), last_error = \(reason), finished_at = now(), updated_at = now(),
+                                        lease_token = NULL, lease_expires_at = NULL, deadline_at = NULL
+                        WHERE id = \(job.id) AND lease_token = \(job.leaseToken) AND state = 'running'
+                        RETURNING id
+                        """, logger: logger).collect()
+                    guard rows.count == 1 else { return false }
+                    if let deploymentID = job.deploymentID {
+                        try await Self.endDeployment(deploymentID, state: deploymentState, reason: reason, on: connection, logger: logger)
+                    }
+                    return true
                 }
-                return true
             }
         }
     }

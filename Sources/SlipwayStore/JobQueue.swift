@@ -34,11 +34,12 @@ public struct JobQueue: Sendable {
     /// A running job was asked to stop: payload is the job id.
     public static let cancelChannel = "slipway_cancel"
 
-    let client: PostgresClient
+    let pool: DatabasePool
     let logger: Logger
+    var client: PostgresClient { pool.client }
 
-    public init(client: PostgresClient, logger: Logger) {
-        self.client = client
+    init(pool: DatabasePool, logger: Logger) {
+        self.pool = pool
         self.logger = logger
     }
 
@@ -64,23 +65,27 @@ public struct JobQueue: Sendable {
 
     @discardableResult
     public func enqueue(_ job: NewJob) async throws -> Int64? {
-        try await client.transaction(logger: logger) { connection in
-            try await Self.enqueue(job, on: connection, logger: logger)
+        try await pool.bounded {
+            try await client.transaction(logger: logger) { connection in
+                try await Self.enqueue(job, on: connection, logger: logger)
+            }
         }
     }
 
     /// Adds many jobs in one statement (one NOTIFY); for bulk work and benchmarks.
     public func enqueueBatch(kind: JobKind, count: Int, timeout: TimeSpan = .minutes(60)) async throws -> [Int64] {
-        try await client.transaction(logger: logger) { connection in
-            var ids: [Int64] = []
-            for try await id in try await connection.query("""
-                INSERT INTO jobs (kind, timeout_ms) SELECT \(kind.rawValue), \(timeout.milliseconds) FROM generate_series(1, \(count))
-                RETURNING id
-                """, logger: logger).decode(Int64.self) {
-                ids.append(id)
+        try await pool.bounded {
+            try await client.transaction(logger: logger) { connection in
+                var ids: [Int64] = []
+                for try await id in try await connection.query("""
+                    INSERT INTO jobs (kind, timeout_ms) SELECT \(kind.rawValue), \(timeout.milliseconds) FROM generate_series(1, \(count))
+                    RETURNING id
+                    """, logger: logger).decode(Int64.self) {
+                    ids.append(id)
+                }
+                try await connection.query("SELECT pg_notify(\(Self.channel), \(kind.rawValue))", logger: logger)
+                return ids
             }
-            try await connection.query("SELECT pg_notify(\(Self.channel), \(kind.rawValue))", logger: logger)
-            return ids
         }
     }
 
@@ -89,41 +94,14 @@ public struct JobQueue: Sendable {
     /// Claims up to `limit` ready jobs of the given kinds for `owner`, highest priority and
     /// oldest first, all under one lease token. For kinds without limits.
     public func claim(kinds: [JobKind], limit: Int, owner: String, lease: TimeSpan) async throws -> [ClaimedJob] {
-        let token = UUID()
-        let rows = try await client.query("""
-            WITH next AS (
-                SELECT id FROM jobs
-                WHERE state = 'queued' AND run_at <= now() AND kind = ANY(\(kinds.map(\.rawValue)))
-                ORDER BY priority DESC, run_at, id
-                LIMIT \(limit)
-                FOR UPDATE SKIP LOCKED)
-            UPDATE jobs SET state = 'running', attempts = jobs.attempts + 1, lease_token = \(token), lease_owner = \(owner),
-                            lease_expires_at = now() + \(lease.milliseconds) * interval '1 millisecond',
-                            started_at = now(), deadline_at = now() + jobs.timeout_ms * interval '1 millisecond',
-                            updated_at = now()
-            FROM next WHERE jobs.id = next.id
-            RETURNING \(unescaped: Self.returning)
-            """, logger: logger)
-        return try await Self.claimed(rows, token: token)
-    }
-
-    /// Claims one job of `kind` if its limits allow: no more than `limits.global` running
-    /// anywhere, no more than `limits.perService` for its service. Claims of a limited kind
-    /// take turns (an advisory lock) so two replicas cannot both take the last place.
-    public func claim(kind: JobKind, limits: KindLimits, owner: String, lease: TimeSpan) async throws -> ClaimedJob? {
-        let token = UUID()
-        return try await client.transaction(logger: logger) { connection in
-            try await connection.query("SELECT pg_advisory_xact_lock(hashtext('slipway.claim.' || \(kind.rawValue)))", logger: logger)
-            let rows = try await connection.query("""
-                WITH running AS (
-                    SELECT service, count(*) AS n FROM jobs WHERE state = 'running' AND kind = \(kind.rawValue) GROUP BY service
-                ), next AS (
-                    SELECT id FROM jobs j
-                    WHERE state = 'queued' AND run_at <= now() AND kind = \(kind.rawValue)
-                      AND (SELECT coalesce(sum(n), 0) FROM running) < \(limits.global ?? Int.max)
-                      AND coalesce((SELECT n FROM running r WHERE r.service IS NOT DISTINCT FROM j.service), 0) < \(limits.perService ?? Int.max)
+        try await pool.bounded {
+            let token = UUID()
+            let rows = try await client.query("""
+                WITH next AS (
+                    SELECT id FROM jobs
+                    WHERE state = 'queued' AND run_at <= now() AND kind = ANY(\(kinds.map(\.rawValue)))
                     ORDER BY priority DESC, run_at, id
-                    LIMIT 1
+                    LIMIT \(limit)
                     FOR UPDATE SKIP LOCKED)
                 UPDATE jobs SET state = 'running', attempts = jobs.attempts + 1, lease_token = \(token), lease_owner = \(owner),
                                 lease_expires_at = now() + \(lease.milliseconds) * interval '1 millisecond',
@@ -132,7 +110,38 @@ public struct JobQueue: Sendable {
                 FROM next WHERE jobs.id = next.id
                 RETURNING \(unescaped: Self.returning)
                 """, logger: logger)
-            return try await Self.claimed(rows, token: token).first
+            return try await Self.claimed(rows, token: token)
+        }
+    }
+
+    /// Claims one job of `kind` if its limits allow: no more than `limits.global` running
+    /// anywhere, no more than `limits.perService` for its service. Claims of a limited kind
+    /// take turns (an advisory lock) so two replicas cannot both take the last place.
+    public func claim(kind: JobKind, limits: KindLimits, owner: String, lease: TimeSpan) async throws -> ClaimedJob? {
+        try await pool.bounded {
+            let token = UUID()
+            return try await client.transaction(logger: logger) { connection in
+                try await connection.query("SELECT pg_advisory_xact_lock(hashtext('slipway.claim.' || \(kind.rawValue)))", logger: logger)
+                let rows = try await connection.query("""
+                    WITH running AS (
+                        SELECT service, count(*) AS n FROM jobs WHERE state = 'running' AND kind = \(kind.rawValue) GROUP BY service
+                    ), next AS (
+                        SELECT id FROM jobs j
+                        WHERE state = 'queued' AND run_at <= now() AND kind = \(kind.rawValue)
+                          AND (SELECT coalesce(sum(n), 0) FROM running) < \(limits.global ?? Int.max)
+                          AND coalesce((SELECT n FROM running r WHERE r.service IS NOT DISTINCT FROM j.service), 0) < \(limits.perService ?? Int.max)
+                        ORDER BY priority DESC, run_at, id
+                        LIMIT 1
+                        FOR UPDATE SKIP LOCKED)
+                    UPDATE jobs SET state = 'running', attempts = jobs.attempts + 1, lease_token = \(token), lease_owner = \(owner),
+                                    lease_expires_at = now() + \(lease.milliseconds) * interval '1 millisecond',
+                                    started_at = now(), deadline_at = now() + jobs.timeout_ms * interval '1 millisecond',
+                                    updated_at = now()
+                    FROM next WHERE jobs.id = next.id
+                    RETURNING \(unescaped: Self.returning)
+                    """, logger: logger)
+                return try await Self.claimed(rows, token: token).first
+            }
         }
     }
 

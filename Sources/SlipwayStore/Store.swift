@@ -6,26 +6,47 @@ import SlipwayCore
 /// Slipway's state in Postgres. One value shared by every part of a process; each
 /// method is one statement or one transaction.
 public struct Store: Sendable {
-    public let client: PostgresClient
+    public let pool: DatabasePool
     public let queue: JobQueue
     let logger: Logger
 
-    public init(client: PostgresClient, logger: Logger) {
-        self.client = client
+    /// The connection pool in use now (the watchdog may replace it).
+    public var client: PostgresClient { pool.client }
+
+    init(pool: DatabasePool, logger: Logger) {
+        self.pool = pool
         self.logger = logger
-        self.queue = JobQueue(client: client, logger: logger)
+        self.queue = JobQueue(pool: pool, logger: logger)
     }
 
     /// Opens `url` for the length of `body`: checks it answers, runs the connection pool
-    /// beside `body`, and shuts the pool down after.
+    /// (and a watchdog that replaces it should it wedge) beside `body`, and shuts it down after.
     public static func open<T: Sendable>(_ url: DatabaseURL, logger: Logger, migrate: Bool = false,
                                          _ body: (Store) async throws -> T) async throws -> T {
         try await Database.probe(url, logger: logger)
-        let client = PostgresClient(configuration: Database.configuration(url), backgroundLogger: logger)
+        let first = PostgresClient(configuration: Database.configuration(url), backgroundLogger: logger)
+        let pool = DatabasePool(first, url: url)
+        let (clients, newClient) = AsyncStream<PostgresClient>.makeStream()
+        newClient.yield(first)
         return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await client.run() }
-            defer { group.cancelAll() }
-            let store = Store(client: client, logger: logger)
+            group.addTask {
+                // Runs each client in turn; a replaced one is shut down, failing what waits in it.
+                var running: Task<Void, Never>?
+                for await client in clients {
+                    running?.cancel()
+                    running = Task { await client.run() }
+                }
+                running?.cancel()
+            }
+            group.addTask {
+                await PoolWatchdog(pool: pool, logger: logger, interval: .seconds(2), timeout: .seconds(5),
+                                   start: { newClient.yield($0) }).run()
+            }
+            defer {
+                newClient.finish()
+                group.cancelAll()
+            }
+            let store = Store(pool: pool, logger: logger)
             if migrate { _ = try await store.migrate() }
             return try await body(store)
         }

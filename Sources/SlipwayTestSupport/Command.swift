@@ -1,4 +1,5 @@
 import Foundation
+import SlipwaySystem
 
 /// Runs a program with an argv array (never a shell string) and collects its output.
 public enum Command {
@@ -17,28 +18,10 @@ public enum Command {
     /// Runs to completion; throws `Failed` on a non-zero exit unless `check` is false.
     @discardableResult
     public static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
-                           input: Data? = nil, check: Bool = true) throws -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let out = Pipe(), err = Pipe(), inPipe = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = inPipe
-        try process.run()
-        if let input { inPipe.fileHandleForWriting.write(input) }
-        try inPipe.fileHandleForWriting.close()
-        // Read both pipes concurrently so neither fills up and blocks the child.
-        nonisolated(unsafe) var errorData = Data()
-        let errorReader = Thread { errorData = err.fileHandleForReading.readDataToEndOfFile() }
-        errorReader.start()
-        let outputData = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        while !errorReader.isFinished { usleep(1000) }
-        let result = Result(status: process.terminationStatus,
-                            output: String(decoding: outputData, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines),
-                            errors: String(decoding: errorData, as: UTF8.self))
+                           check: Bool = true) throws -> Result {
+        let spawned = try Spawn.run(executable, arguments, environment: environment, captureErrors: true)
+        let result = Result(status: spawned.status, output: spawned.output.trimmingCharacters(in: .whitespacesAndNewlines),
+                            errors: spawned.errors)
         if check && result.status != 0 {
             throw Failed(command: ([executable] + arguments).joined(separator: " "), result: result)
         }

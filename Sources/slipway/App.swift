@@ -99,7 +99,7 @@ enum App {
             let stops = StopSignals()
             services.append(QueueListener(configuration: Database.connectionConfiguration(url), wake: wake, stops: stops,
                                           logger: logger))
-            services.append(Maintenance(queue: store.queue, lease: LeaderLease(client: store.client, name: "maintenance", logger: logger),
+            services.append(Maintenance(queue: store.queue, lease: LeaderLease(pool: store.pool, name: "maintenance", logger: logger),
                                         settings: .init(retention: config.jobRetention), logger: logger))
             services.append(WorkerPool(
                 settings: .init(name: "build", kinds: [.build],

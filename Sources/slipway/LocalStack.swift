@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SlipwaySystem
 
 /// Starts and stops the parts of the embedded default through the same scripts the
 /// tests use (`deploy/local/*.sh`), found beside the checkout this binary was built in.

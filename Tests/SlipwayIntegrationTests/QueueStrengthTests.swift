@@ -215,7 +215,7 @@ struct QueueStrengthTests {
 
     @Test func oneLeaderAtATimeAndFailoverAfterTheLeaseExpires() async throws {
         try await TestStack.withStore { store, _ in
-            let lease = LeaderLease(client: store.client, name: "maintenance", logger: TestStack.logger)
+            let lease = LeaderLease(pool: store.pool, name: "maintenance", logger: TestStack.logger)
             #expect(try await lease.acquire(holder: "a", ttl: .seconds(1)))
             #expect(try await lease.acquire(holder: "b", ttl: .seconds(1)) == false)
             #expect(try await lease.acquire(holder: "a", ttl: .seconds(1)))    // renewal
@@ -234,7 +234,7 @@ struct QueueStrengthTests {
     @Test func twoMaintenanceReplicasShareTheWork() async throws {
         try await TestStack.withStore { store, _ in
             let settings = Maintenance.Settings(tick: .milliseconds(100), leaderTTL: .seconds(1))
-            let lease = LeaderLease(client: store.client, name: "maintenance", logger: TestStack.logger)
+            let lease = LeaderLease(pool: store.pool, name: "maintenance", logger: TestStack.logger)
             let a = Maintenance(queue: store.queue, lease: lease, holder: "a", settings: settings, logger: TestStack.logger)
             let b = Maintenance(queue: store.queue, lease: lease, holder: "b", settings: settings, logger: TestStack.logger)
             try await withThrowingTaskGroup(of: Void.self) { group in
