@@ -11,6 +11,8 @@ ALTER TABLE jobs ADD COLUMN branch text;
 -- the worker holding it is told by NOTIFY on slipway_cancel and by its next heartbeat.
 ALTER TABLE jobs ADD COLUMN cancel_requested_at timestamptz;
 ALTER TABLE jobs ADD COLUMN cancel_reason text;
+-- Why, in words, for the job's deployment ("superseded by deployment 12 (3f2c…)").
+ALTER TABLE jobs ADD COLUMN cancel_note text;
 ALTER TABLE jobs ADD CONSTRAINT jobs_cancel_reason
     CHECK (cancel_reason IS NULL OR cancel_reason IN ('cancelled', 'superseded', 'timeout'));
 -- How long one attempt may run; deadline_at is set when it is claimed.

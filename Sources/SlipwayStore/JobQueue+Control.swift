@@ -6,10 +6,11 @@ import SlipwayCore
 extension JobQueue {
     /// Asks running jobs to stop; their workers hear it on `cancelChannel` at once and on
     /// their next heartbeat otherwise. The first reason given wins.
-    static func requestStop(_ jobIDs: [Int64], reason: StopReason, on connection: PostgresConnection, logger: Logger) async throws {
+    static func requestStop(_ jobIDs: [Int64], reason: StopReason, note: String, on connection: PostgresConnection,
+                            logger: Logger) async throws {
         guard !jobIDs.isEmpty else { return }
         for try await id in try await connection.query("""
-            UPDATE jobs SET cancel_requested_at = now(), cancel_reason = \(reason.rawValue), updated_at = now()
+            UPDATE jobs SET cancel_requested_at = now(), cancel_reason = \(reason.rawValue), cancel_note = \(note), updated_at = now()
             WHERE id = ANY(\(jobIDs)) AND state = 'running' AND cancel_requested_at IS NULL
             RETURNING id
             """, logger: logger).decode(Int64.self) {
@@ -55,7 +56,7 @@ extension JobQueue {
             }
         }
         try await endQueued(queued, state: .superseded, deploymentState: .superseded, reason: reason, on: connection, logger: logger)
-        try await requestStop(running, reason: .superseded, on: connection, logger: logger)
+        try await requestStop(running, reason: .superseded, note: reason, on: connection, logger: logger)
     }
 
     /// `slipway builds cancel`: ends a deployment that has not gone live yet.
@@ -79,7 +80,7 @@ extension JobQueue {
             case .cancel(let queued, let running):
                 try await Self.endQueued(queued, state: .cancelled, deploymentState: .cancelled, reason: "cancelled on request",
                                          on: connection, logger: logger)
-                try await Self.requestStop(running, reason: .cancelled, on: connection, logger: logger)
+                try await Self.requestStop(running, reason: .cancelled, note: "cancelled on request", on: connection, logger: logger)
                 if queued.isEmpty && running.isEmpty {
                     try await Self.endDeployment(deploymentID, state: .cancelled, reason: "cancelled on request",
                                                  on: connection, logger: logger)

@@ -47,7 +47,8 @@ extension JobQueue {
                     """, logger: logger).decode(Int64.self) {
                     overdue.append(id)
                 }
-                try await Self.requestStop(overdue, reason: .timeout, on: connection, logger: logger)
+                try await Self.requestStop(overdue, reason: .timeout, note: "ran past its deadline and was stopped", on: connection,
+                                       logger: logger)
                 let killed = try await connection.query("""
                     UPDATE jobs SET state = 'dead', finished_at = now(), updated_at = now(),
                                     last_error = 'ran past its deadline (' || (timeout_ms / 1000) || ' s) and did not stop when asked',

@@ -73,15 +73,17 @@ extension JobQueue {
                     """, logger: logger).collect().count == 1
             case .end(let state, let reason, let deploymentState):
                 return try await client.transaction(logger: logger) { connection in
+                    // A stop request carries its own words ("superseded by deployment 12 (3f2c…)").
                     let rows = try await connection.query("""
-                        UPDATE jobs SET state = \(state.rawValue), last_error = \(reason), finished_at = now(), updated_at = now(),
-                                        lease_token = NULL, lease_expires_at = NULL, deadline_at = NULL
+                        UPDATE jobs SET state = \(state.rawValue), last_error = coalesce(cancel_note, \(reason)), finished_at = now(),
+                                        updated_at = now(), lease_token = NULL, lease_expires_at = NULL, deadline_at = NULL
                         WHERE id = \(job.id) AND lease_token = \(job.leaseToken) AND state = 'running'
-                        RETURNING id
+                        RETURNING last_error
                         """, logger: logger).collect()
-                    guard rows.count == 1 else { return false }
+                    guard let row = rows.first else { return false }
                     if let deploymentID = job.deploymentID {
-                        try await Self.endDeployment(deploymentID, state: deploymentState, reason: reason, on: connection, logger: logger)
+                        try await Self.endDeployment(deploymentID, state: deploymentState, reason: try row.decode(String.self),
+                                                     on: connection, logger: logger)
                     }
                     return true
                 }

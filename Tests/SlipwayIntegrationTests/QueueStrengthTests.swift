@@ -112,6 +112,7 @@ struct QueueStrengthTests {
                 }
                 #expect(try await store.deployment(first).record.state == .superseded)
                 #expect(try await job(store, running.id).state == "superseded")
+                #expect(try await store.deployment(first).record.reason == "superseded by deployment \(second) (b2)")
                 let stopped = try #require(handler.stoppedAt(running.id))
                 #expect(stopped - asked < .seconds(2), "stopped after \(stopped - asked)")
                 #expect(try await store.deployment(third).record.state == .queued)
