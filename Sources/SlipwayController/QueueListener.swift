@@ -60,7 +60,7 @@ public struct QueueListener: Service {
                 try await connection.listen(on: JobQueue.cancelChannel) { notifications in
                     for try await notification in notifications {
                         guard let (job, reason) = Self.stopRequest(notification.payload) else { continue }
-                        await stops.stop(job, reason: reason)
+                        stops.stop(job, reason: reason)
                     }
                 }
             }

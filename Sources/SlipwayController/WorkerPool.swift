@@ -5,9 +5,10 @@ import SlipwayCore
 import SlipwayStore
 import Synchronization
 
-/// Claims jobs of `kinds` in batches into `concurrency` slots and runs each with a
-/// heartbeat that keeps its lease, a deadline, and an ear for stop requests; then
-/// writes the outcome. Idle, it sleeps until a NOTIFY, a free slot or the poll interval.
+/// Claims jobs of `kinds` in batches into `concurrency` slots and runs each; one
+/// supervisor per pool extends every running job's lease in a single statement, stops
+/// jobs past their deadline, and passes on stop requests; then the outcome is written.
+/// Idle, the pool sleeps until a NOTIFY, a free slot or the poll interval.
 public final class WorkerPool: Service, Sendable {
     public struct Settings: Sendable {
         public var name: String
@@ -36,11 +37,12 @@ public final class WorkerPool: Service, Sendable {
     let queue: JobQueue
     let handlers: [JobKind: any JobHandler]
     let wake: WakeSignal
-    let stops: StopSignals
     let logger: Logger
     let owner: String
     let random: @Sendable () -> Double
     let completions: Completions
+    let running = RunningJobs()
+    /// Claimed and not yet finished (claimed jobs are counted before they start).
     private let inFlight = Mutex(0)
     private let slotFreed: WakeSignal
 
@@ -51,7 +53,6 @@ public final class WorkerPool: Service, Sendable {
         self.queue = queue
         self.handlers = Dictionary(handlers.map { ($0.kind, $0) }) { first, _ in first }
         self.wake = wake
-        self.stops = stops
         self.logger = logger
         self.random = random
         self.owner = "\(ProcessInfo.processInfo.hostName):\(getpid()):\(settings.name)"
@@ -60,6 +61,8 @@ public final class WorkerPool: Service, Sendable {
         // A finished job holds its place under the limits until its success is written.
         self.completions = Completions(queue: queue, batch: max(settings.batch, 1), linger: .milliseconds(2), logger: logger,
                                        afterFlush: { await slotFreed.signal() })
+        let running = self.running
+        stops.subscribe { id, reason in running.stop(id, because: .stopped(reason)) }
     }
 
     public func run() async throws {
@@ -67,15 +70,19 @@ public final class WorkerPool: Service, Sendable {
             "worker.pool": "\(settings.name)", "worker.slots": "\(settings.concurrency)",
             "worker.kinds": "\(settings.kinds.map(\.rawValue).joined(separator: ","))",
         ])
-        await cancelWhenGracefulShutdown {
-            await withDiscardingTaskGroup { group in
-                await self.dispatch(into: &group)
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.supervise() }
+            await cancelWhenGracefulShutdown {
+                await withDiscardingTaskGroup { jobs in
+                    await self.dispatch(into: &jobs)
+                }
             }
+            group.cancelAll()
         }
         await completions.flush()
     }
 
-    /// Claims while slots are free and hands each job to a child task.
+    /// Claims while slots are free and runs each job in a child task.
     private func dispatch(into group: inout DiscardingTaskGroup) async {
         while !Task.isCancelled {
             let slotGeneration = await slotFreed.generation
@@ -107,6 +114,8 @@ public final class WorkerPool: Service, Sendable {
                 }
             }
         }
+        // Shutting down: what still runs goes back to the queue through its outcome.
+        running.stopAll(because: .failed(message: "the worker shut down while the job ran", retryable: true))
     }
 
     private func claim(upTo free: Int) async throws -> [ClaimedJob] {
@@ -124,6 +133,28 @@ public final class WorkerPool: Service, Sendable {
         return jobs
     }
 
+    /// Heartbeats for every running job at a third of the lease; deadlines checked more often.
+    private func supervise() async {
+        let beatEvery = Duration.milliseconds(settings.lease.milliseconds / 3)
+        var lastBeat = ContinuousClock.now
+        while !Task.isCancelled {
+            try? await Task.sleep(for: min(.milliseconds(250), beatEvery))
+            let now = ContinuousClock.now
+            for job in running.overdue(at: now) { running.stop(job.id, because: .timedOut(after: job.timeout)) }
+            guard now - lastBeat >= beatEvery else { continue }
+            lastBeat = now
+            let jobs = running.jobs()
+            guard let beats = try? await queue.heartbeat(jobs, lease: settings.lease) else { continue }
+            for (id, beat) in beats {
+                switch beat {
+                case .kept: continue
+                case .lost: running.stop(id, because: .leaseLost)
+                case .stopRequested(let reason): running.stop(id, because: .stopped(reason))
+                }
+            }
+        }
+    }
+
     /// Runs one claimed job to an outcome and records it. Exposed for tests that drive a single job.
     public func execute(_ job: ClaimedJob) async {
         var log = logger
@@ -137,72 +168,37 @@ public final class WorkerPool: Service, Sendable {
             _ = try? await queue.apply(.end(.dead, reason: "no handler for job kind \(job.kind)", deploymentState: .failed), to: job)
             return
         }
-        log.debug("job started")
         let started = ContinuousClock.now
-        await stops.register(job.id)
-        let outcome = await run(job, handler: handler, logger: log)
-        await stops.forget(job.id)
+        let jobLogger = log
+        let work = Task { try await handler.run(job, logger: jobLogger) }
+        running.start(job, deadline: started + job.timeout.duration, cancel: { work.cancel() })
+        let result = await withTaskCancellationHandler {
+            await work.result
+        } onCancel: {
+            work.cancel()
+        }
+        let stop = running.finish(job.id)
+        let outcome: JobOutcome
+        switch (stop, result) {
+        case (let stop?, _): outcome = stop
+        case (nil, .success): outcome = .succeeded
+        case (nil, .failure(let error as PermanentJobError)): outcome = .failed(message: error.message, retryable: false)
+        case (nil, .failure(let error)): outcome = .failed(message: "\(error)", retryable: true)
+        }
         let resolution = JobTransitions.resolve(outcome, kind: job.kind, attempts: job.attempts,
                                                 maxAttempts: job.maxAttempts, jitter: random())
-        let elapsed = ContinuousClock.now - started
-        log.log(level: outcome == .succeeded ? .debug : .warning, "job ended", metadata: [
-            "job.outcome": "\(outcome)", "job.resolution": "\(resolution)", "job.elapsed": "\(elapsed)",
-        ])
         if case .complete = resolution {
             await completions.add(job)
             return
         }
+        log.warning("job ended without success", metadata: [
+            "job.outcome": "\(outcome)", "job.resolution": "\(resolution)", "job.elapsed": "\(ContinuousClock.now - started)",
+        ])
         do {
             try await queue.apply(resolution, to: job)
         } catch {
-            log.error("recording the job outcome failed; its lease will expire and it will run again", metadata: ["error": "\(String(reflecting: error))"])
-        }
-    }
-
-    /// The first of: the handler returns, the lease is lost, a stop is requested, the deadline passes.
-    private func run(_ job: ClaimedJob, handler: any JobHandler, logger: Logger) async -> JobOutcome {
-        let lease = settings.lease
-        return await withTaskGroup(of: JobOutcome?.self) { group in
-            group.addTask {
-                do {
-                    try await handler.run(job, logger: logger)
-                    return .succeeded
-                } catch is CancellationError where Task.isCancelled {
-                    return nil   // another child decided why it stopped
-                } catch let error as PermanentJobError {
-                    return .failed(message: error.message, retryable: false)
-                } catch {
-                    return .failed(message: "\(error)", retryable: true)
-                }
-            }
-            group.addTask {
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: .milliseconds(lease.milliseconds / 3))
-                    if Task.isCancelled { return nil }
-                    switch try? await self.queue.heartbeat(job, lease: lease) {
-                    case .lost: return .leaseLost
-                    case .stopRequested(let reason): return .stopped(reason)
-                    case .kept, nil: continue
-                    }
-                }
-                return nil
-            }
-            group.addTask {
-                await self.stops.wait(job.id).map(JobOutcome.stopped)
-            }
-            group.addTask {
-                do { try await Task.sleep(for: job.timeout.duration) } catch { return nil }
-                return .timedOut(after: job.timeout)
-            }
-            var outcome = JobOutcome.failed(message: "the job stopped without an outcome", retryable: true)
-            for await next in group {
-                if let next {
-                    outcome = next
-                    break
-                }
-            }
-            group.cancelAll()
-            return outcome
+            log.error("recording the job outcome failed; its lease will expire and it will run again",
+                      metadata: ["error": "\(String(reflecting: error))"])
         }
     }
 }

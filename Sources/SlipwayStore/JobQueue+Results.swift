@@ -14,37 +14,50 @@ public enum Heartbeat: Sendable, Hashable {
 }
 
 extension JobQueue {
-    /// Extends the lease and reports whether the job was asked to stop.
-    public func heartbeat(_ job: ClaimedJob, lease: TimeSpan) async throws -> Heartbeat {
-        try await pool.bounded {
-            let rows = try await client.query("""
+    /// Extends the leases of running jobs in one statement, and reports for each whether it
+    /// was asked to stop; a job missing from the answer has lost its lease.
+    public func heartbeat(_ jobs: [ClaimedJob], lease: TimeSpan) async throws -> [Int64: Heartbeat] {
+        guard !jobs.isEmpty else { return [:] }
+        return try await pool.bounded {
+            var beats = Dictionary(uniqueKeysWithValues: jobs.map { ($0.id, Heartbeat.lost) })
+            for try await (id, reason) in try await client.query("""
                 UPDATE jobs SET lease_expires_at = now() + \(lease.milliseconds) * interval '1 millisecond', updated_at = now()
-                WHERE id = \(job.id) AND lease_token = \(job.leaseToken) AND state = 'running'
-                RETURNING cancel_reason
-                """, logger: logger).rows()
-            guard let row = rows.first else { return .lost }
-            let reason: String? = try row.value("cancel_reason")
-            return reason.flatMap(StopReason.init(rawValue:)).map(Heartbeat.stopRequested) ?? .kept
+                FROM unnest(\(jobs.map(\.id))::bigint[], \(jobs.map(\.leaseToken))::uuid[]) AS beat(id, token)
+                WHERE jobs.id = beat.id AND jobs.lease_token = beat.token AND jobs.state = 'running'
+                RETURNING jobs.id, jobs.cancel_reason
+                """, logger: logger).decode((Int64, String?).self) {
+                beats[id] = reason.flatMap(StopReason.init(rawValue:)).map(Heartbeat.stopRequested) ?? .kept
+            }
+            return beats
         }
+    }
+
+    public func heartbeat(_ job: ClaimedJob, lease: TimeSpan) async throws -> Heartbeat {
+        try await heartbeat([job], lease: lease)[job.id] ?? .lost
     }
 
     /// Records successes in one statement; returns the ids whose lease was still held.
     @discardableResult
     public func complete(_ jobs: [ClaimedJob]) async throws -> Set<Int64> {
-        try await pool.bounded {
-            guard !jobs.isEmpty else { return [] }
+        guard !jobs.isEmpty else { return [] }
+        return try await pool.bounded {
             var done = Set<Int64>()
-            for try await id in try await client.query("""
-                UPDATE jobs SET state = 'succeeded', finished_at = now(), updated_at = now(), lease_token = NULL,
-                                lease_expires_at = NULL, deadline_at = NULL
-                FROM unnest(\(jobs.map(\.id))::bigint[], \(jobs.map(\.leaseToken))::uuid[]) AS done(id, token)
-                WHERE jobs.id = done.id AND jobs.lease_token = done.token AND jobs.state = 'running'
-                RETURNING jobs.id
-                """, logger: logger).decode(Int64.self) {
+            for try await id in try await client.query(Self.completeQuery(jobs), logger: logger).decode(Int64.self) {
                 done.insert(id)
             }
             return done
         }
+    }
+
+    /// The completion statement, also driven directly by the benchmark's "raw" ceiling.
+    public static func completeQuery(_ jobs: [ClaimedJob]) -> PostgresQuery {
+        """
+        UPDATE jobs SET state = 'succeeded', finished_at = now(), updated_at = now(), lease_token = NULL,
+                        lease_expires_at = NULL, deadline_at = NULL
+        FROM unnest(\(jobs.map(\.id))::bigint[], \(jobs.map(\.leaseToken))::uuid[]) AS done(id, token)
+        WHERE jobs.id = done.id AND jobs.lease_token = done.token AND jobs.state = 'running'
+        RETURNING jobs.id
+        """
     }
 
     /// Records success; false when the lease was lost and another worker owns the job.

@@ -96,22 +96,28 @@ public struct JobQueue: Sendable {
     public func claim(kinds: [JobKind], limit: Int, owner: String, lease: TimeSpan) async throws -> [ClaimedJob] {
         try await pool.bounded {
             let token = UUID()
-            let rows = try await client.query("""
-                WITH next AS (
-                    SELECT id FROM jobs
-                    WHERE state = 'queued' AND run_at <= now() AND kind = ANY(\(kinds.map(\.rawValue)))
-                    ORDER BY priority DESC, run_at, id
-                    LIMIT \(limit)
-                    FOR UPDATE SKIP LOCKED)
-                UPDATE jobs SET state = 'running', attempts = jobs.attempts + 1, lease_token = \(token), lease_owner = \(owner),
-                                lease_expires_at = now() + \(lease.milliseconds) * interval '1 millisecond',
-                                started_at = now(), deadline_at = now() + jobs.timeout_ms * interval '1 millisecond',
-                                updated_at = now()
-                FROM next WHERE jobs.id = next.id
-                RETURNING \(unescaped: Self.returning)
-                """, logger: logger)
+            let rows = try await client.query(Self.claimQuery(kinds: kinds, limit: limit, owner: owner, lease: lease, token: token),
+                                              logger: logger)
             return try await Self.claimed(rows, token: token)
         }
+    }
+
+    /// The claim statement, also driven directly by the benchmark's "raw" ceiling.
+    public static func claimQuery(kinds: [JobKind], limit: Int, owner: String, lease: TimeSpan, token: UUID) -> PostgresQuery {
+        """
+        WITH next AS (
+            SELECT id FROM jobs
+            WHERE state = 'queued' AND run_at <= now() AND kind = ANY(\(kinds.map(\.rawValue)))
+            ORDER BY priority DESC, run_at, id
+            LIMIT \(limit)
+            FOR UPDATE SKIP LOCKED)
+        UPDATE jobs SET state = 'running', attempts = jobs.attempts + 1, lease_token = \(token), lease_owner = \(owner),
+                        lease_expires_at = now() + \(lease.milliseconds) * interval '1 millisecond',
+                        started_at = now(), deadline_at = now() + jobs.timeout_ms * interval '1 millisecond',
+                        updated_at = now()
+        FROM next WHERE jobs.id = next.id
+        RETURNING \(unescaped: Self.returning)
+        """
     }
 
     /// Claims one job of `kind` if its limits allow: no more than `limits.global` running
@@ -145,7 +151,7 @@ public struct JobQueue: Sendable {
         }
     }
 
-    static func claimed(_ rows: PostgresRowSequence, token: UUID) async throws -> [ClaimedJob] {
+    public static func claimed(_ rows: PostgresRowSequence, token: UUID) async throws -> [ClaimedJob] {
         try await rows.rows().map { row in
             ClaimedJob(id: try row.value("id"), kind: JobKind(try row.value("kind", as: String.self)),
                        deploymentID: try row.value("deployment_id"), service: try row.value("service"),

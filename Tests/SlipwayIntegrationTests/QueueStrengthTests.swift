@@ -180,11 +180,18 @@ struct QueueStrengthTests {
 
     @Test func jobsPastTheirDeadlineStop() async throws {
         try await TestStack.withStore { store, _ in
-            // A worker that enforces its own deadline.
+            // A worker pool stops a job at its own deadline.
             let id = try #require(try await store.queue.enqueue(NewJob(kind: .build, timeout: .milliseconds(300))))
             let handler = BlockingHandler(kind: .build)
-            let claimed = try await store.queue.claim(kinds: [.build], limit: 1, owner: "w", lease: .seconds(30))[0]
-            await pool(store, [handler]).execute(claimed)
+            let workers = pool(store, [handler])
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await workers.run() }
+                let deadline = ContinuousClock.now + .seconds(5)
+                while try await job(store, id).state != "dead" && ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                group.cancelAll()
+            }
             var state = try await job(store, id)
             #expect(state.state == "dead" && state.error == "the build job timed out after 300ms")
 

@@ -1,0 +1,33 @@
+import Foundation
+import Logging
+import PostgresNIO
+import SlipwayController
+import SlipwayCore
+import SlipwayStore
+
+// The Swift half of deploy/bench/queue. One mode per run, one JSON line out:
+//   slipway-bench raw|slipway --database-url URL --jobs N --workers W --batch B
+//   slipway-bench latency --database-url URL --samples S
+// `raw` drives the queue's own claim and complete statements on W connections (the ceiling);
+// `slipway` runs W worker pools of B slots claiming B at a time, as `slipway serve` runs them.
+
+let options = BenchOptions(CommandLine.arguments.dropFirst())
+var logger = Logger(label: "slipway.bench")
+logger.logLevel = .error
+let kind = JobKind("bench.noop")
+
+do {
+    let url = try DatabaseURL(parsing: options.databaseURL)
+    let line = try await Store.open(url, logger: logger, migrate: true) { store -> String in
+        switch options.mode {
+        case "raw": return try await Drain.raw(store: store, url: url, options: options, kind: kind, logger: logger)
+        case "slipway": return try await Drain.slipway(store: store, options: options, kind: kind, logger: logger)
+        case "latency": return try await Latency.measure(store: store, url: url, samples: options.samples, kind: kind, logger: logger)
+        default: throw BenchOptions.Usage()
+        }
+    }
+    print(line)
+} catch {
+    FileHandle.standardError.write(Data("slipway-bench: \(String(reflecting: error))\n".utf8))
+    exit(1)
+}
