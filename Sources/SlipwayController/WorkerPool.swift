@@ -86,8 +86,10 @@ public final class WorkerPool: Service, Sendable {
     private func dispatch(into group: inout DiscardingTaskGroup) async {
         while !Task.isCancelled {
             let slotGeneration = await slotFreed.generation
-            let free = settings.concurrency - inFlight.withLock { $0 }
-            if free <= 0 {
+            let busy = inFlight.withLock { $0 }
+            let free = settings.concurrency - busy
+            // Claim whole batches: a claim per freed slot would cost a round trip per job.
+            if free <= 0 || (busy > 0 && free < min(settings.batch, settings.concurrency)) {
                 await slotFreed.wait(since: slotGeneration, timeout: settings.pollInterval.duration)
                 continue
             }

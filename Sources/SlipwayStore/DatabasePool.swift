@@ -13,15 +13,32 @@ import Synchronization
 /// `Store.open` replaces a pool whose leases have all leaked (it stops answering while
 /// the database answers a fresh connection); shutting the old pool down fails what waits in it.
 public final class DatabasePool: Sendable {
-    private let current: Mutex<PostgresClient>
+    /// Two pools: `durable` for what must survive a database crash, `relaxed` (sessions
+    /// with synchronous_commit off) for claims and heartbeats, whose loss in a crash only
+    /// means a job runs again — which leases allow anyway. It saves a WAL flush per claim.
+    struct Clients: Sendable {
+        var durable: PostgresClient
+        var relaxed: PostgresClient
+
+        init(url: DatabaseURL, logger: Logger) {
+            durable = PostgresClient(configuration: Database.configuration(url), backgroundLogger: logger)
+            var relaxedConfiguration = Database.configuration(url)
+            relaxedConfiguration.options.additionalStartupParameters = [("synchronous_commit", "off")]
+            relaxedConfiguration.options.maximumConnections = 10
+            relaxed = PostgresClient(configuration: relaxedConfiguration, backgroundLogger: logger)
+        }
+    }
+
+    private let current: Mutex<Clients>
     let url: DatabaseURL
 
-    init(_ client: PostgresClient, url: DatabaseURL) {
-        current = Mutex(client)
+    init(_ clients: Clients, url: DatabaseURL) {
+        current = Mutex(clients)
         self.url = url
     }
 
-    public var client: PostgresClient { current.withLock { $0 } }
+    public var client: PostgresClient { current.withLock { $0.durable } }
+    var relaxed: PostgresClient { current.withLock { $0.relaxed } }
 
     /// How long one queue operation may take before it is given up as lost.
     public let operationTimeout: Duration = .seconds(15)
@@ -31,12 +48,8 @@ public final class DatabasePool: Sendable {
         try await Deadline.run(within: operationTimeout, work)
     }
 
-    /// Installs `client`; returns the one it replaces.
-    func replace(with client: PostgresClient) -> PostgresClient {
-        current.withLock { old in
-            defer { old = client }
-            return old
-        }
+    func replace(with clients: Clients) {
+        current.withLock { $0 = clients }
     }
 }
 
@@ -46,21 +59,25 @@ struct PoolWatchdog {
     let logger: Logger
     let interval: Duration
     let timeout: Duration
-    /// Starts running a new client (its `run()`), stopping the previous one.
-    let start: @Sendable (PostgresClient) -> Void
+    /// Starts running new clients (their `run()`), stopping the previous ones.
+    let start: @Sendable (DatabasePool.Clients) -> Void
 
     func run() async {
         while !Task.isCancelled {
             try? await Task.sleep(for: interval)
             if Task.isCancelled { return }
-            let client = pool.client
-            guard await !answers(within: timeout, { _ = try await client.query("SELECT 1").collect() }) else { continue }
-            // The pool is silent. Replace it only if the database itself answers a fresh connection.
+            let clients = [pool.client, pool.relaxed]
+            var silent = false
+            for client in clients where !silent {
+                silent = await !answers(within: timeout, { _ = try await client.query("SELECT 1").collect() })
+            }
+            guard silent else { continue }
+            // A pool is silent. Replace both only if the database itself answers a fresh connection.
             guard await answers(within: timeout, { try await Database.probe(pool.url, logger: logger) }) else { continue }
             logger.warning("the database connection pool stopped answering while the database did; replacing the pool")
-            let fresh = PostgresClient(configuration: Database.configuration(pool.url), backgroundLogger: logger)
+            let fresh = DatabasePool.Clients(url: pool.url, logger: logger)
             start(fresh)
-            _ = pool.replace(with: fresh)
+            pool.replace(with: fresh)
         }
     }
 

@@ -20,7 +20,7 @@ extension JobQueue {
         guard !jobs.isEmpty else { return [:] }
         return try await pool.bounded {
             var beats = Dictionary(uniqueKeysWithValues: jobs.map { ($0.id, Heartbeat.lost) })
-            for try await (id, reason) in try await client.query("""
+            for try await (id, reason) in try await pool.relaxed.query("""
                 UPDATE jobs SET lease_expires_at = now() + \(lease.milliseconds) * interval '1 millisecond', updated_at = now()
                 FROM unnest(\(jobs.map(\.id))::bigint[], \(jobs.map(\.leaseToken))::uuid[]) AS beat(id, token)
                 WHERE jobs.id = beat.id AND jobs.lease_token = beat.token AND jobs.state = 'running'

@@ -47,28 +47,32 @@ public struct JobQueue: Sendable {
     /// Returns nil when a job with the same dedupe key is already pending.
     @discardableResult
     public static func enqueue(_ job: NewJob, on connection: PostgresConnection, logger: Logger) async throws -> Int64? {
-        let rows = try await connection.query("""
+        var id: Int64?
+        for try await value in try await connection.query(insertQuery(job), logger: logger).decode(Int64.self) { id = value }
+        return id
+    }
+
+    /// One statement: the insert and its NOTIFY (sent when the surrounding transaction
+    /// commits), so queueing a job on its own is a single round trip.
+    static func insertQuery(_ job: NewJob) -> PostgresQuery {
+        """
+        WITH inserted AS (
             INSERT INTO jobs (kind, deployment_id, service, branch, priority, max_attempts, dedupe_key, timeout_ms, run_at)
             VALUES (\(job.kind.rawValue), \(job.deploymentID), \(job.service), \(job.branch), \(job.priority),
                     \(job.maxAttempts), \(job.dedupeKey), \(job.timeout.milliseconds),
                     now() + \(job.delay?.milliseconds ?? 0) * interval '1 millisecond')
             ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL AND state IN ('queued', 'running') DO NOTHING
-            RETURNING id
-            """, logger: logger)
-        var id: Int64?
-        for try await value in rows.decode(Int64.self) { id = value }
-        if id != nil {
-            try await connection.query("SELECT pg_notify(\(Self.channel), \(job.kind.rawValue))", logger: logger)
-        }
-        return id
+            RETURNING id)
+        SELECT id FROM inserted, LATERAL (SELECT pg_notify(\(Self.channel), \(job.kind.rawValue))) AS notified
+        """
     }
 
     @discardableResult
     public func enqueue(_ job: NewJob) async throws -> Int64? {
         try await pool.bounded {
-            try await client.transaction(logger: logger) { connection in
-                try await Self.enqueue(job, on: connection, logger: logger)
-            }
+            var id: Int64?
+            for try await value in try await client.query(Self.insertQuery(job), logger: logger).decode(Int64.self) { id = value }
+            return id
         }
     }
 
@@ -96,7 +100,7 @@ public struct JobQueue: Sendable {
     public func claim(kinds: [JobKind], limit: Int, owner: String, lease: TimeSpan) async throws -> [ClaimedJob] {
         try await pool.bounded {
             let token = UUID()
-            let rows = try await client.query(Self.claimQuery(kinds: kinds, limit: limit, owner: owner, lease: lease, token: token),
+            let rows = try await pool.relaxed.query(Self.claimQuery(kinds: kinds, limit: limit, owner: owner, lease: lease, token: token),
                                               logger: logger)
             return try await Self.claimed(rows, token: token)
         }

@@ -24,26 +24,26 @@ public struct Store: Sendable {
     public static func open<T: Sendable>(_ url: DatabaseURL, logger: Logger, migrate: Bool = false,
                                          _ body: (Store) async throws -> T) async throws -> T {
         try await Database.probe(url, logger: logger)
-        let first = PostgresClient(configuration: Database.configuration(url), backgroundLogger: logger)
+        let first = DatabasePool.Clients(url: url, logger: logger)
         let pool = DatabasePool(first, url: url)
-        let (clients, newClient) = AsyncStream<PostgresClient>.makeStream()
-        newClient.yield(first)
+        let (clients, newClients) = AsyncStream<DatabasePool.Clients>.makeStream()
+        newClients.yield(first)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                // Runs each client in turn; a replaced one is shut down, failing what waits in it.
-                var running: Task<Void, Never>?
-                for await client in clients {
-                    running?.cancel()
-                    running = Task { await client.run() }
+                // Runs each pair in turn; a replaced pair is shut down, failing what waits in it.
+                var running: [Task<Void, Never>] = []
+                for await pair in clients {
+                    running.forEach { $0.cancel() }
+                    running = [Task { await pair.durable.run() }, Task { await pair.relaxed.run() }]
                 }
-                running?.cancel()
+                running.forEach { $0.cancel() }
             }
             group.addTask {
                 await PoolWatchdog(pool: pool, logger: logger, interval: .seconds(2), timeout: .seconds(5),
-                                   start: { newClient.yield($0) }).run()
+                                   start: { newClients.yield($0) }).run()
             }
             defer {
-                newClient.finish()
+                newClients.finish()
                 group.cancelAll()
             }
             let store = Store(pool: pool, logger: logger)

@@ -28,24 +28,28 @@ enum Drain {
                            ("seconds", elapsed.seconds), ("jobs_per_s", Double(options.jobs) / elapsed.seconds), ("lost", lost)])
     }
 
-    /// The ceiling: the queue's claim and complete statements in a tight loop on W connections.
+    /// The ceiling: the queue's claim and complete statements in a tight loop, each worker
+    /// with the same two sessions the queue uses (claims without waiting for the WAL flush,
+    /// completions durable).
     static func raw(store: Store, url: DatabaseURL, options: BenchOptions, kind: JobKind, logger: Logger) async throws -> String {
         try await prepare(store, jobs: options.jobs, kind: kind)
         let start = ContinuousClock.now
         try await withThrowingTaskGroup(of: Void.self) { group in
             for worker in 0..<options.workers {
                 group.addTask {
-                    let connection = try await PostgresConnection.connect(configuration: Database.connectionConfiguration(url),
-                                                                          id: worker, logger: logger)
-                    defer { Task { try? await connection.close() } }
+                    let configuration = Database.connectionConfiguration(url)
+                    let claims = try await PostgresConnection.connect(configuration: configuration, id: worker * 2, logger: logger)
+                    let completions = try await PostgresConnection.connect(configuration: configuration, id: worker * 2 + 1, logger: logger)
+                    try await claims.query("SET synchronous_commit = off", logger: logger)
+                    defer { Task { try? await claims.close(); try? await completions.close() } }
                     while true {
                         let token = UUID()
-                        let rows = try await connection.query(
+                        let rows = try await claims.query(
                             JobQueue.claimQuery(kinds: [kind], limit: options.batch, owner: "raw-\(worker)", lease: .seconds(30), token: token),
                             logger: logger)
                         let jobs = try await JobQueue.claimed(rows, token: token)
                         if jobs.isEmpty { return }
-                        _ = try await connection.query(JobQueue.completeQuery(jobs), logger: logger).collect()
+                        _ = try await completions.query(JobQueue.completeQuery(jobs), logger: logger).collect()
                     }
                 }
             }
