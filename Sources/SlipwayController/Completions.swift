@@ -13,6 +13,9 @@ actor Completions {
     let afterFlush: @Sendable () async -> Void
     private var pending: [ClaimedJob] = []
     private var timerRunning = false
+    /// Writes under way, awaited by `flush` so shutdown does not cut one off.
+    private var writing: [Int: Task<Void, Never>] = [:]
+    private var nextWrite = 0
 
     init(queue: JobQueue, batch: Int, linger: Duration, logger: Logger, afterFlush: @escaping @Sendable () async -> Void) {
         self.afterFlush = afterFlush
@@ -22,28 +25,53 @@ actor Completions {
         self.logger = logger
     }
 
-    func add(_ job: ClaimedJob) async {
+    /// Takes a success; never waits for the write, so the worker can claim its next batch
+    /// while this one is being recorded.
+    func add(_ job: ClaimedJob) {
         pending.append(job)
         if pending.count >= batch {
-            await flush()
+            startWrite(take())
         } else if !timerRunning {
             timerRunning = true
             Task {
                 try? await Task.sleep(for: linger)
-                await self.timerFired()
+                self.timerFired()
             }
         }
     }
 
-    private func timerFired() async {
+    private func timerFired() {
         timerRunning = false
-        await flush()
+        startWrite(take())
     }
 
+    private func startWrite(_ jobs: [ClaimedJob]) {
+        guard !jobs.isEmpty else { return }
+        let id = nextWrite
+        nextWrite += 1
+        writing[id] = Task {
+            await write(jobs)
+            self.finished(id)
+        }
+    }
+
+    private func finished(_ id: Int) {
+        writing[id] = nil
+    }
+
+    /// Writes what is pending now and waits for every write under way (at shutdown).
     func flush() async {
-        guard !pending.isEmpty else { return }
-        let jobs = pending
-        pending.removeAll(keepingCapacity: true)
+        startWrite(take())
+        for task in writing.values { await task.value }
+    }
+
+    private func take() -> [ClaimedJob] {
+        defer { pending.removeAll(keepingCapacity: true) }
+        return pending
+    }
+
+    private nonisolated func write(_ jobs: [ClaimedJob]) async {
+        guard !jobs.isEmpty else { return }
         do {
             let done = try await queue.complete(jobs)
             for job in jobs where !done.contains(job.id) {

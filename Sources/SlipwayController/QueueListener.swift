@@ -52,8 +52,8 @@ public struct QueueListener: Service {
             group.addTask {
                 try await connection.listen(on: JobQueue.channel) { notifications in
                     // Jobs queued before LISTEN took effect would otherwise wait a poll interval.
-                    await wake.signal()
-                    for try await _ in notifications { await wake.signal() }
+                    wake.signal()
+                    for try await _ in notifications { wake.signal() }
                 }
             }
             group.addTask {

@@ -60,7 +60,7 @@ public final class WorkerPool: Service, Sendable {
         self.slotFreed = slotFreed
         // A finished job holds its place under the limits until its success is written.
         self.completions = Completions(queue: queue, batch: max(settings.batch, 1), linger: .milliseconds(2), logger: logger,
-                                       afterFlush: { await slotFreed.signal() })
+                                       afterFlush: { slotFreed.signal() })
         let running = self.running
         stops.subscribe { id, reason in running.stop(id, because: .stopped(reason)) }
     }
@@ -85,7 +85,7 @@ public final class WorkerPool: Service, Sendable {
     /// Claims while slots are free and runs each job in a child task.
     private func dispatch(into group: inout DiscardingTaskGroup) async {
         while !Task.isCancelled {
-            let slotGeneration = await slotFreed.generation
+            let slotGeneration = slotFreed.generation
             let busy = inFlight.withLock { $0 }
             let free = settings.concurrency - busy
             // Claim whole batches: a claim per freed slot would cost a round trip per job.
@@ -93,7 +93,7 @@ public final class WorkerPool: Service, Sendable {
                 await slotFreed.wait(since: slotGeneration, timeout: settings.pollInterval.duration)
                 continue
             }
-            let workGeneration = await wake.generation
+            let workGeneration = wake.generation
             let jobs: [ClaimedJob]
             do {
                 jobs = try await claim(upTo: free)
@@ -112,7 +112,7 @@ public final class WorkerPool: Service, Sendable {
                 group.addTask {
                     await self.execute(job)
                     self.inFlight.withLock { $0 -= 1 }
-                    await self.slotFreed.signal()
+                    self.slotFreed.signal()
                 }
             }
         }
@@ -187,8 +187,9 @@ public final class WorkerPool: Service, Sendable {
         case (nil, .failure(let error as PermanentJobError)): outcome = .failed(message: error.message, retryable: false)
         case (nil, .failure(let error)): outcome = .failed(message: "\(error)", retryable: true)
         }
-        let resolution = JobTransitions.resolve(outcome, kind: job.kind, attempts: job.attempts,
-                                                maxAttempts: job.maxAttempts, jitter: random())
+        // Randomness only where a retry needs it (it costs a system call).
+        let resolution = JobTransitions.resolve(outcome, kind: job.kind, attempts: job.attempts, maxAttempts: job.maxAttempts,
+                                                jitter: outcome == .succeeded ? 0 : random())
         if case .complete = resolution {
             await completions.add(job)
             return

@@ -81,7 +81,7 @@ enum App {
         var services: [any Service] = []
         if roles.web {
             let intake = WebhookIntake(store: store, secrets: config.webhookSecrets, logger: logger,
-                                       onQueued: { await wake.signal() })
+                                       onQueued: { wake.signal() })
             services.append(Application(
                 router: HTTPServer.router(store: store, intake: intake),
                 configuration: .init(address: .hostname(config.httpHost, port: config.httpPort), serverName: "slipway"),
