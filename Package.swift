@@ -105,6 +105,7 @@ let package = Package(
             "SlipwayCore", "SlipwayStore", "SlipwayController",
             .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Hummingbird", package: "hummingbird"),
         ]),
 
         .executableTarget(name: "MigrationsEmbedder", path: "Plugins/MigrationsEmbedder"),

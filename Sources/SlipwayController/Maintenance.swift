@@ -13,14 +13,18 @@ public struct Maintenance: Service {
         public var leaderTTL: TimeSpan
         public var deadlineGrace: TimeSpan
         public var retention: TimeSpan
+        /// How long webhook deliveries are kept: GitHub redelivers up to 3 days back.
+        public var deliveryRetention: TimeSpan
         public var pruneEvery: Duration
 
         public init(tick: Duration = .seconds(1), leaderTTL: TimeSpan = .seconds(10), deadlineGrace: TimeSpan = .seconds(30),
-                    retention: TimeSpan = .seconds(7 * 86_400), pruneEvery: Duration = .seconds(600)) {
+                    retention: TimeSpan = .seconds(7 * 86_400), deliveryRetention: TimeSpan = .seconds(30 * 86_400),
+                    pruneEvery: Duration = .seconds(600)) {
             self.tick = tick
             self.leaderTTL = leaderTTL
             self.deadlineGrace = deadlineGrace
             self.retention = retention
+            self.deliveryRetention = deliveryRetention
             self.pruneEvery = pruneEvery
         }
     }
@@ -82,6 +86,8 @@ public struct Maintenance: Service {
         if prune {
             let pruned = try await queue.prune(olderThan: settings.retention)
             if pruned > 0 { logger.info("pruned finished jobs", metadata: ["jobs.count": "\(pruned)"]) }
+            let deliveries = try await queue.pruneDeliveries(olderThan: settings.deliveryRetention)
+            if deliveries > 0 { logger.info("pruned webhook deliveries", metadata: ["deliveries.count": "\(deliveries)"]) }
         }
     }
 }

@@ -34,7 +34,7 @@ public struct Pipeline: Sendable {
 
     /// The handlers of every job kind.
     public var handlers: [any JobHandler] {
-        [BuildHandler(pipeline: self), RolloutHandler(pipeline: self), WatchHandler(pipeline: self)]
+        [BuildHandler(pipeline: self), RolloutHandler(pipeline: self), WatchHandler(pipeline: self), PathsHandler(pipeline: self)]
     }
 
     func revision(of deployment: DeploymentRow) -> Revision? {

@@ -9,6 +9,10 @@ public protocol GitFetcher: Sendable {
     func resolve(_ revision: String, in repo: RepoURL) async throws -> String
     /// Writes the tree of commit `sha` into `directory` (created; must not exist).
     func checkout(_ sha: String, of repo: RepoURL, into directory: String) async throws
+    /// The files that differ between two commits of the mirror; nil when `before` is not in it.
+    func changedPaths(from before: String, to after: String, in repo: RepoURL) async throws -> [String]?
+    /// The remote's branch heads (`refs/heads/…` → SHA), without fetching.
+    func remoteHeads(_ repo: RepoURL) async throws -> [String: String]
 }
 
 public struct GitError: Error, Sendable, CustomStringConvertible {

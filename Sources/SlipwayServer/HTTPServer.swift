@@ -9,8 +9,8 @@ import SlipwayWebhooks
 
 /// The HTTP face of Slipway: webhooks, health, and the JSON API.
 public enum HTTPServer {
-    /// Webhook bodies above this are refused with 413.
-    public static let maxWebhookBytes = 10 << 20
+    /// Webhook bodies above this are refused with 413 (GitHub caps its payloads at 25 MB).
+    public static let maxWebhookBytes = 25 << 20
 
     public static func router(store: Store, intake: WebhookIntake) -> Router<BasicRequestContext> {
         let router = Router()
@@ -25,12 +25,9 @@ public enum HTTPServer {
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                             body: .init(byteBuffer: ByteBuffer(string: Metrics.render(jobs: counts.jobs, deployments: counts.deployments))))
         }
-        router.post("/webhooks/github") { request, context in
-            try await webhook(.github, request: request, context: context, intake: intake)
-        }
-        for path in ["/webhooks/gitlab", "/webhooks/bitbucket"] {
-            router.post(RouterPath(path)) { _, _ -> Response in
-                json(["error": "this provider's webhooks are not supported by this version; use GitHub or polling"], status: .notImplemented)
+        for endpoint in WebhookIntake.Endpoint.allCases {
+            router.post(RouterPath("/webhooks/\(endpoint.rawValue)")) { request, context in
+                try await webhook(endpoint, request: request, context: context, intake: intake)
             }
         }
         router.get("/api/v1/services") { _, _ in
@@ -62,7 +59,7 @@ public enum HTTPServer {
         return router
     }
 
-    static func webhook(_ provider: NormalizedEvent.Provider, request: Request, context: BasicRequestContext,
+    static func webhook(_ endpoint: WebhookIntake.Endpoint, request: Request, context: BasicRequestContext,
                         intake: WebhookIntake) async throws -> Response {
         let buffer: ByteBuffer
         do {
@@ -72,7 +69,7 @@ public enum HTTPServer {
         }
         var headers = WebhookHeaders()
         for field in request.headers { headers[field.name.canonicalName] = field.value }
-        switch try await intake.receive(provider: provider, headers: headers, body: Data(buffer: buffer)) {
+        switch try await intake.receive(endpoint: endpoint, headers: headers, body: Data(buffer: buffer)) {
         case .accepted(let receipt): return json(receipt, status: .accepted)
         case .unauthorized(let message): return json(["error": message], status: .unauthorized)
         case .badRequest(let message): return json(["error": message], status: .badRequest)

@@ -5,9 +5,31 @@ import SlipwayStore
 import SlipwayWebhooks
 import Synchronization
 
-/// Verifies, normalizes, matches and stores one webhook delivery. Nothing is stored
-/// unless the signature is right; the delivery and its jobs are stored together.
+/// Verifies, normalizes, matches and stores one webhook delivery. Nothing is parsed or
+/// stored unless the secret checks out; the delivery and its jobs are stored together,
+/// before the answer, so an accepted webhook is never lost.
 public final class WebhookIntake: Sendable {
+    /// The three webhook endpoints; Bitbucket Cloud and Server share one.
+    public enum Endpoint: String, Sendable, CaseIterable {
+        case github, gitlab, bitbucket
+
+        var secretVariable: String { "SLIPWAY_WEBHOOK_SECRET_\(rawValue.uppercased())" }
+        var name: String {
+            switch self {
+            case .github: "GitHub"
+            case .gitlab: "GitLab"
+            case .bitbucket: "Bitbucket"
+            }
+        }
+        func accepts(_ provider: NormalizedEvent.Provider) -> Bool {
+            switch self {
+            case .github: provider == .github
+            case .gitlab: provider == .gitlab
+            case .bitbucket: provider == .bitbucket || provider == .bitbucketServer
+            }
+        }
+    }
+
     public enum Answer: Sendable, Equatable {
         case accepted(Receipt)
         case unauthorized(String)
@@ -21,6 +43,8 @@ public final class WebhookIntake: Sendable {
         public var duplicate: Bool
         public var deployments: [String: Int64]
         public var skipped: [String: String]
+        /// Services whose decision waits for the push's changed files to be computed with git.
+        public var waiting: [String]
     }
 
     let store: Store
@@ -37,61 +61,90 @@ public final class WebhookIntake: Sendable {
         self.onQueued = onQueued
     }
 
-    public func receive(provider: NormalizedEvent.Provider, headers: WebhookHeaders, body: Data) async throws -> Answer {
-        guard let secret = secrets[provider] else {
-            let variable = "SLIPWAY_WEBHOOK_SECRET_\(provider == .bitbucketServer ? "BITBUCKET" : provider.rawValue.uppercased())"
-            let first = warnedMissingSecret.withLock { $0.insert(variable).inserted }
-            if first {
-                logger.error("refusing webhooks: no secret configured; set it to the secret of the provider's webhook",
-                             metadata: ["webhook.provider": "\(provider.rawValue)", "config.key": "\(variable)"])
-            }
-            return .unauthorized("no webhook secret is configured for \(provider.rawValue); set \(variable)")
+    public func receive(endpoint: Endpoint, headers: WebhookHeaders, body: Data) async throws -> Answer {
+        guard let provider = WebhookParser.provider(for: headers, body: body) else {
+            return .badRequest("no \(endpoint.name) event header; this endpoint takes \(endpoint.name) webhooks")
         }
-        switch provider {
-        case .github:
-            guard WebhookSignature.isValid(header: headers["X-Hub-Signature-256"], body: body, secret: secret) else {
-                logger.warning("webhook signature mismatch", metadata: ["webhook.provider": "github",
-                                                                        "webhook.delivery": "\(headers["X-GitHub-Delivery"] ?? "?")"])
-                return .unauthorized("X-Hub-Signature-256 is missing or does not match the body")
-            }
-        default:
-            return .badRequest("\(provider.rawValue) webhooks are not supported by this version")
+        guard endpoint.accepts(provider) else {
+            return .badRequest("this endpoint takes \(endpoint.name) webhooks, not \(provider.rawValue); "
+                               + "point the webhook at /webhooks/\(provider == .bitbucketServer ? "bitbucket" : provider.rawValue)")
+        }
+        if let refusal = verify(endpoint: endpoint, provider: provider, headers: headers, body: body) {
+            return .unauthorized(refusal)
         }
 
-        let event: NormalizedEvent
+        let events: [NormalizedEvent]
         do {
-            event = try WebhookParser.parse(headers: headers, body: body)
+            events = try WebhookParser.parseAll(headers: headers, body: body)
         } catch {
+            logger.warning("webhook body refused", metadata: ["webhook.provider": "\(provider.rawValue)", "error": "\(error.message)"])
             return .badRequest(error.message)
         }
-        let deliveryID = event.deliveryID ?? Self.fallbackDeliveryID(event)
-        let outcomes = event.kind == .ignored ? [] : EventMatching.outcomes(for: event, routes: try await store.routes())
-        let result = try await store.recordDelivery(event, deliveryID: deliveryID, outcomes: outcomes)
+        let routes = events.contains { $0.kind == .push } ? try await store.routes() : []
+        let baseID = events[0].deliveryID ?? Self.fallbackDeliveryID(events[0])
+        let records = events.enumerated().map { index, event in
+            // A body with several changes is one delivery per change; the suffix keeps redeliveries recognisable.
+            let id = index == 0 ? baseID : (event.deliveryID.map { "\($0)#\(index + 1)" } ?? Self.fallbackDeliveryID(event))
+            return DeliveryRecord(event: event, deliveryID: id,
+                                  outcomes: event.kind == .ignored ? [] : EventMatching.outcomes(for: event, routes: routes))
+        }
+        let results = try await store.recordDeliveries(records)
+        let receipt = receipt(provider: provider, deliveryID: baseID, events: events, results: results)
+        if !receipt.deployments.isEmpty || !receipt.waiting.isEmpty { await onQueued() }
+        return .accepted(receipt)
+    }
 
+    func receipt(provider: NormalizedEvent.Provider, deliveryID: String, events: [NormalizedEvent],
+                 results: [DeliveryResult]) -> Receipt {
         var log = logger
         log[metadataKey: "webhook.provider"] = "\(provider.rawValue)"
         log[metadataKey: "webhook.delivery"] = "\(deliveryID)"
-        var skipped: [String: String] = [:]
-        for case .skip(let service, let reason) in outcomes { skipped[service] = reason }
-        switch result {
-        case .duplicate:
-            log.info("duplicate delivery ignored")
-            return .accepted(Receipt(provider: provider.rawValue, deliveryID: deliveryID, kind: event.kind.rawValue,
-                                     duplicate: true, deployments: [:], skipped: [:]))
-        case .recorded(_, let deployments):
+        var receipt = Receipt(provider: provider.rawValue, deliveryID: deliveryID, kind: events[0].kind.rawValue,
+                              duplicate: true, deployments: [:], skipped: [:], waiting: [])
+        for (event, result) in zip(events, results) {
+            guard case .recorded(_, let deployments, let outcomes) = result else { continue }
+            receipt.duplicate = false
+            receipt.deployments.merge(deployments) { first, _ in first }
+            for outcome in outcomes {
+                switch outcome {
+                case .skip(let service, let reason): receipt.skipped[service] = reason
+                case .awaitChangedPaths(let service, _): receipt.waiting.append(service)
+                case .deploy: break
+                }
+            }
             log.info("webhook recorded", metadata: [
-                "event.kind": "\(event.kind.rawValue)", "git.sha": "\(event.after ?? "-")",
-                "deployments.count": "\(deployments.count)",
+                "event.kind": "\(event.kind.rawValue)", "git.ref": "\(event.ref ?? "-")", "git.sha": "\(event.after ?? "-")",
+                "deployments.count": "\(deployments.count)", "services.waiting": "\(receipt.waiting.count)",
             ])
-            if !deployments.isEmpty { await onQueued() }
-            return .accepted(Receipt(provider: provider.rawValue, deliveryID: deliveryID, kind: event.kind.rawValue,
-                                     duplicate: false, deployments: deployments, skipped: skipped))
         }
+        if receipt.duplicate { log.info("duplicate delivery ignored") }
+        return receipt
+    }
+
+    /// Nil when the request proves it knows the endpoint's secret; otherwise why not.
+    func verify(endpoint: Endpoint, provider: NormalizedEvent.Provider, headers: WebhookHeaders, body: Data) -> String? {
+        guard let secret = secrets[provider] else {
+            let first = warnedMissingSecret.withLock { $0.insert(endpoint.secretVariable).inserted }
+            if first {
+                logger.error("refusing webhooks: no secret configured; set it to the secret of the provider's webhook",
+                             metadata: ["webhook.provider": "\(provider.rawValue)", "config.key": "\(endpoint.secretVariable)"])
+            }
+            return "no webhook secret is configured for \(endpoint.name); set \(endpoint.secretVariable)"
+        }
+        let header = WebhookSignature.header(for: provider)
+        let valid = WebhookSignature.verify(provider: provider, headers: headers, body: body, secret: secret)
+        guard !valid else { return nil }
+        logger.warning("webhook refused: secret does not match", metadata: [
+            "webhook.provider": "\(provider.rawValue)", "http.header": "\(header)",
+            "webhook.delivery": "\(WebhookParser.deliveryID(for: headers, provider: provider) ?? "?")",
+        ])
+        return "\(header) is missing or does not match the body and the secret in \(endpoint.secretVariable)"
     }
 
     /// Without a delivery id header, the (repo, ref, after-SHA) triple stands in.
     static func fallbackDeliveryID(_ event: NormalizedEvent) -> String {
-        let parts = [event.repository?.cloneURL, event.ref, event.after, event.pullRequest.map { "pr\($0.number)" }]
+        let parts = [event.repository?.cloneURL, event.ref, event.after, event.pullRequest.map { "pr\($0.number)" },
+                     event.pullRequest.map { $0.action.rawValue }]
         return "derived:" + parts.map { $0 ?? "-" }.joined(separator: "|")
     }
 }

@@ -96,6 +96,21 @@ extension JobQueue {
     }
 }
 
+extension JobQueue {
+    /// Webhook deliveries older than `retention`, kept well past every provider's
+    /// redelivery window so a late redelivery is still recognised.
+    public func pruneDeliveries(olderThan retention: TimeSpan, batch: Int = 10_000) async throws -> Int {
+        try await pool.bounded {
+            try await client.query("""
+                DELETE FROM webhook_deliveries WHERE id IN (
+                    SELECT id FROM webhook_deliveries
+                    WHERE received_at < now() - \(retention.milliseconds) * interval '1 millisecond' LIMIT \(batch))
+                RETURNING id
+                """, logger: logger).collect().count
+        }
+    }
+}
+
 /// Leader election on a lease row: one holder per name, renewed before it expires,
 /// taken over by another replica once it has.
 public struct LeaderLease: Sendable {

@@ -14,6 +14,13 @@ public struct ClaimedJob: Sendable, Hashable {
     public var maxAttempts: Int
     public var timeout: TimeSpan
     public var leaseToken: UUID
+    /// The job's payload as stored (a JSON object of strings).
+    public var payloadJSON: String = "{}"
+
+    /// The payload, decoded on demand: most jobs have none and the claim stays cheap.
+    public var payload: [String: String] {
+        (try? JSONDecoder().decode([String: String].self, from: Data(payloadJSON.utf8))) ?? [:]
+    }
 }
 
 /// Limits on how many jobs of a kind run at once, across every replica.
@@ -57,14 +64,19 @@ public struct JobQueue: Sendable {
     static func insertQuery(_ job: NewJob) -> PostgresQuery {
         """
         WITH inserted AS (
-            INSERT INTO jobs (kind, deployment_id, service, branch, priority, max_attempts, dedupe_key, timeout_ms, run_at)
+            INSERT INTO jobs (kind, deployment_id, service, branch, priority, max_attempts, dedupe_key, timeout_ms, run_at, payload)
             VALUES (\(job.kind.rawValue), \(job.deploymentID), \(job.service), \(job.branch), \(job.priority),
                     \(job.maxAttempts), \(job.dedupeKey), \(job.timeout.milliseconds),
-                    now() + \(job.delay?.milliseconds ?? 0) * interval '1 millisecond')
+                    now() + \(job.delay?.milliseconds ?? 0) * interval '1 millisecond', \(payloadText(job))::jsonb)
             ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL AND state IN ('queued', 'running') DO NOTHING
             RETURNING id)
         SELECT id FROM inserted, LATERAL (SELECT pg_notify(\(Self.channel), \(job.kind.rawValue))) AS notified
         """
+    }
+
+    static func payloadText(_ job: NewJob) -> String {
+        guard !job.payload.isEmpty, let data = try? JSONEncoder().encode(job.payload) else { return "{}" }
+        return String(decoding: data, as: UTF8.self)
     }
 
     @discardableResult
@@ -93,7 +105,10 @@ public struct JobQueue: Sendable {
         }
     }
 
-    static let returning = "jobs.id, jobs.kind, jobs.deployment_id, jobs.service, jobs.attempts, jobs.max_attempts, jobs.timeout_ms"
+    static let returning = """
+        jobs.id, jobs.kind, jobs.deployment_id, jobs.service, jobs.attempts, jobs.max_attempts, jobs.timeout_ms,
+        CASE WHEN jobs.payload = '{}'::jsonb THEN NULL ELSE jobs.payload::text END AS payload
+        """
 
     /// Claims up to `limit` ready jobs of the given kinds for `owner`, highest priority and
     /// oldest first, all under one lease token. For kinds without limits.
@@ -160,7 +175,8 @@ public struct JobQueue: Sendable {
             ClaimedJob(id: try row.value("id"), kind: JobKind(try row.value("kind", as: String.self)),
                        deploymentID: try row.value("deployment_id"), service: try row.value("service"),
                        attempts: try row.value("attempts"), maxAttempts: try row.value("max_attempts"),
-                       timeout: TimeSpan(milliseconds: try row.value("timeout_ms")), leaseToken: token)
+                       timeout: TimeSpan(milliseconds: try row.value("timeout_ms")), leaseToken: token,
+                       payloadJSON: try row.value("payload", as: String?.self) ?? "{}")
         }
     }
 }

@@ -48,11 +48,17 @@ extension Store {
                    liveDeploymentID: try row.value("live_deployment_id"))
     }
 
-    /// What webhook matching needs to know about every service.
+    /// What webhook matching needs to know about every service: only the columns it
+    /// reads, so a monorepo with a thousand services is matched without decoding policies.
     public func routes() async throws -> [EventMatching.Route] {
-        try await services().compactMap { service in
-            guard let repo = try? RepoURL(service.policy.source.repo) else { return nil }
-            return EventMatching.Route(service: service.name, repo: repo, branch: service.policy.source.branch)
+        let rows = try await client.query("""
+            SELECT name, repo_url, branch, coalesce(policy->'source'->'paths', '[]'::jsonb)::text AS paths
+            FROM services WHERE removed_at IS NULL
+            """, logger: logger).rows()
+        return try rows.compactMap { row in
+            guard let repo = try? RepoURL(try row.value("repo_url", as: String.self)) else { return nil }
+            let paths = try Self.decodeJSON([String].self, try row.value("paths"))
+            return EventMatching.Route(service: try row.value("name"), repo: repo, branch: try row.value("branch"), paths: paths)
         }
     }
 }

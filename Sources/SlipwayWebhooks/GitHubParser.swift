@@ -1,22 +1,26 @@
 import Foundation
 import SlipwayCore
 
-/// GitHub `push`, `pull_request` and `ping` → `NormalizedEvent`; other events become `ignored`.
+/// GitHub `push`, `create`, `delete`, `pull_request` and `ping` → `NormalizedEvent`;
+/// other events become `ignored`.
 enum GitHubParser {
+    /// GitHub lists at most 2,048 commits in a push; past that the files are computed with git.
+    static let commitListLimit = 2048
+
     static func parse(event: String, deliveryID: String?, body: Data) throws(WebhookError) -> NormalizedEvent {
         switch event {
         case "push":
-            let push: GitHubPush = try decode(body, as: "push")
-            return pushEvent(push, deliveryID: deliveryID)
+            return pushEvent(try decode(body, event), deliveryID: deliveryID)
+        case "create", "delete":
+            return refEvent(try decode(body, event), event: event, deliveryID: deliveryID)
         case "pull_request":
-            let pr: GitHubPullRequestEvent = try decode(body, as: "pull_request")
-            return pullRequestEvent(pr, deliveryID: deliveryID)
+            return pullRequestEvent(try decode(body, event), deliveryID: deliveryID)
         case "ping":
-            let any: GitHubAnyEvent = try decode(body, as: "ping")
+            let any: GitHubAnyEvent = try decode(body, event)
             return NormalizedEvent(provider: .github, kind: .ping, event: event, deliveryID: deliveryID,
                                    repository: any.repository.map(repository))
         default:
-            let any: GitHubAnyEvent = try decode(body, as: event)
+            let any: GitHubAnyEvent = try decode(body, event.isEmpty ? "unnamed" : event)
             return NormalizedEvent(provider: .github, kind: .ignored, event: event, deliveryID: deliveryID,
                                    repository: any.repository.map(repository),
                                    ignoredReason: "GitHub `\(event)` events do not deploy")
@@ -27,15 +31,39 @@ enum GitHubParser {
         var event = NormalizedEvent(provider: .github, kind: .push, event: "push", deliveryID: deliveryID,
                                     repository: push.repository.map(repository), ref: push.ref,
                                     before: push.before, after: push.after,
-                                    deleted: push.deleted ?? (push.after == zeroSHA))
-        if push.ref.hasPrefix("refs/heads/") {
-            event.branch = String(push.ref.dropFirst("refs/heads/".count))
-        } else if push.ref.hasPrefix("refs/tags/") {
+                                    deleted: push.deleted ?? (push.after == PayloadDecoding.zeroSHA))
+        let (branch, tag) = PayloadDecoding.split(ref: push.ref)
+        event.branch = branch
+        event.tag = tag
+        if tag != nil {
             event.kind = .tag
-            event.tag = String(push.ref.dropFirst("refs/tags/".count))
-        } else {
+        } else if branch == nil {
             event.kind = .ignored
             event.ignoredReason = "push to \(push.ref), which is neither a branch nor a tag"
+        }
+        event.changedPaths = changedPaths(push)
+        return event
+    }
+
+    /// The commit list names every changed file unless it was cut short, the push was
+    /// forced (old commits left the branch), or it is empty (a branch moved to commits
+    /// that were already in the repository).
+    static func changedPaths(_ push: GitHubPush) -> [String]? {
+        guard let commits = push.commits, !commits.isEmpty, commits.count < commitListLimit, push.forced != true else {
+            return nil
+        }
+        return commits.flatMap { ($0.added ?? []) + ($0.modified ?? []) + ($0.removed ?? []) }
+    }
+
+    static func refEvent(_ e: GitHubRefEvent, event name: String, deliveryID: String?) -> NormalizedEvent {
+        let isTag = e.ref_type == "tag"
+        let fullRef = (isTag ? "refs/tags/" : "refs/heads/") + e.ref
+        var event = NormalizedEvent(provider: .github, kind: isTag ? .tag : .push, event: name, deliveryID: deliveryID,
+                                    repository: e.repository.map(repository), ref: fullRef,
+                                    branch: isTag ? nil : e.ref, tag: isTag ? e.ref : nil, deleted: name == "delete")
+        if e.ref_type != "tag" && e.ref_type != "branch" {
+            event.kind = .ignored
+            event.ignoredReason = "GitHub `\(name)` of a \(e.ref_type), which is neither a branch nor a tag"
         }
         return event
     }
@@ -60,30 +88,22 @@ enum GitHubParser {
             number: number, action: action,
             headBranch: e.pull_request.head?.ref, headSHA: e.pull_request.head?.sha,
             baseBranch: e.pull_request.base?.ref,
-            headCloneURL: e.pull_request.head?.repo?.clone_url)
+            headCloneURL: e.pull_request.head?.repo.flatMap(cloneURL))
+        event.before = e.before
         event.after = e.pull_request.head?.sha
         return event
     }
 
     static func repository(_ r: GitHubRepository) -> NormalizedEvent.Repository {
-        NormalizedEvent.Repository(fullName: r.full_name, cloneURL: r.clone_url ?? r.html_url.map { $0 + ".git" } ?? r.ssh_url)
+        NormalizedEvent.Repository(fullName: r.full_name, cloneURL: cloneURL(r),
+                                   otherURLs: [r.ssh_url, r.git_url].compactMap { $0 })
     }
 
-    static let zeroSHA = String(repeating: "0", count: 40)
+    static func cloneURL(_ r: GitHubRepository) -> String? {
+        r.clone_url ?? r.html_url.map { $0 + ".git" }
+    }
 
-    static func decode<T: Decodable>(_ body: Data, as event: String) throws(WebhookError) -> T {
-        do {
-            return try JSONDecoder().decode(T.self, from: body)
-        } catch let DecodingError.dataCorrupted(context) where context.codingPath.isEmpty {
-            throw .malformed("body is not JSON")
-        } catch let DecodingError.keyNotFound(key, context) {
-            let path = (context.codingPath + [key]).map(\.stringValue).joined(separator: ".")
-            throw .malformed("GitHub `\(event)` payload has no `\(path)`")
-        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
-            let path = context.codingPath.map(\.stringValue).joined(separator: ".")
-            throw .malformed("GitHub `\(event)` payload has an unexpected `\(path)`")
-        } catch {
-            throw .malformed("body is not JSON")
-        }
+    static func decode<T: Decodable>(_ body: Data, _ event: String) throws(WebhookError) -> T {
+        try PayloadDecoding.decode(body, provider: "GitHub", event: event)
     }
 }

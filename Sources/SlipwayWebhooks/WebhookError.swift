@@ -5,8 +5,6 @@ public struct WebhookError: Error, Sendable, Hashable, CustomStringConvertible {
         case malformed
         /// Headers name no provider Slipway knows.
         case unknownProvider
-        /// A provider that this version does not parse.
-        case unsupportedProvider
     }
 
     public let kind: Kind

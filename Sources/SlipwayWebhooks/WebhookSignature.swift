@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import SlipwayCore
 
 /// HMAC-SHA256 webhook signatures (`X-Hub-Signature-256: sha256=<hex>` and the same
 /// form in Bitbucket's `X-Hub-Signature`), compared in constant time.
@@ -41,5 +42,27 @@ public enum WebhookSignature {
             index = next
         }
         return bytes
+    }
+}
+
+extension WebhookSignature {
+    /// The header a provider proves its secret with.
+    public static func header(for provider: NormalizedEvent.Provider) -> String {
+        switch provider {
+        case .github: "X-Hub-Signature-256"
+        case .gitlab: "X-Gitlab-Token"
+        case .bitbucket, .bitbucketServer, .poll: "X-Hub-Signature"
+        }
+    }
+
+    /// Whether the request carries proof of `secret`: GitHub's and Bitbucket's HMAC of
+    /// the body, GitLab's token itself.
+    public static func verify(provider: NormalizedEvent.Provider, headers: WebhookHeaders, body: some DataProtocol,
+                              secret: String) -> Bool {
+        let value = headers[header(for: provider)]
+        switch provider {
+        case .gitlab: return value.map { tokensEqual($0, secret) } ?? false
+        default: return isValid(header: value, body: body, secret: secret)
+        }
     }
 }

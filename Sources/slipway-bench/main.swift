@@ -8,6 +8,7 @@ import SlipwayStore
 // The Swift half of deploy/bench/queue. One mode per run, one JSON line out:
 //   slipway-bench raw|slipway --database-url URL --jobs N --workers W --batch B
 //   slipway-bench latency --database-url URL --samples S
+//   slipway-bench hello --addr 127.0.0.1:PORT      (deploy/bench/webhooks: the framework ceiling)
 // `raw` drives the queue's own claim and complete statements on W connections (the ceiling);
 // `slipway` runs W worker pools of B slots claiming B at a time, as `slipway serve` runs them.
 
@@ -15,6 +16,16 @@ let options = BenchOptions(CommandLine.arguments.dropFirst())
 var logger = Logger(label: "slipway.bench")
 logger.logLevel = .error
 let kind = JobKind("bench.noop")
+
+if CommandLine.arguments.dropFirst().first == "hello" {
+    let args = Array(CommandLine.arguments.dropFirst(2))
+    let address = args.firstIndex(of: "--addr").flatMap { $0 + 1 < args.count ? args[$0 + 1] : nil } ?? "127.0.0.1:8089"
+    do { try await Hello.serve(address: address, logger: logger) } catch {
+        FileHandle.standardError.write(Data("slipway-bench hello: \(error)\n".utf8))
+        exit(1)
+    }
+    exit(0)
+}
 
 do {
     let url = try DatabaseURL(parsing: options.databaseURL)

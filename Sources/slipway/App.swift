@@ -88,9 +88,10 @@ enum App {
                 logger: logger))
         }
         if roles.workers {
+            let git = MirrorCache(directory: "\(dataDir)/mirrors", allowLocalRepos: config.allowLocalRepos)
             let pipeline = Pipeline(
                 store: store,
-                git: MirrorCache(directory: "\(dataDir)/mirrors", allowLocalRepos: config.allowLocalRepos),
+                git: git,
                 builder: EngineBuilder(engine: engine),
                 runtime: DockerRuntime(engine: engine, network: config.dockerNetwork),
                 workDirectory: "\(dataDir)/work",
@@ -101,14 +102,17 @@ enum App {
                                           logger: logger))
             services.append(Maintenance(queue: store.queue, lease: LeaderLease(pool: store.pool, name: "maintenance", logger: logger),
                                         settings: .init(retention: config.jobRetention), logger: logger))
+            services.append(Poller(store: store, git: git, lease: LeaderLease(pool: store.pool, name: "poller", logger: logger),
+                                   logger: logger))
             services.append(WorkerPool(
                 settings: .init(name: "build", kinds: [.build],
                                 limits: [.build: KindLimits(global: config.buildConcurrency, perService: config.buildConcurrencyPerService)],
                                 concurrency: config.buildConcurrency, lease: config.jobLease, pollInterval: config.queuePollInterval),
                 queue: store.queue, handlers: handlers, wake: wake, stops: stops, logger: logger))
-            // Rollouts and watches mostly wait on the engine: many slots, little CPU; one rollout per service at a time.
+            // Rollouts and watches mostly wait on the engine, path checks on git: many slots,
+            // little CPU; one rollout per service at a time.
             services.append(WorkerPool(
-                settings: .init(name: "rollout", kinds: [.rollout, .watch], limits: [.rollout: KindLimits(perService: 1)],
+                settings: .init(name: "rollout", kinds: [.rollout, .watch, .paths], limits: [.rollout: KindLimits(perService: 1)],
                                 concurrency: 16, lease: config.jobLease, pollInterval: config.queuePollInterval),
                 queue: store.queue, handlers: handlers, wake: wake, stops: stops, logger: logger))
         }

@@ -44,10 +44,12 @@ struct DevCommand: AsyncParsableCommand {
             devEnv["DOCKER_HOST"] = config.dockerHost
             devEnv["SLIPWAY_DOCKER_NETWORK"] = "none"
         }
-        if config.webhookSecrets[.github] == nil {
-            let secret = try Self.webhookSecret(dataDir: dataDir)
-            config.webhookSecrets[.github] = secret
-            devEnv["SLIPWAY_WEBHOOK_SECRET_GITHUB"] = secret
+        // One secret per provider, generated once and kept: a hook set up yesterday still works.
+        for (name, providers) in [("github", [NormalizedEvent.Provider.github]), ("gitlab", [.gitlab]),
+                                  ("bitbucket", [.bitbucket, .bitbucketServer])] where config.webhookSecrets[providers[0]] == nil {
+            let secret = try Self.webhookSecret(dataDir: dataDir, provider: name)
+            for provider in providers { config.webhookSecrets[provider] = secret }
+            devEnv["SLIPWAY_WEBHOOK_SECRET_\(name.uppercased())"] = secret
         }
         try Self.writeDevEnv(devEnv, to: "\(dataDir)/dev.env")
 
@@ -55,6 +57,8 @@ struct DevCommand: AsyncParsableCommand {
             slipway dev
               webhook   http://\(config.httpHost):\(config.httpPort)/webhooks/github
               secret    \(config.webhookSecrets[.github]!)
+              gitlab    http://\(config.httpHost):\(config.httpPort)/webhooks/gitlab      (X-Gitlab-Token \(config.webhookSecrets[.gitlab]!))
+              bitbucket http://\(config.httpHost):\(config.httpPort)/webhooks/bitbucket   (secret \(config.webhookSecrets[.bitbucket]!))
               registry  \(registry)
               docker    \(config.dockerHost)\(config.dockerNetwork.map { " (network \($0))" } ?? "")
               database  \(DatabaseURL.redactingPassword(config.databaseURL ?? ""))
@@ -69,8 +73,8 @@ struct DevCommand: AsyncParsableCommand {
     }
 
     /// The secret is kept in the data dir so it survives restarts (the provider's hook keeps it too).
-    static func webhookSecret(dataDir: String) throws -> String {
-        let path = "\(dataDir)/webhook-secret-github"
+    static func webhookSecret(dataDir: String, provider: String) throws -> String {
+        let path = "\(dataDir)/webhook-secret-\(provider)"
         if let existing = try? String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines),
            !existing.isEmpty {
             return existing

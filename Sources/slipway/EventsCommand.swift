@@ -40,10 +40,9 @@ struct EventsCommand: AsyncParsableCommand {
                 }
                 body = data
             }
-            if let secret {
-                let header = parsed["X-Hub-Signature-256"] ?? parsed["X-Hub-Signature"]
-                guard WebhookSignature.isValid(header: header, body: body, secret: secret) else {
-                    printError("signature does not match: the secret differs, or the body was changed after signing")
+            if let secret, let provider = WebhookParser.provider(for: parsed, body: body) {
+                guard WebhookSignature.verify(provider: provider, headers: parsed, body: body, secret: secret) else {
+                    printError("\(WebhookSignature.header(for: provider)) does not match: the secret differs, or the body was changed after signing")
                     throw ExitCode(1)
                 }
             }

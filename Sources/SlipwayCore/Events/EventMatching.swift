@@ -5,20 +5,25 @@ public enum EventMatching {
         public var service: String
         public var repo: RepoURL
         public var branch: String
-        public init(service: String, repo: RepoURL, branch: String) {
+        public var paths: PathFilter
+        public init(service: String, repo: RepoURL, branch: String, paths: [String] = []) {
             self.service = service
             self.repo = repo
             self.branch = branch
+            self.paths = PathFilter(paths)
         }
     }
 
     public enum Outcome: Sendable, Hashable {
         case deploy(service: String, sha: String)
         case skip(service: String, reason: String)
+        /// The service has `source.paths` and the payload does not list the changed
+        /// files: they are computed with git before deciding.
+        case awaitChangedPaths(service: String, sha: String)
 
         public var service: String {
             switch self {
-            case .deploy(let s, _), .skip(let s, _): s
+            case .deploy(let s, _), .skip(let s, _), .awaitChangedPaths(let s, _): s
             }
         }
     }
@@ -28,8 +33,10 @@ public enum EventMatching {
     /// Outcomes for the services whose repository the event is about; services of
     /// other repositories are not mentioned (they are not "skipped", just unrelated).
     public static func outcomes(for event: NormalizedEvent, routes: [Route]) -> [Outcome] {
-        guard let url = event.repository?.cloneURL, let repo = try? RepoURL(url) else { return [] }
-        let related = routes.filter { $0.repo.key == repo.key }.sorted { $0.service < $1.service }
+        let keys = Set((event.repository?.urls ?? []).compactMap { try? RepoURL($0).key })
+        guard !keys.isEmpty else { return [] }
+        let related = routes.filter { keys.contains($0.repo.key) }.sorted { $0.service < $1.service }
+        let changed = event.changedPaths.map(ChangedFiles.init)
         return related.map { route in
             switch event.kind {
             case .push:
@@ -37,10 +44,14 @@ public enum EventMatching {
                     return .skip(service: route.service,
                                  reason: "push to branch \(event.branch ?? "?"); the policy tracks \(route.branch)")
                 }
-                if event.deleted == true || event.after == nil || event.after == zeroSHA {
+                if event.deleted == true {
                     return .skip(service: route.service, reason: "branch \(route.branch) was deleted")
                 }
-                return .deploy(service: route.service, sha: event.after!)
+                guard let sha = event.after, sha != zeroSHA else {
+                    return .skip(service: route.service,
+                                 reason: "the \(event.event) event names no commit; the push event for it deploys")
+                }
+                return pathOutcome(route: route, sha: sha, before: event.before, changed: changed)
             case .tag:
                 return .skip(service: route.service, reason: "tag \(event.tag ?? "?") pushed; tags do not deploy")
             case .pullRequest:
@@ -51,12 +62,43 @@ public enum EventMatching {
         }
     }
 
+    /// With `source.paths`, a push deploys only when it changed a file the paths take.
+    /// A new branch has nothing to compare with, so it deploys.
+    static func pathOutcome(route: Route, sha: String, before: String?, changed: ChangedFiles?) -> Outcome {
+        guard !route.paths.isEmpty, let before, before != zeroSHA else { return .deploy(service: route.service, sha: sha) }
+        guard let changed else { return .awaitChangedPaths(service: route.service, sha: sha) }
+        if route.paths.firstMatch(in: changed) != nil { return .deploy(service: route.service, sha: sha) }
+        return .skip(service: route.service, reason: noPathReason(route.paths, changed))
+    }
+
+    static func noPathReason(_ paths: PathFilter, _ changed: ChangedFiles) -> String {
+        let listed = paths.texts.map { "`\($0)`" }.joined(separator: ", ")
+        guard let example = changed.first else { return "the push changed no files; the policy's paths are \(listed)" }
+        let files = changed.count == 1 ? "1 file changed (\(example))" : "\(changed.count) files changed (e.g. \(example))"
+        return "no changed file is under the policy's paths \(listed); \(files)"
+    }
+
+    /// Decides the services that waited for their changed files, now that they are known.
+    public static func resolve(_ pending: [Outcome], routes: [Route], before: String?, changedPaths: [String]) -> [Outcome] {
+        let changed = ChangedFiles(changedPaths)
+        let byService = Dictionary(routes.map { ($0.service, $0) }, uniquingKeysWith: { first, _ in first })
+        return pending.map { outcome in
+            guard case .awaitChangedPaths(let service, let sha) = outcome else { return outcome }
+            guard let route = byService[service] else {
+                return .skip(service: service, reason: "the service's policy was removed before its changed files were known")
+            }
+            return pathOutcome(route: route, sha: sha, before: before, changed: changed)
+        }
+    }
+
     /// One word for what became of a delivery, and a line per related service.
     public static func summary(for event: NormalizedEvent, outcomes: [Outcome]) -> (outcome: String, detail: [String: String]) {
         let detail = Dictionary(uniqueKeysWithValues: outcomes.map { outcome -> (String, String) in
             switch outcome {
             case .deploy(let service, let sha): (service, "deploy \(sha)")
             case .skip(let service, let reason): (service, "skipped because \(reason)")
+            case .awaitChangedPaths(let service, let sha):
+                (service, "waiting: the payload does not list the changed files; computing them with git for \(sha)")
             }
         })
         let outcome: String
@@ -65,7 +107,9 @@ public enum EventMatching {
         } else if outcomes.isEmpty {
             outcome = event.kind == .push ? "unmatched" : "ignored"
         } else {
-            outcome = outcomes.contains { if case .deploy = $0 { true } else { false } } ? "queued" : "skipped"
+            let deploys = outcomes.contains { if case .deploy = $0 { true } else { false } }
+            let waits = outcomes.contains { if case .awaitChangedPaths = $0 { true } else { false } }
+            outcome = deploys ? "queued" : waits ? "matching" : "skipped"
         }
         return (outcome, detail)
     }

@@ -4,6 +4,8 @@ public struct NormalizedEvent: Sendable, Hashable, Codable {
     public enum Provider: String, Sendable, Hashable, Codable {
         case github, gitlab, bitbucket
         case bitbucketServer = "bitbucket-server"
+        /// Found by polling the remote's heads (`source.poll`); never a webhook.
+        case poll
     }
 
     public enum Kind: String, Sendable, Hashable, Codable {
@@ -15,10 +17,18 @@ public struct NormalizedEvent: Sendable, Hashable, Codable {
     public struct Repository: Sendable, Hashable, Codable {
         public var fullName: String?
         public var cloneURL: String?
-        public init(fullName: String?, cloneURL: String?) {
+        /// The repository's other addresses in the payload (ssh, git://…): a policy may
+        /// name any of them. Not part of the printed contract.
+        public var otherURLs: [String] = []
+
+        public init(fullName: String?, cloneURL: String?, otherURLs: [String] = []) {
             self.fullName = fullName
             self.cloneURL = cloneURL
+            self.otherURLs = otherURLs.filter { $0 != cloneURL }
         }
+
+        /// Every address the payload gives for the repository, the clone URL first.
+        public var urls: [String] { (cloneURL.map { [$0] } ?? []) + otherURLs }
 
         private enum CodingKeys: String, CodingKey { case fullName, cloneURL }
 
@@ -80,6 +90,12 @@ public struct NormalizedEvent: Sendable, Hashable, Codable {
     public var event: String
     /// Why the event is `ignored`, when it is.
     public var ignoredReason: String?
+    /// The files a push changed, when the payload lists all of them; nil when they must be
+    /// computed with git (Bitbucket, truncated lists, forced pushes). Not printed.
+    public var changedPaths: [String]? = nil
+    /// Every change of a body that carries several (Bitbucket pushes), this one first.
+    /// Printed only when there is more than one.
+    public var changes: [NormalizedEvent]? = nil
 
     public init(provider: Provider, kind: Kind, event: String, deliveryID: String? = nil,
                 repository: Repository? = nil, ref: String? = nil, branch: String? = nil,
@@ -102,7 +118,7 @@ public struct NormalizedEvent: Sendable, Hashable, Codable {
 
     private enum CodingKeys: String, CodingKey {
         case provider, kind, deliveryID, repository, ref, branch, tag, before, after, deleted, pullRequest
-        case event, ignoredReason
+        case event, ignoredReason, changes
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -120,5 +136,8 @@ public struct NormalizedEvent: Sendable, Hashable, Codable {
         try c.encode(pullRequest, forKey: .pullRequest)
         try c.encode(event, forKey: .event)
         try c.encode(ignoredReason, forKey: .ignoredReason)
+        if let changes, changes.count > 1 {
+            try c.encode(changes.map { var one = $0; one.changes = nil; return one }, forKey: .changes)
+        }
     }
 }

@@ -12,6 +12,8 @@ public struct JobKind: RawRepresentable, Sendable, Hashable, Codable, CustomStri
     public static let rollout = JobKind("rollout")
     /// Watch a new revision through its rollback window.
     public static let watch = JobKind("watch")
+    /// Compute a push's changed files with git, then decide which services it deploys.
+    public static let paths = JobKind("paths")
 }
 
 /// A job to put on the queue.
@@ -28,10 +30,12 @@ public struct NewJob: Sendable, Hashable {
     public var delay: TimeSpan?
     /// How long one attempt may run before it is stopped as timed out.
     public var timeout: TimeSpan
+    /// What the handler needs beyond the deployment (e.g. the delivery a `paths` job decides).
+    public var payload: [String: String]
 
     public init(kind: JobKind, deploymentID: Int64? = nil, service: String? = nil, branch: String? = nil,
                 priority: Int = 0, maxAttempts: Int = 5, dedupeKey: String? = nil, delay: TimeSpan? = nil,
-                timeout: TimeSpan = .minutes(60)) {
+                timeout: TimeSpan = .minutes(60), payload: [String: String] = [:]) {
         self.kind = kind
         self.deploymentID = deploymentID
         self.service = service
@@ -41,6 +45,7 @@ public struct NewJob: Sendable, Hashable {
         self.dedupeKey = dedupeKey
         self.delay = delay
         self.timeout = timeout
+        self.payload = payload
     }
 }
 

@@ -1,0 +1,118 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import SlipwayCore
+import SlipwayGit
+import SlipwayStore
+
+/// The webhook fallback: for services with `source.poll`, lists the remote's heads with
+/// libgit2 at that interval and turns a moved head into a push on the same path a
+/// webhook takes (matching, paths, dedupe). One replica polls, chosen by a lease.
+public struct Poller: Service {
+    let store: Store
+    let git: any GitFetcher
+    let lease: LeaderLease
+    let holder: String
+    let tick: Duration
+    let leaderTTL: TimeSpan
+    let logger: Logger
+
+    public init(store: Store, git: any GitFetcher, lease: LeaderLease,
+                holder: String = "\(ProcessInfo.processInfo.hostName):\(getpid())",
+                tick: Duration = .seconds(1), leaderTTL: TimeSpan = .seconds(10), logger: Logger) {
+        self.store = store
+        self.git = git
+        self.lease = lease
+        self.holder = holder
+        self.tick = tick
+        self.leaderTTL = leaderTTL
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let leading = await cancelWhenGracefulShutdown { await self.loop() }
+        if leading { try? await lease.release(holder: holder) }
+    }
+
+    private func loop() async -> Bool {
+        var leading = false
+        var lastPolled: [String: ContinuousClock.Instant] = [:]
+        while !Task.isCancelled {
+            do {
+                leading = try await lease.acquire(holder: holder, ttl: leaderTTL)
+                if leading {
+                    let due = try await dueTargets(lastPolled: lastPolled)
+                    for target in due {
+                        if Task.isCancelled { break }
+                        await poll(target)
+                        for service in target.services { lastPolled[service] = .now }
+                    }
+                }
+            } catch {
+                if Task.isCancelled { break }
+                logger.error("polling failed; trying again", metadata: ["error": "\(String(reflecting: error))"])
+            }
+            try? await Task.sleep(for: tick)
+        }
+        return leading
+    }
+
+    /// One repository and branch, and the polling services that follow it.
+    struct Target: Sendable {
+        var repo: RepoURL
+        var branch: String
+        var services: [String]
+        var ref: String { "refs/heads/\(branch)" }
+    }
+
+    func dueTargets(lastPolled: [String: ContinuousClock.Instant]) async throws -> [Target] {
+        var targets: [String: Target] = [:]
+        for service in try await store.services() {
+            guard let every = service.policy.source.poll, let repo = try? RepoURL(service.policy.source.repo) else { continue }
+            if let last = lastPolled[service.name], ContinuousClock.now - last < .milliseconds(every.milliseconds) { continue }
+            let key = repo.key + "#" + service.policy.source.branch
+            targets[key, default: Target(repo: repo, branch: service.policy.source.branch, services: [])].services.append(service.name)
+        }
+        return targets.values.sorted { $0.repo.key + $0.branch < $1.repo.key + $1.branch }
+    }
+
+    func poll(_ target: Target) async {
+        var log = logger
+        log[metadataKey: "git.repo"] = "\(target.repo)"
+        log[metadataKey: "git.ref"] = "\(target.ref)"
+        do {
+            let heads = try await git.remoteHeads(target.repo)
+            guard let head = heads[target.ref] else {
+                log.warning("polled branch is not on the remote; check source.branch",
+                            metadata: ["services.names": "\(target.services.joined(separator: ","))"])
+                return
+            }
+            let last = try await store.pollHead(repoKey: target.repo.key, ref: target.ref)
+            guard head != last else { return }
+            try await record(target, head: head, before: last, log: log)
+            try await store.setPollHead(repoKey: target.repo.key, ref: target.ref, sha: head)
+        } catch {
+            log.warning("could not poll the repository; check source.repo and that the remote answers",
+                        metadata: ["error": "\(error)", "services.names": "\(target.services.joined(separator: ","))"])
+        }
+    }
+
+    /// The moved head as a push event, matched and recorded like a webhook's.
+    func record(_ target: Target, head: String, before: String?, log: Logger) async throws {
+        var event = NormalizedEvent(provider: .poll, kind: .push, event: "poll",
+                                    deliveryID: nil, repository: .init(fullName: nil, cloneURL: target.repo.raw),
+                                    ref: target.ref, branch: target.branch, before: before, after: head, deleted: false)
+        try await git.fetch(target.repo, logger: log)
+        if let before { event.changedPaths = try await git.changedPaths(from: before, to: head, in: target.repo) }
+        let moment = Int64(Date().timeIntervalSince1970 * 1000)
+        let id = "poll:\(target.repo.key)|\(target.ref)|\(before ?? "-")..\(head)|\(moment)"
+        event.deliveryID = id
+        let outcomes = EventMatching.outcomes(for: event, routes: try await store.routes())
+        let result = try await store.recordDelivery(event, deliveryID: id, outcomes: outcomes)
+        if case .recorded(_, let deployments, _) = result {
+            log.info("polled head moved", metadata: [
+                "git.before": "\(before ?? "-")", "git.sha": "\(head)", "deployments.count": "\(deployments.count)",
+            ])
+        }
+    }
+}

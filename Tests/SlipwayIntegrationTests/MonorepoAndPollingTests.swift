@@ -1,0 +1,111 @@
+import Foundation
+import Logging
+import PostgresNIO
+import SlipwayBuild
+import SlipwayController
+import SlipwayCore
+import SlipwayDocker
+import SlipwayGit
+import SlipwayRuntime
+import SlipwayServer
+import SlipwayStore
+import SlipwayTestSupport
+import SlipwayWebhooks
+import Testing
+
+/// Pushes whose changed files come from git (libgit2 on a real repository), and polling.
+@Suite(.enabled(if: TestStack.enabled))
+struct MonorepoAndPollingTests {
+    func pipeline(_ store: Store) throws -> Pipeline {
+        let engine = try DockerEngine(host: "unix:///nonexistent.sock")
+        let data = try TestStack.temporaryDirectory("paths")
+        return Pipeline(store: store, git: MirrorCache(directory: "\(data)/mirrors", allowLocalRepos: true),
+                        builder: EngineBuilder(engine: engine), runtime: DockerRuntime(engine: engine, network: nil),
+                        workDirectory: "\(data)/work", dockerNetwork: nil)
+    }
+
+    func policies(_ repo: TestRepo, poll: TimeSpan? = nil) -> [(policy: Policy, file: String)] {
+        [(Policy(service: "web", source: .init(repo: repo.url, paths: ["services/web/**"], poll: poll), image: "r.example.com/web"), "m.yaml"),
+         (Policy(service: "api", source: .init(repo: repo.url, paths: ["services/api/**", "libs/**"], poll: poll),
+                 image: "r.example.com/api"), "m.yaml")]
+    }
+
+    func deployments(_ store: Store, _ service: String) async throws -> [String] {
+        try await store.history(service: service).compactMap(\.record.sha)
+    }
+
+    @Test func aForcedPushIsDecidedFromTheDiffComputedWithGit() async throws {
+        let repo = try TestRepo()
+        let first = try repo.commit(["services/web/app.py": "v1", "services/api/main.go": "v1", "README.md": "hi"])
+        let second = try repo.commit(["services/web/app.py": "v2", "README.md": "hello"])
+        try await TestStack.withStore { store, _ in
+            try await store.syncServices(policies(repo))
+            let intake = WebhookIntake(store: store, secrets: [.github: "s"], logger: TestStack.logger)
+            // Forced: GitHub's commit list no longer says what changed, so git decides.
+            let body = """
+                {"ref":"refs/heads/main","before":"\(first)","after":"\(second)","forced":true,"deleted":false,
+                 "commits":[{"added":[],"modified":["services/api/main.go"],"removed":[]}],
+                 "repository":{"full_name":"acme/mono","clone_url":"\(repo.url)"}}
+                """
+            let headers = WebhookHeaders([("X-GitHub-Event", "push"), ("X-GitHub-Delivery", "forced-1"),
+                                          ("X-Hub-Signature-256", WebhookSignature.sign(body: Data(body.utf8), secret: "s"))])
+            guard case .accepted(let receipt) = try await intake.receive(endpoint: .github, headers: headers, body: Data(body.utf8)) else {
+                Issue.record("push refused")
+                return
+            }
+            #expect(receipt.waiting.sorted() == ["api", "web"])
+            #expect(receipt.deployments.isEmpty)
+
+            let jobs = try await store.queue.claim(kinds: [.paths], limit: 5, owner: "test", lease: .seconds(30))
+            #expect(jobs.count == 1)
+            let handler = try #require(try pipeline(store).handlers.first { $0.kind == .paths })
+            try await handler.run(jobs[0], logger: TestStack.logger)
+
+            #expect(try await deployments(store, "web") == [second])
+            #expect(try await deployments(store, "api").isEmpty)
+            let rows = try await store.client.query("SELECT outcome, detail->>'api' FROM webhook_deliveries").collect()
+            let (outcome, api) = try rows[0].decode((String, String).self)
+            #expect(outcome == "queued")
+            #expect(api.hasPrefix("skipped because no changed file is under the policy's paths"))
+            #expect(api.contains("2 files changed (e.g. README.md)"))
+        }
+    }
+
+    @Test func polledHeadsDeployWhatMovedAndOnlyWhereThePathsSaySo() async throws {
+        let repo = try TestRepo()
+        let first = try repo.commit(["services/web/app.py": "v1", "services/api/main.go": "v1"])
+        try await TestStack.withStore { store, _ in
+            try await store.syncServices(policies(repo, poll: .milliseconds(200)))
+            let pipeline = try pipeline(store)
+            let poller = Poller(store: store, git: pipeline.git,
+                                lease: LeaderLease(pool: store.pool, name: "poller", logger: TestStack.logger),
+                                tick: .milliseconds(100), leaderTTL: .seconds(2), logger: TestStack.logger)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await poller.run() }
+                defer { group.cancelAll() }
+                // First sight of the branch: nothing was deployed, so both deploy the head.
+                try await waitFor {
+                    let web = try await deployments(store, "web"), api = try await deployments(store, "api")
+                    return web == [first] && api == [first]
+                }
+
+                let second = try repo.commit(["libs/db/pool.go": "v2"])
+                try await waitFor { try await deployments(store, "api") == [second, first] }
+                // web's paths were not touched: recorded, not deployed.
+                #expect(try await deployments(store, "web") == [first])
+                let rows = try await store.client.query(
+                    "SELECT detail->>'web' FROM webhook_deliveries WHERE provider = 'poll' AND after_sha = \(second)").collect()
+                #expect(try rows[0].decode(String.self).hasPrefix("skipped because no changed file"))
+            }
+        }
+    }
+
+    func waitFor(_ condition: @Sendable () async throws -> Bool, timeout: Duration = .seconds(20)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if try await condition() { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        Issue.record("condition not met within \(timeout)")
+    }
+}

@@ -1,0 +1,22 @@
+-- Webhooks from every provider, polling, and pushes decided after their changed files
+-- are computed with git.
+
+-- "Is this commit already deploying or live?" is asked on every push.
+CREATE INDEX deployments_service_sha ON deployments (service, sha);
+-- "Did a newer push already deploy this service?" is asked when a delayed decision lands.
+CREATE INDEX deployments_service_delivery ON deployments (service, delivery_id);
+
+-- Deliveries are pruned after the retention period (well past every provider's
+-- redelivery window); their deployments stay, without the link.
+ALTER TABLE deployments DROP CONSTRAINT deployments_delivery_id_fkey;
+ALTER TABLE deployments ADD CONSTRAINT deployments_delivery_id_fkey
+    FOREIGN KEY (delivery_id) REFERENCES webhook_deliveries (id) ON DELETE SET NULL;
+
+-- The last head seen by polling, per repository and ref: a change is a push.
+CREATE TABLE poll_heads (
+    repo_key  text        NOT NULL,
+    ref       text        NOT NULL,
+    sha       text        NOT NULL,
+    seen_at   timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (repo_key, ref)
+);
