@@ -73,6 +73,7 @@ public enum HTTPServer {
         case .accepted(let receipt): return json(receipt, status: .accepted)
         case .unauthorized(let message): return json(["error": message], status: .unauthorized)
         case .badRequest(let message): return json(["error": message], status: .badRequest)
+        case .unavailable(let message): return json(["error": message], status: .serviceUnavailable)
         }
     }
 

@@ -34,6 +34,8 @@ public final class WebhookIntake: Sendable {
         case accepted(Receipt)
         case unauthorized(String)
         case badRequest(String)
+        /// The database did not answer in time; the provider should redeliver.
+        case unavailable(String)
     }
 
     public struct Receipt: Sendable, Equatable, Encodable {
@@ -80,15 +82,25 @@ public final class WebhookIntake: Sendable {
             logger.warning("webhook body refused", metadata: ["webhook.provider": "\(provider.rawValue)", "error": "\(error.message)"])
             return .badRequest(error.message)
         }
-        let routes = events.contains { $0.kind == .push } ? try await store.routes() : []
         let baseID = events[0].deliveryID ?? Self.fallbackDeliveryID(events[0])
-        let records = events.enumerated().map { index, event in
-            // A body with several changes is one delivery per change; the suffix keeps redeliveries recognisable.
-            let id = index == 0 ? baseID : (event.deliveryID.map { "\($0)#\(index + 1)" } ?? Self.fallbackDeliveryID(event))
-            return DeliveryRecord(event: event, deliveryID: id,
-                                  outcomes: event.kind == .ignored ? [] : EventMatching.outcomes(for: event, routes: routes))
+        let results: [DeliveryResult]
+        do {
+            results = try await store.withinWebhookDeadline { [store] in
+                let routes = events.contains { $0.kind == .push } ? try await store.routes() : []
+                let records = events.enumerated().map { index, event in
+                    // A body with several changes is one delivery per change; the suffix keeps redeliveries recognisable.
+                    let id = index == 0 ? baseID : (event.deliveryID.map { "\($0)#\(index + 1)" } ?? Self.fallbackDeliveryID(event))
+                    return DeliveryRecord(event: event, deliveryID: id,
+                                          outcomes: event.kind == .ignored ? [] : EventMatching.outcomes(for: event, routes: routes))
+                }
+                return try await store.recordDeliveries(records)
+            }
+        } catch {
+            logger.error("webhook not stored; the provider will redeliver", metadata: [
+                "webhook.provider": "\(provider.rawValue)", "webhook.delivery": "\(baseID)", "error": "\(String(reflecting: error))",
+            ])
+            return .unavailable("the delivery could not be stored right now; redeliver it")
         }
-        let results = try await store.recordDeliveries(records)
         let receipt = receipt(provider: provider, deliveryID: baseID, events: events, results: results)
         if !receipt.deployments.isEmpty || !receipt.waiting.isEmpty { await onQueued() }
         return .accepted(receipt)

@@ -24,11 +24,19 @@ public enum DeliveryResult: Sendable, Hashable {
 }
 
 extension Store {
+    /// Runs a webhook's database work within `limit`: providers give up after 10 s and
+    /// disable hooks that keep failing, so a stalled database must answer 503 in time
+    /// (the provider redelivers; a late commit makes that redelivery a duplicate).
+    public func withinWebhookDeadline<T: Sendable>(_ limit: Duration = .seconds(8),
+                                                   _ work: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await Deadline.run(within: limit, work)
+    }
+
     /// Stores the deliveries of one body, and for each `.deploy` outcome a deployment and
     /// its build job, and a `paths` job for the services waiting for their changed files,
     /// in one transaction: either all of it is durable or none of it is.
     public func recordDeliveries(_ records: [DeliveryRecord]) async throws -> [DeliveryResult] {
-        try await client.transaction(logger: logger) { connection in
+        try await client.transaction(logger: logger) { [logger] connection in
             var results: [DeliveryResult] = []
             for record in records {
                 results.append(try await Self.record(record, on: connection, logger: logger))

@@ -8,7 +8,10 @@ enum BitbucketServerParser {
         var href: String?
         var name: String?
     }
-    struct Links: Decodable { var clone: [Link]? }
+    struct Links: Decodable {
+        var clone: [Link]?
+        var `self`: [Link]?
+    }
     struct Project: Decodable { var key: String? }
     struct Repository: Decodable {
         var slug: String?
@@ -115,7 +118,7 @@ enum BitbucketServerParser {
     /// `PROJ/slug`; the clone URL is the `http` clone link, the ssh one is another address.
     static func repository(_ r: Repository) -> NormalizedEvent.Repository {
         let links = r.links?.clone ?? []
-        let http = links.first { $0.name == "http" || $0.name == "https" }?.href
+        let http = links.first { $0.name == "http" || $0.name == "https" }?.href ?? derivedCloneURL(r)
         let others = links.filter { $0.name != "http" && $0.name != "https" }.compactMap(\.href)
         let fullName: String? = switch (r.project?.key, r.slug) {
         case let (key?, slug?): "\(key)/\(slug)"
@@ -123,6 +126,14 @@ enum BitbucketServerParser {
         default: nil
         }
         return NormalizedEvent.Repository(fullName: fullName, cloneURL: http, otherURLs: others)
+    }
+
+    /// Without clone links, the web link (`https://host/projects/KEY/repos/slug/browse`)
+    /// gives the host; Bitbucket Server serves http clones at `/scm/key/slug.git`.
+    static func derivedCloneURL(_ r: Repository) -> String? {
+        guard let key = r.project?.key, let slug = r.slug, let href = r.links?.`self`?.first?.href,
+              let range = href.range(of: "/projects/") ?? href.range(of: "/users/") else { return nil }
+        return "\(href[..<range.lowerBound])/scm/\(key.lowercased())/\(slug).git"
     }
 
     static func decode<T: Decodable>(_ body: Data, _ event: String) throws(WebhookError) -> T {

@@ -16,6 +16,7 @@ enum GitLabParser {
         var git_http_url: String?
         var git_ssh_url: String?
         var url: String?
+        var homepage: String?
     }
     struct Commit: Decodable {
         var added: [String]?
@@ -109,7 +110,8 @@ enum GitLabParser {
                                     repository: repository(m.project, m.repository))
         let a = m.object_attributes
         let action: NormalizedEvent.PullRequest.Action?
-        switch a.action {
+        // Old GitLab versions send no `action`, only the state the merge request is in.
+        switch a.action ?? a.state.map(Self.actionForState) {
         case "open": action = .opened
         case "update": action = .updated
         case "merge": action = .merged
@@ -131,12 +133,28 @@ enum GitLabParser {
         return event
     }
 
+    static func actionForState(_ state: String) -> String {
+        switch state {
+        case "opened": "open"
+        case "merged": "merge"
+        case "closed": "close"
+        default: state
+        }
+    }
+
     static func repository(_ project: Project?, _ repository: Repository?) -> NormalizedEvent.Repository? {
         guard project != nil || repository != nil else { return nil }
         let clone = project?.git_http_url ?? project?.http_url ?? repository?.git_http_url
         let others = [project?.git_ssh_url, project?.ssh_url, repository?.git_ssh_url, repository?.url].compactMap { $0 }
-        return NormalizedEvent.Repository(fullName: project?.path_with_namespace, cloneURL: clone,
-                                          otherURLs: Array(Set(others)).sorted())
+        // Old payloads have no `project`: the namespaced path is the web address's path.
+        let name = project?.path_with_namespace ?? (project?.web_url ?? repository?.homepage).flatMap(Self.path(of:))
+        return NormalizedEvent.Repository(fullName: name, cloneURL: clone, otherURLs: Array(Set(others)).sorted())
+    }
+
+    static func path(of webURL: String) -> String? {
+        guard let url = URL(string: webURL), !url.path.isEmpty else { return nil }
+        let path = url.path.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+        return path.isEmpty ? nil : path
     }
 
     static func decode<T: Decodable>(_ body: Data, _ event: String) throws(WebhookError) -> T {
