@@ -79,45 +79,6 @@ extension Store {
         return .recorded(deliveryRowID: rowID, deployments: deployments, outcomes: outcomes)
     }
 
-    /// A deployment and build job per `.deploy`, unless the commit is already deploying or
-    /// live for that service, or (for a decision that waited on git) a newer push deployed it.
-    static func createDeployments(_ outcomes: [EventMatching.Outcome], event: NormalizedEvent, deliveryRowID: Int64,
-                                  unlessNewerThan: Int64?, on connection: PostgresConnection,
-                                  logger: Logger) async throws -> ([String: Int64], [EventMatching.Outcome]) {
-        var deployments: [String: Int64] = [:]
-        var final: [EventMatching.Outcome] = []
-        for outcome in outcomes {
-            guard case .deploy(let service, let sha) = outcome else {
-                final.append(outcome)
-                continue
-            }
-            let rows = try await connection.query("""
-                INSERT INTO deployments (service, trigger, sha, branch, policy, delivery_id)
-                SELECT s.name, 'push', \(sha), coalesce(\(event.branch), s.branch), s.policy, \(deliveryRowID)
-                FROM services s
-                WHERE s.name = \(service) AND s.removed_at IS NULL
-                  AND NOT EXISTS (SELECT 1 FROM deployments d WHERE d.service = s.name AND d.sha = \(sha)
-                                  AND (d.state IN ('queued', 'building', 'pushing', 'rolling_out', 'watching')
-                                       OR d.id = s.live_deployment_id))
-                  AND NOT EXISTS (SELECT 1 FROM deployments d WHERE d.service = s.name
-                                  AND d.delivery_id > \(unlessNewerThan ?? Int64.max))
-                RETURNING id, policy::text AS policy
-                """, logger: logger).rows()
-            guard let row = rows.first else {
-                final.append(.skip(service: service, reason: try await whyNotDeployed(
-                    service: service, sha: sha, newerThan: unlessNewerThan, on: connection, logger: logger)))
-                continue
-            }
-            let id: Int64 = try row.value("id")
-            let policy = try decodeJSON(Policy.self, try row.value("policy"))
-            try await enqueueFirstJob(.build, deploymentID: id, service: service, policy: policy, sha: sha,
-                                      on: connection, logger: logger)
-            deployments[service] = id
-            final.append(outcome)
-        }
-        return (deployments, final)
-    }
-
     static func whyNotDeployed(service: String, sha: String, newerThan: Int64?, on connection: PostgresConnection,
                                logger: Logger) async throws -> String {
         let rows = try await connection.query("""

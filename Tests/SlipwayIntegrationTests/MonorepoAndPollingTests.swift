@@ -100,6 +100,48 @@ struct MonorepoAndPollingTests {
         }
     }
 
+    @Test func aPushTouchingManyServicesQueuesThemAllAndSupersedesTheirOlderBuilds() async throws {
+        try await TestStack.withStore { store, _ in
+            let names = (1...60).map { String(format: "svc-%02d", $0) }
+            try await store.syncServices(names.map {
+                (Policy(service: $0, source: .init(repo: "https://github.com/acme/mono.git", paths: ["services/\($0)/**"]),
+                        image: "r.example.com/\($0)"), "mono.yaml")
+            })
+            let intake = WebhookIntake(store: store, secrets: [.github: "s"], logger: TestStack.logger)
+            func push(_ after: String, delivery: String, touching: [String]) async throws -> WebhookIntake.Receipt {
+                let files = touching.map { "\"services/\($0)/app.py\"" }.joined(separator: ",")
+                let body = """
+                    {"ref":"refs/heads/main","before":"\(String(repeating: "1", count: 40))","after":"\(after)",
+                     "commits":[{"added":[],"modified":[\(files)],"removed":[]}],
+                     "repository":{"full_name":"acme/mono","clone_url":"https://github.com/acme/mono.git"}}
+                    """
+                let headers = WebhookHeaders([("X-GitHub-Event", "push"), ("X-GitHub-Delivery", delivery),
+                                              ("X-Hub-Signature-256", WebhookSignature.sign(body: Data(body.utf8), secret: "s"))])
+                guard case .accepted(let receipt) = try await intake.receive(endpoint: .github, headers: headers, body: Data(body.utf8)) else {
+                    throw CancellationError()
+                }
+                return receipt
+            }
+            let first = try await push(String(repeating: "a", count: 40), delivery: "m-1", touching: names)
+            #expect(first.deployments.count == 60 && first.skipped.isEmpty)
+            // The second push touches the first 40 only: their older builds are superseded, the other 20 keep theirs.
+            let second = try await push(String(repeating: "b", count: 40), delivery: "m-2", touching: Array(names.prefix(40)))
+            #expect(second.deployments.count == 40 && second.skipped.count == 20)
+
+            let states = try await store.client.query("""
+                SELECT state, count(*)::int8 FROM jobs WHERE kind = 'build' GROUP BY state ORDER BY state
+                """).collect().map { try $0.decode((String, Int64).self) }
+            #expect(states.map(\.0) == ["queued", "superseded"] && states.map(\.1) == [60, 40])
+            let old = try await store.history(service: "svc-01")
+            #expect(old.map(\.record.state) == [.queued, .superseded])
+            #expect(old[1].record.reason == "superseded by deployment \(second.deployments["svc-01"]!) (bbbbbbbbbbbb)")
+            #expect(try await store.history(service: "svc-60").map(\.record.state) == [.queued])
+            let events = try await store.client.query("SELECT count(*)::int8 FROM deployment_events WHERE message LIKE 'superseded: %'")
+                .collect()[0].decode(Int64.self)
+            #expect(events == 40)
+        }
+    }
+
     func waitFor(_ condition: @Sendable () async throws -> Bool, timeout: Duration = .seconds(20)) async throws {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {

@@ -7,13 +7,20 @@ public enum JobTimeouts {
     static let watchMargin = TimeSpan.minutes(5)
 
     public static func job(_ kind: JobKind, deploymentID: Int64, service: String, policy: Policy) -> NewJob {
+        job(kind, deploymentID: deploymentID, service: service, branch: policy.source.branch,
+            buildTimeout: policy.build.timeout, window: policy.rollback.window)
+    }
+
+    /// The same from the two durations that matter, for callers that do not decode the whole policy.
+    public static func job(_ kind: JobKind, deploymentID: Int64, service: String, branch: String,
+                           buildTimeout: TimeSpan, window: TimeSpan = .seconds(60)) -> NewJob {
         let timeout: TimeSpan
         switch kind {
-        case .build: timeout = TimeSpan(milliseconds: policy.build.timeout.milliseconds + buildMargin.milliseconds)
-        case .watch: timeout = TimeSpan(milliseconds: policy.rollback.window.milliseconds + watchMargin.milliseconds)
+        case .build: timeout = TimeSpan(milliseconds: buildTimeout.milliseconds + buildMargin.milliseconds)
+        case .watch: timeout = TimeSpan(milliseconds: window.milliseconds + watchMargin.milliseconds)
         default: timeout = rollout
         }
-        return NewJob(kind: kind, deploymentID: deploymentID, service: service, branch: policy.source.branch,
+        return NewJob(kind: kind, deploymentID: deploymentID, service: service, branch: branch,
                       dedupeKey: "\(kind.rawValue):\(deploymentID)", timeout: timeout)
     }
 }
