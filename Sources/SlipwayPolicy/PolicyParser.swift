@@ -109,7 +109,8 @@ public struct PolicyParser: Sendable {
             source.paths = paths
         }
         if let n = map["poll"] {
-            source.poll = reader.duration(n, at: "source.poll", minimum: .seconds(10))
+            // Git hosts rate-limit: 10 s at the least. A local repository costs nothing to look at.
+            source.poll = reader.duration(n, at: "source.poll", minimum: repo.isLocal ? .seconds(1) : .seconds(10))
         }
         return source
     }

@@ -48,10 +48,12 @@ final class EndToEnd: @unchecked Sendable {
         self.logFile = logFile
     }
 
-    static func start(rollbackWindow: String, jobLease: String = "30s") async throws -> EndToEnd {
+    /// `source` adds lines under the policy's `source:` (e.g. `poll: 1s`).
+    static func start(rollbackWindow: String, jobLease: String = "30s", source: [String] = [],
+                      repo given: TestRepo? = nil) async throws -> EndToEnd {
         let service = "e2e-\(UUID().uuidString.prefix(8).lowercased())"
         let root = try Scratch.directory(service)
-        let repo = try TestRepo()
+        let repo = try given ?? TestRepo()
         let database = service.replacingOccurrences(of: "-", with: "_")
         let admin = try value("SLIPWAY_STACK_DATABASE_URL")
         try Command.run("/usr/bin/psql", [admin, "-qc", "CREATE DATABASE \(database)"])
@@ -62,7 +64,7 @@ final class EndToEnd: @unchecked Sendable {
             source:
               repo: \(repo.url)
               branch: main
-            image: \(try value("SLIPWAY_STACK_REGISTRY"))/e2e/\(service)
+            \(source.map { "  " + $0 + "\n" }.joined())image: \(try value("SLIPWAY_STACK_REGISTRY"))/e2e/\(service)
             deploy:
               target: docker
               count: 1
@@ -178,6 +180,22 @@ final class EndToEnd: @unchecked Sendable {
             try await Task.sleep(for: .milliseconds(250))
         }
         Issue.record("status did not reach the expected state; last: \(String(describing: last))\n\(serveLog())")
+        throw Missing(description: "timed out")
+    }
+
+    /// The delivery that recorded commit `sha` (a webhook's or a poll's), once there is one.
+    func waitForDelivery(after sha: String, timeout: Duration) async throws -> (outcome: String, detail: String) {
+        let deadline = ContinuousClock.now + timeout
+        let sql = "SELECT outcome || '|' || detail::text FROM webhook_deliveries WHERE after_sha = '\(sha)' ORDER BY id DESC LIMIT 1"
+        while ContinuousClock.now < deadline {
+            let row = try Command.run("/usr/bin/psql", [environment["DATABASE_URL"]!, "-tAc", sql]).output
+            if let bar = row.firstIndex(of: "|") {
+                let outcome = String(row[..<bar])
+                if outcome != "matching" { return (outcome, String(row[row.index(after: bar)...])) }
+            }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        Issue.record("no delivery for \(sha) within \(timeout)\n\(serveLog())")
         throw Missing(description: "timed out")
     }
 
