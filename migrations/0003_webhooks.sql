@@ -1,6 +1,11 @@
 -- Webhooks from every provider, polling, and pushes decided after their changed files
 -- are computed with git.
 
+-- A push is (ref, before, after): two hooks, or a hook and a poll, announcing the same
+-- push must deploy it once, even after a newer push superseded it; a force-push back to
+-- an old commit (another `before`) deploys it again.
+ALTER TABLE webhook_deliveries ADD COLUMN before_sha text;
+
 -- "Is this commit already deploying or live?" is asked on every push.
 CREATE INDEX deployments_service_sha ON deployments (service, sha);
 -- "Did a newer push already deploy this service?" is asked when a delayed decision lands.

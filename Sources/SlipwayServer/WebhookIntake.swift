@@ -53,6 +53,7 @@ public final class WebhookIntake: Sendable {
     let secrets: [NormalizedEvent.Provider: String]
     let logger: Logger
     let onQueued: @Sendable () async -> Void
+    let writer: DeliveryWriter
     private let warnedMissingSecret = Mutex<Set<String>>([])
 
     public init(store: Store, secrets: [NormalizedEvent.Provider: String], logger: Logger,
@@ -61,6 +62,7 @@ public final class WebhookIntake: Sendable {
         self.secrets = secrets
         self.logger = logger
         self.onQueued = onQueued
+        self.writer = DeliveryWriter(store: store, logger: logger)
     }
 
     public func receive(endpoint: Endpoint, headers: WebhookHeaders, body: Data) async throws -> Answer {
@@ -83,18 +85,14 @@ public final class WebhookIntake: Sendable {
             return .badRequest(error.message)
         }
         let baseID = events[0].deliveryID ?? Self.fallbackDeliveryID(events[0])
+        let work = events.enumerated().map { index, event in
+            // A body with several changes is one delivery per change; the suffix keeps redeliveries recognisable.
+            (event: event, deliveryID: index == 0 ? baseID
+                : (event.deliveryID.map { "\($0)#\(index + 1)" } ?? Self.fallbackDeliveryID(event)))
+        }
         let results: [DeliveryResult]
         do {
-            results = try await store.withinWebhookDeadline { [store] in
-                let routes = events.contains { $0.kind == .push } ? try await store.routes() : []
-                let records = events.enumerated().map { index, event in
-                    // A body with several changes is one delivery per change; the suffix keeps redeliveries recognisable.
-                    let id = index == 0 ? baseID : (event.deliveryID.map { "\($0)#\(index + 1)" } ?? Self.fallbackDeliveryID(event))
-                    return DeliveryRecord(event: event, deliveryID: id,
-                                          outcomes: event.kind == .ignored ? [] : EventMatching.outcomes(for: event, routes: routes))
-                }
-                return try await store.recordDeliveries(records)
-            }
+            results = try await writer.write(work)
         } catch {
             logger.error("webhook not stored; the provider will redeliver", metadata: [
                 "webhook.provider": "\(provider.rawValue)", "webhook.delivery": "\(baseID)", "error": "\(String(reflecting: error))",

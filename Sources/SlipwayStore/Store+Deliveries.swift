@@ -27,21 +27,19 @@ extension Store {
     /// Runs a webhook's database work within `limit`: providers give up after 10 s and
     /// disable hooks that keep failing, so a stalled database must answer 503 in time
     /// (the provider redelivers; a late commit makes that redelivery a duplicate).
-    public func withinWebhookDeadline<T: Sendable>(_ limit: Duration = .seconds(8),
+    public func withinWebhookDeadline<T: Sendable>(_ limit: Duration,
                                                    _ work: @escaping @Sendable () async throws -> T) async throws -> T {
         try await Deadline.run(within: limit, work)
     }
 
-    /// Stores the deliveries of one body, and for each `.deploy` outcome a deployment and
-    /// its build job, and a `paths` job for the services waiting for their changed files,
-    /// in one transaction: either all of it is durable or none of it is.
+    /// Stores deliveries (of one body, or of many bodies the intake batched), and for each
+    /// `.deploy` outcome a deployment and its build job, and a `paths` job per delivery
+    /// with services waiting for their changed files, in one transaction: either all of it
+    /// is durable or none of it is. The statements are one per step, not one per delivery.
     public func recordDeliveries(_ records: [DeliveryRecord]) async throws -> [DeliveryResult] {
-        try await client.transaction(logger: logger) { [logger] connection in
-            var results: [DeliveryResult] = []
-            for record in records {
-                results.append(try await Self.record(record, on: connection, logger: logger))
-            }
-            return results
+        guard !records.isEmpty else { return [] }
+        return try await client.transaction(logger: logger) { [logger] connection in
+            try await Self.record(records, on: connection, logger: logger)
         }
     }
 
@@ -50,33 +48,104 @@ extension Store {
         try await recordDeliveries([DeliveryRecord(event: event, deliveryID: deliveryID, outcomes: outcomes)])[0]
     }
 
-    static func record(_ record: DeliveryRecord, on connection: PostgresConnection, logger: Logger) async throws -> DeliveryResult {
-        let event = record.event
-        let (outcomeText, detail) = EventMatching.summary(for: event, outcomes: record.outcomes)
-        let inserted = try await connection.query("""
-            INSERT INTO webhook_deliveries (provider, delivery_id, event, kind, repository, ref, after_sha, outcome, detail, payload)
-            VALUES (\(event.provider.rawValue), \(record.deliveryID), \(event.event), \(event.kind.rawValue),
-                    \(event.repository?.cloneURL), \(event.ref), \(event.after), \(outcomeText),
-                    \(try json(detail))::jsonb, \(try json(event))::jsonb)
-            ON CONFLICT (provider, delivery_id) DO NOTHING
-            RETURNING id
-            """, logger: logger)
-        var rowID: Int64?
-        for try await id in inserted.decode(Int64.self) { rowID = id }
-        guard let rowID else { return .duplicate }
+    static func record(_ records: [DeliveryRecord], on connection: PostgresConnection, logger: Logger) async throws -> [DeliveryResult] {
+        let rowIDs = try await insertDeliveries(records, on: connection, logger: logger)
 
-        let (deployments, outcomes) = try await createDeployments(
-            record.outcomes, event: event, deliveryRowID: rowID, unlessNewerThan: nil, on: connection, logger: logger)
-        let waiting = outcomes.compactMap { if case .awaitChangedPaths(let s, _) = $0 { s } else { nil } }
-        if !waiting.isEmpty {
+        var wanted: [WantedDeployment] = []
+        for (index, record) in records.enumerated() {
+            guard let rowID = rowIDs[index] else { continue }
+            for case .deploy(let service, let sha) in record.outcomes {
+                wanted.append(WantedDeployment(record: index, service: service, sha: sha, branch: record.event.branch,
+                                               deliveryRowID: rowID, ref: record.event.ref, before: record.event.before))
+            }
+        }
+        let created = try await createDeployments(wanted, unlessNewerThan: nil, on: connection, logger: logger)
+        var deployments = [[String: Int64]](repeating: [:], count: records.count)
+        for deployment in created { deployments[deployment.record][deployment.service] = deployment.id }
+
+        var results: [DeliveryResult] = []
+        var waiting: [(rowID: Int64, services: [String])] = []
+        var changed: [(rowID: Int64, event: NormalizedEvent, outcomes: [EventMatching.Outcome])] = []
+        for (index, record) in records.enumerated() {
+            guard let rowID = rowIDs[index] else {
+                results.append(.duplicate)
+                continue
+            }
+            var outcomes: [EventMatching.Outcome] = []
+            for outcome in record.outcomes {
+                if case .deploy(let service, let sha) = outcome, deployments[index][service] == nil {
+                    outcomes.append(.skip(service: service, reason: try await whyNotDeployed(
+                        service: service, sha: sha, newerThan: nil, on: connection, logger: logger)))
+                } else {
+                    outcomes.append(outcome)
+                }
+            }
+            let services = outcomes.compactMap { if case .awaitChangedPaths(let s, _) = $0 { s } else { nil } }
+            if !services.isEmpty { waiting.append((rowID, services)) }
+            if outcomes != record.outcomes { changed.append((rowID, record.event, outcomes)) }
+            results.append(.recorded(deliveryRowID: rowID, deployments: deployments[index], outcomes: outcomes))
+        }
+        try await enqueuePathJobs(waiting, on: connection, logger: logger)
+        try await updateOutcomes(changed, on: connection, logger: logger)
+        return results
+    }
+
+    /// One row per delivery; a delivery seen before (or twice in the batch) gets nil.
+    static func insertDeliveries(_ records: [DeliveryRecord], on connection: PostgresConnection,
+                                 logger: Logger) async throws -> [Int64?] {
+        var columns = (provider: [String](), delivery: [String](), event: [String](), kind: [String](), repository: [String](),
+                       ref: [String](), before: [String](), after: [String](), outcome: [String](), detail: [String](),
+                       payload: [String]())
+        for record in records {
+            let event = record.event
+            let (outcome, detail) = EventMatching.summary(for: event, outcomes: record.outcomes)
+            columns.provider.append(event.provider.rawValue)
+            columns.delivery.append(record.deliveryID)
+            columns.event.append(event.event)
+            columns.kind.append(event.kind.rawValue)
+            columns.repository.append(event.repository?.cloneURL ?? "")
+            columns.ref.append(event.ref ?? "")
+            columns.before.append(event.before ?? "")
+            columns.after.append(event.after ?? "")
+            columns.outcome.append(outcome)
+            columns.detail.append(try json(detail))
+            columns.payload.append(try json(event))
+        }
+        // Arrays cannot carry NULL here: '' stands for it and is turned back.
+        let rows = try await connection.query("""
+            INSERT INTO webhook_deliveries (provider, delivery_id, event, kind, repository, ref, before_sha, after_sha, outcome,
+                                            detail, payload)
+            SELECT provider, delivery, event, kind, nullif(repository, ''), nullif(ref, ''), nullif(before, ''), nullif(after, ''),
+                   outcome, detail::jsonb, payload::jsonb
+            FROM unnest(\(columns.provider)::text[], \(columns.delivery)::text[], \(columns.event)::text[], \(columns.kind)::text[],
+                        \(columns.repository)::text[], \(columns.ref)::text[], \(columns.before)::text[], \(columns.after)::text[],
+                        \(columns.outcome)::text[], \(columns.detail)::text[], \(columns.payload)::text[])
+                 AS d(provider, delivery, event, kind, repository, ref, before, after, outcome, detail, payload)
+            ON CONFLICT (provider, delivery_id) DO NOTHING
+            RETURNING id, provider, delivery_id
+            """, logger: logger)
+        var inserted: [String: Int64] = [:]
+        for try await (id, provider, delivery) in rows.decode((Int64, String, String).self) {
+            inserted[provider + "\u{0}" + delivery] = id
+        }
+        // The first record of a key takes its row; a repeat within the batch is a duplicate like any redelivery.
+        return records.map { record in inserted.removeValue(forKey: record.event.provider.rawValue + "\u{0}" + record.deliveryID) }
+    }
+
+    static func enqueuePathJobs(_ waiting: [(rowID: Int64, services: [String])], on connection: PostgresConnection,
+                                logger: Logger) async throws {
+        for (rowID, services) in waiting {
             try await JobQueue.enqueue(NewJob(kind: .paths, dedupeKey: "paths:\(rowID)", timeout: .minutes(10),
-                                              payload: ["delivery": "\(rowID)", "services": waiting.joined(separator: ",")]),
+                                              payload: ["delivery": "\(rowID)", "services": services.joined(separator: ",")]),
                                        on: connection, logger: logger)
         }
-        if outcomes != record.outcomes {
+    }
+
+    static func updateOutcomes(_ changed: [(rowID: Int64, event: NormalizedEvent, outcomes: [EventMatching.Outcome])],
+                               on connection: PostgresConnection, logger: Logger) async throws {
+        for (rowID, event, outcomes) in changed {
             try await updateOutcome(rowID, event: event, outcomes: outcomes, on: connection, logger: logger)
         }
-        return .recorded(deliveryRowID: rowID, deployments: deployments, outcomes: outcomes)
     }
 
     static func whyNotDeployed(service: String, sha: String, newerThan: Int64?, on connection: PostgresConnection,
@@ -85,21 +154,22 @@ extension Store {
             SELECT d.id, d.state, d.sha, coalesce(d.id = s.live_deployment_id, false) AS live,
                    coalesce(d.delivery_id > \(newerThan ?? Int64.max), false) AS newer
             FROM services s JOIN deployments d ON d.service = s.name
-            WHERE s.name = \(service)
-              AND ((d.sha = \(sha) AND (d.state IN ('queued', 'building', 'pushing', 'rolling_out', 'watching')
-                                        OR d.id = s.live_deployment_id))
-                   OR d.delivery_id > \(newerThan ?? Int64.max))
-            ORDER BY d.id DESC LIMIT 1
+            WHERE s.name = \(service) AND (d.sha = \(sha) OR d.delivery_id > \(newerThan ?? Int64.max))
+            ORDER BY (d.delivery_id > \(newerThan ?? Int64.max)) DESC NULLS LAST, d.id DESC LIMIT 1
             """, logger: logger).rows()
-        guard let row = rows.first else { throw StoreError.unknownService(service) }
+        guard let row = rows.first else { return "service \(service) is no longer declared by a policy" }
         let id: Int64 = try row.value("id")
+        let state: String = try row.value("state")
         let short = String(sha.prefix(12))
         if try row.value("newer", as: Bool.self) {
             let newer = String((try row.value("sha", as: String?.self) ?? "?").prefix(12))
             return "a newer push already deployed it (deployment \(id), \(newer))"
         }
         if try row.value("live", as: Bool.self) { return "commit \(short) is already live (deployment \(id))" }
-        return "commit \(short) is already deploying (deployment \(id), \(try row.value("state", as: String.self)))"
+        if DeploymentState(rawValue: state)?.isFinal == false {
+            return "commit \(short) is already deploying (deployment \(id), \(state))"
+        }
+        return "this push of commit \(short) was already deployed (deployment \(id), now \(state))"
     }
 
     static func updateOutcome(_ rowID: Int64, event: NormalizedEvent, outcomes: [EventMatching.Outcome],
@@ -123,8 +193,22 @@ extension Store {
     public func resolveDelivery(_ rowID: Int64, event: NormalizedEvent,
                                 outcomes: [EventMatching.Outcome]) async throws -> [String: Int64] {
         try await client.transaction(logger: logger) { connection in
-            let (deployments, final) = try await Self.createDeployments(
-                outcomes, event: event, deliveryRowID: rowID, unlessNewerThan: rowID, on: connection, logger: logger)
+            let wanted = outcomes.compactMap { outcome -> WantedDeployment? in
+                guard case .deploy(let service, let sha) = outcome else { return nil }
+                return WantedDeployment(record: 0, service: service, sha: sha, branch: event.branch, deliveryRowID: rowID,
+                                        ref: event.ref, before: event.before)
+            }
+            let created = try await Self.createDeployments(wanted, unlessNewerThan: rowID, on: connection, logger: logger)
+            let deployments = Dictionary(created.map { ($0.service, $0.id) }, uniquingKeysWith: { first, _ in first })
+            var final: [EventMatching.Outcome] = []
+            for outcome in outcomes {
+                if case .deploy(let service, let sha) = outcome, deployments[service] == nil {
+                    final.append(.skip(service: service, reason: try await Self.whyNotDeployed(
+                        service: service, sha: sha, newerThan: rowID, on: connection, logger: logger)))
+                } else {
+                    final.append(outcome)
+                }
+            }
             let (_, detail) = EventMatching.summary(for: event, outcomes: final)
             try await connection.query("""
                 UPDATE webhook_deliveries SET detail = detail || \(try Self.json(detail))::jsonb,

@@ -2,72 +2,104 @@ import Foundation
 import PostgresNIO
 import SlipwayCore
 
+/// A deployment a push asks for: which service, which commit, from which delivery.
+struct WantedDeployment {
+    var record: Int
+    var service: String
+    var sha: String
+    var branch: String?
+    var deliveryRowID: Int64
+    /// The push (ref and old head) the commit came with: the same push announced twice deploys once.
+    var ref: String?
+    var before: String?
+}
+
+struct CreatedDeployment {
+    var id: Int64
+    var record: Int
+    var service: String
+    var sha: String
+    var branch: String
+    var buildTimeout: TimeSpan
+}
+
 extension Store {
-    /// Deployments and build jobs for the services a push deploys, in a fixed number of
-    /// statements however many services it touches (a monorepo push may touch thousands):
-    /// insert the deployments, lock the services' pending builds, supersede the older
-    /// ones (latest wins), insert the build jobs with one NOTIFY.
+    /// Deployments and build jobs for everything a batch of pushes deploys, in a fixed
+    /// number of statements however many services and deliveries it holds (a monorepo push
+    /// may touch thousands of services; a busy minute brings many pushes): insert the
+    /// deployments, lock the services' pending builds, supersede the older ones (latest
+    /// wins, also among the batch's own), insert the build jobs with one NOTIFY.
     ///
-    /// A service is left out when the commit is already deploying or live for it (two
-    /// hooks, a hook and polling), or, for a decision that waited on git, when a newer
-    /// push already deployed it; its outcome then says so.
-    static func createDeployments(_ outcomes: [EventMatching.Outcome], event: NormalizedEvent, deliveryRowID: Int64,
-                                  unlessNewerThan: Int64?, on connection: PostgresConnection,
-                                  logger: Logger) async throws -> ([String: Int64], [EventMatching.Outcome]) {
-        let wanted = outcomes.compactMap { if case .deploy(let service, let sha) = $0 { (service, sha) } else { nil } }
-        guard !wanted.isEmpty else { return ([:], outcomes) }
+    /// A wanted deployment is left out when its commit is already deploying or live for the
+    /// service (two hooks, a hook and polling), or, for a decision that waited on git, when
+    /// a newer push already deployed the service. Returns what was created.
+    static func createDeployments(_ wanted: [WantedDeployment], unlessNewerThan: Int64?, on connection: PostgresConnection,
+                                  logger: Logger) async throws -> [CreatedDeployment] {
+        // The same commit twice in one batch (two hooks at once): the first stands.
+        var seen = Set<String>()
+        let unique = wanted.filter { seen.insert($0.service + "\u{0}" + $0.sha).inserted }
+        guard !unique.isEmpty else { return [] }
+        let created = try await insertPushDeployments(unique, unlessNewerThan: unlessNewerThan, on: connection, logger: logger)
+        guard !created.isEmpty else { return [] }
 
-        let created = try await insertPushDeployments(wanted, branch: event.branch, deliveryRowID: deliveryRowID,
-                                                      unlessNewerThan: unlessNewerThan, on: connection, logger: logger)
-        try await supersedeOlderBuilds(than: created, on: connection, logger: logger)
-        try await insertBuildJobs(created, on: connection, logger: logger)
-
-        let byService = Dictionary(created.map { ($0.service, $0) }, uniquingKeysWith: { first, _ in first })
-        var final: [EventMatching.Outcome] = []
-        for outcome in outcomes {
-            guard case .deploy(let service, let sha) = outcome, byService[service] == nil else {
-                final.append(outcome)
-                continue
-            }
-            final.append(.skip(service: service, reason: try await whyNotDeployed(
-                service: service, sha: sha, newerThan: unlessNewerThan, on: connection, logger: logger)))
+        // Per service and branch the newest created deployment builds; the batch's older ones are superseded by it.
+        var newest: [String: CreatedDeployment] = [:]
+        for deployment in created {
+            let key = deployment.service + "\u{0}" + deployment.branch
+            if newest[key].map({ $0.id < deployment.id }) ?? true { newest[key] = deployment }
         }
-        return (byService.mapValues(\.id), final)
+        let builders = newest.values.sorted { $0.id < $1.id }
+        try await supersedeOlderBuilds(than: builders, on: connection, logger: logger)
+        let outrun = created.compactMap { d -> (Int64, String)? in
+            guard let winner = newest[d.service + "\u{0}" + d.branch], winner.id != d.id else { return nil }
+            return (d.id, supersededReason(winner))
+        }
+        try await endDeployments(outrun, on: connection, logger: logger)
+        try await insertBuildJobs(builders, on: connection, logger: logger)
+        return created
     }
 
-    struct CreatedDeployment {
-        var id: Int64
-        var service: String
-        var sha: String
-        var branch: String
-        var buildTimeout: TimeSpan
+    static func supersededReason(_ newer: CreatedDeployment) -> String {
+        "superseded by deployment \(newer.id) (\(RolloutDecisions.shortSHA(newer.sha)))"
     }
 
-    static func insertPushDeployments(_ wanted: [(service: String, sha: String)], branch: String?, deliveryRowID: Int64,
-                                      unlessNewerThan: Int64?, on connection: PostgresConnection,
+    static func insertPushDeployments(_ wanted: [WantedDeployment], unlessNewerThan: Int64?, on connection: PostgresConnection,
                                       logger: Logger) async throws -> [CreatedDeployment] {
         let rows = try await connection.query("""
             INSERT INTO deployments (service, trigger, sha, branch, policy, delivery_id)
-            SELECT s.name, 'push', w.sha, coalesce(\(branch), s.branch), s.policy, \(deliveryRowID)
-            FROM unnest(\(wanted.map(\.service))::text[], \(wanted.map(\.sha))::text[]) AS w(service, sha)
+            SELECT s.name, 'push', w.sha, coalesce(nullif(w.branch, ''), s.branch), s.policy, w.delivery
+            FROM unnest(\(wanted.map(\.service))::text[], \(wanted.map(\.sha))::text[], \(wanted.map { $0.branch ?? "" })::text[],
+                        \(wanted.map(\.deliveryRowID))::int8[], \(wanted.indices.map { Int64($0) })::int8[],
+                        \(wanted.map { $0.ref ?? "" })::text[], \(wanted.map { $0.before ?? "" })::text[])
+                 AS w(service, sha, branch, delivery, position, ref, before)
             JOIN services s ON s.name = w.service AND s.removed_at IS NULL
             WHERE NOT EXISTS (SELECT 1 FROM deployments d WHERE d.service = s.name AND d.sha = w.sha
                               AND (d.state IN ('queued', 'building', 'pushing', 'rolling_out', 'watching')
-                                   OR d.id = s.live_deployment_id))
+                                   OR d.id = s.live_deployment_id
+                                   OR EXISTS (SELECT 1 FROM webhook_deliveries x WHERE x.id = d.delivery_id
+                                              AND x.ref = nullif(w.ref, '') AND x.before_sha IS NOT DISTINCT FROM nullif(w.before, ''))))
               AND NOT EXISTS (SELECT 1 FROM deployments d WHERE d.service = s.name
                               AND d.delivery_id > \(unlessNewerThan ?? Int64.max))
-            ORDER BY s.name
-            RETURNING id, service, sha, policy->'source'->>'branch' AS job_branch, policy->'build'->>'timeout' AS build_timeout
+            ORDER BY w.position
+            RETURNING id, service, sha, delivery_id, policy->'source'->>'branch' AS job_branch,
+                      policy->'build'->>'timeout' AS build_timeout
             """, logger: logger)
+        // Rows come back in insertion order, which is the batch's order; match each to its request.
+        var pending = wanted
         var created: [CreatedDeployment] = []
-        for try await (id, service, sha, jobBranch, timeout) in rows.decode((Int64, String, String, String, String?).self) {
+        for try await (id, service, sha, delivery, jobBranch, timeout) in rows.decode((Int64, String, String, Int64?, String, String?).self) {
+            guard let at = pending.firstIndex(where: { $0.service == service && $0.sha == sha && $0.deliveryRowID == delivery }) else {
+                continue
+            }
             let build = timeout.flatMap(TimeSpan.init(parsing:)) ?? Policy.Build.defaultTimeout
-            created.append(CreatedDeployment(id: id, service: service, sha: sha, branch: jobBranch, buildTimeout: build))
+            created.append(CreatedDeployment(id: id, record: pending[at].record, service: service, sha: sha, branch: jobBranch,
+                                             buildTimeout: build))
+            pending.remove(at: at)
         }
         return created
     }
 
-    /// Latest wins for every created deployment at once: older queued builds of the same
+    /// Latest wins for every building deployment at once: older queued builds of the same
     /// service and branch end as superseded, running ones are asked to stop.
     static func supersedeOlderBuilds(than created: [CreatedDeployment], on connection: PostgresConnection,
                                      logger: Logger) async throws {
@@ -75,7 +107,7 @@ extension Store {
         var pending: [String: [LatestWins.PendingBuild]] = [:]
         for try await (id, service, deploymentID, jobBranch, state) in try await connection.query("""
             SELECT id, service, deployment_id, branch, state FROM jobs
-            WHERE kind = 'build' AND service = ANY(\(created.map(\.service))) AND state IN ('queued', 'running')
+            WHERE kind = 'build' AND service = ANY(\(Array(Set(created.map(\.service))))) AND state IN ('queued', 'running')
               AND deployment_id IS NOT NULL
             ORDER BY id
             FOR UPDATE
@@ -85,7 +117,7 @@ extension Store {
         }
         var queued: [(Int64, String)] = [], running: [(Int64, String)] = []
         for deployment in created {
-            let reason = "superseded by deployment \(deployment.id) (\(RolloutDecisions.shortSHA(deployment.sha)))"
+            let reason = supersededReason(deployment)
             for action in LatestWins.actions(newer: deployment.id, branch: deployment.branch, pending: pending[deployment.service] ?? []) {
                 switch action {
                 case .supersede(let job, _): queued.append((job, reason))
@@ -117,7 +149,18 @@ extension Store {
         }
     }
 
-    /// One build job per created deployment, with the limits its policy implies, and one NOTIFY.
+    /// Deployments of the batch that a newer one of the same batch outran: superseded before they build.
+    static func endDeployments(_ ended: [(Int64, String)], on connection: PostgresConnection, logger: Logger) async throws {
+        guard !ended.isEmpty else { return }
+        try await connection.query("""
+            WITH r(id, reason) AS (SELECT * FROM unnest(\(ended.map(\.0))::int8[], \(ended.map(\.1))::text[])),
+            d AS (UPDATE deployments SET state = 'superseded', reason = r.reason, updated_at = now(), finished_at = now()
+                  FROM r WHERE deployments.id = r.id RETURNING deployments.id, r.reason)
+            INSERT INTO deployment_events (deployment_id, kind, message) SELECT id, 'state', 'superseded: ' || reason FROM d
+            """, logger: logger)
+    }
+
+    /// One build job per building deployment, with the limits its policy implies, and one NOTIFY.
     static func insertBuildJobs(_ created: [CreatedDeployment], on connection: PostgresConnection, logger: Logger) async throws {
         guard !created.isEmpty else { return }
         let jobs = created.map { JobTimeouts.job(.build, deploymentID: $0.id, service: $0.service, branch: $0.branch,

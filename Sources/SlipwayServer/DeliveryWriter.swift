@@ -1,0 +1,126 @@
+import Foundation
+import Logging
+import SlipwayCore
+import SlipwayStore
+import Synchronization
+
+/// Group commit for webhooks: requests that arrive while a batch is being written wait and
+/// go together in the next one, one transaction with one statement per step for all of
+/// them. Under load that turns hundreds of small transactions into a few large ones; alone,
+/// a request is written at once. Every request still gets its 202 only after its own rows
+/// are durable. One writer per process also keeps latest-wins exact between pushes that
+/// arrive together.
+final class DeliveryWriter: Sendable {
+    typealias Work = [(event: NormalizedEvent, deliveryID: String)]
+
+    struct Pending: Sendable {
+        var work: Work
+        var continuation: CheckedContinuation<[DeliveryResult], any Error>
+        var since = ContinuousClock.now
+    }
+
+    /// Providers give up after 10 s: a request that waited `staleAfter` for its turn is
+    /// answered 503 unwritten (the provider redelivers), and a batch gets `writeWithin`,
+    /// so no answer comes after 9 s.
+    static let staleAfter: Duration = .seconds(5)
+    static let writeWithin: Duration = .seconds(4)
+
+    struct Stale: Error, CustomStringConvertible {
+        var description: String { "the delivery waited over \(DeliveryWriter.staleAfter) for the database; not written" }
+    }
+
+    struct State {
+        var queue: [Pending] = []
+        var writing = false
+    }
+
+    let store: Store
+    let logger: Logger
+    /// Deliveries per transaction at most: past this, a batch would hold its first
+    /// requests too long.
+    let maxBatch: Int
+    private let state = Mutex(State())
+
+    init(store: Store, logger: Logger, maxBatch: Int = 500) {
+        self.store = store
+        self.logger = logger
+        self.maxBatch = maxBatch
+    }
+
+    /// Matches and stores `work` with whatever else is waiting; returns its results in order.
+    func write(_ work: Work) async throws -> [DeliveryResult] {
+        try await withCheckedThrowingContinuation { continuation in
+            let start = state.withLock { state -> Bool in
+                state.queue.append(Pending(work: work, continuation: continuation))
+                guard !state.writing else { return false }
+                state.writing = true
+                return true
+            }
+            if start { Task { await self.drain() } }
+        }
+    }
+
+    private func drain() async {
+        while let taken = next() {
+            let batch = taken.filter { pending in
+                guard ContinuousClock.now - pending.since > Self.staleAfter else { return true }
+                pending.continuation.resume(throwing: Stale())
+                return false
+            }
+            guard !batch.isEmpty else { continue }
+            do {
+                let results = try await store.withinWebhookDeadline(Self.writeWithin) { [store] in try await Self.write(batch, store: store) }
+                for (pending, result) in zip(batch, results) { pending.continuation.resume(returning: result) }
+            } catch where batch.count > 1 {
+                // One bad request must not fail the others: write them one by one.
+                logger.warning("webhook batch failed; writing its deliveries one by one",
+                               metadata: ["deliveries.count": "\(batch.count)", "error": "\(String(reflecting: error))"])
+                for pending in batch {
+                    do {
+                        let result = try await store.withinWebhookDeadline(Self.writeWithin) { [store] in
+                            try await Self.write([pending], store: store)
+                        }
+                        pending.continuation.resume(returning: result[0])
+                    } catch {
+                        pending.continuation.resume(throwing: error)
+                    }
+                }
+            } catch {
+                batch[0].continuation.resume(throwing: error)
+            }
+        }
+    }
+
+    /// Takes what is waiting, up to `maxBatch` deliveries; nil (and the writer stops) when nothing is.
+    private func next() -> [Pending]? {
+        state.withLock { state in
+            var taken: [Pending] = [], count = 0
+            while let first = state.queue.first, taken.isEmpty || count + first.work.count <= maxBatch {
+                taken.append(state.queue.removeFirst())
+                count += first.work.count
+            }
+            if taken.isEmpty { state.writing = false }
+            return taken.isEmpty ? nil : taken
+        }
+    }
+
+    /// Routes are read once per batch; each request's events are matched against them.
+    static func write(_ batch: [Pending], store: Store) async throws -> [[DeliveryResult]] {
+        let needsRoutes = batch.contains { $0.work.contains { $0.event.kind == .push } }
+        let routes = needsRoutes ? try await store.routes() : []
+        var records: [DeliveryRecord] = []
+        for pending in batch {
+            for (event, deliveryID) in pending.work {
+                records.append(DeliveryRecord(event: event, deliveryID: deliveryID,
+                                              outcomes: event.kind == .ignored ? [] : EventMatching.outcomes(for: event, routes: routes)))
+            }
+        }
+        let results = try await store.recordDeliveries(records)
+        var split: [[DeliveryResult]] = [], offset = 0
+        for pending in batch {
+            split.append(Array(results[offset..<offset + pending.work.count]))
+            offset += pending.work.count
+        }
+        return split
+    }
+}

@@ -1,0 +1,100 @@
+import Foundation
+import PostgresNIO
+import SlipwayCore
+import SlipwayServer
+import SlipwayStore
+import SlipwayWebhooks
+import Testing
+
+/// Many webhooks at once: written together (group commit), and still exactly one build
+/// per service left queued (latest wins), none twice, every one answered.
+@Suite(.enabled(if: TestStack.enabled))
+struct ConcurrentWebhookTests {
+    static func push(after: String, delivery: String, before: String = String(repeating: "1", count: 40)) -> (WebhookHeaders, Data) {
+        let body = """
+            {"ref":"refs/heads/main","before":"\(before)","after":"\(after)",
+             "commits":[{"added":[],"modified":["app.py"],"removed":[]}],
+             "repository":{"full_name":"acme/shop","clone_url":"https://github.com/acme/shop.git"}}
+            """
+        let headers = WebhookHeaders([("X-GitHub-Event", "push"), ("X-GitHub-Delivery", delivery),
+                                      ("X-Hub-Signature-256", WebhookSignature.sign(body: Data(body.utf8), secret: "s"))])
+        return (headers, Data(body.utf8))
+    }
+
+    @Test func aBurstOfPushesLeavesOneQueuedBuildPerServiceAndNoDuplicates() async throws {
+        try await TestStack.withStore { store, _ in
+            try await store.syncServices([
+                (Policy(service: "web", source: .init(repo: "https://github.com/acme/shop.git"), image: "r.example.com/web"), "a.yaml"),
+                (Policy(service: "api", source: .init(repo: "https://github.com/acme/shop.git"), image: "r.example.com/api"), "a.yaml"),
+            ])
+            let intake = WebhookIntake(store: store, secrets: [.github: "s"], logger: TestStack.logger)
+            // 60 distinct pushes, each sent twice (a redelivery racing the original), and a second
+            // hook repeating 10 of the commits under other delivery ids.
+            var requests: [(WebhookHeaders, Data)] = []
+            for i in 0..<60 {
+                let sha = String(format: "%040x", i + 1)
+                requests.append(Self.push(after: sha, delivery: "burst-\(i)"))
+                requests.append(Self.push(after: sha, delivery: "burst-\(i)"))
+                if i % 6 == 0 { requests.append(Self.push(after: sha, delivery: "other-hook-\(i)")) }
+            }
+            let answers = try await withThrowingTaskGroup(of: WebhookIntake.Answer.self) { group in
+                for (headers, body) in requests.shuffled() {
+                    group.addTask { try await intake.receive(endpoint: .github, headers: headers, body: body) }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            let receipts = answers.compactMap { if case .accepted(let r) = $0 { r } else { nil } }
+            #expect(receipts.count == requests.count)
+            #expect(receipts.filter(\.duplicate).count == 60)
+
+            func count(_ sql: String) async throws -> Int64 {
+                try await store.client.query(PostgresQuery(unsafeSQL: sql)).collect()[0].decode(Int64.self)
+            }
+            #expect(try await count("SELECT count(*) FROM webhook_deliveries") == 70)
+            // Every commit deployed once per service, never twice, whichever hook's delivery got there first.
+            #expect(try await count("SELECT count(*) FROM deployments") == 120)
+            #expect(try await count("SELECT count(*) FROM (SELECT service, sha FROM deployments GROUP BY 1, 2 HAVING count(*) > 1) x") == 0)
+            // Latest wins: per service only the newest deployment still has a queued build; the rest are superseded.
+            for service in ["web", "api"] {
+                let history = try await store.history(service: service, limit: 200)
+                #expect(history.first?.record.state == .queued)
+                #expect(history.dropFirst().allSatisfy { $0.record.state == .superseded })
+                #expect(try await count("SELECT count(*) FROM jobs WHERE service = '\(service)' AND state = 'queued'") == 1)
+                #expect(try await count("""
+                    SELECT count(*) FROM jobs j JOIN deployments d ON d.id = j.deployment_id
+                    WHERE j.service = '\(service)' AND j.state = 'queued' AND d.id = \(history[0].id)
+                    """) == 1)
+            }
+            // The second hook's deliveries: the commit was deploying, or already deployed and superseded since.
+            let secondHook = receipts.filter { $0.deliveryID.hasPrefix("other-hook-") || $0.deliveryID.hasPrefix("burst-") }
+                .filter { $0.skipped.count == 2 }
+            #expect(secondHook.count == 10)
+            #expect(secondHook.allSatisfy { $0.skipped.values.allSatisfy { $0.contains("already deploying") || $0.contains("was already deployed") } })
+        }
+    }
+
+    @Test func aLateSecondAnnouncementOfAPushDoesNotBringItBackButAForcePushBackDoes() async throws {
+        try await TestStack.withStore { store, _ in
+            try await store.syncServices([
+                (Policy(service: "web", source: .init(repo: "https://github.com/acme/shop.git"), image: "r.example.com/web"), "a.yaml"),
+            ])
+            let intake = WebhookIntake(store: store, secrets: [.github: "s"], logger: TestStack.logger)
+            func send(_ after: String, before: String, delivery: String) async throws -> WebhookIntake.Receipt {
+                let (headers, body) = Self.push(after: after, delivery: delivery, before: before)
+                guard case .accepted(let receipt) = try await intake.receive(endpoint: .github, headers: headers, body: body) else {
+                    throw CancellationError()
+                }
+                return receipt
+            }
+            let a = String(repeating: "a", count: 40), b = String(repeating: "b", count: 40), c = String(repeating: "c", count: 40)
+            _ = try await send(a, before: c, delivery: "1")
+            _ = try await send(b, before: a, delivery: "2")                 // supersedes a
+            let late = try await send(a, before: c, delivery: "org-hook-1")  // the same push of a, announced again
+            #expect(late.deployments.isEmpty)
+            #expect(late.skipped["web"]?.hasPrefix("this push of commit aaaaaaaaaaaa was already deployed") == true)
+            let back = try await send(a, before: b, delivery: "3")          // a force-push back to a: deploys a again
+            #expect(back.deployments.keys.sorted() == ["web"])
+            #expect(try await store.history(service: "web").map(\.record.sha) == [a, b, a])
+        }
+    }
+}
