@@ -114,7 +114,12 @@ struct JobQueueTests {
 
             #expect(handler.runs == [id])
             #expect(try await queue.complete(lost) == false)
-            let state = try await jobState(store, id)
+            // The pool writes completions in the background: wait for it to land.
+            var state = try await jobState(store, id)
+            for _ in 0..<100 where state.state != "succeeded" {
+                try await Task.sleep(for: .milliseconds(50))
+                state = try await jobState(store, id)
+            }
             #expect(state.state == "succeeded" && state.attempts == 2)
             let successes = try await store.client.query("SELECT count(*) FROM jobs WHERE state = 'succeeded'").collect()
             #expect(try successes[0].decode(Int.self) == 1)

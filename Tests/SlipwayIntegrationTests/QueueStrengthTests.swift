@@ -241,20 +241,21 @@ struct QueueStrengthTests {
 
     @Test func twoMaintenanceReplicasShareTheWork() async throws {
         try await TestStack.withStore { store, _ in
-            let settings = Maintenance.Settings(tick: .milliseconds(100), leaderTTL: .seconds(1))
+            // A TTL with room for a busy machine: the leader renews every 100 ms.
+            let settings = Maintenance.Settings(tick: .milliseconds(100), leaderTTL: .seconds(3))
             let lease = LeaderLease(pool: store.pool, name: "maintenance", logger: TestStack.logger)
             let a = Maintenance(queue: store.queue, lease: lease, holder: "a", settings: settings, logger: TestStack.logger)
             let b = Maintenance(queue: store.queue, lease: lease, holder: "b", settings: settings, logger: TestStack.logger)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await a.run() }
-                try await Task.sleep(for: .milliseconds(300))
+                for _ in 0..<60 where try await lease.holder() != "a" { try await Task.sleep(for: .milliseconds(50)) }
                 group.addTask { try await b.run() }
                 try await Task.sleep(for: .milliseconds(500))
                 #expect(try await lease.holder() == "a")
                 // A job whose worker died is rescued by the leader.
                 let id = try #require(try await store.queue.enqueue(NewJob(kind: .build)))
                 _ = try await store.queue.claim(kinds: [.build], limit: 1, owner: "dead", lease: .milliseconds(200))
-                try await Task.sleep(for: .milliseconds(600))
+                for _ in 0..<60 where try await job(store, id).state != "queued" { try await Task.sleep(for: .milliseconds(50)) }
                 #expect(try await job(store, id).state == "queued")
                 group.cancelAll()
             }
