@@ -11,7 +11,7 @@ import Synchronization
 /// are durable. One writer per process also keeps latest-wins exact between pushes that
 /// arrive together.
 final class DeliveryWriter: Sendable {
-    typealias Work = [(event: NormalizedEvent, deliveryID: String)]
+    typealias Work = [(event: NormalizedEvent, deliveryID: String, payload: String)]
 
     struct Pending: Sendable {
         var work: Work
@@ -39,12 +39,14 @@ final class DeliveryWriter: Sendable {
     /// Deliveries per transaction at most: past this, a batch would hold its first
     /// requests too long.
     let maxBatch: Int
+    let routes: RoutesCache
     private let state = Mutex(State())
 
-    init(store: Store, logger: Logger, maxBatch: Int = 500) {
+    init(store: Store, logger: Logger, maxBatch: Int = 500, routesMaxAge: Duration = .seconds(1)) {
         self.store = store
         self.logger = logger
         self.maxBatch = maxBatch
+        self.routes = RoutesCache(maxAge: routesMaxAge)
     }
 
     /// Matches and stores `work` with whatever else is waiting; returns its results in order.
@@ -69,7 +71,14 @@ final class DeliveryWriter: Sendable {
             }
             guard !batch.isEmpty else { continue }
             do {
-                let results = try await store.withinWebhookDeadline(Self.writeWithin) { [store] in try await Self.write(batch, store: store) }
+                let started = ContinuousClock.now
+                let results = try await store.withinWebhookDeadline(Self.writeWithin) { [store, routes] in
+                    try await Self.write(batch, store: store, routes: routes)
+                }
+                logger.debug("webhook batch written", metadata: [
+                    "requests.count": "\(batch.count)", "duration_ms": "\(Self.milliseconds(ContinuousClock.now - started))",
+                    "waited_ms": "\(Self.milliseconds(started - batch[0].since))",
+                ])
                 for (pending, result) in zip(batch, results) { pending.continuation.resume(returning: result) }
             } catch where batch.count > 1 {
                 // One bad request must not fail the others: write them one by one.
@@ -77,8 +86,8 @@ final class DeliveryWriter: Sendable {
                                metadata: ["deliveries.count": "\(batch.count)", "error": "\(String(reflecting: error))"])
                 for pending in batch {
                     do {
-                        let result = try await store.withinWebhookDeadline(Self.writeWithin) { [store] in
-                            try await Self.write([pending], store: store)
+                        let result = try await store.withinWebhookDeadline(Self.writeWithin) { [store, routes] in
+                            try await Self.write([pending], store: store, routes: routes)
                         }
                         pending.continuation.resume(returning: result[0])
                     } catch {
@@ -104,15 +113,20 @@ final class DeliveryWriter: Sendable {
         }
     }
 
-    /// Routes are read once per batch; each request's events are matched against them.
-    static func write(_ batch: [Pending], store: Store) async throws -> [[DeliveryResult]] {
+    static func milliseconds(_ duration: Duration) -> Int64 {
+        duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+    }
+
+    /// Each request's events are matched against the routes (read at most once a second).
+    static func write(_ batch: [Pending], store: Store, routes cache: RoutesCache) async throws -> [[DeliveryResult]] {
         let needsRoutes = batch.contains { $0.work.contains { $0.event.kind == .push } }
-        let routes = needsRoutes ? try await store.routes() : []
+        let routes = needsRoutes ? try await cache.current(store) : []
         var records: [DeliveryRecord] = []
         for pending in batch {
-            for (event, deliveryID) in pending.work {
+            for (event, deliveryID, payload) in pending.work {
                 records.append(DeliveryRecord(event: event, deliveryID: deliveryID,
-                                              outcomes: event.kind == .ignored ? [] : EventMatching.outcomes(for: event, routes: routes)))
+                                              outcomes: event.kind == .ignored ? [] : EventMatching.outcomes(for: event, routes: routes),
+                                              payload: payload))
             }
         }
         let results = try await store.recordDeliveries(records)
@@ -122,5 +136,22 @@ final class DeliveryWriter: Sendable {
             offset += pending.work.count
         }
         return split
+    }
+}
+
+/// The services' routes, read again when older than `maxAge`: every push needs them and
+/// they change only when policies do, so a busy intake does not read them per batch.
+final class RoutesCache: Sendable {
+    let maxAge: Duration
+    private let cached = Mutex<(routes: [EventMatching.Route], at: ContinuousClock.Instant)?>(nil)
+
+    init(maxAge: Duration) { self.maxAge = maxAge }
+
+    func current(_ store: Store) async throws -> [EventMatching.Route] {
+        if let (routes, at) = cached.withLock({ $0 }), ContinuousClock.now - at < maxAge { return routes }
+        let started = ContinuousClock.now
+        let routes = try await store.routes()
+        cached.withLock { $0 = (routes, started) }
+        return routes
     }
 }

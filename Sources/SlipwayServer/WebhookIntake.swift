@@ -85,10 +85,12 @@ public final class WebhookIntake: Sendable {
             return .badRequest(error.message)
         }
         let baseID = events[0].deliveryID ?? Self.fallbackDeliveryID(events[0])
-        let work = events.enumerated().map { index, event in
+        // Encoded here, in parallel with other requests, rather than in the one writer.
+        let work = try events.enumerated().map { index, event in
             // A body with several changes is one delivery per change; the suffix keeps redeliveries recognisable.
             (event: event, deliveryID: index == 0 ? baseID
-                : (event.deliveryID.map { "\($0)#\(index + 1)" } ?? Self.fallbackDeliveryID(event)))
+                : (event.deliveryID.map { "\($0)#\(index + 1)" } ?? Self.fallbackDeliveryID(event)),
+             payload: try DeliveryRecord.payload(of: event))
         }
         let results: [DeliveryResult]
         do {

@@ -7,10 +7,18 @@ public struct DeliveryRecord: Sendable {
     public var event: NormalizedEvent
     public var deliveryID: String
     public var outcomes: [EventMatching.Outcome]
-    public init(event: NormalizedEvent, deliveryID: String, outcomes: [EventMatching.Outcome]) {
+    /// The event as stored, when the caller encoded it already (off the writer's path).
+    public var payload: String?
+    public init(event: NormalizedEvent, deliveryID: String, outcomes: [EventMatching.Outcome], payload: String? = nil) {
         self.event = event
         self.deliveryID = deliveryID
         self.outcomes = outcomes
+        self.payload = payload
+    }
+
+    /// The stored form of an event.
+    public static func payload(of event: NormalizedEvent) throws -> String {
+        String(decoding: try JSONEncoder().encode(event), as: UTF8.self)
     }
 }
 
@@ -109,7 +117,7 @@ extension Store {
             columns.after.append(event.after ?? "")
             columns.outcome.append(outcome)
             columns.detail.append(try json(detail))
-            columns.payload.append(try json(event))
+            columns.payload.append(try record.payload ?? DeliveryRecord.payload(of: event))
         }
         // Arrays cannot carry NULL here: '' stands for it and is turned back.
         let rows = try await connection.query("""

@@ -54,8 +54,7 @@ extension Store {
             guard let winner = newest[d.service + "\u{0}" + d.branch], winner.id != d.id else { return nil }
             return (d.id, supersededReason(winner))
         }
-        try await endDeployments(outrun, on: connection, logger: logger)
-        try await insertBuildJobs(builders, on: connection, logger: logger)
+        try await insertBuildJobs(builders, endingOutrun: outrun, on: connection, logger: logger)
         return created
     }
 
@@ -149,24 +148,21 @@ extension Store {
         }
     }
 
-    /// Deployments of the batch that a newer one of the same batch outran: superseded before they build.
-    static func endDeployments(_ ended: [(Int64, String)], on connection: PostgresConnection, logger: Logger) async throws {
-        guard !ended.isEmpty else { return }
-        try await connection.query("""
-            WITH r(id, reason) AS (SELECT * FROM unnest(\(ended.map(\.0))::int8[], \(ended.map(\.1))::text[])),
-            d AS (UPDATE deployments SET state = 'superseded', reason = r.reason, updated_at = now(), finished_at = now()
-                  FROM r WHERE deployments.id = r.id RETURNING deployments.id, r.reason)
-            INSERT INTO deployment_events (deployment_id, kind, message) SELECT id, 'state', 'superseded: ' || reason FROM d
-            """, logger: logger)
-    }
-
-    /// One build job per building deployment, with the limits its policy implies, and one NOTIFY.
-    static func insertBuildJobs(_ created: [CreatedDeployment], on connection: PostgresConnection, logger: Logger) async throws {
+    /// One build job per building deployment, with the limits its policy implies, and one
+    /// NOTIFY; in the same statement the batch's deployments that a newer one of the same
+    /// batch outran end as superseded, before they build.
+    static func insertBuildJobs(_ created: [CreatedDeployment], endingOutrun outrun: [(Int64, String)],
+                                on connection: PostgresConnection, logger: Logger) async throws {
         guard !created.isEmpty else { return }
         let jobs = created.map { JobTimeouts.job(.build, deploymentID: $0.id, service: $0.service, branch: $0.branch,
                                                   buildTimeout: $0.buildTimeout) }
         try await connection.query("""
-            WITH inserted AS (
+            WITH r(id, reason) AS (SELECT * FROM unnest(\(outrun.map(\.0))::int8[], \(outrun.map(\.1))::text[])),
+            ended AS (UPDATE deployments SET state = 'superseded', reason = r.reason, updated_at = now(), finished_at = now()
+                      FROM r WHERE deployments.id = r.id RETURNING deployments.id, r.reason),
+            noted AS (INSERT INTO deployment_events (deployment_id, kind, message)
+                      SELECT id, 'state', 'superseded: ' || reason FROM ended),
+            inserted AS (
                 INSERT INTO jobs (kind, deployment_id, service, branch, max_attempts, dedupe_key, timeout_ms)
                 SELECT 'build', j.deployment_id, j.service, j.branch, j.max_attempts, j.dedupe_key, j.timeout_ms
                 FROM unnest(\(jobs.map { $0.deploymentID! })::int8[], \(jobs.map { $0.service! })::text[],

@@ -36,7 +36,8 @@ public enum EventMatching {
         let keys = Set((event.repository?.urls ?? []).compactMap { try? RepoURL($0).key })
         guard !keys.isEmpty else { return [] }
         let related = routes.filter { keys.contains($0.repo.key) }.sorted { $0.service < $1.service }
-        let changed = event.changedPaths.map(ChangedFiles.init)
+        // Sorting the file list only pays off when some service filters by paths.
+        let changed = related.contains { !$0.paths.isEmpty } ? event.changedPaths.map(ChangedFiles.init) : nil
         return related.map { route in
             switch event.kind {
             case .push:
