@@ -49,12 +49,11 @@ extension Store {
             if newest[key].map({ $0.id < deployment.id }) ?? true { newest[key] = deployment }
         }
         let builders = newest.values.sorted { $0.id < $1.id }
-        try await supersedeOlderBuilds(than: builders, on: connection, logger: logger)
         let outrun = created.compactMap { d -> (Int64, String)? in
             guard let winner = newest[d.service + "\u{0}" + d.branch], winner.id != d.id else { return nil }
             return (d.id, supersededReason(winner))
         }
-        try await insertBuildJobs(builders, endingOutrun: outrun, on: connection, logger: logger)
+        try await queueBuilds(builders, endingOutrun: outrun, on: connection, logger: logger)
         return created
     }
 
@@ -98,80 +97,49 @@ extension Store {
         return created
     }
 
-    /// Latest wins for every building deployment at once: older queued builds of the same
-    /// service and branch end as superseded, running ones are asked to stop.
-    static func supersedeOlderBuilds(than created: [CreatedDeployment], on connection: PostgresConnection,
-                                     logger: Logger) async throws {
-        guard !created.isEmpty else { return }
-        var pending: [String: [LatestWins.PendingBuild]] = [:]
-        for try await (id, service, deploymentID, jobBranch, state) in try await connection.query("""
-            SELECT id, service, deployment_id, branch, state FROM jobs
-            WHERE kind = 'build' AND service = ANY(\(Array(Set(created.map(\.service))))) AND state IN ('queued', 'running')
-              AND deployment_id IS NOT NULL
-            ORDER BY id
-            FOR UPDATE
-            """, logger: logger).decode((Int64, String, Int64, String?, String).self) {
-            pending[service, default: []].append(.init(jobID: id, deploymentID: deploymentID, branch: jobBranch,
-                                                       running: state == "running"))
-        }
-        var queued: [(Int64, String)] = [], running: [(Int64, String)] = []
-        for deployment in created {
-            let reason = supersededReason(deployment)
-            for action in LatestWins.actions(newer: deployment.id, branch: deployment.branch, pending: pending[deployment.service] ?? []) {
-                switch action {
-                case .supersede(let job, _): queued.append((job, reason))
-                case .stop(let job, _): running.append((job, reason))
-                }
-            }
-        }
-        if !queued.isEmpty {
-            try await connection.query("""
-                WITH r(id, reason) AS (SELECT * FROM unnest(\(queued.map(\.0))::int8[], \(queued.map(\.1))::text[])),
-                j AS (UPDATE jobs SET state = 'superseded', last_error = r.reason, finished_at = now(), updated_at = now()
-                      FROM r WHERE jobs.id = r.id AND jobs.state = 'queued'
-                      RETURNING jobs.deployment_id, r.reason),
-                d AS (UPDATE deployments SET state = 'superseded', reason = j.reason, updated_at = now(), finished_at = now()
-                      FROM j WHERE deployments.id = j.deployment_id
-                        AND deployments.state IN ('queued', 'building', 'pushing', 'rolling_out', 'watching')
-                      RETURNING deployments.id, j.reason)
-                INSERT INTO deployment_events (deployment_id, kind, message) SELECT id, 'state', 'superseded: ' || reason FROM d
-                """, logger: logger)
-        }
-        if !running.isEmpty {
-            try await connection.query("""
-                WITH r(id, note) AS (SELECT * FROM unnest(\(running.map(\.0))::int8[], \(running.map(\.1))::text[])),
-                u AS (UPDATE jobs SET cancel_requested_at = now(), cancel_reason = 'superseded', cancel_note = r.note, updated_at = now()
-                      FROM r WHERE jobs.id = r.id AND jobs.state = 'running' AND jobs.cancel_requested_at IS NULL
-                      RETURNING jobs.id)
-                SELECT pg_notify(\(JobQueue.cancelChannel), id || ':superseded') FROM u
-                """, logger: logger)
-        }
-    }
-
-    /// One build job per building deployment, with the limits its policy implies, and one
-    /// NOTIFY; in the same statement the batch's deployments that a newer one of the same
-    /// batch outran end as superseded, before they build.
-    static func insertBuildJobs(_ created: [CreatedDeployment], endingOutrun outrun: [(Int64, String)],
-                                on connection: PostgresConnection, logger: Logger) async throws {
-        guard !created.isEmpty else { return }
-        let jobs = created.map { JobTimeouts.job(.build, deploymentID: $0.id, service: $0.service, branch: $0.branch,
-                                                  buildTimeout: $0.buildTimeout) }
+    /// One statement for what follows a batch's deployments: latest wins for each building
+    /// deployment (older queued builds of its service and branch end as superseded, running
+    /// ones are asked to stop; the rule of `LatestWins.actions`, applied in SQL so the batch
+    /// takes one round trip), the batch's outrun deployments end as superseded, one build
+    /// job per building deployment with the limits its policy implies, and the NOTIFYs.
+    static func queueBuilds(_ builders: [CreatedDeployment], endingOutrun outrun: [(Int64, String)],
+                            on connection: PostgresConnection, logger: Logger) async throws {
+        guard !builders.isEmpty else { return }
+        let jobs = builders.map { JobTimeouts.job(.build, deploymentID: $0.id, service: $0.service, branch: $0.branch,
+                                                   buildTimeout: $0.buildTimeout) }
         try await connection.query("""
-            WITH r(id, reason) AS (SELECT * FROM unnest(\(outrun.map(\.0))::int8[], \(outrun.map(\.1))::text[])),
-            ended AS (UPDATE deployments SET state = 'superseded', reason = r.reason, updated_at = now(), finished_at = now()
-                      FROM r WHERE deployments.id = r.id RETURNING deployments.id, r.reason),
-            noted AS (INSERT INTO deployment_events (deployment_id, kind, message)
-                      SELECT id, 'state', 'superseded: ' || reason FROM ended),
+            WITH b(deployment_id, service, branch, reason, max_attempts, dedupe_key, timeout_ms) AS (
+                SELECT * FROM unnest(\(jobs.map { $0.deploymentID! })::int8[], \(jobs.map { $0.service! })::text[],
+                                     \(jobs.map { $0.branch ?? "" })::text[], \(builders.map(supersededReason))::text[],
+                                     \(jobs.map(\.maxAttempts))::int4[], \(jobs.map { $0.dedupeKey! })::text[],
+                                     \(jobs.map(\.timeout.milliseconds))::int8[])),
+            older AS (
+                SELECT j.id, j.state, b.reason FROM jobs j JOIN b ON j.service = b.service AND j.branch IS NOT DISTINCT FROM b.branch
+                WHERE j.kind = 'build' AND j.state IN ('queued', 'running') AND j.deployment_id < b.deployment_id
+                FOR UPDATE OF j),
+            superseded AS (
+                UPDATE jobs SET state = 'superseded', last_error = o.reason, finished_at = now(), updated_at = now()
+                FROM older o WHERE jobs.id = o.id AND o.state = 'queued'
+                RETURNING jobs.deployment_id AS id, o.reason),
+            stopped AS (
+                UPDATE jobs SET cancel_requested_at = now(), cancel_reason = 'superseded', cancel_note = o.reason, updated_at = now()
+                FROM older o WHERE jobs.id = o.id AND o.state = 'running' AND jobs.cancel_requested_at IS NULL
+                RETURNING jobs.id),
+            ended AS (
+                UPDATE deployments SET state = 'superseded', reason = e.reason, updated_at = now(), finished_at = now()
+                FROM (SELECT id, reason FROM superseded
+                      UNION ALL SELECT * FROM unnest(\(outrun.map(\.0))::int8[], \(outrun.map(\.1))::text[])) AS e(id, reason)
+                WHERE deployments.id = e.id AND deployments.state IN ('queued', 'building', 'pushing', 'rolling_out', 'watching')
+                RETURNING deployments.id, e.reason),
+            noted AS (
+                INSERT INTO deployment_events (deployment_id, kind, message) SELECT id, 'state', 'superseded: ' || reason FROM ended),
             inserted AS (
                 INSERT INTO jobs (kind, deployment_id, service, branch, max_attempts, dedupe_key, timeout_ms)
-                SELECT 'build', j.deployment_id, j.service, j.branch, j.max_attempts, j.dedupe_key, j.timeout_ms
-                FROM unnest(\(jobs.map { $0.deploymentID! })::int8[], \(jobs.map { $0.service! })::text[],
-                            \(jobs.map { $0.branch ?? "" })::text[], \(jobs.map(\.maxAttempts))::int4[],
-                            \(jobs.map { $0.dedupeKey! })::text[], \(jobs.map(\.timeout.milliseconds))::int8[])
-                     AS j(deployment_id, service, branch, max_attempts, dedupe_key, timeout_ms)
+                SELECT 'build', deployment_id, service, nullif(branch, ''), max_attempts, dedupe_key, timeout_ms FROM b
                 ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL AND state IN ('queued', 'running') DO NOTHING
                 RETURNING 1)
-            SELECT pg_notify(\(JobQueue.channel), 'build') WHERE EXISTS (SELECT 1 FROM inserted)
+            SELECT (SELECT count(*) FROM (SELECT pg_notify(\(JobQueue.cancelChannel), id || ':superseded') FROM stopped) s),
+                   (SELECT count(*) FROM (SELECT pg_notify(\(JobQueue.channel), 'build') WHERE EXISTS (SELECT 1 FROM inserted)) n)
             """, logger: logger)
     }
 }
