@@ -17,6 +17,7 @@ have curl || need+=(curl)
 have git || need+=(git)
 have python3 || need+=(python3)
 have runuser || need+=(util-linux)
+have wrk || need+=(wrk)                 # deploy/bench/webhooks
 
 if [ ${#need[@]} -gt 0 ]; then
     echo "installing: ${need[*]}" >&2

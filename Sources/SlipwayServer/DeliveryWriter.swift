@@ -58,7 +58,8 @@ final class DeliveryWriter: Sendable {
                 state.writing = true
                 return true
             }
-            if start { Task { await self.drain() } }
+            // High priority: the writer must not queue behind hundreds of requests parsing their bodies.
+            if start { Task(priority: .high) { await self.drain() } }
         }
     }
 
