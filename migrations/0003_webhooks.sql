@@ -13,6 +13,7 @@ CREATE INDEX deployments_service_delivery ON deployments (service, delivery_id);
 
 -- Deliveries are pruned after the retention period (well past every provider's
 -- redelivery window); their deployments stay, without the link.
+CREATE INDEX deployments_delivery ON deployments (delivery_id);
 ALTER TABLE deployments DROP CONSTRAINT deployments_delivery_id_fkey;
 ALTER TABLE deployments ADD CONSTRAINT deployments_delivery_id_fkey
     FOREIGN KEY (delivery_id) REFERENCES webhook_deliveries (id) ON DELETE SET NULL;

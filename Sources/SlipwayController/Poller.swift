@@ -43,7 +43,8 @@ public struct Poller: Service {
                 if leading {
                     let due = try await dueTargets(lastPolled: lastPolled)
                     for target in due {
-                        if Task.isCancelled { break }
+                        // A first fetch of a big repository takes a while: hold the lease between targets.
+                        guard !Task.isCancelled, try await lease.acquire(holder: holder, ttl: leaderTTL) else { break }
                         await poll(target)
                         for service in target.services { lastPolled[service] = .now }
                     }
@@ -62,6 +63,8 @@ public struct Poller: Service {
         var repo: RepoURL
         var branch: String
         var services: [String]
+        /// The live deployment of each service (nil: never deployed).
+        var live: [Int64?] = []
         var ref: String { "refs/heads/\(branch)" }
     }
 
@@ -72,6 +75,7 @@ public struct Poller: Service {
             if let last = lastPolled[service.name], ContinuousClock.now - last < .milliseconds(every.milliseconds) { continue }
             let key = repo.key + "#" + service.policy.source.branch
             targets[key, default: Target(repo: repo, branch: service.policy.source.branch, services: [])].services.append(service.name)
+            targets[key]?.live.append(service.liveDeploymentID)
         }
         return targets.values.sorted { $0.repo.key + $0.branch < $1.repo.key + $1.branch }
     }
@@ -89,12 +93,26 @@ public struct Poller: Service {
             }
             let last = try await store.pollHead(repoKey: target.repo.key, ref: target.ref)
             guard head != last else { return }
-            try await record(target, head: head, before: last, log: log)
+            var before = last
+            if before == nil { before = try await firstBase(target) }
+            if before != head { try await record(target, head: head, before: before, log: log) }
             try await store.setPollHead(repoKey: target.repo.key, ref: target.ref, sha: head)
         } catch {
             log.warning("could not poll the repository; check source.repo and that the remote answers",
                         metadata: ["error": "\(error)", "services.names": "\(target.services.joined(separator: ","))"])
         }
+    }
+
+    /// Polling's first look at a branch compares the head with what runs: when every service
+    /// of it runs the same commit, that commit (so `source.paths` decide as for any push);
+    /// otherwise nothing (the head deploys wherever it is not live yet).
+    func firstBase(_ target: Target) async throws -> String? {
+        var shas = Set<String>()
+        for id in target.live {
+            guard let id, let sha = try await store.deployment(id).record.sha else { return nil }
+            shas.insert(sha)
+        }
+        return shas.count == 1 ? shas.first : nil
     }
 
     /// The moved head as a push event, matched and recorded like a webhook's.

@@ -65,39 +65,57 @@ final class DeliveryWriter: Sendable {
 
     private func drain() async {
         while let taken = next() {
-            let batch = taken.filter { pending in
-                guard ContinuousClock.now - pending.since > Self.staleAfter else { return true }
-                pending.continuation.resume(throwing: Stale())
-                return false
-            }
+            let batch = fresh(taken)
             guard !batch.isEmpty else { continue }
-            do {
-                let started = ContinuousClock.now
-                let results = try await store.withinWebhookDeadline(Self.writeWithin) { [store, routes] in
-                    try await Self.write(batch, store: store, routes: routes)
-                }
+            let started = ContinuousClock.now
+            switch await attempt(batch) {
+            case .success(let results):
                 logger.debug("webhook batch written", metadata: [
                     "requests.count": "\(batch.count)", "duration_ms": "\(Self.milliseconds(ContinuousClock.now - started))",
                     "waited_ms": "\(Self.milliseconds(started - batch[0].since))",
                 ])
                 for (pending, result) in zip(batch, results) { pending.continuation.resume(returning: result) }
-            } catch where batch.count > 1 {
+            case .failure(let error) where batch.count > 1 && !Store.isTimeout(error):
                 // One bad request must not fail the others: write them one by one.
                 logger.warning("webhook batch failed; writing its deliveries one by one",
                                metadata: ["deliveries.count": "\(batch.count)", "error": "\(String(reflecting: error))"])
-                for pending in batch {
-                    do {
-                        let result = try await store.withinWebhookDeadline(Self.writeWithin) { [store, routes] in
-                            try await Self.write([pending], store: store, routes: routes)
-                        }
-                        pending.continuation.resume(returning: result[0])
-                    } catch {
-                        pending.continuation.resume(throwing: error)
+                for pending in fresh(batch) {
+                    switch await attempt([pending]) {
+                    case .success(let result): pending.continuation.resume(returning: result[0])
+                    case .failure(let error): pending.continuation.resume(throwing: error)
                     }
                 }
-            } catch {
-                batch[0].continuation.resume(throwing: error)
+            case .failure(let error):
+                // The database is slow or gone: every request of the batch is answered 503 (the
+                // providers redeliver); trying them one by one would only answer later.
+                for pending in batch { pending.continuation.resume(throwing: error) }
             }
+        }
+    }
+
+    /// Requests that waited too long are answered 503 unwritten; the rest go on.
+    private func fresh(_ batch: [Pending]) -> [Pending] {
+        batch.filter { pending in
+            guard ContinuousClock.now - pending.since > Self.staleAfter else { return true }
+            pending.continuation.resume(throwing: Stale())
+            return false
+        }
+    }
+
+    /// Writes `batch` within `writeWithin`. A write given up on keeps running in the database;
+    /// the next batch waits (a while) for it to end, so two batches never overlap and
+    /// latest-wins stays exact.
+    private func attempt(_ batch: [Pending]) async -> Result<[[DeliveryResult]], any Error> {
+        let work = Task(priority: .high) { [store, routes] in try await Self.write(batch, store: store, routes: routes) }
+        do {
+            return .success(try await store.withinWebhookDeadline(Self.writeWithin) { try await work.value })
+        } catch {
+            if Store.isTimeout(error) {
+                logger.error("webhook batch not written in time; answering 503 and waiting for the database",
+                             metadata: ["deliveries.count": "\(batch.count)"])
+                _ = try? await store.withinWebhookDeadline(.seconds(30)) { try await work.value }
+            }
+            return .failure(error)
         }
     }
 

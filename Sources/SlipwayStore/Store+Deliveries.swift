@@ -40,6 +40,9 @@ extension Store {
         try await Deadline.run(within: limit, work)
     }
 
+    /// Whether `error` is a call given up after its time limit (the work may still finish).
+    public static func isTimeout(_ error: any Error) -> Bool { error is Deadline.Exceeded }
+
     /// Stores deliveries (of one body, or of many bodies the intake batched), and for each
     /// `.deploy` outcome a deployment and its build job, and a `paths` job per delivery
     /// with services waiting for their changed files, in one transaction: either all of it
@@ -71,6 +74,9 @@ extension Store {
         var deployments = [[String: Int64]](repeating: [:], count: records.count)
         for deployment in created { deployments[deployment.record][deployment.service] = deployment.id }
 
+        let notCreated = wanted.filter { deployments[$0.record][$0.service] == nil }.map { ($0.service, $0.sha) }
+        let reasons = try await reasonsNotDeployed(notCreated, newerThan: nil, on: connection, logger: logger)
+
         var results: [DeliveryResult] = []
         var waiting: [(rowID: Int64, services: [String])] = []
         var changed: [(rowID: Int64, event: NormalizedEvent, outcomes: [EventMatching.Outcome])] = []
@@ -79,14 +85,9 @@ extension Store {
                 results.append(.duplicate)
                 continue
             }
-            var outcomes: [EventMatching.Outcome] = []
-            for outcome in record.outcomes {
-                if case .deploy(let service, let sha) = outcome, deployments[index][service] == nil {
-                    outcomes.append(.skip(service: service, reason: try await whyNotDeployed(
-                        service: service, sha: sha, newerThan: nil, on: connection, logger: logger)))
-                } else {
-                    outcomes.append(outcome)
-                }
+            let outcomes = record.outcomes.map { outcome -> EventMatching.Outcome in
+                guard case .deploy(let service, let sha) = outcome, deployments[index][service] == nil else { return outcome }
+                return .skip(service: service, reason: reasons[service + "\u{0}" + sha] ?? Self.undeclared(service))
             }
             let services = outcomes.compactMap { if case .awaitChangedPaths(let s, _) = $0 { s } else { nil } }
             if !services.isEmpty { waiting.append((rowID, services)) }
@@ -156,28 +157,38 @@ extension Store {
         }
     }
 
-    static func whyNotDeployed(service: String, sha: String, newerThan: Int64?, on connection: PostgresConnection,
-                               logger: Logger) async throws -> String {
+    static func undeclared(_ service: String) -> String { "service \(service) is no longer declared by a policy" }
+
+    /// Why each (service, commit) got no deployment, in one query however many there are
+    /// (a second hook for a push to a 1,500-service monorepo). Keyed by service and SHA.
+    static func reasonsNotDeployed(_ pairs: [(service: String, sha: String)], newerThan: Int64?, on connection: PostgresConnection,
+                                   logger: Logger) async throws -> [String: String] {
+        guard !pairs.isEmpty else { return [:] }
+        let limit = newerThan ?? Int64.max
         let rows = try await connection.query("""
-            SELECT d.id, d.state, d.sha, coalesce(d.id = s.live_deployment_id, false) AS live,
-                   coalesce(d.delivery_id > \(newerThan ?? Int64.max), false) AS newer
-            FROM services s JOIN deployments d ON d.service = s.name
-            WHERE s.name = \(service) AND (d.sha = \(sha) OR d.delivery_id > \(newerThan ?? Int64.max))
-            ORDER BY (d.delivery_id > \(newerThan ?? Int64.max)) DESC NULLS LAST, d.id DESC LIMIT 1
-            """, logger: logger).rows()
-        guard let row = rows.first else { return "service \(service) is no longer declared by a policy" }
-        let id: Int64 = try row.value("id")
-        let state: String = try row.value("state")
-        let short = String(sha.prefix(12))
-        if try row.value("newer", as: Bool.self) {
-            let newer = String((try row.value("sha", as: String?.self) ?? "?").prefix(12))
-            return "a newer push already deployed it (deployment \(id), \(newer))"
+            SELECT DISTINCT ON (w.service, w.sha) w.service, w.sha, d.id, d.state, d.sha AS deployed,
+                   coalesce(d.id = s.live_deployment_id, false) AS live, coalesce(d.delivery_id > \(limit), false) AS newer
+            FROM unnest(\(pairs.map(\.service))::text[], \(pairs.map(\.sha))::text[]) AS w(service, sha)
+            JOIN services s ON s.name = w.service
+            JOIN deployments d ON d.service = s.name AND (d.sha = w.sha OR d.delivery_id > \(limit))
+            ORDER BY w.service, w.sha, coalesce(d.delivery_id > \(limit), false) DESC, d.id DESC
+            """, logger: logger)
+        var reasons: [String: String] = [:]
+        for try await (service, sha, id, state, deployed, live, newer) in rows.decode((String, String, Int64, String, String?, Bool, Bool).self) {
+            let short = String(sha.prefix(12))
+            let reason: String
+            if newer {
+                reason = "a newer push already deployed it (deployment \(id), \(String((deployed ?? "?").prefix(12))))"
+            } else if live {
+                reason = "commit \(short) is already live (deployment \(id))"
+            } else if DeploymentState(rawValue: state)?.isFinal == false {
+                reason = "commit \(short) is already deploying (deployment \(id), \(state))"
+            } else {
+                reason = "this push of commit \(short) was already deployed (deployment \(id), now \(state))"
+            }
+            reasons[service + "\u{0}" + sha] = reason
         }
-        if try row.value("live", as: Bool.self) { return "commit \(short) is already live (deployment \(id))" }
-        if DeploymentState(rawValue: state)?.isFinal == false {
-            return "commit \(short) is already deploying (deployment \(id), \(state))"
-        }
-        return "this push of commit \(short) was already deployed (deployment \(id), now \(state))"
+        return reasons
     }
 
     static func updateOutcome(_ rowID: Int64, event: NormalizedEvent, outcomes: [EventMatching.Outcome],
@@ -208,14 +219,11 @@ extension Store {
             }
             let created = try await Self.createDeployments(wanted, unlessNewerThan: rowID, on: connection, logger: logger)
             let deployments = Dictionary(created.map { ($0.service, $0.id) }, uniquingKeysWith: { first, _ in first })
-            var final: [EventMatching.Outcome] = []
-            for outcome in outcomes {
-                if case .deploy(let service, let sha) = outcome, deployments[service] == nil {
-                    final.append(.skip(service: service, reason: try await Self.whyNotDeployed(
-                        service: service, sha: sha, newerThan: rowID, on: connection, logger: logger)))
-                } else {
-                    final.append(outcome)
-                }
+            let notCreated = wanted.filter { deployments[$0.service] == nil }.map { ($0.service, $0.sha) }
+            let reasons = try await Self.reasonsNotDeployed(notCreated, newerThan: rowID, on: connection, logger: logger)
+            let final = outcomes.map { outcome -> EventMatching.Outcome in
+                guard case .deploy(let service, let sha) = outcome, deployments[service] == nil else { return outcome }
+                return .skip(service: service, reason: reasons[service + "\u{0}" + sha] ?? Self.undeclared(service))
             }
             let (_, detail) = EventMatching.summary(for: event, outcomes: final)
             try await connection.query("""

@@ -35,9 +35,10 @@ extension Store {
     /// a newer push already deployed the service. Returns what was created.
     static func createDeployments(_ wanted: [WantedDeployment], unlessNewerThan: Int64?, on connection: PostgresConnection,
                                   logger: Logger) async throws -> [CreatedDeployment] {
-        // The same commit twice in one batch (two hooks at once): the first stands.
+        // The same commit twice in one batch (two hooks at once, or a push back to it): the
+        // last stands, so the newest deployment is the branch's head.
         var seen = Set<String>()
-        let unique = wanted.filter { seen.insert($0.service + "\u{0}" + $0.sha).inserted }
+        let unique = Array(wanted.reversed().filter { seen.insert($0.service + "\u{0}" + $0.sha).inserted }.reversed())
         guard !unique.isEmpty else { return [] }
         let created = try await insertPushDeployments(unique, unlessNewerThan: unlessNewerThan, on: connection, logger: logger)
         guard !created.isEmpty else { return [] }
@@ -71,11 +72,15 @@ extension Store {
                         \(wanted.map { $0.ref ?? "" })::text[], \(wanted.map { $0.before ?? "" })::text[])
                  AS w(service, sha, branch, delivery, position, ref, before)
             JOIN services s ON s.name = w.service AND s.removed_at IS NULL
+            -- Not again: the same push (another announcement of it), or the commit deploying or live
+            -- with nothing newer on the way (a push back to it while another commit builds must win).
             WHERE NOT EXISTS (SELECT 1 FROM deployments d WHERE d.service = s.name AND d.sha = w.sha
-                              AND (d.state IN ('queued', 'building', 'pushing', 'rolling_out', 'watching')
-                                   OR d.id = s.live_deployment_id
-                                   OR EXISTS (SELECT 1 FROM webhook_deliveries x WHERE x.id = d.delivery_id
-                                              AND x.ref = nullif(w.ref, '') AND x.before_sha IS NOT DISTINCT FROM nullif(w.before, ''))))
+                              AND (EXISTS (SELECT 1 FROM webhook_deliveries x WHERE x.id = d.delivery_id
+                                           AND x.ref = nullif(w.ref, '') AND x.before_sha IS NOT DISTINCT FROM nullif(w.before, ''))
+                                   OR ((d.state IN ('queued', 'building', 'pushing', 'rolling_out', 'watching')
+                                        OR d.id = s.live_deployment_id)
+                                       AND NOT EXISTS (SELECT 1 FROM deployments n WHERE n.service = s.name AND n.id > d.id
+                                                       AND n.state IN ('queued', 'building', 'pushing', 'rolling_out', 'watching')))))
               AND NOT EXISTS (SELECT 1 FROM deployments d WHERE d.service = s.name
                               AND d.delivery_id > \(unlessNewerThan ?? Int64.max))
             ORDER BY w.position

@@ -18,11 +18,6 @@ enum GitLabParser {
         var url: String?
         var homepage: String?
     }
-    struct Commit: Decodable {
-        var added: [String]?
-        var modified: [String]?
-        var removed: [String]?
-    }
     struct Kind: Decodable {
         var object_kind: String?
         var event_name: String?
@@ -32,8 +27,6 @@ enum GitLabParser {
         var ref: String
         var before: String?
         var after: String?
-        var commits: [Commit]?
-        var total_commits_count: Int?
         var project: Project?
         var repository: Repository?
     }
@@ -98,10 +91,8 @@ enum GitLabParser {
             event.kind = .ignored
             event.ignoredReason = "push to \(p.ref), which is neither a branch nor a tag"
         }
-        // GitLab lists at most 20 commits; past that (or with none) the files come from git.
-        if let commits = p.commits, !commits.isEmpty, commits.count >= (p.total_commits_count ?? commits.count) {
-            event.changedPaths = commits.flatMap { ($0.added ?? []) + ($0.modified ?? []) + ($0.removed ?? []) }
-        }
+        // The changed files always come from git: GitLab lists at most 20 commits and does not
+        // say whether a push was forced, when its list would miss the files of dropped commits.
         return event
     }
 

@@ -52,6 +52,11 @@ import Testing
         #expect(PathFilter(["services/web/**", "!**/*.md"]).firstMatch(in: files) == "services/web/app.py")
         #expect(PathFilter(["services/db/**"]).firstMatch(in: files) == nil)
         #expect(PathFilter(["**/app.py"]).firstMatch(in: files) == "services/api/app.py")
+        // A pattern naming a file (or a submodule) finds that file itself.
+        let root = ChangedFiles(["go.mod", "shared/config.yaml", "shared/config.yaml.bak"])
+        #expect(PathFilter(["go.mod"]).firstMatch(in: root) == "go.mod")
+        #expect(PathFilter(["shared/config.yaml"]).firstMatch(in: root) == "shared/config.yaml")
+        #expect(PathFilter(["shared/config.yml"]).firstMatch(in: root) == nil)
     }
 }
 

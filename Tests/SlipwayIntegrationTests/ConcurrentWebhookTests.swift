@@ -97,4 +97,49 @@ struct ConcurrentWebhookTests {
             #expect(try await store.history(service: "web").map(\.record.sha) == [a, b, a])
         }
     }
+
+    @Test func aPushBackToTheLiveCommitWhileAnotherBuildsDeploysIt() async throws {
+        try await TestStack.withStore { store, _ in
+            try await store.syncServices([
+                (Policy(service: "web", source: .init(repo: "https://github.com/acme/shop.git"), image: "r.example.com/web"), "a.yaml"),
+            ])
+            let x = String(repeating: "a", count: 40), y = String(repeating: "b", count: 40)
+            func event(_ after: String, before: String) -> NormalizedEvent {
+                NormalizedEvent(provider: .github, kind: .push, event: "push",
+                                repository: .init(fullName: "acme/shop", cloneURL: "https://github.com/acme/shop.git"),
+                                ref: "refs/heads/main", branch: "main", before: before, after: after, deleted: false)
+            }
+            func record(_ after: String, before: String, _ id: String) async throws -> DeliveryResult {
+                try await store.recordDelivery(event(after, before: before), deliveryID: id, outcomes: [.deploy(service: "web", sha: after)])
+            }
+            let w = String(repeating: "0", count: 39) + "1"
+            guard case .recorded(_, let first, _) = try await record(x, before: w, "1") else { throw CancellationError() }
+            // x was built and went live.
+            try await store.client.query("UPDATE jobs SET state = 'succeeded', finished_at = now() WHERE deployment_id = \(first["web"]!)")
+            _ = try await store.goLive(first["web"]!, service: "web")
+            _ = try await record(y, before: x, "2")                  // y builds while x is live
+            guard case .recorded(_, let back, let outcomes) = try await record(x, before: y, "3") else { throw CancellationError() }
+            #expect(back.keys.sorted() == ["web"], "\(outcomes)")    // back to x: it must win over y
+            #expect(try await store.history(service: "web").map(\.record.state) == [.queued, .superseded, .watching])
+        }
+    }
+
+    @Test func withinOneBatchTheLastPushOfACommitStands() async throws {
+        try await TestStack.withStore { store, _ in
+            try await store.syncServices([
+                (Policy(service: "web", source: .init(repo: "https://github.com/acme/shop.git"), image: "r.example.com/web"), "a.yaml"),
+            ])
+            let w = String(repeating: "0", count: 39) + "1", a = String(repeating: "a", count: 40), b = String(repeating: "b", count: 40)
+            let records = [(a, w), (b, a), (a, b)].enumerated().map { index, push in
+                DeliveryRecord(event: NormalizedEvent(provider: .github, kind: .push, event: "push",
+                                                      repository: .init(fullName: "acme/shop", cloneURL: "https://github.com/acme/shop.git"),
+                                                      ref: "refs/heads/main", branch: "main", before: push.1, after: push.0, deleted: false),
+                               deliveryID: "batch-\(index)", outcomes: [.deploy(service: "web", sha: push.0)])
+            }
+            _ = try await store.recordDeliveries(records)
+            let history = try await store.history(service: "web")
+            #expect(history.first?.record.sha == a && history.first?.record.state == .queued)   // the branch's head builds
+            #expect(history.dropFirst().allSatisfy { $0.record.state == .superseded })
+        }
+    }
 }

@@ -72,6 +72,8 @@ import Testing
         #expect(!verify(.gitlab, [("X-Gitlab-Token", "s3cre")]))
         #expect(!verify(.gitlab, [("X-Gitlab-Token", "s3cret ")]))
         #expect(!verify(.gitlab, []))
+        // Lengths 256 apart must not compare equal.
+        #expect(!WebhookSignature.tokensEqual("s3cret", "s3cret" + String(repeating: "\0", count: 256)))
         #expect(verify(.bitbucket, [("X-Hub-Signature", signature)]))
         #expect(verify(.bitbucketServer, [("X-Hub-Signature", signature)]))
         #expect(!verify(.bitbucketServer, [("X-Hub-Signature", "sha256=" + String(repeating: "0", count: 64))]))

@@ -32,9 +32,12 @@ public struct PathFilter: Sendable, Hashable {
             var segments = text.split(separator: "/", omittingEmptySubsequences: true)
             guard !segments.isEmpty else { continue }
             // No wildcard at the end: a directory (or a file) and everything below it.
-            if let last = segments.last, !Self.hasWildcard(last) { segments.append("**") }
+            let named = segments.last.map { !Self.hasWildcard($0) } ?? false
+            if named { segments.append("**") }
             let literal = segments.prefix { !Self.hasWildcard($0) }
-            let prefix = literal.isEmpty ? "" : literal.joined(separator: "/") + "/"
+            // A pattern that names a path takes the path itself, so its prefix has no trailing slash.
+            let whole = named && literal.count == segments.count - 1
+            let prefix = literal.isEmpty ? "" : literal.joined(separator: "/") + (whole ? "" : "/")
             patterns.append(Pattern(include: include, segments: segments, literalPrefix: prefix, text: raw))
         }
         self.patterns = patterns
