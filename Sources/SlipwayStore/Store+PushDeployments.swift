@@ -21,6 +21,8 @@ struct CreatedDeployment {
     var sha: String
     var branch: String
     var buildTimeout: TimeSpan
+    /// False for a deployment that a newer one of the same batch outran: stored superseded.
+    var builds: Bool
 }
 
 extension Store {
@@ -43,18 +45,8 @@ extension Store {
         let created = try await insertPushDeployments(unique, unlessNewerThan: unlessNewerThan, on: connection, logger: logger)
         guard !created.isEmpty else { return [] }
 
-        // Per service and branch the newest created deployment builds; the batch's older ones are superseded by it.
-        var newest: [String: CreatedDeployment] = [:]
-        for deployment in created {
-            let key = deployment.service + "\u{0}" + deployment.branch
-            if newest[key].map({ $0.id < deployment.id }) ?? true { newest[key] = deployment }
-        }
-        let builders = newest.values.sorted { $0.id < $1.id }
-        let outrun = created.compactMap { d -> (Int64, String)? in
-            guard let winner = newest[d.service + "\u{0}" + d.branch], winner.id != d.id else { return nil }
-            return (d.id, supersededReason(winner))
-        }
-        try await queueBuilds(builders, endingOutrun: outrun, on: connection, logger: logger)
+        // Per service and branch the newest of the batch builds; the older ones were stored superseded.
+        try await queueBuilds(created.filter(\.builds), on: connection, logger: logger)
         return created
     }
 
@@ -64,39 +56,59 @@ extension Store {
 
     static func insertPushDeployments(_ wanted: [WantedDeployment], unlessNewerThan: Int64?, on connection: PostgresConnection,
                                       logger: Logger) async throws -> [CreatedDeployment] {
+        // Ids are drawn in the batch's order, so the newest push has the highest id; per service
+        // and branch only the newest builds, the others are stored superseded by it (one write each,
+        // rather than an insert and an update).
         let rows = try await connection.query("""
-            INSERT INTO deployments (service, trigger, sha, branch, policy, delivery_id)
-            SELECT s.name, 'push', w.sha, coalesce(nullif(w.branch, ''), s.branch), s.policy, w.delivery
-            FROM unnest(\(wanted.map(\.service))::text[], \(wanted.map(\.sha))::text[], \(wanted.map { $0.branch ?? "" })::text[],
-                        \(wanted.map(\.deliveryRowID))::int8[], \(wanted.indices.map { Int64($0) })::int8[],
-                        \(wanted.map { $0.ref ?? "" })::text[], \(wanted.map { $0.before ?? "" })::text[])
-                 AS w(service, sha, branch, delivery, position, ref, before)
-            JOIN services s ON s.name = w.service AND s.removed_at IS NULL
-            -- Not again: the same push (another announcement of it), or the commit deploying or live
-            -- with nothing newer on the way (a push back to it while another commit builds must win).
-            WHERE NOT EXISTS (SELECT 1 FROM deployments d WHERE d.service = s.name AND d.sha = w.sha
-                              AND (EXISTS (SELECT 1 FROM webhook_deliveries x WHERE x.id = d.delivery_id
-                                           AND x.ref = nullif(w.ref, '') AND x.before_sha IS NOT DISTINCT FROM nullif(w.before, ''))
-                                   OR ((d.state IN ('queued', 'building', 'pushing', 'rolling_out', 'watching')
-                                        OR d.id = s.live_deployment_id)
-                                       AND NOT EXISTS (SELECT 1 FROM deployments n WHERE n.service = s.name AND n.id > d.id
-                                                       AND n.state IN ('queued', 'building', 'pushing', 'rolling_out', 'watching')))))
-              AND NOT EXISTS (SELECT 1 FROM deployments d WHERE d.service = s.name
-                              AND d.delivery_id > \(unlessNewerThan ?? Int64.max))
-            ORDER BY w.position
-            RETURNING id, service, sha, delivery_id, policy->'source'->>'branch' AS job_branch,
-                      policy->'build'->>'timeout' AS build_timeout
+            WITH w AS (
+                SELECT w.*, s.policy, coalesce(nullif(w.branch, ''), s.branch) AS deployed_branch,
+                       s.policy->'source'->>'branch' AS job_branch
+                FROM unnest(\(wanted.map(\.service))::text[], \(wanted.map(\.sha))::text[], \(wanted.map { $0.branch ?? "" })::text[],
+                            \(wanted.map(\.deliveryRowID))::int8[], \(wanted.indices.map { Int64($0) })::int8[],
+                            \(wanted.map { $0.ref ?? "" })::text[], \(wanted.map { $0.before ?? "" })::text[])
+                     AS w(service, sha, branch, delivery, position, ref, before)
+                JOIN services s ON s.name = w.service AND s.removed_at IS NULL
+                -- Not again: the same push (another announcement of it), or the commit deploying or live
+                -- with nothing newer on the way (a push back to it while another commit builds must win).
+                WHERE NOT EXISTS (SELECT 1 FROM deployments d WHERE d.service = s.name AND d.sha = w.sha
+                                  AND (EXISTS (SELECT 1 FROM webhook_deliveries x WHERE x.id = d.delivery_id
+                                               AND x.ref = nullif(w.ref, '') AND x.before_sha IS NOT DISTINCT FROM nullif(w.before, ''))
+                                       OR ((d.state IN ('queued', 'building', 'pushing', 'rolling_out', 'watching')
+                                            OR d.id = s.live_deployment_id)
+                                           AND NOT EXISTS (SELECT 1 FROM deployments n WHERE n.service = s.name AND n.id > d.id
+                                                           AND n.state IN ('queued', 'building', 'pushing', 'rolling_out', 'watching')))))
+                  AND NOT EXISTS (SELECT 1 FROM deployments d WHERE d.service = s.name
+                                  AND d.delivery_id > \(unlessNewerThan ?? Int64.max))),
+            numbered AS (
+                SELECT w.*, nextval(pg_get_serial_sequence('deployments', 'id')) AS id FROM w ORDER BY w.position),
+            newest AS (
+                SELECT DISTINCT ON (service, job_branch) service, job_branch, id, sha FROM numbered
+                ORDER BY service, job_branch, position DESC),
+            inserted AS (
+                INSERT INTO deployments (id, service, trigger, sha, branch, policy, delivery_id, state, reason, finished_at)
+                SELECT n.id, n.service, 'push', n.sha, n.deployed_branch, n.policy, n.delivery,
+                       CASE WHEN n.id = x.id THEN 'queued' ELSE 'superseded' END,
+                       CASE WHEN n.id = x.id THEN NULL ELSE 'superseded by deployment ' || x.id || ' (' || left(x.sha, 12) || ')' END,
+                       CASE WHEN n.id = x.id THEN NULL ELSE now() END
+                FROM numbered n JOIN newest x ON x.service = n.service AND x.job_branch IS NOT DISTINCT FROM n.job_branch
+                ORDER BY n.position
+                RETURNING id, service, sha, delivery_id, state, reason, policy->'source'->>'branch' AS job_branch,
+                          policy->'build'->>'timeout' AS build_timeout),
+            noted AS (
+                INSERT INTO deployment_events (deployment_id, kind, message)
+                SELECT id, 'state', 'superseded: ' || reason FROM inserted WHERE state = 'superseded')
+            SELECT id, service, sha, delivery_id, job_branch, build_timeout, state = 'queued' AS builds FROM inserted ORDER BY id
             """, logger: logger)
         // Rows come back in insertion order, which is the batch's order; match each to its request.
         var pending = wanted
         var created: [CreatedDeployment] = []
-        for try await (id, service, sha, delivery, jobBranch, timeout) in rows.decode((Int64, String, String, Int64?, String, String?).self) {
+        for try await (id, service, sha, delivery, jobBranch, timeout, builds) in rows.decode((Int64, String, String, Int64?, String, String?, Bool).self) {
             guard let at = pending.firstIndex(where: { $0.service == service && $0.sha == sha && $0.deliveryRowID == delivery }) else {
                 continue
             }
             let build = timeout.flatMap(TimeSpan.init(parsing:)) ?? Policy.Build.defaultTimeout
             created.append(CreatedDeployment(id: id, record: pending[at].record, service: service, sha: sha, branch: jobBranch,
-                                             buildTimeout: build))
+                                             buildTimeout: build, builds: builds))
             pending.remove(at: at)
         }
         return created
@@ -105,10 +117,9 @@ extension Store {
     /// One statement for what follows a batch's deployments: latest wins for each building
     /// deployment (older queued builds of its service and branch end as superseded, running
     /// ones are asked to stop; the rule of `LatestWins.actions`, applied in SQL so the batch
-    /// takes one round trip), the batch's outrun deployments end as superseded, one build
-    /// job per building deployment with the limits its policy implies, and the NOTIFYs.
-    static func queueBuilds(_ builders: [CreatedDeployment], endingOutrun outrun: [(Int64, String)],
-                            on connection: PostgresConnection, logger: Logger) async throws {
+    /// takes one round trip), one build job per building deployment with the limits its
+    /// policy implies, and the NOTIFYs.
+    static func queueBuilds(_ builders: [CreatedDeployment], on connection: PostgresConnection, logger: Logger) async throws {
         guard !builders.isEmpty else { return }
         let jobs = builders.map { JobTimeouts.job(.build, deploymentID: $0.id, service: $0.service, branch: $0.branch,
                                                    buildTimeout: $0.buildTimeout) }
@@ -132,8 +143,7 @@ extension Store {
                 RETURNING jobs.id),
             ended AS (
                 UPDATE deployments SET state = 'superseded', reason = e.reason, updated_at = now(), finished_at = now()
-                FROM (SELECT id, reason FROM superseded
-                      UNION ALL SELECT * FROM unnest(\(outrun.map(\.0))::int8[], \(outrun.map(\.1))::text[])) AS e(id, reason)
+                FROM superseded e
                 WHERE deployments.id = e.id AND deployments.state IN ('queued', 'building', 'pushing', 'rolling_out', 'watching')
                 RETURNING deployments.id, e.reason),
             noted AS (
