@@ -8,6 +8,9 @@ ALTER TABLE webhook_deliveries ADD COLUMN before_sha text;
 
 -- "Is this commit already deploying or live?" is asked on every push.
 CREATE INDEX deployments_service_sha ON deployments (service, sha);
+-- "Is something newer of this service on its way?" is asked when a push names a commit already live.
+CREATE INDEX deployments_in_flight ON deployments (service, id)
+    WHERE state IN ('queued', 'building', 'pushing', 'rolling_out', 'watching');
 -- "Did a newer push already deploy this service?" is asked when a delayed decision lands.
 CREATE INDEX deployments_service_delivery ON deployments (service, delivery_id);
 

@@ -165,13 +165,18 @@ extension Store {
                                    logger: Logger) async throws -> [String: String] {
         guard !pairs.isEmpty else { return [:] }
         let limit = newerThan ?? Int64.max
+        // Per pair: a deployment from a newer push if there is one, else the latest of that commit.
         let rows = try await connection.query("""
-            SELECT DISTINCT ON (w.service, w.sha) w.service, w.sha, d.id, d.state, d.sha AS deployed,
-                   coalesce(d.id = s.live_deployment_id, false) AS live, coalesce(d.delivery_id > \(limit), false) AS newer
+            SELECT w.service, w.sha, d.id, d.state, d.sha AS deployed, coalesce(d.id = s.live_deployment_id, false) AS live, d.newer
             FROM unnest(\(pairs.map(\.service))::text[], \(pairs.map(\.sha))::text[]) AS w(service, sha)
             JOIN services s ON s.name = w.service
-            JOIN deployments d ON d.service = s.name AND (d.sha = w.sha OR d.delivery_id > \(limit))
-            ORDER BY w.service, w.sha, coalesce(d.delivery_id > \(limit), false) DESC, d.id DESC
+            CROSS JOIN LATERAL (
+                (SELECT id, state, sha, true AS newer FROM deployments
+                 WHERE service = w.service AND delivery_id > \(limit) ORDER BY delivery_id DESC LIMIT 1)
+                UNION ALL
+                (SELECT id, state, sha, false FROM deployments
+                 WHERE service = w.service AND sha = w.sha ORDER BY id DESC LIMIT 1)
+                LIMIT 1) AS d
             """, logger: logger)
         var reasons: [String: String] = [:]
         for try await (service, sha, id, state, deployed, live, newer) in rows.decode((String, String, Int64, String, String?, Bool, Bool).self) {

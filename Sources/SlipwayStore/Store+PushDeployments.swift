@@ -70,14 +70,15 @@ extension Store {
                 JOIN services s ON s.name = w.service AND s.removed_at IS NULL
                 -- Not again: the same push (another announcement of it), or the commit deploying or live
                 -- with nothing newer on the way (a push back to it while another commit builds must win).
-                WHERE NOT EXISTS (SELECT 1 FROM deployments d WHERE d.service = s.name AND d.sha = w.sha
+                -- (w.service, not s.name, in the lookups: both columns of the (service, …) indexes are then used.)
+                WHERE NOT EXISTS (SELECT 1 FROM deployments d WHERE d.service = w.service AND d.sha = w.sha
                                   AND (EXISTS (SELECT 1 FROM webhook_deliveries x WHERE x.id = d.delivery_id
                                                AND x.ref = nullif(w.ref, '') AND x.before_sha IS NOT DISTINCT FROM nullif(w.before, ''))
                                        OR ((d.state IN ('queued', 'building', 'pushing', 'rolling_out', 'watching')
                                             OR d.id = s.live_deployment_id)
-                                           AND NOT EXISTS (SELECT 1 FROM deployments n WHERE n.service = s.name AND n.id > d.id
+                                           AND NOT EXISTS (SELECT 1 FROM deployments n WHERE n.service = w.service AND n.id > d.id
                                                            AND n.state IN ('queued', 'building', 'pushing', 'rolling_out', 'watching')))))
-                  AND NOT EXISTS (SELECT 1 FROM deployments d WHERE d.service = s.name
+                  AND NOT EXISTS (SELECT 1 FROM deployments d WHERE d.service = w.service
                                   AND d.delivery_id > \(unlessNewerThan ?? Int64.max))),
             numbered AS (
                 SELECT w.*, nextval(pg_get_serial_sequence('deployments', 'id')) AS id FROM w ORDER BY w.position),
