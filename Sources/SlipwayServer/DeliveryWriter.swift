@@ -108,12 +108,12 @@ final class DeliveryWriter: Sendable {
     private func attempt(_ batch: [Pending]) async -> Result<[[DeliveryResult]], any Error> {
         let work = Task(priority: .high) { [store, routes] in try await Self.write(batch, store: store, routes: routes) }
         do {
-            return .success(try await store.withinWebhookDeadline(Self.writeWithin) { try await work.value })
+            return .success(try await store.withinDeadline(Self.writeWithin) { try await work.value })
         } catch {
             if Store.isTimeout(error) {
                 logger.error("webhook batch not written in time; answering 503 and waiting for the database",
                              metadata: ["deliveries.count": "\(batch.count)"])
-                _ = try? await store.withinWebhookDeadline(.seconds(30)) { try await work.value }
+                _ = try? await store.withinDeadline(.seconds(30)) { try await work.value }
             }
             return .failure(error)
         }

@@ -32,10 +32,10 @@ public enum DeliveryResult: Sendable, Hashable {
 }
 
 extension Store {
-    /// Runs a webhook's database work within `limit`: providers give up after 10 s and
-    /// disable hooks that keep failing, so a stalled database must answer 503 in time
-    /// (the provider redelivers; a late commit makes that redelivery a duplicate).
-    public func withinWebhookDeadline<T: Sendable>(_ limit: Duration,
+    /// Runs database work within `limit`, or throws (the work may still finish). Webhooks use
+    /// it so a stalled database answers 503 before the provider's 10 s run out; tests use it
+    /// so a call whose connection was killed cannot hang them.
+    public func withinDeadline<T: Sendable>(_ limit: Duration,
                                                    _ work: @escaping @Sendable () async throws -> T) async throws -> T {
         try await Deadline.run(within: limit, work)
     }
