@@ -68,7 +68,8 @@ final class DeliveryWriter: Sendable {
             let batch = fresh(taken)
             guard !batch.isEmpty else { continue }
             let started = ContinuousClock.now
-            switch await attempt(batch) {
+            let (result, abandoned) = await attempt(batch)
+            switch result {
             case .success(let results):
                 logger.debug("webhook batch written", metadata: [
                     "requests.count": "\(batch.count)", "duration_ms": "\(Self.milliseconds(ContinuousClock.now - started))",
@@ -80,15 +81,18 @@ final class DeliveryWriter: Sendable {
                 logger.warning("webhook batch failed; writing its deliveries one by one",
                                metadata: ["deliveries.count": "\(batch.count)", "error": "\(String(reflecting: error))"])
                 for pending in fresh(batch) {
-                    switch await attempt([pending]) {
+                    let (result, abandoned) = await attempt([pending])
+                    switch result {
                     case .success(let result): pending.continuation.resume(returning: result[0])
                     case .failure(let error): pending.continuation.resume(throwing: error)
                     }
+                    if let abandoned { await settle(abandoned) }
                 }
             case .failure(let error):
                 // The database is slow or gone: every request of the batch is answered 503 (the
                 // providers redeliver); trying them one by one would only answer later.
                 for pending in batch { pending.continuation.resume(throwing: error) }
+                if let abandoned { await settle(abandoned) }
             }
         }
     }
@@ -103,20 +107,43 @@ final class DeliveryWriter: Sendable {
     }
 
     /// Writes `batch` within `writeWithin`. A write given up on keeps running in the database;
-    /// the next batch waits (a while) for it to end, so two batches never overlap and
-    /// latest-wins stays exact.
-    private func attempt(_ batch: [Pending]) async -> Result<[[DeliveryResult]], any Error> {
-        let work = Task(priority: .high) { [store, routes] in try await Self.write(batch, store: store, routes: routes) }
-        do {
-            return .success(try await store.withinDeadline(Self.writeWithin) { try await work.value })
-        } catch {
-            if Store.isTimeout(error) {
-                logger.error("webhook batch not written in time; answering 503 and waiting for the database",
-                             metadata: ["deliveries.count": "\(batch.count)"])
-                _ = try? await store.withinDeadline(.seconds(30)) { try await work.value }
-            }
-            return .failure(error)
+    /// it is returned so the writer can let it end before the next batch (two batches never
+    /// overlap, so latest-wins stays exact).
+    private func attempt(_ batch: [Pending]) async -> (Result<[[DeliveryResult]], any Error>, abandoned: Abandoned?) {
+        let abandoned = Abandoned()
+        let work = Task(priority: .high) { [store, routes] in
+            defer { abandoned.finish() }
+            return try await Self.write(batch, store: store, routes: routes)
         }
+        do {
+            return (.success(try await store.withinDeadline(Self.writeWithin) { try await work.value }), nil)
+        } catch {
+            guard Store.isTimeout(error) else { return (.failure(error), nil) }
+            logger.error("webhook batch not written in time; answering 503 and waiting for the database",
+                         metadata: ["deliveries.count": "\(batch.count)"])
+            return (.failure(error), abandoned)
+        }
+    }
+
+    /// Waits (up to 30 s) for a write given up on to end, answering 503 meanwhile to every
+    /// request that waits too long, so no answer comes after the providers' 10 s.
+    private func settle(_ abandoned: Abandoned) async {
+        let until = ContinuousClock.now + .seconds(30)
+        while !abandoned.isFinished && ContinuousClock.now < until {
+            try? await Task.sleep(for: .milliseconds(100))
+            let stale = state.withLock { state -> [Pending] in
+                let stale = state.queue.filter { ContinuousClock.now - $0.since > Self.staleAfter }
+                state.queue.removeAll { ContinuousClock.now - $0.since > Self.staleAfter }
+                return stale
+            }
+            for pending in stale { pending.continuation.resume(throwing: Stale()) }
+        }
+    }
+
+    final class Abandoned: Sendable {
+        private let done = Mutex(false)
+        func finish() { done.withLock { $0 = true } }
+        var isFinished: Bool { done.withLock { $0 } }
     }
 
     /// Takes what is waiting, up to `maxBatch` deliveries; nil (and the writer stops) when nothing is.

@@ -142,4 +142,51 @@ struct ConcurrentWebhookTests {
             #expect(history.dropFirst().allSatisfy { $0.record.state == .superseded })
         }
     }
+
+    @Test func aStalledDatabaseIsAnswered503InTimeAndTheRedeliveryDeploysOnce() async throws {
+        try await TestStack.withStore { store, _ in
+            try await store.syncServices([
+                (Policy(service: "web", source: .init(repo: "https://github.com/acme/shop.git"), image: "r.example.com/web"), "a.yaml"),
+            ])
+            let intake = WebhookIntake(store: store, secrets: [.github: "s"], logger: TestStack.logger)
+            _ = try await intake.receive(endpoint: .github, headers: Self.push(after: String(repeating: "9", count: 40), delivery: "warm").0,
+                                         body: Self.push(after: String(repeating: "9", count: 40), delivery: "warm").1)
+            let first = Self.push(after: String(repeating: "a", count: 40), delivery: "stalled-1")
+            let second = Self.push(after: String(repeating: "b", count: 40), delivery: "stalled-2")
+            // Another session holds the deliveries table for 12 s: every write waits on it.
+            let locked = AsyncStream<Void>.makeStream()
+            let holder = Task {
+                try await store.client.withConnection { connection in
+                    try await connection.query("BEGIN", logger: TestStack.logger)
+                    try await connection.query("LOCK TABLE webhook_deliveries IN ACCESS EXCLUSIVE MODE", logger: TestStack.logger)
+                    locked.continuation.yield()
+                    try await Task.sleep(for: .seconds(12))
+                    try await connection.query("COMMIT", logger: TestStack.logger)
+                }
+            }
+            for await _ in locked.stream { break }
+            let started = ContinuousClock.now
+            async let a = intake.receive(endpoint: .github, headers: first.0, body: first.1)
+            try await Task.sleep(for: .seconds(1))
+            async let b = intake.receive(endpoint: .github, headers: second.0, body: second.1)
+            let (answerA, answerB) = try await (a, b)
+            let elapsed = ContinuousClock.now - started
+            guard case .unavailable = answerA, case .unavailable = answerB else {
+                Issue.record("expected 503s, got \(answerA) and \(answerB)")
+                return
+            }
+            #expect(elapsed < .seconds(10), "answered after \(elapsed)")
+            try await holder.value
+            // The providers redeliver: each commit ends up deployed exactly once.
+            for push in [first, second] {
+                guard case .accepted = try await intake.receive(endpoint: .github, headers: push.0, body: push.1) else {
+                    Issue.record("redelivery refused")
+                    return
+                }
+            }
+            let shas = try await store.history(service: "web").compactMap(\.record.sha)
+            #expect(shas.filter { $0 == String(repeating: "a", count: 40) }.count == 1)
+            #expect(shas.filter { $0 == String(repeating: "b", count: 40) }.count == 1)
+        }
+    }
 }
