@@ -19,8 +19,6 @@ enum BitbucketCloudParser {
     struct Change: Decodable {
         var new: RefState?
         var old: RefState?
-        var forced: Bool?
-        var truncated: Bool?
     }
     struct Push: Decodable {
         struct Body: Decodable { var changes: [Change] }

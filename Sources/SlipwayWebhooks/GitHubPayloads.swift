@@ -17,7 +17,6 @@ struct GitHubPush: Decodable {
     var ref: String
     var before: String?
     var after: String?
-    var created: Bool?
     var deleted: Bool?
     var forced: Bool?
     var commits: [GitHubCommit]?
