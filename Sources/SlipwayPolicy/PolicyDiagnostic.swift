@@ -26,11 +26,14 @@ public struct PolicyErrors: Error, Sendable, CustomStringConvertible {
 public struct LocatedPolicy: Sendable, Hashable {
     public var policy: Policy
     public var file: String
+    /// Where its `service` value is written.
     public var line: Int
-    public init(policy: Policy, file: String, line: Int) {
+    public var column: Int
+    public init(policy: Policy, file: String, line: Int, column: Int = 1) {
         self.policy = policy
         self.file = file
         self.line = line
+        self.column = column
     }
 }
 

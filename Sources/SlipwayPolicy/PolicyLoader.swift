@@ -37,8 +37,8 @@ public struct PolicyLoader: Sendable {
         for located in policies {
             if let earlier = first[located.policy.service] {
                 out.append(PolicyDiagnostic(
-                    file: located.file, line: located.line, column: 1,
-                    message: "service `\(located.policy.service)` is already declared at \(earlier.file):\(earlier.line); service names are unique across all policy files"))
+                    file: located.file, line: located.line, column: located.column,
+                    message: "`service` `\(located.policy.service)` is already declared at \(earlier.file):\(earlier.line); service names are unique across all policy files"))
             } else {
                 first[located.policy.service] = located
             }

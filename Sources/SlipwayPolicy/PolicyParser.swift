@@ -3,23 +3,19 @@ import SlipwayCore
 import Yams
 
 /// Turns the YAML of one policy file (one service per document) into policies,
-/// or into `file:line:col` diagnostics. Pure: no file system, no network.
+/// or into `file:line:col` diagnostics (docs/policies.md says where each points).
+/// Pure: no file system, no network.
 public struct PolicyParser: Sendable {
     public var allowLocalRepos: Bool
 
     public init(allowLocalRepos: Bool) { self.allowLocalRepos = allowLocalRepos }
 
-    static let topKeys = ["service", "source", "build", "image", "deploy", "rollback", "previews"]
-    static let sourceKeys = ["repo", "branch", "paths", "poll"]
-    static let buildKeys = ["context", "dockerfile", "args", "timeout"]
-    static let deployKeys = ["target", "count", "env"]
+    static let topKeys = ["service", "source", "build", "image", "deploy", "rollback", "previews", "sync"]
+    static let sourceKeys = ["repo", "branch", "paths", "poll", "credentials"]
+    static let buildKeys = ["context", "dockerfile", "args", "secrets", "target", "timeout", "cache"]
     static let rollbackKeys = ["window", "crashes"]
-    static let previewKeys = ["enabled"]
-    /// Keys of an ECS target; named so a docker policy that has them gets a useful message.
-    static let ecsKeys = ["cluster", "service", "launchType", "capacityProvider", "cpu", "memory", "port",
-                          "healthCheck", "secrets", "executionRoleArn", "taskRoleArn", "subnets",
-                          "securityGroups", "assignPublicIp", "logGroup"]
-    static let supportedTargets: [Policy.Target] = [.docker]
+    static let previewKeys = ["enabled", "ttl", "count", "env"]
+    static let syncKeys = ["selfHeal", "prune"]
 
     public func parse(yaml: String, file: String) -> (policies: [LocatedPolicy], diagnostics: [PolicyDiagnostic]) {
         var reader = NodeReader(file: file)
@@ -28,10 +24,8 @@ public struct PolicyParser: Sendable {
             var documents = try Yams.compose_all(yaml: yaml)
             // Iterated in place: the sequence keeps a syntax error in itself instead of throwing.
             while let document = documents.next() {
-                if case .scalar = document, document.null != nil { continue }   // an empty document
-                if let policy = self.policy(from: document, reader: &reader) {
-                    policies.append(LocatedPolicy(policy: policy, file: file, line: document.mark?.line ?? 1))
-                }
+                if NodeReader.isNull(document) { continue }   // an empty document
+                if let policy = self.policy(from: document, reader: &reader) { policies.append(policy) }
             }
             if let error = documents.error { throw error }
         } catch let error as YamlError {
@@ -43,76 +37,38 @@ public struct PolicyParser: Sendable {
         if reader.diagnostics.isEmpty, policies.isEmpty {
             reader.report(line: 1, column: 1, "no service declared; a policy file holds one YAML document per service")
         }
-        return (reader.diagnostics.isEmpty ? policies : [], reader.diagnostics)
+        let duplicates = PolicyLoader.duplicateNames(policies)
+        let diagnostics = (reader.diagnostics + duplicates).sorted { ($0.line, $0.column) < ($1.line, $1.column) }
+        return (diagnostics.isEmpty ? policies : [], diagnostics)
     }
 
-    private func policy(from node: Node, reader: inout NodeReader) -> Policy? {
+    private func policy(from node: Node, reader: inout NodeReader) -> LocatedPolicy? {
         let before = reader.diagnostics.count
-        guard let top = reader.mapping(node, at: "", allowed: Self.topKeys) else { return nil }
-        func required(_ key: String) -> Node? {
-            if let value = top[key] { return value }
-            reader.report(node, "missing required key `\(key)`")
-            return nil
-        }
+        guard let top = reader.mapping(node, at: "", holder: nil, allowed: Self.topKeys) else { return nil }
 
-        let service = required("service").flatMap { n -> String? in
+        let serviceNode = reader.required(top, "service")
+        let service = serviceNode.flatMap { n -> String? in
             guard let name = reader.nonEmptyString(n, at: "service") else { return nil }
             guard Policy.isValidServiceName(name) else {
-                reader.report(n, "service name `\(name)` must match [a-z][a-z0-9-]{0,39}: lowercase letters, digits and dashes, starting with a letter")
+                reader.report(n, "`service` name `\(name)` must match [a-z][a-z0-9-]{0,39}: lowercase letters, digits and dashes, starting with a letter")
                 return nil
             }
             return name
         }
-        let source = required("source").flatMap { parseSource($0, reader: &reader) }
-        let image = required("image").flatMap { parseImage($0, reader: &reader) }
-        let build = top["build"].map { parseBuild($0, reader: &reader) } ?? Policy.Build()
-        let deploy = top["deploy"].map { parseDeploy($0, reader: &reader) } ?? Policy.Deploy()
-        let rollback = top["rollback"].map { parseRollback($0, reader: &reader) } ?? Policy.Rollback()
-        var previews = Policy.Previews()
-        if let node = top["previews"], let map = reader.mapping(node, at: "previews", allowed: Self.previewKeys) {
-            previews.enabled = map["enabled"].flatMap { reader.bool($0, at: "previews.enabled") } ?? false
-        }
+        let sourceNode = reader.required(top, "source")
+        let source = sourceNode.flatMap { parseSource($0, holder: top.keys["source"], reader: &reader) }
+        let image = reader.required(top, "image").flatMap { parseImage($0, reader: &reader) }
+        let build = top["build"].map { parseBuild($0, holder: top.keys["build"], reader: &reader) } ?? Policy.Build()
+        let deploy = top["deploy"].map { parseDeploy($0, holder: top.keys["deploy"], reader: &reader) } ?? Policy.Deploy()
+        let rollback = top["rollback"].map { parseRollback($0, holder: top.keys["rollback"], reader: &reader) } ?? Policy.Rollback()
+        let previews = top["previews"].map { parsePreviews($0, holder: top.keys["previews"], reader: &reader) } ?? Policy.Previews()
+        let sync = top["sync"].map { parseSync($0, holder: top.keys["sync"], reader: &reader) } ?? Policy.Sync()
 
-        guard reader.diagnostics.count == before, let service, let source, let image else { return nil }
-        return Policy(service: service, source: source, build: build, image: image,
-                      deploy: deploy, rollback: rollback, previews: previews)
-    }
-
-    private func parseSource(_ node: Node, reader: inout NodeReader) -> Policy.Source? {
-        guard let map = reader.mapping(node, at: "source", allowed: Self.sourceKeys) else { return nil }
-        guard let repoNode = map["repo"] else {
-            reader.report(node, "missing required key `source.repo`")
-            return nil
-        }
-        guard let repoText = reader.nonEmptyString(repoNode, at: "source.repo") else { return nil }
-        let repo: RepoURL
-        do {
-            repo = try RepoURL(repoText)
-        } catch {
-            reader.report(repoNode, "`source.repo`: \(error.message)")
-            return nil
-        }
-        if repo.isLocal && !allowLocalRepos {
-            reader.report(repoNode, "`source.repo` is a local repository; set SLIPWAY_ALLOW_LOCAL_REPOS=1 to allow file:// and plain paths (on in `slipway dev`)")
-        }
-        var source = Policy.Source(repo: repoText)
-        if let n = map["branch"], let branch = reader.nonEmptyString(n, at: "source.branch") {
-            if let problem = GitRefName.problem(branch) {
-                reader.report(n, "`source.branch` `\(branch)` \(problem)")
-            }
-            source.branch = branch
-        }
-        if let n = map["paths"], let paths = reader.strings(n, at: "source.paths") {
-            for path in paths where path.hasPrefix("/") || path.split(separator: "/").contains("..") {
-                reader.report(n, "`source.paths` entry `\(path)` must be relative to the repository root, without `..`")
-            }
-            source.paths = paths
-        }
-        if let n = map["poll"] {
-            // Git hosts rate-limit: 10 s at the least. A local repository costs nothing to look at.
-            source.poll = reader.duration(n, at: "source.poll", minimum: repo.isLocal ? .seconds(1) : .seconds(10))
-        }
-        return source
+        guard reader.diagnostics.count == before, let service, let source, let image, let serviceNode else { return nil }
+        let policy = Policy(service: service, source: source, build: build, image: image,
+                            deploy: deploy, rollback: rollback, previews: previews, sync: sync)
+        return LocatedPolicy(policy: policy, file: reader.file, line: serviceNode.mark?.line ?? 1,
+                             column: serviceNode.mark?.column ?? 1)
     }
 
     private func parseImage(_ node: Node, reader: inout NodeReader) -> String? {
@@ -130,62 +86,38 @@ public struct PolicyParser: Sendable {
         }
     }
 
-    private func parseBuild(_ node: Node, reader: inout NodeReader) -> Policy.Build {
-        var build = Policy.Build()
-        guard let map = reader.mapping(node, at: "build", allowed: Self.buildKeys) else { return build }
-        if let n = map["context"], let context = reader.nonEmptyString(n, at: "build.context") {
-            if let problem = RepoPath.problem(context) { reader.report(n, "`build.context` `\(context)` \(problem)") }
-            build.context = RepoPath.clean(context)
-        }
-        if let n = map["dockerfile"], let dockerfile = reader.nonEmptyString(n, at: "build.dockerfile") {
-            if let problem = RepoPath.problem(dockerfile) { reader.report(n, "`build.dockerfile` `\(dockerfile)` \(problem)") }
-            build.dockerfile = RepoPath.clean(dockerfile)
-        }
-        if let n = map["args"] {
-            build.args = reader.stringMap(n, at: "build.args", keyRule: Self.isVariableName,
-                                          keyHint: "a build argument name ([A-Za-z_][A-Za-z0-9_]*)") ?? [:]
-        }
-        if let n = map["timeout"] {
-            build.timeout = reader.duration(n, at: "build.timeout", minimum: .seconds(10)) ?? build.timeout
-        }
-        return build
-    }
-
-    private func parseDeploy(_ node: Node, reader: inout NodeReader) -> Policy.Deploy {
-        var deploy = Policy.Deploy()
-        let why = "applies to `deploy.target: ecs`, which this version does not run yet"
-        guard let map = reader.mapping(node, at: "deploy", allowed: Self.deployKeys,
-                                       elsewhere: Dictionary(uniqueKeysWithValues: Self.ecsKeys.map { ($0, why) })) else { return deploy }
-        if let n = map["target"], let text = reader.nonEmptyString(n, at: "deploy.target") {
-            let supported = Self.supportedTargets.map(\.rawValue).joined(separator: ", ")
-            if let target = Policy.Target(rawValue: text), Self.supportedTargets.contains(target) {
-                deploy.target = target
-            } else if Policy.Target(rawValue: text) != nil {
-                reader.report(n, "`deploy.target` `\(text)` is not available in this version; supported: \(supported)")
-            } else {
-                reader.report(n, "`deploy.target` `\(text)` is unknown; supported: \(supported)")
-            }
-        }
-        if let n = map["count"] {
-            deploy.count = reader.int(n, at: "deploy.count", range: 1...100) ?? deploy.count
-        }
-        if let n = map["env"] {
-            deploy.env = reader.stringMap(n, at: "deploy.env", keyRule: Self.isVariableName,
-                                          keyHint: "an environment variable name ([A-Za-z_][A-Za-z0-9_]*)") ?? [:]
-        }
-        return deploy
-    }
-
-    private func parseRollback(_ node: Node, reader: inout NodeReader) -> Policy.Rollback {
+    private func parseRollback(_ node: Node, holder: Node?, reader: inout NodeReader) -> Policy.Rollback {
         var rollback = Policy.Rollback()
-        guard let map = reader.mapping(node, at: "rollback", allowed: Self.rollbackKeys) else { return rollback }
+        guard let map = reader.mapping(node, at: "rollback", holder: holder, allowed: Self.rollbackKeys) else { return rollback }
         if let n = map["window"] {
-            rollback.window = reader.duration(n, at: "rollback.window", minimum: .seconds(1)) ?? rollback.window
+            rollback.window = reader.duration(n, at: "rollback.window", range: .seconds(1)...TimeSpan.hours(24)) ?? rollback.window
         }
         if let n = map["crashes"] {
             rollback.crashes = reader.int(n, at: "rollback.crashes", range: 1...1000) ?? rollback.crashes
         }
         return rollback
+    }
+
+    private func parsePreviews(_ node: Node, holder: Node?, reader: inout NodeReader) -> Policy.Previews {
+        var previews = Policy.Previews()
+        guard let map = reader.mapping(node, at: "previews", holder: holder, allowed: Self.previewKeys) else { return previews }
+        if let n = map["enabled"] { previews.enabled = reader.bool(n, at: "previews.enabled") ?? false }
+        if let n = map["ttl"] {
+            previews.ttl = reader.duration(n, at: "previews.ttl", range: .minutes(1)...TimeSpan.hours(90 * 24)) ?? previews.ttl
+        }
+        if let n = map["count"] { previews.count = reader.int(n, at: "previews.count", range: 1...100) ?? previews.count }
+        if let n = map["env"] {
+            previews.env = reader.variables(n, at: "previews.env", what: "an environment variable") ?? [:]
+        }
+        return previews
+    }
+
+    private func parseSync(_ node: Node, holder: Node?, reader: inout NodeReader) -> Policy.Sync {
+        var sync = Policy.Sync()
+        guard let map = reader.mapping(node, at: "sync", holder: holder, allowed: Self.syncKeys) else { return sync }
+        if let n = map["selfHeal"] { sync.selfHeal = reader.bool(n, at: "sync.selfHeal") ?? false }
+        if let n = map["prune"] { sync.prune = reader.bool(n, at: "sync.prune") ?? false }
+        return sync
     }
 
     static func locate(_ error: YamlError) -> (line: Int, column: Int, message: String) {
@@ -201,9 +133,8 @@ public struct PolicyParser: Sendable {
             return (1, 1, "YAML: \(error)")
         }
     }
+}
 
-    static func isVariableName(_ name: String) -> Bool {
-        guard let first = name.first, first == "_" || (first.isASCII && first.isLetter) else { return false }
-        return name.allSatisfy { $0 == "_" || ($0.isASCII && ($0.isLetter || $0.isNumber)) }
-    }
+extension TimeSpan {
+    static func hours(_ h: Int64) -> TimeSpan { .minutes(h * 60) }
 }

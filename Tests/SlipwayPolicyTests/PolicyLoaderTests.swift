@@ -29,7 +29,7 @@ import Testing
             _ = try PolicyLoader(allowLocalRepos: false).load(path: dir)
             Issue.record("expected an error")
         } catch {
-            #expect(error.description == "\(dir)/b.yaml:1:1: service `web` is already declared at \(dir)/a.yaml:1; service names are unique across all policy files")
+            #expect(error.description == "\(dir)/b.yaml:1:10: `service` `web` is already declared at \(dir)/a.yaml:1; service names are unique across all policy files")
         }
     }
 

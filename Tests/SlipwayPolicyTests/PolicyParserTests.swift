@@ -47,9 +47,9 @@ import Testing
 
     @Test(arguments: [
         ("service: web\nsource: { repo: https://github.com/a/b.git }\nimgae: r.example.com/a/web\n",
-         ["3:1: unknown key `imgae`; did you mean `image`?", "1:1: missing required key `image`"]),
+         ["1:1: missing required key `image`", "3:1: unknown key `imgae`; did you mean `image`?"]),
         ("service: Web\nsource: { repo: https://github.com/a/b.git }\nimage: r.example.com/a/web\n",
-         ["1:10: service name `Web` must match [a-z][a-z0-9-]{0,39}: lowercase letters, digits and dashes, starting with a letter"]),
+         ["1:10: `service` name `Web` must match [a-z][a-z0-9-]{0,39}: lowercase letters, digits and dashes, starting with a letter"]),
         ("service: web\nsource:\n  repo: ext::sh -c evil\nimage: r.example.com/a/web\n",
          ["3:9: `source.repo`: repository URL `ext::sh -c evil` uses a transport helper (`::`); use https://, ssh:// or git@host:path"]),
         ("service: web\nsource: { repo: https://github.com/a/b.git }\nimage: r.example.com/a/web\nrollback: { window: 5 minutes }\n",
@@ -63,20 +63,20 @@ import Testing
         ("service: web\nsource: { repo: https://github.com/a/b.git }\nimage: r.example.com/a/web\nbuild: { dockerfile: /etc/passwd }\n",
          ["4:22: `build.dockerfile` `/etc/passwd` must be relative to the repository root, not absolute"]),
         ("service: web\nsource: { repo: https://github.com/a/b.git }\nimage: r.example.com/a/web\ndeploy: { target: nomad }\n",
-         ["4:19: `deploy.target` `nomad` is unknown; supported: docker"]),
+         ["4:19: `deploy.target` `nomad` is unknown; supported: docker, ecs"]),
         ("service: web\nsource: { repo: https://github.com/a/b.git }\nimage: r.example.com/a/web\ndeploy: { target: docker, cluster: prod }\n",
-         ["4:27: `deploy.cluster` applies to `deploy.target: ecs`, which this version does not run yet"]),
+         ["4:27: `deploy.cluster` applies to `deploy.target: ecs`; this service deploys to docker"]),
         ("service: web\nsource: { repo: https://github.com/a/b.git, poll: 2s }\nimage: r.example.com/a/web\n",
-         ["2:51: `source.poll` is 2s; it must be at least 10s"]),
+         ["2:51: `source.poll` is 2s; it must be between 10s and 24h"]),
         ("service: web\nsource: { repo: https://github.com/a/b.git, paths: [\"../x/**\"] }\nimage: r.example.com/a/web\n",
-         ["2:52: `source.paths` entry `../x/**` must be relative to the repository root, without `..`"]),
+         ["2:53: `source.paths[0]` `../x/**` must be relative to the repository root, without `..`"]),
         ("service: web\nsource: { repo: https://github.com/a/b.git, branch: \"feat..x\" }\nimage: r.example.com/a/web\n",
          ["2:53: `source.branch` `feat..x` is not a valid branch name"]),
         ("service: web\nsource: { repo: https://github.com/a/b.git }\nimage: r.example.com/a/web\nservice: api\n",
          ["1:1: duplicate key `service` in one mapping"]),
         ("service: web\nsource: [oops\n", ["3:1: YAML syntax: did not find expected ',' or ']' (while parsing a flow sequence at 2:9)"]),
         ("", ["1:1: no service declared; a policy file holds one YAML document per service"]),
-        ("- just\n- a list\n", ["1:1: `` must be a mapping of keys to values"]),
+        ("- just\n- a list\n", ["1:1: a policy document must be a mapping of keys to values, as in `service: web`"]),
     ] as [(String, [String])])
     func reportsWhereAndWhat(yaml: String, expected: [String]) {
         #expect(errors(yaml) == expected)

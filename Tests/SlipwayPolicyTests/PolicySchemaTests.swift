@@ -23,6 +23,8 @@ import Testing
         #expect(keys(["deploy"]) == Set(PolicyParser.deployKeys))
         #expect(keys(["rollback"]) == Set(PolicyParser.rollbackKeys))
         #expect(keys(["previews"]) == Set(PolicyParser.previewKeys))
+        #expect(keys(["sync"]) == Set(PolicyParser.syncKeys))
+        #expect(keys(["deploy", "healthCheck"]) == Set(PolicyParser.healthCheckKeys))
     }
 
     @Test func sameTargets() {

@@ -13,10 +13,13 @@ public struct DeploymentRecord: Sendable, Hashable, Codable {
     public var createdAt: Date
     public var liveAt: Date?
     public var finishedAt: Date?
+    /// The policy it was made from (what `plan` compares with the one in force).
+    public var policy: Policy?
 
     public init(id: Int64, service: String, trigger: DeploymentTrigger, state: DeploymentState,
                 sha: String? = nil, image: String? = nil, digest: String? = nil, reason: String? = nil,
-                createdAt: Date, liveAt: Date? = nil, finishedAt: Date? = nil) {
+                createdAt: Date, liveAt: Date? = nil, finishedAt: Date? = nil, policy: Policy? = nil) {
+        self.policy = policy
         self.id = id
         self.service = service
         self.trigger = trigger

@@ -1,5 +1,7 @@
-/// One service as a policy file declares it (format v1). Values here are already
-/// validated; `SlipwayPolicy` turns YAML into this and reports what is wrong.
+/// One service as a policy file declares it (format v1, docs/policies.md). Values here
+/// are already validated; `SlipwayPolicy` turns YAML into this and reports what is wrong.
+/// Stored as JSON with every deployment: decoding fills keys added after a row was
+/// written with their defaults, so older rows stay readable.
 public struct Policy: Sendable, Hashable, Codable {
     public var service: String
     public var source: Source
@@ -8,9 +10,11 @@ public struct Policy: Sendable, Hashable, Codable {
     public var deploy: Deploy
     public var rollback: Rollback
     public var previews: Previews
+    public var sync: Sync
 
     public init(service: String, source: Source, build: Build = Build(), image: String,
-                deploy: Deploy = Deploy(), rollback: Rollback = Rollback(), previews: Previews = Previews()) {
+                deploy: Deploy = Deploy(), rollback: Rollback = Rollback(), previews: Previews = Previews(),
+                sync: Sync = Sync()) {
         self.service = service
         self.source = source
         self.build = build
@@ -18,6 +22,19 @@ public struct Policy: Sendable, Hashable, Codable {
         self.deploy = deploy
         self.rollback = rollback
         self.previews = previews
+        self.sync = sync
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        service = try c.decode(String.self, forKey: .service)
+        source = try c.decode(Source.self, forKey: .source)
+        build = try c.decodeIfPresent(Build.self, forKey: .build) ?? Build()
+        image = try c.decode(String.self, forKey: .image)
+        deploy = try c.decodeIfPresent(Deploy.self, forKey: .deploy) ?? Deploy()
+        rollback = try c.decodeIfPresent(Rollback.self, forKey: .rollback) ?? Rollback()
+        previews = try c.decodeIfPresent(Previews.self, forKey: .previews) ?? Previews()
+        sync = try c.decodeIfPresent(Sync.self, forKey: .sync) ?? Sync()
     }
 
     public struct Source: Sendable, Hashable, Codable {
@@ -25,12 +42,25 @@ public struct Policy: Sendable, Hashable, Codable {
         public var branch: String
         public var paths: [String]
         public var poll: TimeSpan?
+        /// Token or SSH key for fetching; a reference, never the secret.
+        public var credentials: SecretReference?
 
-        public init(repo: String, branch: String = "main", paths: [String] = [], poll: TimeSpan? = nil) {
+        public init(repo: String, branch: String = "main", paths: [String] = [], poll: TimeSpan? = nil,
+                    credentials: SecretReference? = nil) {
             self.repo = repo
             self.branch = branch
             self.paths = paths
             self.poll = poll
+            self.credentials = credentials
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            repo = try c.decode(String.self, forKey: .repo)
+            branch = try c.decodeIfPresent(String.self, forKey: .branch) ?? "main"
+            paths = try c.decodeIfPresent([String].self, forKey: .paths) ?? []
+            poll = try c.decodeIfPresent(TimeSpan.self, forKey: .poll)
+            credentials = try c.decodeIfPresent(SecretReference.self, forKey: .credentials)
         }
     }
 
@@ -39,16 +69,36 @@ public struct Policy: Sendable, Hashable, Codable {
         /// Relative to `context`; nil asks for zero-config detection.
         public var dockerfile: String?
         public var args: [String: String]
+        /// BuildKit secret id → where its value lives.
+        public var secrets: [String: SecretReference]
+        /// The Dockerfile stage to build; nil builds the last one.
+        public var target: String?
         public var timeout: TimeSpan
+        public var cache: Bool
 
         public static let defaultTimeout = TimeSpan.minutes(20)
 
         public init(context: String = ".", dockerfile: String? = nil, args: [String: String] = [:],
-                    timeout: TimeSpan = defaultTimeout) {
+                    secrets: [String: SecretReference] = [:], target: String? = nil,
+                    timeout: TimeSpan = defaultTimeout, cache: Bool = true) {
             self.context = context
             self.dockerfile = dockerfile
             self.args = args
+            self.secrets = secrets
+            self.target = target
             self.timeout = timeout
+            self.cache = cache
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            context = try c.decodeIfPresent(String.self, forKey: .context) ?? "."
+            dockerfile = try c.decodeIfPresent(String.self, forKey: .dockerfile)
+            args = try c.decodeIfPresent([String: String].self, forKey: .args) ?? [:]
+            secrets = try c.decodeIfPresent([String: SecretReference].self, forKey: .secrets) ?? [:]
+            target = try c.decodeIfPresent(String.self, forKey: .target)
+            timeout = try c.decodeIfPresent(TimeSpan.self, forKey: .timeout) ?? Self.defaultTimeout
+            cache = try c.decodeIfPresent(Bool.self, forKey: .cache) ?? true
         }
     }
 
@@ -60,12 +110,104 @@ public struct Policy: Sendable, Hashable, Codable {
     public struct Deploy: Sendable, Hashable, Codable {
         public var target: Target
         public var count: Int
+        public var port: Int?
         public var env: [String: String]
+        public var healthCheck: HealthCheck?
+        /// Docker target: the engine network; nil uses SLIPWAY_DOCKER_NETWORK.
+        public var network: String?
+        /// Set exactly when `target` is `.ecs`.
+        public var ecs: ECS?
 
-        public init(target: Target = .docker, count: Int = 1, env: [String: String] = [:]) {
+        public init(target: Target = .docker, count: Int = 1, port: Int? = nil, env: [String: String] = [:],
+                    healthCheck: HealthCheck? = nil, network: String? = nil, ecs: ECS? = nil) {
             self.target = target
             self.count = count
+            self.port = port
             self.env = env
+            self.healthCheck = healthCheck
+            self.network = network
+            self.ecs = ecs
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            target = try c.decodeIfPresent(Target.self, forKey: .target) ?? .docker
+            count = try c.decodeIfPresent(Int.self, forKey: .count) ?? 1
+            port = try c.decodeIfPresent(Int.self, forKey: .port)
+            env = try c.decodeIfPresent([String: String].self, forKey: .env) ?? [:]
+            healthCheck = try c.decodeIfPresent(HealthCheck.self, forKey: .healthCheck)
+            network = try c.decodeIfPresent(String.self, forKey: .network)
+            ecs = try c.decodeIfPresent(ECS.self, forKey: .ecs)
+        }
+    }
+
+    public struct HealthCheck: Sendable, Hashable, Codable {
+        /// As the engine and ECS take it: `["CMD-SHELL", "…"]` or `["CMD", prog, args…]`.
+        public var command: [String]
+        public var interval: TimeSpan
+        public var timeout: TimeSpan
+        public var retries: Int
+        public var startPeriod: TimeSpan
+
+        public init(command: [String], interval: TimeSpan = .seconds(30), timeout: TimeSpan = .seconds(5),
+                    retries: Int = 3, startPeriod: TimeSpan = .seconds(0)) {
+            self.command = command
+            self.interval = interval
+            self.timeout = timeout
+            self.retries = retries
+            self.startPeriod = startPeriod
+        }
+    }
+
+    public enum LaunchType: String, Sendable, Hashable, Codable, CaseIterable {
+        case fargate = "FARGATE"
+        case ec2 = "EC2"
+        case external = "EXTERNAL"
+    }
+
+    /// Settings of the `ecs` target.
+    public struct ECS: Sendable, Hashable, Codable {
+        public var cluster: String
+        /// The ECS service name; nil means the policy's service name.
+        public var service: String?
+        /// nil when a capacity provider is named instead.
+        public var launchType: LaunchType?
+        public var capacityProvider: String?
+        public var cpu: Int
+        public var memory: Int
+        /// Environment variable → Secrets Manager or SSM parameter ARN (ECS resolves it).
+        public var secrets: [String: String]
+        public var executionRoleArn: String?
+        public var taskRoleArn: String?
+        public var subnets: [String]
+        public var securityGroups: [String]
+        public var assignPublicIp: Bool
+        public var logGroup: String?
+
+        public init(cluster: String, service: String? = nil, launchType: LaunchType? = .fargate,
+                    capacityProvider: String? = nil, cpu: Int = 256, memory: Int = 512,
+                    secrets: [String: String] = [:], executionRoleArn: String? = nil, taskRoleArn: String? = nil,
+                    subnets: [String] = [], securityGroups: [String] = [], assignPublicIp: Bool = false,
+                    logGroup: String? = nil) {
+            self.cluster = cluster
+            self.service = service
+            self.launchType = launchType
+            self.capacityProvider = capacityProvider
+            self.cpu = cpu
+            self.memory = memory
+            self.secrets = secrets
+            self.executionRoleArn = executionRoleArn
+            self.taskRoleArn = taskRoleArn
+            self.subnets = subnets
+            self.securityGroups = securityGroups
+            self.assignPublicIp = assignPublicIp
+            self.logGroup = logGroup
+        }
+
+        /// Fargate tasks: a Fargate launch type, or a FARGATE/FARGATE_SPOT capacity provider.
+        public var isFargate: Bool {
+            if let capacityProvider { return capacityProvider.hasPrefix("FARGATE") }
+            return launchType == .fargate
         }
     }
 
@@ -81,7 +223,41 @@ public struct Policy: Sendable, Hashable, Codable {
 
     public struct Previews: Sendable, Hashable, Codable {
         public var enabled: Bool
-        public init(enabled: Bool = false) { self.enabled = enabled }
+        /// A preview with no new commit for this long is torn down.
+        public var ttl: TimeSpan
+        /// Previews at once; the oldest goes first.
+        public var count: Int
+        /// Overrides `deploy.env` in previews.
+        public var env: [String: String]
+
+        public init(enabled: Bool = false, ttl: TimeSpan = .seconds(72 * 3600), count: Int = 5, env: [String: String] = [:]) {
+            self.enabled = enabled
+            self.ttl = ttl
+            self.count = count
+            self.env = env
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            let defaults = Previews()
+            enabled = try c.decodeIfPresent(Bool.self, forKey: .enabled) ?? defaults.enabled
+            ttl = try c.decodeIfPresent(TimeSpan.self, forKey: .ttl) ?? defaults.ttl
+            count = try c.decodeIfPresent(Int.self, forKey: .count) ?? defaults.count
+            env = try c.decodeIfPresent([String: String].self, forKey: .env) ?? defaults.env
+        }
+    }
+
+    /// What the reconciler may do on its own besides deploying new commits.
+    public struct Sync: Sendable, Hashable, Codable {
+        /// Restore what was changed by hand in the runtime.
+        public var selfHeal: Bool
+        /// Remove what this service runs that no policy declares.
+        public var prune: Bool
+
+        public init(selfHeal: Bool = false, prune: Bool = false) {
+            self.selfHeal = selfHeal
+            self.prune = prune
+        }
     }
 }
 

@@ -1,0 +1,141 @@
+import Foundation
+
+/// Where a service stands against its policy; the raw values are the `slipway plan` contract.
+public enum PlanStatus: String, Sendable, Hashable, Codable {
+    case inSync = "in-sync"
+    case needsBuild = "needs-build"
+    case needsRollout = "needs-rollout"
+    case drifted
+    case orphaned
+    case blocked
+}
+
+/// One field that differs. `observed` differences were changed outside Slipway.
+public struct PlanDifference: Sendable, Hashable, Codable, CustomStringConvertible {
+    public var field: String
+    public var from: String?
+    public var to: String?
+    public var observed: Bool
+
+    public init(field: String, from: String?, to: String?, observed: Bool = false) {
+        self.field = field
+        self.from = from
+        self.to = to
+        self.observed = observed
+    }
+
+    public var description: String {
+        let change = "\(field) \(from ?? "(none)") → \(to ?? "(none)")"
+        return observed ? "changed outside Slipway: \(change)" : change
+    }
+}
+
+/// What the reconciler does about a service.
+public struct PlanAction: Sendable, Hashable, Codable {
+    public enum Kind: String, Sendable, Hashable, Codable {
+        /// Build the commit and roll it out.
+        case build
+        /// Roll out an image that exists already.
+        case rollout
+        /// Put back the live revision where a failed one still runs.
+        case rollback
+        /// Something is under way; look again later.
+        case wait
+        /// Roll the live revision out again over what was changed by hand.
+        case selfHeal = "self-heal"
+        /// Remove revisions no policy declares.
+        case prune
+        case nothing
+    }
+
+    public var kind: Kind
+    public var reason: String
+    public var sha: String?
+    public var image: String?
+    /// rollback and self-heal: the deployment put back; prune: the first of `deployments`.
+    public var deploymentID: Int64?
+    public var deployments: [Int64]?
+
+    public init(_ kind: Kind, reason: String, sha: String? = nil, image: String? = nil,
+                deploymentID: Int64? = nil, deployments: [Int64]? = nil) {
+        self.kind = kind
+        self.reason = reason
+        self.sha = sha
+        self.image = image
+        self.deploymentID = deploymentID
+        self.deployments = deployments
+    }
+}
+
+/// The answer of `plan` for one service.
+public struct ServicePlan: Sendable, Hashable, Codable {
+    public var service: String
+    public var status: PlanStatus
+    /// Why it is blocked, or what it waits for.
+    public var reason: String?
+    public var desiredSHA: String?
+    public var liveSHA: String?
+    public var liveDeployment: Int64?
+    public var differences: [PlanDifference]
+    public var actions: [PlanAction]
+
+    public init(service: String, status: PlanStatus, reason: String? = nil, desiredSHA: String? = nil, liveSHA: String? = nil,
+                liveDeployment: Int64? = nil, differences: [PlanDifference] = [], actions: [PlanAction]) {
+        self.service = service
+        self.status = status
+        self.reason = reason
+        self.desiredSHA = desiredSHA
+        self.liveSHA = liveSHA
+        self.liveDeployment = liveDeployment
+        self.differences = differences
+        self.actions = actions
+    }
+}
+
+/// What runs of one deployment (or of something unlabelled) in the runtime.
+public struct ObservedUnit: Sendable, Hashable {
+    public var deploymentID: Int64?
+    public var sha: String?
+    public var image: String
+    /// Instances running now.
+    public var running: Int
+    /// Settings the runtime reports, keyed like `SpecFields` (`deploy.count` is ECS's desiredCount).
+    public var fields: [String: String]
+
+    public init(deploymentID: Int64?, sha: String?, image: String, running: Int, fields: [String: String] = [:]) {
+        self.deploymentID = deploymentID
+        self.sha = sha
+        self.image = image
+        self.running = running
+        self.fields = fields
+    }
+}
+
+/// Whether the registry holds the image of a commit.
+public enum ImagePresence: Sendable, Hashable {
+    case present(digest: String)
+    case missing
+    /// Not asked, or the registry did not answer.
+    case unknown
+}
+
+/// Everything `Reconciler.plan` looks at for one declared service.
+public struct ReconcileInput: Sendable {
+    public var policy: Policy
+    /// The service's deployments, newest first, each with the policy it was made from.
+    public var history: [DeploymentRecord]
+    public var liveID: Int64?
+    /// nil: the runtime was not observed (drift is then not judged).
+    public var observed: [ObservedUnit]?
+    /// By commit SHA.
+    public var registry: [String: ImagePresence]
+
+    public init(policy: Policy, history: [DeploymentRecord], liveID: Int64?, observed: [ObservedUnit]?,
+                registry: [String: ImagePresence] = [:]) {
+        self.policy = policy
+        self.history = history
+        self.liveID = liveID
+        self.observed = observed
+        self.registry = registry
+    }
+}

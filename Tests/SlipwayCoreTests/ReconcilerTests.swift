@@ -1,0 +1,204 @@
+import Foundation
+import SlipwayCore
+import Testing
+
+/// `Reconciler.plan`: desired vs observed vs history → status, differences, actions.
+@Suite struct ReconcilerTests {
+    static let shaA = String(repeating: "a", count: 40)
+    static let shaB = String(repeating: "b", count: 40)
+    static let shaC = String(repeating: "c", count: 40)
+    static let now = Date(timeIntervalSince1970: 1_800_000_000)
+
+    static func policy(count: Int = 1, env: [String: String] = [:], args: [String: String] = [:],
+                       selfHeal: Bool = false, prune: Bool = false) -> Policy {
+        Policy(service: "web", source: .init(repo: "https://github.com/acme/shop.git"),
+               build: .init(dockerfile: "Dockerfile", args: args), image: "registry.example.com/acme/web",
+               deploy: .init(count: count, env: env), sync: .init(selfHeal: selfHeal, prune: prune))
+    }
+
+    /// A deployment record; `made` is the policy it was made from (default: the plain one).
+    static func record(_ id: Int64, _ sha: String?, _ state: DeploymentState, trigger: DeploymentTrigger = .push,
+                       built: Bool = true, made: Policy = policy(), reason: String? = nil) -> DeploymentRecord {
+        DeploymentRecord(id: id, service: "web", trigger: trigger, state: state, sha: sha,
+                         image: built ? "registry.example.com/acme/web@sha256:\(id)" : nil,
+                         digest: built ? "sha256:\(id)" : nil, reason: reason,
+                         createdAt: now.addingTimeInterval(Double(id)), policy: made)
+    }
+
+    static func running(_ id: Int64, _ count: Int = 1, fields: [String: String] = [:]) -> ObservedUnit {
+        ObservedUnit(deploymentID: id, sha: nil, image: "registry.example.com/acme/web@sha256:\(id)", running: count, fields: fields)
+    }
+
+    func plan(_ history: [DeploymentRecord], live: Int64?, observed: [ObservedUnit]? = nil,
+              registry: [String: ImagePresence] = [:]) -> ServicePlan {
+        plan(Self.policy(), history, live: live, observed: observed, registry: registry)
+    }
+
+    func plan(_ policy: Policy, _ history: [DeploymentRecord], live: Int64?, observed: [ObservedUnit]? = nil,
+              registry: [String: ImagePresence] = [:]) -> ServicePlan {
+        Reconciler.plan(ReconcileInput(policy: policy, history: history.sorted { $0.id > $1.id }, liveID: live,
+                                       observed: observed, registry: registry))
+    }
+
+    @Test func nothingSeenYetIsBlockedWithWhatToDo() {
+        let p = plan([], live: nil)
+        #expect(p.status == .blocked)
+        #expect(p.reason?.contains("slipway deploy web --sha SHA") == true)
+        #expect(p.actions.map(\.kind) == [.nothing])
+    }
+
+    @Test func aNewCommitNeedsABuild() {
+        let p = plan([Self.record(1, Self.shaA, .succeeded), Self.record(2, Self.shaB, .superseded, built: false)],
+                     live: 1, registry: [Self.shaB: .missing])
+        #expect(p.status == .needsBuild)
+        #expect(p.actions == [PlanAction(.build, reason: "bbbbbbbbbbbb is the newest commit of `main`", sha: Self.shaB)])
+        #expect(p.differences.map(\.description) == ["image registry.example.com/acme/web:aaaaaaaaaaaa → registry.example.com/acme/web:bbbbbbbbbbbb"])
+    }
+
+    @Test func inSyncWhenTheRuntimeRunsTheLiveRevision() {
+        let p = plan([Self.record(1, Self.shaA, .succeeded)], live: 1, observed: [Self.running(1)])
+        #expect(p.status == .inSync)
+        #expect(p.differences.isEmpty)
+        #expect(p.actions.map(\.kind) == [.nothing])
+    }
+
+    @Test func aNewSpecWithTheSameCommitRollsOutWithoutARebuild() {
+        let p = plan(Self.policy(count: 3, env: ["LOG": "debug"]), [Self.record(1, Self.shaA, .succeeded)], live: 1,
+                     observed: [Self.running(1)])
+        #expect(p.status == .needsRollout)
+        #expect(p.differences.map(\.description) == ["deploy.count 1 → 3", "deploy.env.LOG (none) → debug"])
+        #expect(p.actions.map(\.kind) == [.rollout])
+        #expect(p.actions.first?.image == "registry.example.com/acme/web@sha256:1")
+    }
+
+    @Test func anImageThatExistsIsNotRebuilt() {
+        let p = plan([Self.record(1, Self.shaA, .succeeded), Self.record(2, Self.shaB, .superseded, built: false)],
+                     live: 1, registry: [Self.shaB: .present(digest: "sha256:feed")])
+        #expect(p.status == .needsRollout)
+        #expect(p.actions == [PlanAction(.rollout, reason: "the image of bbbbbbbbbbbb exists", sha: Self.shaB,
+                                         image: "registry.example.com/acme/web@sha256:feed")])
+    }
+
+    @Test func changedBuildSettingsRebuildTheSameCommit() {
+        let p = plan(Self.policy(args: ["NODE_ENV": "production"]), [Self.record(1, Self.shaA, .succeeded)], live: 1,
+                     registry: [Self.shaA: .present(digest: "sha256:1")])
+        #expect(p.status == .needsBuild)
+        #expect(p.differences.map(\.description) == ["build.args.NODE_ENV (none) → production"])
+        #expect(p.actions == [PlanAction(.build, reason: "the build settings changed", sha: Self.shaA)])
+        let q = plan(Self.policy(count: 2, args: ["NODE_ENV": "production"]), [Self.record(1, Self.shaA, .succeeded)], live: 1,
+                     registry: [Self.shaA: .present(digest: "sha256:1")])
+        #expect(q.status == .needsBuild)
+        #expect(q.differences.map(\.description).contains("build.args.NODE_ENV (none) → production"))
+        #expect(q.actions.map(\.kind) == [.build])
+    }
+
+    @Test(arguments: [(DeploymentState.failed, "failed: exit 1"), (.rolledBack, "was rolled back: exit 1"), (.cancelled, "was cancelled: exit 1")])
+    func aFailedAttemptIsNotRetriedUntilSomethingChanges(state: DeploymentState, words: String) {
+        let history = [Self.record(1, Self.shaA, .succeeded), Self.record(2, Self.shaB, state, reason: "exit 1\nlog tail")]
+        let p = plan(history, live: 1, observed: [Self.running(1)], registry: [Self.shaB: .present(digest: "sha256:2")])
+        #expect(p.status == .blocked)
+        #expect(p.reason?.hasPrefix("deployment 2 of bbbbbbbbbbbb \(words)") == true)
+        #expect(p.actions.map(\.kind) == [.nothing])
+        // A policy change is a new attempt.
+        let q = plan(Self.policy(count: 2), history, live: 1, observed: [Self.running(1)], registry: [Self.shaB: .present(digest: "sha256:2")])
+        #expect(q.status == .needsRollout)
+        #expect(q.actions.map(\.kind) == [.rollout])
+        // So is a new commit.
+        let r = plan(history + [Self.record(3, Self.shaC, .superseded, built: false)], live: 1, registry: [Self.shaC: .missing])
+        #expect(r.status == .needsBuild)
+        #expect(r.actions.first?.sha == Self.shaC)
+    }
+
+    @Test func somethingUnderWayIsWaitedFor() {
+        let p = plan([Self.record(1, Self.shaA, .succeeded), Self.record(2, Self.shaB, .building, built: false)], live: 1)
+        #expect(p.status == .needsBuild)
+        #expect(p.actions == [PlanAction(.wait, reason: "deployment 2 (bbbbbbbbbbbb) is building", sha: Self.shaB, deploymentID: 2)])
+        let q = plan([Self.record(1, Self.shaA, .succeeded), Self.record(2, Self.shaB, .rollingOut)], live: 1)
+        #expect(q.status == .needsRollout)
+        #expect(q.actions.map(\.kind) == [.wait])
+    }
+
+    @Test func anOperatorsRollbackHoldsUntilTheNextCommit() {
+        let history = [Self.record(1, Self.shaA, .succeeded), Self.record(2, Self.shaB, .succeeded),
+                       Self.record(3, Self.shaA, .succeeded, trigger: .rollback)]
+        let p = plan(history, live: 3, observed: [Self.running(3)])
+        #expect(p.status == .inSync)
+        #expect(p.desiredSHA == Self.shaA)
+        let q = plan(history + [Self.record(4, Self.shaC, .superseded, built: false)], live: 3, observed: [Self.running(3)],
+                     registry: [Self.shaC: .missing])
+        #expect(q.status == .needsBuild)
+        #expect(q.desiredSHA == Self.shaC)
+    }
+
+    @Test func driftIsReportedAndRepairedOnlyWhenAskedTo() {
+        let history = [Self.record(1, Self.shaA, .succeeded, made: Self.policy(count: 2))]
+        let off = plan(Self.policy(count: 2), history, live: 1, observed: [Self.running(1, 1)])
+        #expect(off.status == .drifted)
+        #expect(off.differences.map(\.description) == ["changed outside Slipway: running 2 → 1"])
+        #expect(off.actions.map(\.kind) == [.nothing])
+        #expect(off.actions.first?.reason.contains("sync.selfHeal: true") == true)
+        let on = plan(Self.policy(count: 2, selfHeal: true), [Self.record(1, Self.shaA, .succeeded, made: Self.policy(count: 2, selfHeal: true))],
+                      live: 1, observed: [Self.running(1, 1)])
+        #expect(on.status == .drifted)
+        #expect(on.actions == [PlanAction(.selfHeal, reason: "the runtime no longer matches deployment 1", sha: Self.shaA,
+                                          image: "registry.example.com/acme/web@sha256:1", deploymentID: 1)])
+    }
+
+    @Test func ecsFieldsChangedByHandAreDrift() {
+        let p = plan(Self.policy(count: 2), [Self.record(1, Self.shaA, .succeeded, made: Self.policy(count: 2))], live: 1,
+                     observed: [Self.running(1, 2, fields: ["deploy.count": "5"])])
+        #expect(p.status == .drifted)
+        #expect(p.differences.map(\.description) == ["changed outside Slipway: deploy.count 2 → 5"])
+    }
+
+    @Test func oldRevisionsArePrunedOnlyWhenAskedTo() {
+        let history = [Self.record(1, Self.shaA, .succeeded), Self.record(2, Self.shaB, .succeeded)]
+        let off = plan(history, live: 2, observed: [Self.running(1), Self.running(2)])
+        #expect(off.status == .drifted)
+        #expect(off.differences.map(\.description) == ["changed outside Slipway: deployment 1 absent → 1 running"])
+        #expect(off.actions.map(\.kind) == [.nothing])
+        let made = Self.policy(prune: true)
+        let on = plan(made, [Self.record(1, Self.shaA, .succeeded, made: made), Self.record(2, Self.shaB, .succeeded, made: made)],
+                      live: 2, observed: [Self.running(1), Self.running(2)])
+        #expect(on.actions.map(\.kind) == [.prune])
+        #expect(on.actions.first?.deployments == [1])
+    }
+
+    @Test func aFailedRevisionStillRunningIsRolledBack() {
+        let history = [Self.record(1, Self.shaA, .succeeded), Self.record(2, Self.shaA, .rolledBack, trigger: .manual)]
+        let p = plan(history, live: 1, observed: [Self.running(1), Self.running(2)])
+        #expect(p.status == .drifted)
+        #expect(p.actions.map(\.kind) == [.rollback])
+        #expect(p.actions.first?.deployments == [2])
+        #expect(p.actions.first?.deploymentID == 1)
+    }
+
+    @Test func theRollbackWindowIsWaitedOut() {
+        let p = plan([Self.record(1, Self.shaA, .watching)], live: 1, observed: [Self.running(1)])
+        #expect(p.status == .inSync)
+        #expect(p.actions.map(\.kind) == [.wait])
+    }
+
+    @Test func orphansArePrunedOnlyWhenTheirLastPolicySaidSo() {
+        let kept = Reconciler.orphan(service: "old", lastPolicy: Self.policy(), observed: [Self.running(7, 2)])
+        #expect(kept.status == .orphaned)
+        #expect(kept.actions.map(\.kind) == [.nothing])
+        #expect(kept.differences.map(\.description) == ["changed outside Slipway: deployment 7 absent → 2 running"])
+        let pruned = Reconciler.orphan(service: "old", lastPolicy: Self.policy(prune: true), observed: [Self.running(7, 2)])
+        #expect(pruned.actions.map(\.kind) == [.prune])
+        #expect(pruned.actions.first?.deployments == [7])
+    }
+
+    @Test func specFieldsCoverTheECSTarget() {
+        var policy = Self.policy()
+        policy.deploy.target = .ecs
+        policy.deploy.ecs = Policy.ECS(cluster: "prod", cpu: 512, memory: 1024, secrets: ["DB": "arn:aws:ssm:us-east-1:123456789012:parameter/db"],
+                                       subnets: ["subnet-0123abcd"])
+        var bigger = policy
+        bigger.deploy.ecs?.memory = 2048
+        #expect(SpecFields.differences(from: SpecFields.deploy(policy), to: SpecFields.deploy(bigger)).map(\.description)
+                == ["deploy.memory 1024 → 2048"])
+        #expect(SpecFields.deploy(policy)["deploy.service"] == "web")
+        #expect(SpecFields.deploy(policy)["deploy.secrets.DB"] == "arn:aws:ssm:us-east-1:123456789012:parameter/db")
+    }
+}
