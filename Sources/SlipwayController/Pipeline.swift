@@ -40,7 +40,9 @@ public struct Pipeline: Sendable {
     func revision(of deployment: DeploymentRow) -> Revision? {
         guard let image = deployment.record.image else { return nil }
         return Revision(service: deployment.record.service, deploymentID: deployment.id, image: image,
-                        sha: deployment.record.sha, count: deployment.policy.deploy.count, env: deployment.policy.deploy.env)
+                        sha: deployment.record.sha, count: deployment.policy.deploy.count, env: deployment.policy.deploy.env,
+                        port: deployment.policy.deploy.port, healthCheck: deployment.policy.deploy.healthCheck,
+                        network: deployment.policy.deploy.network)
     }
 }
 

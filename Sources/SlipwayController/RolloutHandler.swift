@@ -27,6 +27,11 @@ struct RolloutHandler: JobHandler {
                 try await store.transition(id, to: .superseded, reason: reason)
                 return
             }
+            guard deployment.policy.deploy.target == .docker else {
+                // The policy format takes the ecs target; this server has only the Docker runtime so far.
+                try await store.transition(id, to: .failed, reason: "deploy.target \(deployment.policy.deploy.target.rawValue) has no runtime in this server: it runs deploy.target docker only; the image was built and pushed")
+                return
+            }
             guard let revision = pipeline.revision(of: deployment) else {
                 try await store.transition(id, to: .failed, reason: "nothing to roll out: the deployment has no image")
                 return

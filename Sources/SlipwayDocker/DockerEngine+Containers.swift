@@ -10,9 +10,31 @@ public struct ContainerSpec: Sendable, Hashable {
     public var network: String?
     /// `no`, `on-failure`, `unless-stopped`, `always`.
     public var restartPolicy: String
+    /// The port the container listens on (exposed; published by the network it joins).
+    public var port: Int?
+    public var healthCheck: HealthCheckSpec?
+
+    public struct HealthCheckSpec: Sendable, Hashable {
+        /// `["CMD-SHELL", line]` or `["CMD", program, args…]`.
+        public var test: [String]
+        public var interval: Duration
+        public var timeout: Duration
+        public var retries: Int
+        public var startPeriod: Duration
+
+        public init(test: [String], interval: Duration, timeout: Duration, retries: Int, startPeriod: Duration) {
+            self.test = test
+            self.interval = interval
+            self.timeout = timeout
+            self.retries = retries
+            self.startPeriod = startPeriod
+        }
+    }
 
     public init(name: String, image: String, env: [String: String], labels: [String: String],
-                network: String?, restartPolicy: String) {
+                network: String?, restartPolicy: String, port: Int? = nil, healthCheck: HealthCheckSpec? = nil) {
+        self.port = port
+        self.healthCheck = healthCheck
         self.name = name
         self.image = image
         self.env = env
@@ -44,14 +66,29 @@ extension DockerEngine {
                 var NetworkMode: String?
                 var RestartPolicy: Restart
             }
+            struct Health: Encodable {
+                var Test: [String]
+                var Interval: Int64
+                var Timeout: Int64
+                var Retries: Int
+                var StartPeriod: Int64
+            }
+            struct Empty: Encodable {}
             var Image: String
             var Env: [String]
             var Labels: [String: String]
+            var ExposedPorts: [String: Empty]?
+            var Healthcheck: Health?
             var HostConfig: Host
         }
+        func nanoseconds(_ d: Duration) -> Int64 { d.components.seconds * 1_000_000_000 + d.components.attoseconds / 1_000_000_000 }
         struct Created: Decodable { var Id: String }
         let body = Create(Image: spec.image, Env: spec.env.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" },
                           Labels: spec.labels,
+                          ExposedPorts: spec.port.map { ["\($0)/tcp": Create.Empty()] },
+                          Healthcheck: spec.healthCheck.map { .init(Test: $0.test, Interval: nanoseconds($0.interval),
+                                                                    Timeout: nanoseconds($0.timeout), Retries: $0.retries,
+                                                                    StartPeriod: nanoseconds($0.startPeriod)) },
                           HostConfig: .init(NetworkMode: spec.network, RestartPolicy: .init(Name: spec.restartPolicy)))
         return try await decode(Created.self, .POST, "/containers/create", query: [("name", spec.name)], json: body).Id
     }

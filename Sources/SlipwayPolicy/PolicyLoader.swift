@@ -46,7 +46,7 @@ public struct PolicyLoader: Sendable {
         return out
     }
 
-    static func policyFiles(at path: String) throws(PolicyErrors) -> [String] {
+    public static func policyFiles(at path: String) throws(PolicyErrors) -> [String] {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw PolicyErrors([PolicyDiagnostic(file: path, line: 1, column: 1,

@@ -28,6 +28,11 @@ public struct PolicyParser: Sendable {
                 if let policy = self.policy(from: document, reader: &reader) { policies.append(policy) }
             }
             if let error = documents.error { throw error }
+        } catch let YamlError.duplicatedKeysInMapping(duplicates, context) {
+            let key = duplicates.first ?? "?"
+            let place = DuplicateKeys.locate(key: key, first: (context.mark.line, context.mark.column), in: yaml)
+            reader.report(line: place.line, column: place.column,
+                          "duplicate key `\(place.path)`: it is already set at line \(context.mark.line); keep one")
         } catch let error as YamlError {
             let (line, column, problem) = Self.locate(error)
             reader.report(line: line, column: column, problem)

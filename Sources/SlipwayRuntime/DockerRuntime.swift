@@ -41,7 +41,11 @@ public struct DockerRuntime: Runtime {
                 // No restart policy while watched: every exit is seen, counted, and restarted by the watcher.
                 let id = try await engine.createContainer(ContainerSpec(
                     name: Self.containerName(service: revision.service, deploymentID: revision.deploymentID, index: index),
-                    image: revision.image, env: revision.env, labels: labels, network: network, restartPolicy: "no"))
+                    image: revision.image, env: revision.env, labels: labels, network: revision.network ?? network, restartPolicy: "no",
+                    port: revision.port, healthCheck: revision.healthCheck.map {
+                        ContainerSpec.HealthCheckSpec(test: $0.command, interval: $0.interval.duration, timeout: $0.timeout.duration,
+                                                      retries: $0.retries, startPeriod: $0.startPeriod.duration)
+                    }))
                 try await engine.startContainer(id)
             }
         } catch let error as DockerError {
@@ -106,5 +110,27 @@ public struct DockerRuntime: Runtime {
 
     public func logTail(_ instanceID: String, lines: Int) async throws -> [String] {
         try await engine.logs(instanceID, tail: lines)
+    }
+
+    public func observe() async throws -> [String: [ObservedUnit]] {
+        var units: [String: [String: ObservedUnit]] = [:]
+        for container in try await engine.containerSummaries(labels: [Self.serviceLabel]) {
+            guard let service = container.labels[Self.serviceLabel] else { continue }
+            let deployment = container.labels[Self.deploymentLabel]
+            let key = deployment ?? "image:\(container.image)"
+            var unit = units[service]?[key] ?? ObservedUnit(deploymentID: deployment.flatMap { Int64($0) },
+                                                             sha: container.labels[Self.shaLabel], image: container.image, running: 0)
+            if container.state == "running" || container.state == "restarting" { unit.running += 1 }
+            units[service, default: [:]][key] = unit
+        }
+        return units.mapValues { $0.values.sorted { ($0.deploymentID ?? 0) < ($1.deploymentID ?? 0) } }
+    }
+
+    public func imagePresence(repository: String, tag: String) async -> ImagePresence {
+        do {
+            return try await engine.registryDigest("\(repository):\(tag)", auth: auth(repository)).map { .present(digest: $0) } ?? .missing
+        } catch {
+            return .unknown
+        }
     }
 }

@@ -9,8 +9,16 @@ public struct Revision: Sendable, Hashable {
     public var sha: String?
     public var count: Int
     public var env: [String: String]
+    public var port: Int?
+    public var healthCheck: Policy.HealthCheck?
+    /// The network to join; nil: the runtime's default.
+    public var network: String?
 
-    public init(service: String, deploymentID: Int64, image: String, sha: String?, count: Int, env: [String: String]) {
+    public init(service: String, deploymentID: Int64, image: String, sha: String?, count: Int, env: [String: String],
+                port: Int? = nil, healthCheck: Policy.HealthCheck? = nil, network: String? = nil) {
+        self.port = port
+        self.healthCheck = healthCheck
+        self.network = network
         self.service = service
         self.deploymentID = deploymentID
         self.image = image
@@ -62,6 +70,10 @@ public protocol Runtime: Sendable {
     func settle(service: String, deploymentID: Int64) async throws
     /// The last lines an instance wrote.
     func logTail(_ instanceID: String, lines: Int) async throws -> [String]
+    /// What runs of every service this runtime holds, grouped by service and deployment.
+    func observe() async throws -> [String: [ObservedUnit]]
+    /// Whether the registry holds `repository:tag`, and its digest.
+    func imagePresence(repository: String, tag: String) async -> ImagePresence
 }
 
 /// A revision that could not be started. The message goes into the deployment's reason.

@@ -53,15 +53,19 @@ public final class WebhookIntake: Sendable {
     let secrets: [NormalizedEvent.Provider: String]
     let logger: Logger
     let onQueued: @Sendable () async -> Void
+    /// Every stored event (the policy source watches for pushes to its repository).
+    let onEvents: @Sendable ([NormalizedEvent]) async -> Void
     let writer: DeliveryWriter
     private let warnedMissingSecret = Mutex<Set<String>>([])
 
     public init(store: Store, secrets: [NormalizedEvent.Provider: String], logger: Logger,
-                onQueued: @escaping @Sendable () async -> Void = {}) {
+                onQueued: @escaping @Sendable () async -> Void = {},
+                onEvents: @escaping @Sendable ([NormalizedEvent]) async -> Void = { _ in }) {
         self.store = store
         self.secrets = secrets
         self.logger = logger
         self.onQueued = onQueued
+        self.onEvents = onEvents
         self.writer = DeliveryWriter(store: store, logger: logger)
     }
 
@@ -103,6 +107,7 @@ public final class WebhookIntake: Sendable {
         }
         let receipt = receipt(provider: provider, deliveryID: baseID, events: events, results: results)
         if !receipt.deployments.isEmpty || !receipt.waiting.isEmpty { await onQueued() }
+        await onEvents(events)
         return .accepted(receipt)
     }
 

@@ -129,8 +129,9 @@ extension Store {
             id: try row.value("id"), service: try row.value("service"), trigger: trigger, state: state,
             sha: try row.value("sha"), image: try row.value("image"), digest: try row.value("digest"),
             reason: try row.value("reason"), createdAt: try row.value("created_at"),
-            liveAt: try row.value("live_at"), finishedAt: try row.value("finished_at"))
-        return DeploymentRow(record: record, policy: try decodeJSON(Policy.self, try row.value("policy")),
+            liveAt: try row.value("live_at"), finishedAt: try row.value("finished_at"),
+            policy: try decodeJSON(Policy.self, try row.value("policy")))
+        return DeploymentRow(record: record, policy: record.policy!,
                              branch: try row.value("branch"), rollbackOf: try row.value("rollback_of"))
     }
 }

@@ -7,6 +7,11 @@ extension Store {
     /// services no longer declared as removed (their history stays).
     public func syncServices(_ policies: [(policy: Policy, file: String)]) async throws {
         try await client.transaction(logger: logger) { connection in
+            try await Self.syncServices(policies, on: connection, logger: logger)
+        }
+    }
+
+    static func syncServices(_ policies: [(policy: Policy, file: String)], on connection: PostgresConnection, logger: Logger) async throws {
             for (policy, file) in policies {
                 let repo = try RepoURL(policy.source.repo)
                 try await connection.query("""
@@ -22,7 +27,6 @@ extension Store {
                 UPDATE services SET removed_at = now(), updated_at = now()
                 WHERE removed_at IS NULL AND NOT (name = ANY(\(policies.map(\.policy.service))))
                 """, logger: logger)
-        }
     }
 
     public func services() async throws -> [ServiceRow] {

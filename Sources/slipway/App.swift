@@ -49,7 +49,10 @@ enum App {
     }
 
     static func run(config: Configuration, roles: Roles, logger: Logger) async throws {
-        let policies = try loadPolicies(config)
+        let spec: PolicySourceSpec
+        do { spec = try PolicySourceSpec(parsing: config.policies) } catch { throw CLIError(error.description) }
+        // A folder that does not validate stops the start; a policies repository is read once serving.
+        if case .folder = spec { _ = try loadPolicies(config) }
         guard let text = config.databaseURL else {
             throw CLIError("DATABASE_URL is not set; set it, or use `slipway dev` for a private database")
         }
@@ -62,38 +65,49 @@ enum App {
         var config = config
         config.dockerNetwork = await dockerNetwork(config, engine: engine, logger: logger)
         try await Store.open(url, logger: logger) { store in
-            try await run(config: config, roles: roles, policies: policies, store: store, engine: engine, url: url,
+            try await run(config: config, roles: roles, spec: spec, store: store, engine: engine, url: url,
                           dataDir: dataDir, logger: logger)
         }
     }
 
-    static func run(config: Configuration, roles: Roles, policies: [LocatedPolicy], store: Store, engine: DockerEngine,
+    static func run(config: Configuration, roles: Roles, spec: PolicySourceSpec, store: Store, engine: DockerEngine,
                     url: DatabaseURL, dataDir: String, logger: Logger) async throws {
         let applied = try await store.migrate()
         if !applied.isEmpty { logger.info("database migrated", metadata: ["migrations.applied": "\(applied)"]) }
-        try await store.syncServices(policies.map { ($0.policy, $0.file) })
-        logger.info("policies loaded", metadata: [
-            "policies.path": "\(config.policies)", "services.count": "\(policies.count)",
-            "services.names": "\(policies.map(\.policy.service).joined(separator: ","))",
-        ])
+        let git = MirrorCache(directory: "\(dataDir)/mirrors", allowLocalRepos: config.allowLocalRepos)
+        let policySync = PolicySync(spec: spec, store: store, git: git, allowLocalRepos: config.allowLocalRepos,
+                                    workDirectory: "\(dataDir)/work", logger: logger)
+        do {
+            let outcome = try await policySync.refresh()
+            if case .unchanged = outcome { logger.info("policies unchanged since they were applied", metadata: ["policies.source": "\(spec)"]) }
+        } catch {
+            // The set applied last stays in force; the watcher keeps trying.
+            logger.error("policies not read; serving with the set applied last", metadata: ["policies.source": "\(spec)", "error": "\(error)"])
+        }
+        let runtime = DockerRuntime(engine: engine, network: config.dockerNetwork)
 
         let wake = WakeSignal()
-        var services: [any Service] = []
+        let policiesWake = WakeSignal()
+        var services: [any Service] = [
+            PolicyWatcher(sync: policySync, interval: config.policiesPoll.duration, wake: policiesWake, logger: logger),
+        ]
         if roles.web {
             let intake = WebhookIntake(store: store, secrets: config.webhookSecrets, logger: logger,
-                                       onQueued: { wake.signal() })
+                                       onQueued: { wake.signal() },
+                                       onEvents: { events in
+                                           if events.contains(where: { PolicyWatcher.concerns($0, spec: spec) }) { policiesWake.signal() }
+                                       })
             services.append(Application(
                 router: HTTPServer.router(store: store, intake: intake),
                 configuration: .init(address: .hostname(config.httpHost, port: config.httpPort), serverName: "slipway"),
                 logger: logger))
         }
         if roles.workers {
-            let git = MirrorCache(directory: "\(dataDir)/mirrors", allowLocalRepos: config.allowLocalRepos)
             let pipeline = Pipeline(
                 store: store,
                 git: git,
                 builder: EngineBuilder(engine: engine),
-                runtime: DockerRuntime(engine: engine, network: config.dockerNetwork),
+                runtime: runtime,
                 workDirectory: "\(dataDir)/work",
                 dockerNetwork: config.dockerNetwork)
             let handlers = pipeline.handlers
@@ -104,6 +118,11 @@ enum App {
                                         settings: .init(retention: config.jobRetention), logger: logger))
             services.append(Poller(store: store, git: git, lease: LeaderLease(pool: store.pool, name: "poller", logger: logger),
                                    logger: logger))
+            if let interval = config.reconcileInterval {
+                services.append(ReconcileLoop(planner: Planner(store: store, runtime: runtime, logger: logger), store: store,
+                                              runtime: runtime, lease: LeaderLease(pool: store.pool, name: "reconciler", logger: logger),
+                                              interval: interval.duration, logger: logger))
+            }
             services.append(WorkerPool(
                 settings: .init(name: "build", kinds: [.build],
                                 limits: [.build: KindLimits(global: config.buildConcurrency, perService: config.buildConcurrencyPerService)],

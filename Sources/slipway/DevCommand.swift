@@ -20,7 +20,7 @@ struct DevCommand: AsyncParsableCommand {
     var registryPort: Int = 5000
 
     func run() async throws {
-        var config = try global.configuration(defaults: ["SLIPWAY_ALLOW_LOCAL_REPOS": "1"], readDevEnv: false)
+        var config = try global.configuration(defaults: ["SLIPWAY_ALLOW_LOCAL_REPOS": "1", "SLIPWAY_POLICIES": "policies/web.yaml"], readDevEnv: false)
         let logger = Logs.bootstrap(level: config.logLevel)
         let stack = try LocalStack.locate()
         let dataDir = URL(fileURLWithPath: config.dataDir).standardizedFileURL.path

@@ -202,3 +202,22 @@ import Testing
         #expect(SpecFields.deploy(policy)["deploy.secrets.DB"] == "arn:aws:ssm:us-east-1:123456789012:parameter/db")
     }
 }
+
+@Suite struct PolicySourceSpecTests {
+    @Test(arguments: [
+        ("policies", PolicySourceSpec.folder("policies")),
+        ("/etc/slipway/policies", .folder("/etc/slipway/policies")),
+        ("https://github.com/acme/deploys.git#main:prod", .git(repo: "https://github.com/acme/deploys.git", branch: "main", path: "prod")),
+        ("https://github.com/acme/deploys.git", .git(repo: "https://github.com/acme/deploys.git", branch: "main", path: ".")),
+        ("git@github.com:acme/deploys.git#release", .git(repo: "git@github.com:acme/deploys.git", branch: "release", path: ".")),
+        ("file:///srv/deploys.git#main:./prod/eu/", .git(repo: "file:///srv/deploys.git", branch: "main", path: "prod/eu")),
+    ])
+    func parses(text: String, spec: PolicySourceSpec) throws {
+        #expect(try PolicySourceSpec(parsing: text) == spec)
+    }
+
+    @Test(arguments: ["https://github.com/acme/deploys.git#main:../etc", "ext::sh -c x#main", "https://github.com/acme/deploys.git#main:/abs"])
+    func refuses(text: String) {
+        #expect(throws: PolicySourceSpec.Invalid.self) { try PolicySourceSpec(parsing: text) }
+    }
+}

@@ -170,6 +170,14 @@ final class EndToEnd: @unchecked Sendable {
         return try #require(statuses.first)
     }
 
+    /// `slipway plan SERVICE --json`: the service's plan as JSON.
+    func plan() throws -> [String: Any] {
+        let result = try Command.run(Self.binary, ["plan", service, "--json", "--env-file", "/dev/null"], environment: environment)
+        let array = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [[String: Any]]
+        guard let plan = array?.first else { throw EndToEndError("slipway plan printed no plan: \(result.output)") }
+        return plan
+    }
+
     func waitForStatus(timeout: Duration, until done: (Status) -> Bool) async throws -> Status {
         let deadline = ContinuousClock.now + timeout
         var last: Status?
@@ -233,4 +241,9 @@ final class EndToEnd: @unchecked Sendable {
         while process.isRunning && Date() < deadline { usleep(50_000) }
         if process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }
     }
+}
+
+struct EndToEndError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
 }

@@ -31,6 +31,10 @@ struct PushToRollbackTests {
         #expect(live.state == "deploying" || live.state == "live")
         #expect(live.deployments.first?.sha == good)
 
+        // The plan agrees: in sync, waiting out the rollback window.
+        let inSync = try e2e.plan()
+        #expect(inSync["status"] as? String == "in-sync", "\(inSync)")
+
         // The same delivery again (GitHub retries) creates nothing new.
         try await e2e.push(good, delivery: "e2e-1")
         #expect(try await e2e.status().deployments.count == 1)
@@ -48,6 +52,11 @@ struct PushToRollbackTests {
         #expect(reason.contains("exited with code 3"))
         #expect(reason.contains("fatal: cannot reach the database"))
         #expect(reason.contains("Rolled back to deployment \(live.deployments.first!.id)"))
+
+        // The plan does not retry the crashing commit: it waits for a new one.
+        let blocked = try e2e.plan()
+        #expect(blocked["status"] as? String == "blocked", "\(blocked)")
+        #expect((blocked["reason"] as? String)?.contains("of \(bad.prefix(12)) was rolled back") == true, "\(blocked)")
 
         // The first revision runs again, and only it.
         let running = try await e2e.runningContainers()

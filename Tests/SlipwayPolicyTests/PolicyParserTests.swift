@@ -73,7 +73,7 @@ import Testing
         ("service: web\nsource: { repo: https://github.com/a/b.git, branch: \"feat..x\" }\nimage: r.example.com/a/web\n",
          ["2:53: `source.branch` `feat..x` is not a valid branch name"]),
         ("service: web\nsource: { repo: https://github.com/a/b.git }\nimage: r.example.com/a/web\nservice: api\n",
-         ["1:1: duplicate key `service` in one mapping"]),
+         ["4:1: duplicate key `service`: it is already set at line 1; keep one"]),
         ("service: web\nsource: [oops\n", ["3:1: YAML syntax: did not find expected ',' or ']' (while parsing a flow sequence at 2:9)"]),
         ("", ["1:1: no service declared; a policy file holds one YAML document per service"]),
         ("- just\n- a list\n", ["1:1: a policy document must be a mapping of keys to values, as in `service: web`"]),

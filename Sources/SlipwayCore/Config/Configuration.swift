@@ -21,6 +21,10 @@ public struct Configuration: Sendable, Hashable {
     public var jobRetention: TimeSpan
     public var jobLease: TimeSpan
     public var queuePollInterval: TimeSpan
+    /// How often the policy source is read again (a push to a policies repository reads it at once).
+    public var policiesPoll: TimeSpan
+    /// How often the reconcile loop runs; nil: off.
+    public var reconcileInterval: TimeSpan?
 
     public struct Invalid: Error, Equatable, CustomStringConvertible {
         public let key: String
@@ -34,7 +38,7 @@ public struct Configuration: Sendable, Hashable {
         "SLIPWAY_WEBHOOK_SECRET_GITHUB", "SLIPWAY_WEBHOOK_SECRET_GITLAB", "SLIPWAY_WEBHOOK_SECRET_BITBUCKET",
         "DOCKER_HOST", "BUILDKIT_HOST", "SLIPWAY_DOCKER_NETWORK", "SLIPWAY_LOG_LEVEL",
         "SLIPWAY_BUILD_CONCURRENCY", "SLIPWAY_BUILD_CONCURRENCY_PER_SERVICE", "SLIPWAY_JOB_LEASE",
-        "SLIPWAY_JOB_RETENTION", "SLIPWAY_QUEUE_POLL",
+        "SLIPWAY_JOB_RETENTION", "SLIPWAY_QUEUE_POLL", "SLIPWAY_POLICIES_POLL", "SLIPWAY_RECONCILE_INTERVAL",
     ]
 
     static let secretKeys: Set<String> = [
@@ -83,7 +87,10 @@ public struct Configuration: Sendable, Hashable {
                                                      value("SLIPWAY_BUILD_CONCURRENCY_PER_SERVICE"), default: 1),
             jobRetention: try span("SLIPWAY_JOB_RETENTION", value("SLIPWAY_JOB_RETENTION"), default: .seconds(7 * 86_400)),
             jobLease: try span("SLIPWAY_JOB_LEASE", value("SLIPWAY_JOB_LEASE"), default: .seconds(15)),
-            queuePollInterval: try span("SLIPWAY_QUEUE_POLL", value("SLIPWAY_QUEUE_POLL"), default: .seconds(2))
+            queuePollInterval: try span("SLIPWAY_QUEUE_POLL", value("SLIPWAY_QUEUE_POLL"), default: .seconds(2)),
+            policiesPoll: try span("SLIPWAY_POLICIES_POLL", value("SLIPWAY_POLICIES_POLL"), default: .seconds(30)),
+            reconcileInterval: value("SLIPWAY_RECONCILE_INTERVAL")?.lowercased() == "off" ? nil
+                : try span("SLIPWAY_RECONCILE_INTERVAL", value("SLIPWAY_RECONCILE_INTERVAL"), default: .seconds(30))
         )
     }
 

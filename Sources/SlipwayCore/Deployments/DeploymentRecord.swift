@@ -51,8 +51,8 @@ public enum RolloutDecisions {
     /// Whether a built deployment may roll out now. An automatic (push) deployment
     /// never replaces a newer one that is already live; explicit verbs always proceed.
     public static func gate(_ deployment: DeploymentRecord, live: DeploymentRecord?) -> Gate {
-        guard deployment.trigger == .push, let live, live.id > deployment.id,
-              live.trigger == .push || live.trigger == .manual else { return .proceed }
+        guard deployment.trigger == .push || deployment.trigger == .reconcile, let live, live.id > deployment.id,
+              [.push, .manual, .reconcile].contains(live.trigger) else { return .proceed }
         return .supersede(reason: "deployment \(live.id) of a newer commit (\(live.sha.map(shortSHA) ?? "?")) is already live")
     }
 

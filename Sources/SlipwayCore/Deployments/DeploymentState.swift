@@ -30,4 +30,6 @@ public enum DeploymentTrigger: String, Sendable, Hashable, Codable {
     case image
     /// `slipway rollback SERVICE`.
     case rollback
+    /// The reconcile loop: the newest commit or policy not yet live, or self-heal.
+    case reconcile
 }

@@ -14,7 +14,7 @@ public enum Reconciler {
         let head = history.first { $0.trigger == .push && $0.sha != nil }
         // An operator's deploy or rollback newer than that commit holds until the next one.
         let pinned = live.flatMap { live in
-            live.trigger != .push && live.id > (head?.id ?? 0) ? live : nil
+            [.manual, .image, .rollback].contains(live.trigger) && live.id > (head?.id ?? 0) ? live : nil
         }
         let desiredSHA = pinned.map(\.sha) ?? head?.sha ?? live?.sha
         let desiredDeploy = SpecFields.deploy(policy)
@@ -116,7 +116,8 @@ public enum Reconciler {
             healable.append(PlanDifference(field: "running", from: "\(policy.deploy.count)", to: "\(running)", observed: true))
         }
         for unit in mine {
-            if let image = live.image, unit.image != image {
+            // An image id (sha256:…) means the engine lost the name it was started with: not a change.
+            if let image = live.image, unit.image != image, !unit.image.hasPrefix("sha256:") {
                 healable.append(PlanDifference(field: "image", from: image, to: unit.image, observed: true))
             }
             for (field, value) in unit.fields.sorted(by: { $0.key < $1.key }) where want[field] != nil && want[field] != value {

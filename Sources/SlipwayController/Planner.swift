@@ -1,0 +1,79 @@
+import Foundation
+import Logging
+import SlipwayCore
+import SlipwayRuntime
+import SlipwayStore
+
+/// Gathers desired state (policies in force, newest commits from history), observed
+/// state (the runtime, the registry) and history, and asks `Reconciler.plan` per service.
+public struct Planner: Sendable {
+    let store: Store
+    let runtime: any Runtime
+    let logger: Logger
+
+    public init(store: Store, runtime: any Runtime, logger: Logger) {
+        self.store = store
+        self.runtime = runtime
+        self.logger = logger
+    }
+
+    public struct Result: Sendable, Codable {
+        public var services: [ServicePlan]
+        /// Why the runtime could not be observed (drift is then not judged), if it could not.
+        public var runtimeProblem: String?
+    }
+
+    /// `policies` replaces the set in force (what `slipway plan` does with the files on disk:
+    /// "what would change if these were applied").
+    public func plan(service: String? = nil, policies: [Policy]? = nil) async throws -> Result {
+        var rows = try await store.planningRows(service: service)
+        if let policies {
+            let declared = Dictionary(policies.map { ($0.service, $0) }, uniquingKeysWith: { a, _ in a })
+            rows = rows.map { row in
+                var row = row
+                if let policy = declared[row.name] { row.policy = policy; row.removed = false } else { row.removed = true }
+                return row
+            }
+            let known = Set(rows.map(\.name))
+            for policy in policies where !known.contains(policy.service) && (service == nil || service == policy.service) {
+                rows.append(PlanningRow(name: policy.service, policy: policy, removed: false, liveID: nil, history: []))
+            }
+            rows.sort { $0.name < $1.name }
+        }
+        var observed: [String: [ObservedUnit]]?
+        var problem: String?
+        do {
+            observed = try await runtime.observe()
+        } catch {
+            problem = "the Docker engine did not answer (\(error)); drift is not judged"
+            logger.warning("runtime not observed for the plan", metadata: ["error": "\(error)"])
+        }
+        var plans: [ServicePlan] = []
+        for row in rows {
+            if row.removed {
+                if let units = observed?[row.name], units.contains(where: { $0.running > 0 }) {
+                    plans.append(Reconciler.orphan(service: row.name, lastPolicy: row.policy, observed: units))
+                }
+                continue
+            }
+            // The docker runtime sees only docker-target services; the ecs target has its own runtime.
+            let units = row.policy.deploy.target == .docker ? observed.map { $0[row.name] ?? [] } : nil
+            var input = ReconcileInput(policy: row.policy, history: row.history, liveID: row.liveID, observed: units)
+            var plan = Reconciler.plan(input)
+            // Ask the registry only when the answer decides between a build and a rollout.
+            if plan.status == .needsBuild || plan.status == .needsRollout, plan.actions.first?.kind != .wait,
+               let sha = plan.desiredSHA {
+                input.registry[sha] = await runtime.imagePresence(repository: row.policy.image, tag: sha)
+                plan = Reconciler.plan(input)
+            }
+            plans.append(plan)
+        }
+        if service == nil, let observed {
+            let known = Set(rows.map(\.name))
+            for (name, units) in observed.sorted(by: { $0.key < $1.key }) where !known.contains(name) && units.contains(where: { $0.running > 0 }) {
+                plans.append(Reconciler.orphan(service: name, lastPolicy: nil, observed: units))
+            }
+        }
+        return Result(services: plans, runtimeProblem: problem)
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import SlipwayCore
+import SlipwayRuntime
+import SlipwayStore
+
+/// Carries out the plan at an interval on one replica (a lease): builds and rollouts of
+/// what is not live yet, and — where a policy opts in — self-heal and prune. Webhooks and
+/// polling start deployments at once; this loop catches what they missed (a lost
+/// webhook, a policy change, a runtime changed by hand).
+public struct ReconcileLoop: Service {
+    let planner: Planner
+    let store: Store
+    let runtime: any Runtime
+    let lease: LeaderLease
+    let holder: String
+    let interval: Duration
+    let logger: Logger
+
+    public init(planner: Planner, store: Store, runtime: any Runtime, lease: LeaderLease,
+                holder: String = "\(ProcessInfo.processInfo.hostName):\(getpid())", interval: Duration, logger: Logger) {
+        self.planner = planner
+        self.store = store
+        self.runtime = runtime
+        self.lease = lease
+        self.holder = holder
+        self.interval = interval
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let leading = await cancelWhenGracefulShutdown { await self.loop() }
+        if leading { try? await lease.release(holder: holder) }
+    }
+
+    private func loop() async -> Bool {
+        var leading = false
+        while !Task.isCancelled {
+            try? await Task.sleep(for: interval)
+            do {
+                // The lease outlives one interval, so the leader keeps it between passes.
+                leading = try await lease.acquire(holder: holder, ttl: TimeSpan(milliseconds: Int64(interval.components.seconds * 3000 + 10_000)))
+                if leading { try await pass() }
+            } catch {
+                if Task.isCancelled { break }
+                logger.error("reconcile pass failed; trying again next interval", metadata: ["error": "\(String(reflecting: error))"])
+            }
+        }
+        return leading
+    }
+
+    /// One pass over every service; returns the actions it carried out.
+    @discardableResult
+    public func pass() async throws -> [(service: String, action: PlanAction)] {
+        var done: [(String, PlanAction)] = []
+        for plan in try await planner.plan().services {
+            for action in plan.actions where [.build, .rollout, .selfHeal, .rollback, .prune].contains(action.kind) {
+                do {
+                    try await carryOut(action, service: plan.service)
+                    done.append((plan.service, action))
+                } catch {
+                    logger.error("reconcile action failed", metadata: [
+                        "service": "\(plan.service)", "action": "\(action.kind.rawValue)", "error": "\(error)",
+                    ])
+                }
+            }
+        }
+        return done
+    }
+
+    func carryOut(_ action: PlanAction, service: String) async throws {
+        var metadata: Logger.Metadata = ["service": "\(service)", "action": "\(action.kind.rawValue)", "reason": "\(action.reason)"]
+        if let sha = action.sha { metadata["git.sha"] = "\(sha)" }
+        switch action.kind {
+        case .build, .rollout, .selfHeal:
+            let digest = action.image.flatMap { $0.split(separator: "@").count == 2 ? String($0.split(separator: "@")[1]) : nil }
+            let id = try await store.createDeployment(service: service, trigger: .reconcile, sha: action.sha,
+                                                      image: action.kind == .build ? nil : action.image, digest: digest,
+                                                      firstJob: action.kind == .build ? .build : .rollout)
+            try await store.addEvent(id, kind: "reconcile", key: nil, message: "\(action.kind.rawValue): \(action.reason)")
+            metadata["deployment.id"] = "\(id)"
+        case .rollback, .prune:
+            for id in action.deployments ?? [] {
+                try await runtime.remove(service: service, deploymentID: id)
+            }
+            metadata["deployment.ids"] = "\((action.deployments ?? []).map(String.init).joined(separator: ","))"
+        case .wait, .nothing:
+            return
+        }
+        logger.notice("reconcile acted", metadata: metadata)
+    }
+}

@@ -1,0 +1,45 @@
+import Foundation
+import PostgresNIO
+import SlipwayCore
+
+/// One service as the reconciler sees it in the database.
+public struct PlanningRow: Sendable {
+    public init(name: String, policy: Policy, removed: Bool, liveID: Int64?, history: [DeploymentRecord]) {
+        self.name = name
+        self.policy = policy
+        self.removed = removed
+        self.liveID = liveID
+        self.history = history
+    }
+
+    public var name: String
+    /// The policy in force, or the last one it had when `removed`.
+    public var policy: Policy
+    public var removed: Bool
+    public var liveID: Int64?
+    /// Newest first.
+    public var history: [DeploymentRecord]
+}
+
+extension Store {
+    /// Every service (declared or removed) with its recent deployments, in two queries.
+    public func planningRows(service: String? = nil, historyLimit: Int = 50) async throws -> [PlanningRow] {
+        let services = try await client.query("""
+            SELECT name, policy::text AS policy, removed_at IS NOT NULL AS removed, live_deployment_id
+            FROM services WHERE \(service) IS NULL OR name = \(service) ORDER BY name
+            """, logger: logger).rows()
+        let deployments = try await client.query("""
+            SELECT \(unescaped: Self.deploymentColumns) FROM (
+                SELECT *, row_number() OVER (PARTITION BY service ORDER BY id DESC) AS n FROM deployments
+                WHERE \(service) IS NULL OR service = \(service)
+            ) d WHERE n <= \(historyLimit) ORDER BY service, id DESC
+            """, logger: logger).rows().map(Self.deploymentRow)
+        let history = Dictionary(grouping: deployments.map(\.record), by: \.service)
+        return try services.map { row in
+            let name: String = try row.value("name")
+            return PlanningRow(name: name, policy: try Self.decodeJSON(Policy.self, try row.value("policy")),
+                               removed: try row.value("removed"), liveID: try row.value("live_deployment_id"),
+                               history: history[name] ?? [])
+        }
+    }
+}

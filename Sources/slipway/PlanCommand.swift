@@ -1,0 +1,77 @@
+import ArgumentParser
+import Foundation
+import SlipwayController
+import SlipwayCore
+import SlipwayDocker
+import SlipwayPolicy
+import SlipwayRuntime
+
+struct PlanCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plan",
+        abstract: "What Slipway would change, and why: desired (policies, newest commits) vs observed (runtime, registry).",
+        discussion: """
+            With SLIPWAY_POLICIES a folder, the plan is made from the files as they are now (check a change before it \
+            is applied); with a policies repository, from the set the server applied last. Changes nothing.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "One service; all when omitted.")
+    var service: String?
+
+    @Flag(help: "Print one JSON object per service, in an array.")
+    var json = false
+
+    @Flag(help: "Exit 2 when anything is not in sync (0 when all is).")
+    var detailedExitcode = false
+
+    func run() async throws {
+        let config = try global.configuration()
+        var policies: [Policy]?
+        if case .folder(let path) = try PolicySourceSpec(parsing: config.policies) {
+            do {
+                policies = try PolicyLoader(allowLocalRepos: config.allowLocalRepos).load(path: path).map(\.policy)
+            } catch {
+                printError(error.description)
+                throw CLIError("the policies in \(path) have \(error.diagnostics.count) error\(error.diagnostics.count == 1 ? "" : "s"); nothing to plan until they validate")
+            }
+        }
+        let engine = try DockerEngine(host: config.dockerHost)
+        let service = self.service
+        let result = try await withStore(config) { store in
+            try await Planner(store: store, runtime: DockerRuntime(engine: engine, network: config.dockerNetwork), logger: Logs.quiet)
+                .plan(service: service, policies: policies)
+        }
+        if let service, result.services.isEmpty {
+            throw CLIError("no service `\(service)` in the policies or the runtime")
+        }
+        if let problem = result.runtimeProblem { printError("note: \(problem)") }
+        if json {
+            try printJSON(result.services)
+        } else {
+            for plan in result.services { print(PlanText.render(plan)) }
+        }
+        if detailedExitcode, result.services.contains(where: { $0.status != .inSync }) { throw ExitCode(2) }
+    }
+}
+
+/// The human form of a plan: the status, the differences, then what would be done.
+enum PlanText {
+    static func render(_ plan: ServicePlan) -> String {
+        var head = "\(plan.service)  \(plan.status.rawValue)"
+        if plan.status == .blocked, let reason = plan.reason { head += " (\(reason))" }
+        var lines = [head]
+        if let live = plan.liveDeployment {
+            lines.append("  live      deployment \(live) at \(plan.liveSHA.map(RolloutDecisions.shortSHA) ?? "-")")
+        }
+        if let desired = plan.desiredSHA, desired != plan.liveSHA {
+            lines.append("  wanted    \(RolloutDecisions.shortSHA(desired))")
+        }
+        for difference in plan.differences { lines.append("  ~ \(difference)") }
+        for action in plan.actions where !(plan.status == .blocked && action.kind == .nothing) {
+            lines.append("  → \(action.kind.rawValue): \(action.reason)")
+        }
+        return lines.joined(separator: "\n")
+    }
+}
