@@ -51,7 +51,7 @@ public struct Planner: Sendable {
         var plans: [ServicePlan] = []
         for row in rows {
             if row.removed {
-                if let units = observed?[row.name], units.contains(where: { $0.running > 0 }) {
+                if let units = observed?[row.name]?.filter({ $0.running > 0 }), !units.isEmpty {
                     plans.append(Reconciler.orphan(service: row.name, lastPolicy: row.policy, observed: units))
                 }
                 continue
@@ -68,12 +68,8 @@ public struct Planner: Sendable {
             }
             plans.append(plan)
         }
-        if service == nil, let observed {
-            let known = Set(rows.map(\.name))
-            for (name, units) in observed.sorted(by: { $0.key < $1.key }) where !known.contains(name) && units.contains(where: { $0.running > 0 }) {
-                plans.append(Reconciler.orphan(service: name, lastPolicy: nil, observed: units))
-            }
-        }
+        // Containers of services this database never declared are left out: another
+        // installation sharing the engine may own them.
         return Result(services: plans, runtimeProblem: problem)
     }
 }

@@ -26,12 +26,12 @@ extension Store {
     public func planningRows(service: String? = nil, historyLimit: Int = 50) async throws -> [PlanningRow] {
         let services = try await client.query("""
             SELECT name, policy::text AS policy, removed_at IS NOT NULL AS removed, live_deployment_id
-            FROM services WHERE \(service) IS NULL OR name = \(service) ORDER BY name
+            FROM services WHERE \(service)::text IS NULL OR name = \(service) ORDER BY name
             """, logger: logger).rows()
         let deployments = try await client.query("""
             SELECT \(unescaped: Self.deploymentColumns) FROM (
                 SELECT *, row_number() OVER (PARTITION BY service ORDER BY id DESC) AS n FROM deployments
-                WHERE \(service) IS NULL OR service = \(service)
+                WHERE \(service)::text IS NULL OR service = \(service)
             ) d WHERE n <= \(historyLimit) ORDER BY service, id DESC
             """, logger: logger).rows().map(Self.deploymentRow)
         let history = Dictionary(grouping: deployments.map(\.record), by: \.service)

@@ -14,7 +14,16 @@ func withStore<T: Sendable>(_ config: Configuration, logger: Logger = Logs.quiet
     }
     let url: DatabaseURL
     do { url = try DatabaseURL(parsing: text) } catch { throw CLIError("DATABASE_URL: \(error)") }
-    return try await Store.open(url, logger: logger, migrate: migrate, body)
+    do {
+        return try await Store.open(url, logger: logger, migrate: migrate, body)
+    } catch let error as PSQLError {
+        // PSQLError's description hides the server's words; they are what a user needs here.
+        if let message = error.serverInfo?[.message] {
+            let hint = message.contains("does not exist") ? " (is the database migrated? `slipway migrate` applies the migrations)" : ""
+            throw CLIError("the database refused: \(message)\(hint)")
+        }
+        throw CLIError("the database at \(DatabaseURL.redactingPassword(text)) did not answer: \(error.code)")
+    }
 }
 
 /// Prints `value` as the JSON the contracts describe.

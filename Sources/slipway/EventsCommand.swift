@@ -58,7 +58,7 @@ struct EventsCommand: AsyncParsableCommand {
 
 struct PoliciesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "policies", abstract: "Policy files.", subcommands: [Validate.self])
+        commandName: "policies", abstract: "Policy files.", subcommands: [Validate.self, History.self])
 
     struct Validate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -77,6 +77,37 @@ struct PoliciesCommand: AsyncParsableCommand {
             } catch {
                 print(error.description)
                 throw ExitCode(1)
+            }
+        }
+    }
+
+    struct History: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "history", abstract: "The policy sets the server read, newest first: applied, or rejected with their errors.")
+
+        @OptionGroup var global: GlobalOptions
+
+        @Option(help: "How many to show.")
+        var limit = 10
+
+        @Flag(help: "Print JSON.")
+        var json = false
+
+        func run() async throws {
+            let config = try global.configuration()
+            let limit = self.limit
+            let sets = try await withStore(config) { try await $0.policySets(limit: limit) }
+            if json {
+                try printJSON(sets)
+                return
+            }
+            if sets.isEmpty { print("no policy set read yet; `slipway serve` reads SLIPWAY_POLICIES at start") }
+            for set in sets {
+                let revision = set.revision.hasPrefix("files:") ? set.revision : RolloutDecisions.shortSHA(set.revision)
+                print("#\(set.id)  \(set.state.padding(toLength: 8, withPad: " ", startingAt: 0))  \(revision)  \(ISO8601.format(set.createdAt))  \(set.source)")
+                if set.state == "applied" { print("      services: \(set.services.joined(separator: ", "))") }
+                for error in set.errors.prefix(20) { print("      \(error)") }
+                if set.errors.count > 20 { print("      … \(set.errors.count - 20) more") }
             }
         }
     }

@@ -49,8 +49,9 @@ final class EndToEnd: @unchecked Sendable {
     }
 
     /// `source` adds lines under the policy's `source:` (e.g. `poll: 1s`).
+    /// `settings` are extra environment variables for `serve`; `policyTail` is appended to the policy.
     static func start(rollbackWindow: String, jobLease: String = "30s", source: [String] = [],
-                      repo given: TestRepo? = nil) async throws -> EndToEnd {
+                      repo given: TestRepo? = nil, settings: [String: String] = [:], policyTail: String = "") async throws -> EndToEnd {
         let service = "e2e-\(UUID().uuidString.prefix(8).lowercased())"
         let root = try Scratch.directory(service)
         let repo = try given ?? TestRepo()
@@ -72,6 +73,7 @@ final class EndToEnd: @unchecked Sendable {
             rollback:
               window: \(rollbackWindow)
               crashes: 1
+            \(policyTail)
             """.write(toFile: "\(root)/policies/\(service).yaml", atomically: true, encoding: .utf8)
 
         var environment = [
@@ -85,12 +87,25 @@ final class EndToEnd: @unchecked Sendable {
         ]
         environment["SLIPWAY_DOCKER_NETWORK"] = Self.environment["SLIPWAY_STACK_DOCKER_NETWORK"]
         environment["SLIPWAY_JOB_LEASE"] = jobLease
+        environment.merge(settings) { $1 }
         let logFile = "\(root)/serve.log"
         _ = FileManager.default.createFile(atPath: logFile, contents: nil)
         let e2e = EndToEnd(repo: repo, service: service, environment: environment, baseURL: "http://127.0.0.1:\(port)",
                            logFile: logFile)
         try await e2e.launch()
         return e2e
+    }
+
+    /// Rewrites the service's policy file, as a commit to the policies would.
+    func editPolicy(_ change: (String) -> String) throws {
+        let path = "\(environment["SLIPWAY_POLICIES"]!)/\(service).yaml"
+        try change(try String(contentsOfFile: path, encoding: .utf8)).write(toFile: path, atomically: true, encoding: .utf8)
+    }
+
+    /// One number from the service's database.
+    func count(_ sql: String) throws -> Int {
+        Int(try Command.run("/usr/bin/psql", [environment["DATABASE_URL"]!, "-tAc", sql]).output
+            .trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
     }
 
     /// Starts `slipway serve` (again, after `kill`), and waits until it answers.
