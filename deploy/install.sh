@@ -31,3 +31,11 @@ if [ ${#need[@]} -gt 0 ]; then
     # The package scripts must not start system services: the stack starts its own.
     $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
+
+# The policy schema test runs manifests/policy.schema.json through Python's jsonschema.
+if ! python3 -c 'import jsonschema, yaml' 2>/dev/null; then
+    echo "installing: jsonschema and PyYAML for python3" >&2
+    python3 -m pip install -q jsonschema pyyaml 2>/dev/null \
+        || python3 -m pip install -q --break-system-packages jsonschema pyyaml 2>/dev/null \
+        || { s=""; [ "$(id -u)" = 0 ] || s=sudo; DEBIAN_FRONTEND=noninteractive $s apt-get install -y -qq python3-jsonschema python3-yaml >/dev/null; }
+fi

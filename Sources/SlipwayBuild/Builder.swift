@@ -12,9 +12,15 @@ public struct BuildRequest: Sendable, Hashable {
     public var buildArgs: [String: String]
     public var network: String?
     public var timeout: TimeSpan
+    /// The Dockerfile stage to build; nil: the last.
+    public var target: String?
+    /// false: build every step again (no layer cache).
+    public var cache: Bool
 
     public init(contextDirectory: String, dockerfile: String, reference: ImageReference,
-                buildArgs: [String: String], network: String?, timeout: TimeSpan) {
+                buildArgs: [String: String], network: String?, timeout: TimeSpan, target: String? = nil, cache: Bool = true) {
+        self.target = target
+        self.cache = cache
         self.contextDirectory = contextDirectory
         self.dockerfile = dockerfile
         self.reference = reference

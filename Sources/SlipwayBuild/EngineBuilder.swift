@@ -34,6 +34,7 @@ public struct EngineBuilder: Builder {
         do {
             try await engine.build(context: context, tag: reference, dockerfile: request.dockerfile,
                                    buildArgs: request.buildArgs, network: request.network,
+                                   target: request.target, cache: request.cache,
                                    timeout: .milliseconds(request.timeout.milliseconds)) { line in
                 let lines = progress.consume(line)
                 if !lines.isEmpty { await observer.log(lines) }

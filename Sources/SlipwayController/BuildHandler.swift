@@ -56,7 +56,8 @@ struct BuildHandler: JobHandler {
         let request = BuildRequest(
             contextDirectory: policy.build.context == "." ? workDir : "\(workDir)/\(policy.build.context)",
             dockerfile: dockerfile, reference: reference, buildArgs: policy.build.args,
-            network: pipeline.dockerNetwork, timeout: policy.build.timeout)
+            network: pipeline.dockerNetwork, timeout: policy.build.timeout,
+            target: policy.build.target, cache: policy.build.cache)
         sourceLogger.info("building image", metadata: ["image.reference": "\(reference)"])
         do {
             let built = try await pipeline.builder.build(request, observer: log)

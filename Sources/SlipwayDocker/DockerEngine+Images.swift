@@ -27,12 +27,15 @@ extension DockerEngine {
     /// Builds with the engine's BuildKit (`version=2`) from a tar of the context.
     /// Each line of the engine's answer is handed to `onLine` as it arrives.
     public func build(context: ByteBuffer, tag: String, dockerfile: String, buildArgs: [String: String],
-                      network: String?, timeout: TimeAmount, onLine: (Data) async throws -> Void) async throws {
+                      network: String?, target: String? = nil, cache: Bool = true,
+                      timeout: TimeAmount, onLine: (Data) async throws -> Void) async throws {
         var query: [(String, String)] = [("version", "2"), ("t", tag), ("dockerfile", dockerfile), ("rm", "1"), ("forcerm", "1")]
         if !buildArgs.isEmpty {
             query.append(("buildargs", String(decoding: try JSONEncoder().encode(buildArgs), as: UTF8.self)))
         }
         if let network { query.append(("networkmode", network)) }
+        if let target { query.append(("target", target)) }
+        if !cache { query.append(("nocache", "1")) }
         try await jsonLines(.POST, "/build", query: query, headers: [("Content-Type", "application/x-tar")],
                             body: .bytes(context), timeout: timeout, onLine: onLine)
     }

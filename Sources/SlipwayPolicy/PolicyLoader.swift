@@ -22,11 +22,14 @@ public struct PolicyLoader: Sendable {
                 diagnostics.append(PolicyDiagnostic(file: file, line: 1, column: 1, message: "cannot read the file as UTF-8 text: \(error.localizedDescription)"))
                 continue
             }
-            let result = parser.parse(yaml: text, file: file)
+            let result = parser.parseDocuments(yaml: text, file: file)
             diagnostics += result.diagnostics
             policies += result.policies
         }
-        diagnostics += Self.duplicateNames(policies)
+        // Within a file the parser has reported them already.
+        diagnostics += Self.duplicateNames(policies).filter { duplicate in
+            !diagnostics.contains { $0.file == duplicate.file && $0.line == duplicate.line && $0.column == duplicate.column }
+        }
         guard diagnostics.isEmpty else { throw PolicyErrors(diagnostics) }
         return policies
     }

@@ -17,7 +17,15 @@ public struct PolicyParser: Sendable {
     static let previewKeys = ["enabled", "ttl", "count", "env"]
     static let syncKeys = ["selfHeal", "prune"]
 
+    /// All or nothing: no policy of a file with any error.
     public func parse(yaml: String, file: String) -> (policies: [LocatedPolicy], diagnostics: [PolicyDiagnostic]) {
+        let result = parseDocuments(yaml: yaml, file: file)
+        return (result.diagnostics.isEmpty ? result.policies : [], result.diagnostics)
+    }
+
+    /// Every document that is valid on its own, and every diagnostic: the loader checks
+    /// names across files even when some other document of a file is wrong.
+    func parseDocuments(yaml: String, file: String) -> (policies: [LocatedPolicy], diagnostics: [PolicyDiagnostic]) {
         var reader = NodeReader(file: file)
         var policies: [LocatedPolicy] = []
         do {
@@ -44,7 +52,7 @@ public struct PolicyParser: Sendable {
         }
         let duplicates = PolicyLoader.duplicateNames(policies)
         let diagnostics = (reader.diagnostics + duplicates).sorted { ($0.line, $0.column) < ($1.line, $1.column) }
-        return (diagnostics.isEmpty ? policies : [], diagnostics)
+        return (policies, diagnostics)
     }
 
     private func policy(from node: Node, reader: inout NodeReader) -> LocatedPolicy? {

@@ -221,3 +221,20 @@ import Testing
         #expect(throws: PolicySourceSpec.Invalid.self) { try PolicySourceSpec(parsing: text) }
     }
 }
+
+@Suite struct PlanJSONTests {
+    @Test func everyKeyIsWrittenWithNullForNoValue() throws {
+        let plan = ServicePlan(service: "web", status: .needsBuild, desiredSHA: "abc",
+                               differences: [PlanDifference(field: "image", from: nil, to: "r/web:abc")],
+                               actions: [PlanAction(.build, reason: "new commit", sha: "abc")])
+        let object = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(plan)) as? [String: Any])
+        #expect(Set(object.keys) == ["service", "status", "reason", "desiredSHA", "liveSHA", "liveDeployment", "differences", "actions"])
+        #expect(object["status"] as? String == "needs-build")
+        #expect(object["liveSHA"] is NSNull)
+        let difference = try #require((object["differences"] as? [[String: Any]])?.first)
+        #expect(difference["from"] is NSNull)
+        let action = try #require((object["actions"] as? [[String: Any]])?.first)
+        #expect(action["kind"] as? String == "build")
+        #expect(action["deployments"] is NSNull)
+    }
+}

@@ -59,6 +59,36 @@ struct DockerEngineTests {
         #expect(response.headers.first(name: "Docker-Content-Digest") == digest)
     }
 
+    /// build.target picks a stage (a later, failing stage is never built), build.cache false
+    /// rebuilds every step, and the registry's digest is what the plan asks for.
+    @Test func targetStageNoCacheAndTheRegistryDigest() async throws {
+        let engine = try DockerEngine(host: TestStack.dockerHost)
+        let dir = try context("""
+            FROM \(try TestStack.baseImage) AS runtime
+            RUN echo "runtime stage \(name)"
+            FROM runtime AS broken
+            RUN exit 7
+            """)
+        var request = try request(dir)
+        request.target = "runtime"
+        let first = try await EngineBuilder(engine: engine).build(request, observer: RecordingObserver())
+        request.cache = false
+        let observer = RecordingObserver()
+        let second = try await EngineBuilder(engine: engine).build(request, observer: observer)
+        let lines = await observer.lines
+        // Cached, the RUN step would print nothing the second time; without the cache it runs again.
+        #expect(lines.contains { $0.hasSuffix(" runtime stage \(name)") }, "\(lines)")
+        #expect(!lines.contains { $0.contains("exit 7") }, "\(lines)")
+
+        let repository = "\(try TestStack.registry)/it/\(name)"
+        #expect(try await engine.registryDigest("\(repository):abc123", auth: RegistryAuth()) == second.digest)
+        #expect(first.digest != nil)
+        #expect(try await engine.registryDigest("\(repository):never-pushed", auth: RegistryAuth()) == nil)
+        let runtime = DockerRuntime(engine: engine, network: TestStack.dockerNetwork)
+        #expect(await runtime.imagePresence(repository: repository, tag: "abc123") == .present(digest: second.digest!))
+        #expect(await runtime.imagePresence(repository: repository, tag: "never-pushed") == .missing)
+    }
+
     @Test func failingStepFailsTheBuildWithItsOutput() async throws {
         let engine = try DockerEngine(host: TestStack.dockerHost)
         let dir = try context("FROM \(try TestStack.baseImage)\nRUN echo compiling && echo 'syntax error in main.c' && exit 2\n")

@@ -139,3 +139,41 @@ public struct ReconcileInput: Sendable {
         self.registry = registry
     }
 }
+
+// `slipway plan --json` writes every key, `null` where there is no value, as the other
+// JSON contracts do (synthesized encoding would leave such keys out).
+extension ServicePlan {
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(service, forKey: .service)
+        try c.encode(status, forKey: .status)
+        try c.encode(reason, forKey: .reason)
+        try c.encode(desiredSHA, forKey: .desiredSHA)
+        try c.encode(liveSHA, forKey: .liveSHA)
+        try c.encode(liveDeployment, forKey: .liveDeployment)
+        try c.encode(differences, forKey: .differences)
+        try c.encode(actions, forKey: .actions)
+    }
+}
+
+extension PlanDifference {
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(field, forKey: .field)
+        try c.encode(from, forKey: .from)
+        try c.encode(to, forKey: .to)
+        try c.encode(observed, forKey: .observed)
+    }
+}
+
+extension PlanAction {
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(kind, forKey: .kind)
+        try c.encode(reason, forKey: .reason)
+        try c.encode(sha, forKey: .sha)
+        try c.encode(image, forKey: .image)
+        try c.encode(deploymentID, forKey: .deploymentID)
+        try c.encode(deployments, forKey: .deployments)
+    }
+}
