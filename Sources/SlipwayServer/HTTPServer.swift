@@ -12,7 +12,9 @@ public enum HTTPServer {
     /// Webhook bodies above this are refused with 413 (GitHub caps its payloads at 25 MB).
     public static let maxWebhookBytes = 25 << 20
 
-    public static func router(store: Store, intake: WebhookIntake) -> Router<BasicRequestContext> {
+    /// `plan` answers `/api/v1/plan` (the planner lives with the controller).
+    public static func router(store: Store, intake: WebhookIntake,
+                              plan: (@Sendable (String?) async throws -> [ServicePlan])? = nil) -> Router<BasicRequestContext> {
         let router = Router()
         router.get("/health") { _, _ in "ok\n" }
         router.get("/ready") { _, _ -> Response in
@@ -50,6 +52,14 @@ public enum HTTPServer {
             } catch StoreError.unknownDeployment {
                 return json(["error": "no deployment \(id)"], status: .notFound)
             }
+        }
+        if let plan {
+            router.get("/api/v1/plan") { request, _ -> Response in
+                json(try await plan(request.uri.queryParameters.get("service")))
+            }
+        }
+        router.get("/api/v1/policies") { _, _ in
+            json(try await store.policySets())
         }
         router.get("/api/v1/deployments/:id/logs") { _, context -> Response in
             let id = try context.parameters.require("id", as: Int64.self)

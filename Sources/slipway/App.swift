@@ -98,7 +98,9 @@ enum App {
                                            if events.contains(where: { PolicyWatcher.concerns($0, spec: spec) }) { policiesWake.signal() }
                                        })
             services.append(Application(
-                router: HTTPServer.router(store: store, intake: intake),
+                router: HTTPServer.router(store: store, intake: intake, plan: { service in
+                    try await Planner(store: store, runtime: runtime, logger: logger).plan(service: service).services
+                }),
                 configuration: .init(address: .hostname(config.httpHost, port: config.httpPort), serverName: "slipway"),
                 logger: logger))
         }
