@@ -17,6 +17,8 @@ public struct Planner: Sendable {
         self.logger = logger
     }
 
+    static let registryConcurrency = 16
+
     public struct Result: Sendable, Codable {
         public var services: [ServicePlan]
         /// Why the runtime could not be observed (drift is then not judged), if it could not.
@@ -49,6 +51,7 @@ public struct Planner: Sendable {
             logger.warning("runtime not observed for the plan", metadata: ["error": "\(error)"])
         }
         var plans: [ServicePlan] = []
+        var inputs: [Int: ReconcileInput] = [:]
         for row in rows {
             if row.removed {
                 if let units = observed?[row.name]?.filter({ $0.running > 0 }), !units.isEmpty {
@@ -58,15 +61,36 @@ public struct Planner: Sendable {
             }
             // The docker runtime sees only docker-target services; the ecs target has its own runtime.
             let units = row.policy.deploy.target == .docker ? observed.map { $0[row.name] ?? [] } : nil
-            var input = ReconcileInput(policy: row.policy, history: row.history, liveID: row.liveID, observed: units)
-            var plan = Reconciler.plan(input)
+            let input = ReconcileInput(policy: row.policy, history: row.history, liveID: row.liveID, observed: units)
+            let plan = Reconciler.plan(input)
             // Ask the registry only when the answer decides between a build and a rollout.
-            if plan.status == .needsBuild || plan.status == .needsRollout, plan.actions.first?.kind != .wait,
-               let sha = plan.desiredSHA {
-                input.registry[sha] = await runtime.imagePresence(repository: row.policy.image, tag: sha)
-                plan = Reconciler.plan(input)
+            if plan.status == .needsBuild || plan.status == .needsRollout, plan.actions.first?.kind != .wait, plan.desiredSHA != nil {
+                inputs[plans.count] = input
             }
             plans.append(plan)
+        }
+        // Registry questions go out side by side, a few at a time.
+        let questions = inputs.sorted { $0.key < $1.key }.map { (index: $0.key, repository: $0.value.policy.image, tag: plans[$0.key].desiredSHA!) }
+        let answers = await withTaskGroup(of: (Int, ImagePresence).self) { group in
+            var next = 0
+            func ask() {
+                guard next < questions.count else { return }
+                let question = questions[next]
+                next += 1
+                group.addTask { (question.index, await runtime.imagePresence(repository: question.repository, tag: question.tag)) }
+            }
+            for _ in 0..<Self.registryConcurrency { ask() }
+            var out: [Int: ImagePresence] = [:]
+            for await (index, presence) in group {
+                out[index] = presence
+                ask()
+            }
+            return out
+        }
+        for (index, presence) in answers {
+            var input = inputs[index]!
+            input.registry[plans[index].desiredSHA!] = presence
+            plans[index] = Reconciler.plan(input)
         }
         // Containers of services this database never declared are left out: another
         // installation sharing the engine may own them.

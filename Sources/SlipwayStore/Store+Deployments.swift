@@ -120,6 +120,12 @@ extension Store {
     }
 
     static func deploymentRow(_ row: PostgresRandomAccessRow) throws -> DeploymentRow {
+        let record = try deploymentRecord(row, policy: try decodeJSON(Policy.self, try row.value("policy")))
+        return DeploymentRow(record: record, policy: record.policy!,
+                             branch: try row.value("branch"), rollbackOf: try row.value("rollback_of"))
+    }
+
+    static func deploymentRecord(_ row: PostgresRandomAccessRow, policy: Policy) throws -> DeploymentRecord {
         let triggerText: String = try row.value("trigger")
         let stateText: String = try row.value("state")
         guard let trigger = DeploymentTrigger(rawValue: triggerText), let state = DeploymentState(rawValue: stateText) else {
@@ -129,9 +135,7 @@ extension Store {
             id: try row.value("id"), service: try row.value("service"), trigger: trigger, state: state,
             sha: try row.value("sha"), image: try row.value("image"), digest: try row.value("digest"),
             reason: try row.value("reason"), createdAt: try row.value("created_at"),
-            liveAt: try row.value("live_at"), finishedAt: try row.value("finished_at"),
-            policy: try decodeJSON(Policy.self, try row.value("policy")))
-        return DeploymentRow(record: record, policy: record.policy!,
-                             branch: try row.value("branch"), rollbackOf: try row.value("rollback_of"))
+            liveAt: try row.value("live_at"), finishedAt: try row.value("finished_at"), policy: policy)
+        return record
     }
 }

@@ -33,8 +33,16 @@ extension Store {
                 SELECT *, row_number() OVER (PARTITION BY service ORDER BY id DESC) AS n FROM deployments
                 WHERE \(service)::text IS NULL OR service = \(service)
             ) d WHERE n <= \(historyLimit) ORDER BY service, id DESC
-            """, logger: logger).rows().map(Self.deploymentRow)
-        let history = Dictionary(grouping: deployments.map(\.record), by: \.service)
+            """, logger: logger).rows()
+        // Deployments mostly share a handful of policy versions: decode each text once.
+        var decoded: [String: Policy] = [:]
+        let records = try deployments.map { row in
+            let text: String = try row.value("policy")
+            let policy = try decoded[text] ?? Self.decodeJSON(Policy.self, text)
+            decoded[text] = policy
+            return try Self.deploymentRecord(row, policy: policy)
+        }
+        let history = Dictionary(grouping: records, by: \.service)
         return try services.map { row in
             let name: String = try row.value("name")
             return PlanningRow(name: name, policy: try Self.decodeJSON(Policy.self, try row.value("policy")),
