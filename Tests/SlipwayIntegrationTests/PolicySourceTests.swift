@@ -2,8 +2,10 @@ import Foundation
 import SlipwayController
 import SlipwayCore
 import SlipwayGit
+import SlipwayServer
 import SlipwayStore
 import SlipwayTestSupport
+import SlipwayWebhooks
 import Testing
 
 /// A policies repository (real git, real Postgres): a change with a bad file is rejected
@@ -65,6 +67,51 @@ struct PolicySourceTests {
             #expect(try await sync.refresh() == .applied(revision: removed, services: ["web"]))
             #expect(try await store.services().map(\.name) == ["web"])
         }
+    }
+
+    /// The watcher's interval is ten minutes here: only the webhook can make it read again.
+    @Test func aPushToThePoliciesRepositoryReloadsAtOnce() async throws {
+        let policies = try TestRepo()
+        let app = try TestRepo()
+        try policies.commit(["web.yaml": Self.policy("web", repo: app.url)])
+        let data = try TestStack.temporaryDirectory("policies")
+        try await TestStack.withStore { store, _ in
+            let spec = try PolicySourceSpec(parsing: policies.url)
+            let sync = PolicySync(spec: spec, store: store, git: MirrorCache(directory: "\(data)/mirrors", allowLocalRepos: true),
+                                  allowLocalRepos: true, workDirectory: data, logger: TestStack.logger)
+            let wake = WakeSignal()
+            let watcher = PolicyWatcher(sync: sync, interval: .seconds(600), wake: wake, logger: TestStack.logger)
+            let intake = WebhookIntake(store: store, secrets: [.github: "s"], logger: TestStack.logger, onEvents: { events in
+                if events.contains(where: { PolicyWatcher.concerns($0, spec: spec) }) { wake.signal() }
+            })
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await watcher.run() }
+                defer { group.cancelAll() }
+                try await Self.waitFor { try await store.services().map(\.name) == ["web"] }
+
+                let second = try policies.commit(["api.yaml": Self.policy("api", repo: app.url)])
+                let body = """
+                    {"ref":"refs/heads/main","before":"\(String(repeating: "0", count: 40))","after":"\(second)","deleted":false,
+                     "commits":[{"added":["api.yaml"],"modified":[],"removed":[]}],
+                     "repository":{"full_name":"acme/deploys","clone_url":"\(policies.url)"}}
+                    """
+                let headers = WebhookHeaders([("X-GitHub-Event", "push"), ("X-GitHub-Delivery", "policies-1"),
+                                              ("X-Hub-Signature-256", WebhookSignature.sign(body: Data(body.utf8), secret: "s"))])
+                let pushed = ContinuousClock.now
+                _ = try await intake.receive(endpoint: .github, headers: headers, body: Data(body.utf8))
+                try await Self.waitFor { try await store.services().map(\.name) == ["api", "web"] }
+                print("policies: push webhook → new set applied \(ContinuousClock.now - pushed)")
+            }
+        }
+    }
+
+    static func waitFor(_ condition: @Sendable () async throws -> Bool, timeout: Duration = .seconds(20)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if try await condition() { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        Issue.record("condition not met within \(timeout)")
     }
 
     @Test func aMissingBranchSaysHowToFixTheSource() async throws {
