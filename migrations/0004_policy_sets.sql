@@ -10,3 +10,6 @@ CREATE TABLE policy_sets (
     created_at  timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX policy_sets_source ON policy_sets (source, id DESC);
+
+-- The planner reads each service's newest deployments.
+CREATE INDEX deployments_service_id ON deployments (service, id DESC);

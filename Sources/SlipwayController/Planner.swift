@@ -28,6 +28,16 @@ public struct Planner: Sendable {
     /// `policies` replaces the set in force (what `slipway plan` does with the files on disk:
     /// "what would change if these were applied").
     public func plan(service: String? = nil, policies: [Policy]? = nil) async throws -> Result {
+        // The runtime first, then the history: a deployment that starts in between is then
+        // in the history, not mistaken for something nobody declared.
+        var observed: [String: [ObservedUnit]]?
+        var problem: String?
+        do {
+            observed = try await runtime.observe()
+        } catch {
+            problem = "the Docker engine did not answer (\(error)); drift is not judged"
+            logger.warning("runtime not observed for the plan", metadata: ["error": "\(error)"])
+        }
         var rows = try await store.planningRows(service: service)
         if let policies {
             let declared = Dictionary(policies.map { ($0.service, $0) }, uniquingKeysWith: { a, _ in a })
@@ -41,14 +51,6 @@ public struct Planner: Sendable {
                 rows.append(PlanningRow(name: policy.service, policy: policy, removed: false, liveID: nil, history: []))
             }
             rows.sort { $0.name < $1.name }
-        }
-        var observed: [String: [ObservedUnit]]?
-        var problem: String?
-        do {
-            observed = try await runtime.observe()
-        } catch {
-            problem = "the Docker engine did not answer (\(error)); drift is not judged"
-            logger.warning("runtime not observed for the plan", metadata: ["error": "\(error)"])
         }
         var plans: [ServicePlan] = []
         var inputs: [Int: ReconcileInput] = [:]

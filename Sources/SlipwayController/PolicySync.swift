@@ -45,9 +45,11 @@ public struct PolicySync: Sendable {
             } catch {
                 throw PolicySourceError(message: "the policies repository \(repoText) has no branch `\(branch)`; fix SLIPWAY_POLICIES (<git URL>#<branch>:<path>)")
             }
+            // Nothing new on the branch: no checkout, no parse.
+            if try await store.newestPolicyRevision(source: spec.description) == sha { return .unchanged }
             let checkout = "\(workDirectory)/policies-\(UUID().uuidString)"
-            try await git.checkout(sha, of: repo, into: checkout)
             defer { try? FileManager.default.removeItem(atPath: checkout) }
+            try await git.checkout(sha, of: repo, into: checkout)
             return try await settle(revision: sha) { () throws -> [LocatedPolicy] in
                 // Errors name files as the repository has them (`prod/web.yaml`), not the scratch checkout.
                 do {

@@ -2,21 +2,37 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import SlipwayCore
+import SlipwayStore
 
 /// Refreshes the policy set at an interval and at once when a push to the policies
-/// repository arrives. Any replica may refresh: applying is serialized in the database
-/// and a revision already recorded is skipped.
+/// repository arrives (on the replica that took the webhook, when it leads). One replica
+/// applies, chosen by a lease: replicas whose folders differ for a while (a rolling
+/// upgrade) must not take turns applying their own versions.
 public struct PolicyWatcher: Service {
     let sync: PolicySync
     let interval: Duration
     let wake: WakeSignal
+    let lease: LeaderLease
+    let holder: String
     let logger: Logger
 
-    public init(sync: PolicySync, interval: Duration, wake: WakeSignal, logger: Logger) {
+    public init(sync: PolicySync, interval: Duration, wake: WakeSignal, lease: LeaderLease,
+                holder: String = "\(ProcessInfo.processInfo.hostName):\(getpid())", logger: Logger) {
         self.sync = sync
         self.interval = interval
         self.wake = wake
+        self.lease = lease
+        self.holder = holder
         self.logger = logger
+    }
+
+    /// Outlives the time between two refreshes.
+    var leaseTTL: TimeSpan { TimeSpan(milliseconds: Int64(interval.components.seconds) * 2000 + 10_000) }
+
+    /// Applies the source now if this replica leads; what `serve` does before it starts serving.
+    public func refreshIfLeading() async throws -> PolicySync.Outcome? {
+        guard try await lease.acquire(holder: holder, ttl: leaseTTL) else { return nil }
+        return try await sync.refresh()
     }
 
     public func run() async throws {
@@ -24,7 +40,7 @@ public struct PolicyWatcher: Service {
             while !Task.isCancelled {
                 let generation = wake.generation
                 do {
-                    _ = try await sync.refresh()
+                    _ = try await refreshIfLeading()
                 } catch {
                     if Task.isCancelled { break }
                     logger.error("policies not refreshed; the set in force stays, trying again", metadata: [
@@ -34,6 +50,7 @@ public struct PolicyWatcher: Service {
                 await wake.wait(since: generation, timeout: interval)
             }
         }
+        try? await lease.release(holder: holder)
     }
 
     /// Whether a webhook event is a push to the branch the policies come from.

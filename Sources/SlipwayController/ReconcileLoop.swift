@@ -29,6 +29,9 @@ public struct ReconcileLoop: Service {
         self.logger = logger
     }
 
+    /// Long enough to span a pass; renewed before every action.
+    var leaseTTL: TimeSpan { TimeSpan(milliseconds: Int64(interval.components.seconds) * 3000 + 10_000) }
+
     public func run() async throws {
         let leading = await cancelWhenGracefulShutdown { await self.loop() }
         if leading { try? await lease.release(holder: holder) }
@@ -40,7 +43,7 @@ public struct ReconcileLoop: Service {
             try? await Task.sleep(for: interval)
             do {
                 // The lease outlives one interval, so the leader keeps it between passes.
-                leading = try await lease.acquire(holder: holder, ttl: TimeSpan(milliseconds: Int64(interval.components.seconds * 3000 + 10_000)))
+                leading = try await lease.acquire(holder: holder, ttl: leaseTTL)
                 if leading { try await pass() }
             } catch {
                 if Task.isCancelled { break }
@@ -54,8 +57,15 @@ public struct ReconcileLoop: Service {
     @discardableResult
     public func pass() async throws -> [(service: String, action: PlanAction)] {
         var done: [(String, PlanAction)] = []
-        for plan in try await planner.plan().services {
-            for action in plan.actions where [.build, .rollout, .selfHeal, .rollback, .prune].contains(action.kind) {
+        let acting: Set<PlanAction.Kind> = [.build, .rollout, .selfHeal, .rollback, .prune]
+        for first in try await planner.plan().services where first.actions.contains(where: { acting.contains($0.kind) }) {
+            // A long pass must not outlive its lease: another replica would act too.
+            guard try await lease.acquire(holder: holder, ttl: leaseTTL) else { break }
+            // Look again at this one service just before acting: a push, a rollback or a
+            // deployment that started since the pass began changes what is right.
+            guard let plan = try await planner.plan(service: first.service).services.first(where: { $0.service == first.service })
+            else { continue }
+            for action in plan.actions where acting.contains(action.kind) {
                 do {
                     try await carryOut(action, service: plan.service)
                     done.append((plan.service, action))

@@ -3,7 +3,8 @@
 enum DuplicateKeys {
     /// `first` is the 1-based line and column of the key's first occurrence.
     static func locate(key: String, first: (line: Int, column: Int), in yaml: String) -> (line: Int, column: Int, path: String) {
-        let lines = yaml.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        // `\r\n` is one Character in Swift: split on any line break.
+        let lines = yaml.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).map(String.init)
         let path = (parents(ofLine: first.line, column: first.column, lines: lines) + [key]).joined(separator: ".")
         guard first.line >= 1, first.line <= lines.count else { return (first.line, first.column, path) }
         // Flow style, `{ a: 1, a: 2 }`: the second one later on the same line.
@@ -31,7 +32,7 @@ enum DuplicateKeys {
         var out: [String] = []
         var indent = column - 1
         var number = line - 2
-        while indent > 0, number >= 0 {
+        while indent > 0, number >= 0, number < lines.count {
             let text = lines[number]
             let leading = text.prefix(while: { $0 == " " }).count
             let body = text.dropFirst(leading)

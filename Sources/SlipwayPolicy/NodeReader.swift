@@ -39,6 +39,11 @@ struct NodeReader {
         diagnostics.append(PolicyDiagnostic(file: file, line: line, column: column, message: message))
     }
 
+    static func isDecimal(_ text: String) -> Bool {
+        let digits = text.first == "-" || text.first == "+" ? text.dropFirst() : Substring(text)
+        return !digits.isEmpty && digits.allSatisfy { $0.isASCII && $0.isNumber }
+    }
+
     static func isNull(_ node: Node) -> Bool {
         if case .scalar(let scalar) = node, scalar.style == .plain, node.null != nil { return true }
         return false
@@ -104,8 +109,14 @@ struct NodeReader {
 
     /// A plain whole number; a quoted "2" is text, as YAML and the schema read it.
     mutating func int(_ node: Node, at path: String, range: ClosedRange<Int>) -> Int? {
-        guard case .scalar(let scalar) = node, scalar.style == .plain, let value = node.int else {
+        // Decimal digits only: YAML's other integer forms (base 60, hex, `1_000`) are not what
+        // anyone means by a count, and Yams' base-60 reader overflows on long input.
+        guard case .scalar(let scalar) = node, scalar.style == .plain, Self.isDecimal(scalar.string) else {
             report(node, "`\(path)` must be a whole number, written without quotes")
+            return nil
+        }
+        guard let value = Int(scalar.string) else {
+            report(node, "`\(path)` is \(scalar.string); it must be between \(range.lowerBound) and \(range.upperBound)")
             return nil
         }
         guard range.contains(value) else {

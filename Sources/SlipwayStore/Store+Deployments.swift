@@ -135,7 +135,8 @@ extension Store {
             id: try row.value("id"), service: try row.value("service"), trigger: trigger, state: state,
             sha: try row.value("sha"), image: try row.value("image"), digest: try row.value("digest"),
             reason: try row.value("reason"), createdAt: try row.value("created_at"),
-            liveAt: try row.value("live_at"), finishedAt: try row.value("finished_at"), policy: policy)
+            liveAt: try row.value("live_at"), finishedAt: try row.value("finished_at"), policy: policy,
+            branch: try row.value("branch"))
         return record
     }
 }

@@ -23,16 +23,21 @@ public struct PlanningRow: Sendable {
 
 extension Store {
     /// Every service (declared or removed) with its recent deployments, in two queries.
-    public func planningRows(service: String? = nil, historyLimit: Int = 50) async throws -> [PlanningRow] {
+    public func planningRows(service: String? = nil, historyLimit: Int = 30) async throws -> [PlanningRow] {
         let services = try await client.query("""
             SELECT name, policy::text AS policy, removed_at IS NOT NULL AS removed, live_deployment_id
             FROM services WHERE \(service)::text IS NULL OR name = \(service) ORDER BY name
             """, logger: logger).rows()
+        // The newest deployments of each service, read through (service, id) per service.
         let deployments = try await client.query("""
             SELECT \(unescaped: Self.deploymentColumns) FROM (
-                SELECT *, row_number() OVER (PARTITION BY service ORDER BY id DESC) AS n FROM deployments
-                WHERE \(service)::text IS NULL OR service = \(service)
-            ) d WHERE n <= \(historyLimit) ORDER BY service, id DESC
+                SELECT d.* FROM services s
+                CROSS JOIN LATERAL (
+                    SELECT * FROM deployments WHERE deployments.service = s.name ORDER BY id DESC LIMIT \(historyLimit)
+                ) d
+                WHERE \(service)::text IS NULL OR s.name = \(service)
+            ) d
+            ORDER BY service, id DESC
             """, logger: logger).rows()
         // Deployments mostly share a handful of policy versions: decode each text once.
         var decoded: [String: Policy] = [:]

@@ -51,6 +51,15 @@ extension Store {
         return true
     }
 
+    /// The revision recorded last for `source`, applied or rejected.
+    public func newestPolicyRevision(source: String) async throws -> String? {
+        let rows = try await client.query("""
+            SELECT revision FROM policy_sets WHERE source = \(source) ORDER BY id DESC LIMIT 1
+            """, logger: logger)
+        for try await revision in rows.decode(String.self) { return revision }
+        return nil
+    }
+
     /// The newest records first.
     public func policySets(limit: Int = 20) async throws -> [PolicySetRecord] {
         try await client.query("""

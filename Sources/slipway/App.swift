@@ -77,9 +77,15 @@ enum App {
         let git = MirrorCache(directory: "\(dataDir)/mirrors", allowLocalRepos: config.allowLocalRepos)
         let policySync = PolicySync(spec: spec, store: store, git: git, allowLocalRepos: config.allowLocalRepos,
                                     workDirectory: "\(dataDir)/work", logger: logger)
+        let policiesWake = WakeSignal()
+        let policyWatcher = PolicyWatcher(sync: policySync, interval: config.policiesPoll.duration, wake: policiesWake,
+                                          lease: LeaderLease(pool: store.pool, name: "policies", logger: logger), logger: logger)
         do {
-            let outcome = try await policySync.refresh()
-            if case .unchanged = outcome { logger.info("policies unchanged since they were applied", metadata: ["policies.source": "\(spec)"]) }
+            switch try await policyWatcher.refreshIfLeading() {
+            case .unchanged?: logger.info("policies unchanged since they were applied", metadata: ["policies.source": "\(spec)"])
+            case nil: logger.info("another replica applies the policies", metadata: ["policies.source": "\(spec)"])
+            default: break
+            }
         } catch {
             // The set applied last stays in force; the watcher keeps trying.
             logger.error("policies not read; serving with the set applied last", metadata: ["policies.source": "\(spec)", "error": "\(error)"])
@@ -87,10 +93,7 @@ enum App {
         let runtime = DockerRuntime(engine: engine, network: config.dockerNetwork)
 
         let wake = WakeSignal()
-        let policiesWake = WakeSignal()
-        var services: [any Service] = [
-            PolicyWatcher(sync: policySync, interval: config.policiesPoll.duration, wake: policiesWake, logger: logger),
-        ]
+        var services: [any Service] = [policyWatcher]
         if roles.web {
             let intake = WebhookIntake(store: store, secrets: config.webhookSecrets, logger: logger,
                                        onQueued: { wake.signal() },

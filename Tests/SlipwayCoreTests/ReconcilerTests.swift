@@ -238,3 +238,76 @@ import Testing
         #expect(action["deployments"] is NSNull)
     }
 }
+
+/// Cases found in review: pins that survive the loop's own rollouts, failures that must
+/// not repeat, branches, build settings.
+@Suite struct ReconcilerReviewTests {
+    typealias R = ReconcilerTests
+    func plan(_ policy: Policy, _ history: [DeploymentRecord], live: Int64?, observed: [ObservedUnit]? = nil,
+              registry: [String: ImagePresence] = [:]) -> ServicePlan {
+        Reconciler.plan(ReconcileInput(policy: policy, history: history.sorted { $0.id > $1.id }, liveID: live,
+                                       observed: observed, registry: registry))
+    }
+
+    func wentLive(_ record: DeploymentRecord) -> DeploymentRecord {
+        var record = record
+        record.liveAt = record.createdAt
+        return record
+    }
+
+    @Test func aRollbackStaysPinnedAfterTheLoopRollsItOutAgain() {
+        // 3 rolled back to A; the loop then healed it (4, trigger reconcile, same image).
+        var heal = wentLive(R.record(4, R.shaA, .succeeded, trigger: .reconcile))
+        heal.image = "registry.example.com/acme/web@sha256:3"
+        let history = [wentLive(R.record(1, R.shaA, .succeeded)), R.record(2, R.shaB, .succeeded),
+                       wentLive(R.record(3, R.shaA, .succeeded, trigger: .rollback)), heal]
+        let p = plan(R.policy(), history, live: 4, observed: [ObservedUnit(deploymentID: 4, sha: R.shaA, image: heal.image!, running: 1)])
+        #expect(p.desiredSHA == R.shaA)
+        #expect(p.status == .inSync)
+    }
+
+    @Test func aFailedSelfHealIsNotRepeated() {
+        let made = R.policy(selfHeal: true)
+        var heal = R.record(2, R.shaA, .failed, trigger: .reconcile, made: made, reason: "image gone")
+        heal.image = "registry.example.com/acme/web@sha256:1"
+        let p = plan(made, [wentLive(R.record(1, R.shaA, .succeeded, made: made)), heal], live: 1,
+                     observed: [R.running(1, 0)])
+        #expect(p.status == .blocked)
+        #expect(p.reason?.hasPrefix("self-heal deployment 2 failed: image gone") == true)
+        #expect(p.actions.map(\.kind) == [.nothing])
+    }
+
+    @Test func aFixedBuildSettingRetriesTheFailedCommit() {
+        let broken = R.policy(args: ["V": "1"])
+        let history = [R.record(1, R.shaA, .succeeded, made: broken), R.record(2, R.shaB, .failed, built: false, made: broken)]
+        #expect(plan(broken, history, live: 1).status == .blocked)
+        let fixed = plan(R.policy(args: ["V": "2"]), history, live: 1, registry: [R.shaB: .missing])
+        #expect(fixed.status == .needsBuild)
+        #expect(fixed.actions.first?.sha == R.shaB)
+    }
+
+    @Test func onlyTheTrackedBranchsCommitsAreWanted() {
+        var other = R.record(2, R.shaB, .superseded, built: false)
+        other.branch = "main"
+        var mine = R.record(1, R.shaA, .succeeded)
+        mine.branch = "release"
+        var policy = R.policy()
+        policy.source.branch = "release"
+        let p = plan(policy, [mine, other], live: 1, observed: [R.running(1)])
+        #expect(p.desiredSHA == R.shaA)
+        #expect(p.status == .inSync)
+    }
+
+    @Test func aPinnedImageIsNeverRebuiltAndItsFailedRolloutNotRepeated() {
+        let image = "registry.example.com/acme/other:1.4.2"
+        var pin = wentLive(R.record(1, nil, .succeeded, trigger: .image))
+        pin.image = image
+        var failed = R.record(2, nil, .rolledBack, trigger: .reconcile, made: R.policy(count: 2), reason: "exit 1")
+        failed.image = image
+        // Build settings changed: nothing to rebuild for a prebuilt image.
+        #expect(plan(R.policy(args: ["X": "1"]), [pin], live: 1, observed: [ObservedUnit(deploymentID: 1, sha: nil, image: image, running: 1)]).status == .inSync)
+        let p = plan(R.policy(count: 2), [pin, failed], live: 1)
+        #expect(p.status == .blocked)
+        #expect(p.reason?.contains("--image \(image)") == true)
+    }
+}

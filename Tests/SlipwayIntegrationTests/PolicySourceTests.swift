@@ -80,7 +80,9 @@ struct PolicySourceTests {
             let sync = PolicySync(spec: spec, store: store, git: MirrorCache(directory: "\(data)/mirrors", allowLocalRepos: true),
                                   allowLocalRepos: true, workDirectory: data, logger: TestStack.logger)
             let wake = WakeSignal()
-            let watcher = PolicyWatcher(sync: sync, interval: .seconds(600), wake: wake, logger: TestStack.logger)
+            let watcher = PolicyWatcher(sync: sync, interval: .seconds(600), wake: wake,
+                                        lease: LeaderLease(pool: store.pool, name: "policies", logger: TestStack.logger),
+                                        logger: TestStack.logger)
             let intake = WebhookIntake(store: store, secrets: [.github: "s"], logger: TestStack.logger, onEvents: { events in
                 if events.contains(where: { PolicyWatcher.concerns($0, spec: spec) }) { wake.signal() }
             })

@@ -96,3 +96,28 @@ import Testing
         #expect(result.diagnostics.map(\.line) == [5, 5])
     }
 }
+
+/// Odd YAML that must give an error, never a crash.
+@Suite struct PolicyParserOddInputTests {
+    func errors(_ yaml: String) -> [String] {
+        PolicyParser(allowLocalRepos: false).parse(yaml: yaml, file: "p.yaml").diagnostics.map { "\($0.line):\($0.column): \($0.message)" }
+    }
+
+    static let head = "service: web\nsource: { repo: https://github.com/a/b.git }\nimage: r.example.com/a/web\n"
+
+    @Test func baseSixtyAndHugeNumbers() {
+        #expect(errors(Self.head + "deploy: { count: 1:1:1:1:1:1:1:1:1:1:1:1 }\n") == ["4:18: `deploy.count` must be a whole number, written without quotes"])
+        #expect(errors(Self.head + "deploy: { count: 99999999999999999999999 }\n") == ["4:18: `deploy.count` is 99999999999999999999999; it must be between 1 and 100"])
+        #expect(errors(Self.head + "deploy: { count: 0x10 }\n") == ["4:18: `deploy.count` must be a whole number, written without quotes"])
+    }
+
+    @Test func durationsThatOverflow() {
+        #expect(errors(Self.head + "rollback: { window: 9223372036854775807ms1ms }\n")
+                == ["4:21: `rollback.window` is `9223372036854775807ms1ms`, not a duration; write it like 90s, 5m or 72h"])
+    }
+
+    @Test func windowsLineEndingsWithADuplicateKey() {
+        let yaml = "service: web\r\nsource:\r\n  repo: https://github.com/a/b.git\r\n  repo: https://github.com/a/c.git\r\nimage: r.example.com/a/web\r\n"
+        #expect(errors(yaml) == ["4:3: duplicate key `source.repo`: it is already set at line 3; keep one"])
+    }
+}

@@ -15,11 +15,14 @@ public struct DeploymentRecord: Sendable, Hashable, Codable {
     public var finishedAt: Date?
     /// The policy it was made from (what `plan` compares with the one in force).
     public var policy: Policy?
+    /// The branch its commit came from, when it came from one.
+    public var branch: String?
 
     public init(id: Int64, service: String, trigger: DeploymentTrigger, state: DeploymentState,
                 sha: String? = nil, image: String? = nil, digest: String? = nil, reason: String? = nil,
-                createdAt: Date, liveAt: Date? = nil, finishedAt: Date? = nil, policy: Policy? = nil) {
+                createdAt: Date, liveAt: Date? = nil, finishedAt: Date? = nil, policy: Policy? = nil, branch: String? = nil) {
         self.policy = policy
+        self.branch = branch
         self.id = id
         self.service = service
         self.trigger = trigger

@@ -11,13 +11,16 @@ public enum Reconciler {
         let live = input.liveID.flatMap { id in history.first { $0.id == id } }
         // The newest commit seen on the branch: every push or poll that concerns the
         // service records a deployment, even one superseded before it was built.
-        let head = history.first { $0.trigger == .push && $0.sha != nil }
-        // An operator's deploy or rollback newer than that commit holds until the next one.
-        let pinned = live.flatMap { live in
-            [.manual, .image, .rollback].contains(live.trigger) && live.id > (head?.id ?? 0) ? live : nil
+        let head = history.first { $0.trigger == .push && $0.sha != nil && ($0.branch == nil || $0.branch == policy.source.branch) }
+        // An operator's deploy, image or rollback that went live after that commit holds until
+        // the next one — also once the loop has rolled it out again (self-heal, a policy change).
+        let anchor = history.first { ($0.liveAt != nil || $0.id == live?.id) && $0.trigger != .reconcile && ![.failed, .rolledBack].contains($0.state) }
+        let pinned = anchor.flatMap { anchor in
+            [.manual, .image, .rollback].contains(anchor.trigger) && anchor.id > (head?.id ?? 0) ? anchor : nil
         }
         let desiredSHA = pinned.map(\.sha) ?? head?.sha ?? live?.sha
         let desiredDeploy = SpecFields.deploy(policy)
+        let desiredBuild = SpecFields.build(policy)
         var base = ServicePlan(service: policy.service, status: .inSync, desiredSHA: desiredSHA, liveSHA: live?.sha,
                                liveDeployment: live?.id, actions: [])
 
@@ -37,8 +40,10 @@ public enum Reconciler {
             if let made = live.policy {
                 differences += SpecFields.differences(from: SpecFields.deploy(made), to: desiredDeploy)
                     .filter { $0.field != "image" || live.sha == desiredSHA }
-                // The same commit built another way is another image.
-                differences += SpecFields.differences(from: SpecFields.build(made), to: SpecFields.build(policy))
+                // The same commit built another way is another image (a prebuilt image is never rebuilt).
+                if desiredSHA != nil {
+                    differences += SpecFields.differences(from: SpecFields.build(made), to: desiredBuild)
+                }
             }
         } else {
             differences.append(PlanDifference(field: "image", from: nil, to: Self.tagged(policy.image, desiredSHA)))
@@ -61,19 +66,25 @@ public enum Reconciler {
             base.actions = [PlanAction(.wait, reason: base.reason!, sha: inFlight.sha, deploymentID: inFlight.id)]
             return base
         }
+        // Never retry what failed with the same commit (or prebuilt image) and the same
+        // settings: something must change first.
+        let sameAttempt: (DeploymentRecord) -> Bool = { record in
+            record.state.isFinal && record.state != .superseded
+                && (desiredSHA.map { record.sha == $0 } ?? (record.sha == nil && record.image == live?.image))
+                && (record.policy.map { SpecFields.deploy($0) == desiredDeploy && SpecFields.build($0) == desiredBuild } ?? true)
+        }
+        if let last = history.first(where: sameAttempt), last.id != live?.id, [.failed, .rolledBack, .cancelled].contains(last.state) {
+            let subject = desiredSHA.map(Self.short) ?? last.image ?? "its image"
+            let retry = desiredSHA.map { "--sha \(Self.short($0))" } ?? "--image \(last.image ?? "IMAGE")"
+            base.status = .blocked
+            let what = last.state == .cancelled ? "was cancelled" : last.state == .rolledBack ? "was rolled back" : "failed"
+            base.reason = "deployment \(last.id) of \(subject) \(what)\(last.reason.map { ": \(Self.firstLine($0))" } ?? ""); it is not retried until a new commit or policy change, or `slipway deploy \(policy.service) \(retry)`"
+            base.actions = [PlanAction(.nothing, reason: base.reason!)]
+            return base
+        }
         guard let sha = desiredSHA else {
             // A pinned prebuilt image whose policy changed: roll the same image out again.
             base.actions = [PlanAction(.rollout, reason: "the policy changed", image: live?.image, deploymentID: live?.id)]
-            return base
-        }
-        // Never retry what failed with the same commit and the same settings: something must change first.
-        if let last = history.first(where: { $0.sha == sha && $0.state.isFinal && $0.state != .superseded
-                                             && $0.policy.map(SpecFields.deploy) ?? desiredDeploy == desiredDeploy }),
-           [.failed, .rolledBack, .cancelled].contains(last.state) {
-            base.status = .blocked
-            let what = last.state == .cancelled ? "was cancelled" : last.state == .rolledBack ? "was rolled back" : "failed"
-            base.reason = "deployment \(last.id) of \(Self.short(sha)) \(what)\(last.reason.map { ": \(Self.firstLine($0))" } ?? ""); it is not retried until a new commit or policy change, or `slipway deploy \(policy.service) --sha \(Self.short(sha))`"
-            base.actions = [PlanAction(.nothing, reason: base.reason!)]
             return base
         }
         if let image = existingImage(sha: sha, input: input) {
@@ -137,6 +148,16 @@ public enum Reconciler {
             let ids = failed.compactMap(\.deploymentID)
             actions.append(PlanAction(.rollback, reason: "deployment\(ids.count == 1 ? "" : "s") \(ids.map(String.init).joined(separator: ", ")) failed and still run\(ids.count == 1 ? "s" : ""); \(live.id) stays", deploymentID: live.id, deployments: ids))
             plan.differences += failed.map { PlanDifference(field: "deployment \($0.deploymentID!)", from: "stopped", to: "\($0.running) running", observed: true) }
+        }
+        // A self-heal that failed is not tried again and again: the drift needs a person.
+        let failedHeal = input.history.first { $0.id > live.id && $0.trigger == .reconcile && $0.image == live.image && $0.state.isFinal }
+            .flatMap { [.failed, .rolledBack, .cancelled].contains($0.state) ? $0 : nil }
+        if !healable.isEmpty, policy.sync.selfHeal, let failedHeal {
+            plan.differences = healable + leftoverDifferences
+            plan.status = .blocked
+            plan.reason = "self-heal deployment \(failedHeal.id) \(failedHeal.state == .failed ? "failed" : failedHeal.state.rawValue.replacingOccurrences(of: "_", with: " "))\(failedHeal.reason.map { ": \(Self.firstLine($0))" } ?? ""); repair the runtime by hand or run `slipway deploy \(policy.service)`"
+            plan.actions = [PlanAction(.nothing, reason: plan.reason!)]
+            return plan
         }
         if !healable.isEmpty {
             actions.append(policy.sync.selfHeal

@@ -32,7 +32,9 @@ public struct TimeSpan: Sendable, Hashable, Comparable, Codable, CustomStringCon
             rest = rest.dropFirst(unit.suffix.count)
             let (product, overflow) = value.multipliedReportingOverflow(by: unit.ms)
             guard !overflow else { return nil }
-            total += product
+            let (sum, sumOverflow) = total.addingReportingOverflow(product)
+            guard !sumOverflow else { return nil }
+            total = sum
         }
         self.milliseconds = total
     }
