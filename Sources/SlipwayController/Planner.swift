@@ -66,7 +66,7 @@ public struct Planner: Sendable {
             let input = ReconcileInput(policy: row.policy, history: row.history, liveID: row.liveID, observed: units)
             let plan = Reconciler.plan(input)
             // Ask the registry only when the answer decides between a build and a rollout.
-            if plan.status == .needsBuild || plan.status == .needsRollout, plan.actions.first?.kind != .wait, plan.desiredSHA != nil {
+            if plan.dependsOnRegistry {
                 inputs[plans.count] = input
             }
             plans.append(plan)

@@ -71,7 +71,7 @@ public struct ReconcileLoop: Service {
                     done.append((plan.service, action))
                 } catch {
                     logger.error("reconcile action failed", metadata: [
-                        "service": "\(plan.service)", "action": "\(action.kind.rawValue)", "error": "\(error)",
+                        "service.name": "\(plan.service)", "action": "\(action.kind.rawValue)", "error": "\(error)",
                     ])
                 }
             }
@@ -80,11 +80,11 @@ public struct ReconcileLoop: Service {
     }
 
     func carryOut(_ action: PlanAction, service: String) async throws {
-        var metadata: Logger.Metadata = ["service": "\(service)", "action": "\(action.kind.rawValue)", "reason": "\(action.reason)"]
+        var metadata: Logger.Metadata = ["service.name": "\(service)", "action": "\(action.kind.rawValue)", "reason": "\(action.reason)"]
         if let sha = action.sha { metadata["git.sha"] = "\(sha)" }
         switch action.kind {
         case .build, .rollout, .selfHeal:
-            let digest = action.image.flatMap { $0.split(separator: "@").count == 2 ? String($0.split(separator: "@")[1]) : nil }
+            let digest = action.image.flatMap { try? ImageReference(parsing: $0).digest }
             let id = try await store.createDeployment(service: service, trigger: .reconcile, sha: action.sha,
                                                       image: action.kind == .build ? nil : action.image, digest: digest,
                                                       firstJob: action.kind == .build ? .build : .rollout)

@@ -11,6 +11,10 @@ public enum DeploymentState: String, Sendable, Hashable, Codable, CaseIterable {
     case cancelled
     case superseded
 
+    /// Ended without becoming (or staying) the live revision through no one's newer choice:
+    /// what the reconciler does not try again unchanged.
+    public var endedUnsuccessfully: Bool { self == .failed || self == .rolledBack || self == .cancelled }
+
     /// No further transitions.
     public var isFinal: Bool {
         switch self {

@@ -92,6 +92,14 @@ public struct ServicePlan: Sendable, Hashable, Codable {
     }
 }
 
+extension ServicePlan {
+    /// Whether asking the registry for the desired commit's image could change this plan:
+    /// it decides between a build and a rollout, unless something is under way.
+    public var dependsOnRegistry: Bool {
+        (status == .needsBuild || status == .needsRollout) && actions.first?.kind != .wait && desiredSHA != nil
+    }
+}
+
 /// What runs of one deployment (or of something unlabelled) in the runtime.
 public struct ObservedUnit: Sendable, Hashable {
     public var deploymentID: Int64?

@@ -73,7 +73,7 @@ public enum Reconciler {
                 && (desiredSHA.map { record.sha == $0 } ?? (record.sha == nil && record.image == live?.image))
                 && (record.policy.map { SpecFields.deploy($0) == desiredDeploy && SpecFields.build($0) == desiredBuild } ?? true)
         }
-        if let last = history.first(where: sameAttempt), last.id != live?.id, [.failed, .rolledBack, .cancelled].contains(last.state) {
+        if let last = history.first(where: sameAttempt), last.id != live?.id, last.state.endedUnsuccessfully {
             let subject = desiredSHA.map(Self.short) ?? last.image ?? "its image"
             let retry = desiredSHA.map { "--sha \(Self.short($0))" } ?? "--image \(last.image ?? "IMAGE")"
             base.status = .blocked
@@ -151,7 +151,7 @@ public enum Reconciler {
         }
         // A self-heal that failed is not tried again and again: the drift needs a person.
         let failedHeal = input.history.first { $0.id > live.id && $0.trigger == .reconcile && $0.image == live.image && $0.state.isFinal }
-            .flatMap { [.failed, .rolledBack, .cancelled].contains($0.state) ? $0 : nil }
+            .flatMap { $0.state.endedUnsuccessfully ? $0 : nil }
         if !healable.isEmpty, policy.sync.selfHeal, let failedHeal {
             plan.differences = healable + leftoverDifferences
             plan.status = .blocked
@@ -192,7 +192,7 @@ public enum Reconciler {
         sha.map { "\(repository):\(short($0))" }
     }
 
-    static func short(_ sha: String?) -> String { sha.map { String($0.prefix(12)) } ?? "(none)" }
+    static func short(_ sha: String?) -> String { sha.map(RolloutDecisions.shortSHA) ?? "(none)" }
 
     static func firstLine(_ text: String) -> String {
         let line = text.split(separator: "\n").first.map(String.init) ?? text
