@@ -29,6 +29,11 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
         ]),
         // Provider payloads → normalized events; signature checks.
+        // Zero-config detection: a pure function over a file tree → build plan → Dockerfile.
+        .target(name: "SlipwayDetect", dependencies: [
+            "SlipwayCore",
+            .product(name: "Yams", package: "Yams"),
+        ]),
         .target(name: "SlipwayWebhooks", dependencies: [
             "SlipwayCore",
             .product(name: "Crypto", package: "swift-crypto"),
@@ -77,7 +82,7 @@ let package = Package(
         ]),
         // Long-running services: workers and job handlers (build, rollout, watch).
         .target(name: "SlipwayController", dependencies: [
-            "SlipwayCore", "SlipwayPolicy", "SlipwayStore", "SlipwayGit", "SlipwayBuild", "SlipwayRuntime",
+            "SlipwayCore", "SlipwayPolicy", "SlipwayStore", "SlipwayGit", "SlipwayBuild", "SlipwayRuntime", "SlipwayDetect",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -91,7 +96,7 @@ let package = Package(
         ]),
         .executableTarget(name: "slipway", dependencies: [
             "SlipwayCore", "SlipwayPolicy", "SlipwayWebhooks", "SlipwayStore", "SlipwayController", "SlipwayServer",
-            "SlipwayGit", "SlipwayBuild", "SlipwayRuntime", "SlipwayDocker", "SlipwaySystem",
+            "SlipwayGit", "SlipwayBuild", "SlipwayRuntime", "SlipwayDocker", "SlipwaySystem", "SlipwayDetect",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "PostgresNIO", package: "postgres-nio"),
@@ -123,6 +128,7 @@ let package = Package(
 
         // Pure logic, milliseconds.
         .testTarget(name: "SlipwayCoreTests", dependencies: ["SlipwayCore"]),
+        .testTarget(name: "SlipwayDetectTests", dependencies: ["SlipwayDetect", "SlipwayCore"], exclude: ["Fixtures"]),
         .testTarget(name: "SlipwayPolicyTests", dependencies: ["SlipwayPolicy", "SlipwayCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SlipwayWebhooksTests", dependencies: ["SlipwayWebhooks", "SlipwayCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SlipwayBuildTests", dependencies: [
@@ -132,6 +138,7 @@ let package = Package(
         ], resources: [.copy("Fixtures")]),
         // Real Postgres, Docker engine, registry, libgit2 — started by deploy/test.sh.
         .testTarget(name: "SlipwayIntegrationTests", dependencies: [
+            "SlipwayDetect",
             "SlipwayCore", "SlipwayPolicy", "SlipwayWebhooks", "SlipwayStore", "SlipwayGit", "SlipwayBuild",
             "SlipwayRuntime", "SlipwayDocker", "SlipwayController", "SlipwayServer", "SlipwayTestSupport",
             .product(name: "HummingbirdTesting", package: "hummingbird"),

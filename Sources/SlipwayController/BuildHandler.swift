@@ -48,13 +48,20 @@ struct BuildHandler: JobHandler {
 
         var sourceLogger = logger
         sourceLogger[metadataKey: "git.sha"] = "\(sha)"
-        guard let dockerfile = policy.build.dockerfile ?? defaultDockerfile(in: workDir, context: policy.build.context) else {
-            try await fail(id, "no Dockerfile in \(policy.build.context) at \(RolloutDecisions.shortSHA(sha)); add one, or set build.dockerfile in the policy", logger: sourceLogger)
-            return
+        let contextDirectory = policy.build.context == "." ? workDir : "\(workDir)/\(policy.build.context)"
+        var dockerfile = policy.build.dockerfile ?? defaultDockerfile(in: workDir, context: policy.build.context)
+        if dockerfile == nil {
+            switch await ZeroConfig(pipeline: pipeline, log: log).prepare(contextDirectory, policy: policy, deploymentID: id) {
+            case .success(let generated): dockerfile = generated
+            case .failure(let problem):
+                try await fail(id, "\(problem.description) (in \(policy.build.context) at \(RolloutDecisions.shortSHA(sha)))", logger: sourceLogger)
+                return
+            }
         }
+        guard let dockerfile else { return }
         let reference = try ImageReference(parsing: policy.image).withTag(sha)
         let request = BuildRequest(
-            contextDirectory: policy.build.context == "." ? workDir : "\(workDir)/\(policy.build.context)",
+            contextDirectory: contextDirectory,
             dockerfile: dockerfile, reference: reference, buildArgs: policy.build.args,
             network: pipeline.dockerNetwork, timeout: policy.build.timeout,
             target: policy.build.target, cache: policy.build.cache)

@@ -18,10 +18,13 @@ public struct Pipeline: Sendable {
     /// How often a watched revision is looked at.
     public let watchInterval: Duration
     public let now: @Sendable () -> Date
+    /// Zero-config builds: base image overrides for every service (a policy's own win).
+    public let baseImages: [String: String]
 
     public init(store: Store, git: any GitFetcher, builder: any Builder, runtime: any Runtime,
                 workDirectory: String, dockerNetwork: String?, watchInterval: Duration = .milliseconds(500),
-                now: @escaping @Sendable () -> Date = { Date() }) {
+                baseImages: [String: String] = [:], now: @escaping @Sendable () -> Date = { Date() }) {
+        self.baseImages = baseImages
         self.store = store
         self.git = git
         self.builder = builder

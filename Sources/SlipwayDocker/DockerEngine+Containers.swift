@@ -13,6 +13,8 @@ public struct ContainerSpec: Sendable, Hashable {
     /// The port the container listens on (exposed; published by the network it joins).
     public var port: Int?
     public var healthCheck: HealthCheckSpec?
+    /// Replaces the image's CMD when set.
+    public var command: [String]?
 
     public struct HealthCheckSpec: Sendable, Hashable {
         /// `["CMD-SHELL", line]` or `["CMD", program, args…]`.
@@ -32,7 +34,9 @@ public struct ContainerSpec: Sendable, Hashable {
     }
 
     public init(name: String, image: String, env: [String: String], labels: [String: String],
-                network: String?, restartPolicy: String, port: Int? = nil, healthCheck: HealthCheckSpec? = nil) {
+                network: String?, restartPolicy: String, port: Int? = nil, healthCheck: HealthCheckSpec? = nil,
+                command: [String]? = nil) {
+        self.command = command
         self.port = port
         self.healthCheck = healthCheck
         self.name = name
@@ -75,6 +79,7 @@ extension DockerEngine {
             }
             struct Empty: Encodable {}
             var Image: String
+            var Cmd: [String]?
             var Env: [String]
             var Labels: [String: String]
             var ExposedPorts: [String: Empty]?
@@ -83,7 +88,7 @@ extension DockerEngine {
         }
         func nanoseconds(_ d: Duration) -> Int64 { d.components.seconds * 1_000_000_000 + d.components.attoseconds / 1_000_000_000 }
         struct Created: Decodable { var Id: String }
-        let body = Create(Image: spec.image, Env: spec.env.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" },
+        let body = Create(Image: spec.image, Cmd: spec.command, Env: spec.env.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" },
                           Labels: spec.labels,
                           ExposedPorts: spec.port.map { ["\($0)/tcp": Create.Empty()] },
                           Healthcheck: spec.healthCheck.map { .init(Test: $0.test, Interval: nanoseconds($0.interval),

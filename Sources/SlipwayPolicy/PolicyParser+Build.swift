@@ -36,6 +36,18 @@ extension PolicyParser {
             build.timeout = reader.duration(n, at: "build.timeout", range: .seconds(10)...TimeSpan.hours(6)) ?? build.timeout
         }
         if let n = map["cache"] { build.cache = reader.bool(n, at: "build.cache") ?? true }
+        if let n = map["baseImages"], let entries = reader.stringMap(n, at: "build.baseImages", keyRule: { BaseImageDefaults.images[$0] != nil },
+                                                                      keyHint: "a tool or role with a base image (\(BaseImageDefaults.keys.joined(separator: ", ")))") {
+            for (key, entry) in entries {
+                // `{version}` stands for the plan's version; the rest must be an image reference.
+                let probe = entry.value.replacingOccurrences(of: "{version}", with: "1")
+                if (try? ImageReference(parsing: probe)) == nil {
+                    reader.report(entry.node, "`build.baseImages.\(key)` `\(entry.value)` is not an image reference, as in mirror.internal/node:{version}")
+                } else {
+                    build.baseImages[key] = entry.value
+                }
+            }
+        }
         return build
     }
 

@@ -114,7 +114,8 @@ enum App {
                 builder: EngineBuilder(engine: engine),
                 runtime: runtime,
                 workDirectory: "\(dataDir)/work",
-                dockerNetwork: config.dockerNetwork)
+                dockerNetwork: config.dockerNetwork,
+                baseImages: config.baseImages)
             let handlers = pipeline.handlers
             let stops = StopSignals()
             services.append(QueueListener(configuration: Database.connectionConfiguration(url), wake: wake, stops: stops,

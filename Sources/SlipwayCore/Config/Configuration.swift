@@ -25,6 +25,8 @@ public struct Configuration: Sendable, Hashable {
     public var policiesPoll: TimeSpan
     /// How often the reconcile loop runs; nil: off.
     public var reconcileInterval: TimeSpan?
+    /// Zero-config builds: tool → image overrides for every service (SLIPWAY_BASE_IMAGES).
+    public var baseImages: [String: String]
 
     public struct Invalid: Error, Equatable, CustomStringConvertible {
         public let key: String
@@ -38,7 +40,7 @@ public struct Configuration: Sendable, Hashable {
         "SLIPWAY_WEBHOOK_SECRET_GITHUB", "SLIPWAY_WEBHOOK_SECRET_GITLAB", "SLIPWAY_WEBHOOK_SECRET_BITBUCKET",
         "DOCKER_HOST", "BUILDKIT_HOST", "SLIPWAY_DOCKER_NETWORK", "SLIPWAY_LOG_LEVEL",
         "SLIPWAY_BUILD_CONCURRENCY", "SLIPWAY_BUILD_CONCURRENCY_PER_SERVICE", "SLIPWAY_JOB_LEASE",
-        "SLIPWAY_JOB_RETENTION", "SLIPWAY_QUEUE_POLL", "SLIPWAY_POLICIES_POLL", "SLIPWAY_RECONCILE_INTERVAL",
+        "SLIPWAY_JOB_RETENTION", "SLIPWAY_QUEUE_POLL", "SLIPWAY_POLICIES_POLL", "SLIPWAY_RECONCILE_INTERVAL", "SLIPWAY_BASE_IMAGES",
     ]
 
     static let secretKeys: Set<String> = [
@@ -90,7 +92,8 @@ public struct Configuration: Sendable, Hashable {
             queuePollInterval: try span("SLIPWAY_QUEUE_POLL", value("SLIPWAY_QUEUE_POLL"), default: .seconds(2)),
             policiesPoll: try span("SLIPWAY_POLICIES_POLL", value("SLIPWAY_POLICIES_POLL"), default: .seconds(30)),
             reconcileInterval: value("SLIPWAY_RECONCILE_INTERVAL")?.lowercased() == "off" ? nil
-                : try span("SLIPWAY_RECONCILE_INTERVAL", value("SLIPWAY_RECONCILE_INTERVAL"), default: .seconds(30))
+                : try span("SLIPWAY_RECONCILE_INTERVAL", value("SLIPWAY_RECONCILE_INTERVAL"), default: .seconds(30)),
+            baseImages: BaseImageDefaults.parse(value("SLIPWAY_BASE_IMAGES") ?? "")
         )
     }
 

@@ -75,12 +75,15 @@ public struct Policy: Sendable, Hashable, Codable {
         public var target: String?
         public var timeout: TimeSpan
         public var cache: Bool
+        /// Zero-config builds: tool or role → image (`{version}` replaced); see `BaseImageDefaults`.
+        public var baseImages: [String: String]
 
         public static let defaultTimeout = TimeSpan.minutes(20)
 
         public init(context: String = ".", dockerfile: String? = nil, args: [String: String] = [:],
                     secrets: [String: SecretReference] = [:], target: String? = nil,
-                    timeout: TimeSpan = defaultTimeout, cache: Bool = true) {
+                    timeout: TimeSpan = defaultTimeout, cache: Bool = true, baseImages: [String: String] = [:]) {
+            self.baseImages = baseImages
             self.context = context
             self.dockerfile = dockerfile
             self.args = args
@@ -99,6 +102,7 @@ public struct Policy: Sendable, Hashable, Codable {
             target = try c.decodeIfPresent(String.self, forKey: .target)
             timeout = try c.decodeIfPresent(TimeSpan.self, forKey: .timeout) ?? Self.defaultTimeout
             cache = try c.decodeIfPresent(Bool.self, forKey: .cache) ?? true
+            baseImages = try c.decodeIfPresent([String: String].self, forKey: .baseImages) ?? [:]
         }
     }
 

@@ -1,0 +1,157 @@
+import Foundation
+import SlipwayCore
+
+/// What detection reads of a repository: files by path relative to its root. Detection
+/// is a pure function over this; the real tree reads a checkout, tests use memory.
+public protocol FileTree: Sendable {
+    /// A file or a folder (Railpack's `HasFile` is a stat: folders count).
+    func exists(_ path: String) -> Bool
+    func isDirectory(_ path: String) -> Bool
+    func read(_ path: String) -> String?
+    /// Names directly inside a folder ("" is the root), sorted.
+    func list(_ directory: String) -> [String]
+    func isExecutable(_ path: String) -> Bool
+    /// Every file path below the root (for `**` globs), sorted.
+    func allFiles() -> [String]
+    /// The name of the root folder (Railpack's cpp start command uses it).
+    var rootName: String { get }
+}
+
+extension FileTree {
+    /// Paths matching a glob; `**` spans folders, a pattern without it stays at its level.
+    public func glob(_ pattern: String) -> [String] {
+        let filter = PathFilter([pattern])
+        if pattern.contains("**") { return allFiles().filter { filter.matches($0) } }
+        // One level: list the pattern's folder only.
+        let parts = pattern.split(separator: "/").map(String.init)
+        var candidates = [""]
+        for part in parts {
+            var next: [String] = []
+            for base in candidates {
+                for name in list(base) {
+                    let path = base.isEmpty ? name : "\(base)/\(name)"
+                    if PathFilter([part]).matches(name) { next.append(path) }
+                }
+            }
+            candidates = next
+        }
+        return candidates.sorted()
+    }
+
+    func json(_ path: String) -> [String: Any]? {
+        guard let text = read(path), let data = JSONC.strip(text).data(using: .utf8) else { return nil }
+        return (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+    }
+}
+
+/// A tree held in memory: `files` by path; folders are implied by the paths.
+public struct MemoryTree: FileTree {
+    public var files: [String: String]
+    public var executables: Set<String>
+    public var rootName: String
+
+    public init(_ files: [String: String], executables: Set<String> = [], rootName: String = "app") {
+        self.files = files
+        self.executables = executables
+        self.rootName = rootName
+    }
+
+    public func exists(_ path: String) -> Bool { files[path] != nil || isDirectory(path) }
+    public func isDirectory(_ path: String) -> Bool { files.keys.contains { $0.hasPrefix(path + "/") } }
+    public func read(_ path: String) -> String? { files[path] }
+    public func isExecutable(_ path: String) -> Bool { executables.contains(path) }
+    public func allFiles() -> [String] { files.keys.sorted() }
+
+    public func list(_ directory: String) -> [String] {
+        let prefix = directory.isEmpty ? "" : directory + "/"
+        var names = Set<String>()
+        for path in files.keys where path.hasPrefix(prefix) {
+            if let name = path.dropFirst(prefix.count).split(separator: "/").first { names.insert(String(name)) }
+        }
+        return names.sorted()
+    }
+}
+
+/// A checkout on disk. `allFiles` skips what no detection rule looks into.
+public struct DirectoryTree: FileTree {
+    public let root: String
+    public let rootName: String
+    static let skipped: Set<String> = [".git", "node_modules", ".venv", "venv", "target", "vendor", "_build", "deps", "dist", "build"]
+
+    /// `rootName` defaults to the folder's own name; a build passes `app`, where the image keeps the source.
+    public init(root: String, rootName: String? = nil) {
+        self.root = root.hasSuffix("/") ? String(root.dropLast()) : root
+        self.rootName = rootName ?? URL(fileURLWithPath: root).standardizedFileURL.lastPathComponent
+    }
+
+    func full(_ path: String) -> String { path.isEmpty ? root : "\(root)/\(path)" }
+
+    public func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: full(path)) }
+
+    public func isDirectory(_ path: String) -> Bool {
+        var directory: ObjCBool = false
+        return FileManager.default.fileExists(atPath: full(path), isDirectory: &directory) && directory.boolValue
+    }
+
+    public func read(_ path: String) -> String? {
+        guard let data = FileManager.default.contents(atPath: full(path)), data.count < 4 << 20 else { return nil }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    public func list(_ directory: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: full(directory))) ?? []).sorted()
+    }
+
+    public func isExecutable(_ path: String) -> Bool { FileManager.default.isExecutableFile(atPath: full(path)) }
+
+    public func allFiles() -> [String] {
+        var out: [String] = []
+        func walk(_ directory: String, depth: Int) {
+            guard depth < 12 else { return }
+            for name in list(directory) {
+                let path = directory.isEmpty ? name : "\(directory)/\(name)"
+                if isDirectory(path) {
+                    if !Self.skipped.contains(name) { walk(path, depth: depth + 1) }
+                } else {
+                    out.append(path)
+                }
+            }
+        }
+        walk("", depth: 0)
+        return out.sorted()
+    }
+}
+
+/// JSON with comments and trailing commas (railpack.json, tsconfig-style files).
+enum JSONC {
+    static func strip(_ text: String) -> String {
+        var out = ""
+        var chars = Array(text.unicodeScalars)[...]
+        var inString = false
+        while let c = chars.first {
+            chars = chars.dropFirst()
+            if inString {
+                out.unicodeScalars.append(c)
+                if c == "\\", let next = chars.first { out.unicodeScalars.append(next); chars = chars.dropFirst() }
+                else if c == "\"" { inString = false }
+            } else if c == "\"" {
+                inString = true
+                out.unicodeScalars.append(c)
+            } else if c == "/", chars.first == "/" {
+                while let n = chars.first, n != "\n" { chars = chars.dropFirst() }
+            } else if c == "/", chars.first == "*" {
+                chars = chars.dropFirst()
+                while let n = chars.first, !(n == "*" && chars.dropFirst().first == "/") { chars = chars.dropFirst() }
+                chars = chars.dropFirst(2)
+            } else if c == "," {
+                // A trailing comma before } or ] is dropped.
+                let rest = chars.drop { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "\r" }
+                if let n = rest.first, n == "}" || n == "]" { continue }
+                out.unicodeScalars.append(c)
+            } else {
+                out.unicodeScalars.append(c)
+            }
+        }
+        return out
+    }
+}

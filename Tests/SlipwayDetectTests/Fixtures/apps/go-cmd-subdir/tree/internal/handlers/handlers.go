@@ -1,0 +1,3 @@
+package handlers
+
+func Hello() string { return "hi" }

@@ -1,0 +1,1 @@
+Bun.serve({ port: Number(process.env.PORT) || 3000, fetch: () => new Response('hi') });

@@ -1,0 +1,5 @@
+package com.example.demo;
+
+public class DemoApplication {
+    public static void main(String[] args) {}
+}

@@ -1,0 +1,2 @@
+require "httparty"
+puts HTTParty.get("https://example.com").code

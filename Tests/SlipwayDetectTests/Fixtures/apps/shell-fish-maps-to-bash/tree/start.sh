@@ -1,0 +1,2 @@
+#!/usr/bin/env fish
+echo "hello from fish"

@@ -1,0 +1,2 @@
+#!/usr/bin/env zsh
+echo "hello from zsh"
