@@ -107,7 +107,7 @@ let package = Package(
 
         // deploy/bench/queue: the queue's throughput and latency, measured.
         .executableTarget(name: "slipway-bench", dependencies: [
-            "SlipwayCore", "SlipwayStore", "SlipwayController",
+            "SlipwayCore", "SlipwayStore", "SlipwayController", "SlipwayDetect",
             .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Hummingbird", package: "hummingbird"),

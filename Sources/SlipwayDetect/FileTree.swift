@@ -1,5 +1,6 @@
 import Foundation
 import SlipwayCore
+import Synchronization
 
 /// What detection reads of a repository: files by path relative to its root. Detection
 /// is a pure function over this; the real tree reads a checkout, tests use memory.
@@ -76,6 +77,9 @@ public struct MemoryTree: FileTree {
 public struct DirectoryTree: FileTree {
     public let root: String
     public let rootName: String
+    /// The walk for `**` globs happens once per tree, however many rules ask.
+    private let walked = Walked()
+    final class Walked: Sendable { let files = Mutex<[String]?>(nil) }
     static let skipped: Set<String> = [".git", "node_modules", ".venv", "venv", "target", "vendor", "_build", "deps", "dist", "build"]
 
     /// `rootName` defaults to the folder's own name; a build passes `app`, where the image keeps the source.
@@ -105,6 +109,13 @@ public struct DirectoryTree: FileTree {
     public func isExecutable(_ path: String) -> Bool { FileManager.default.isExecutableFile(atPath: full(path)) }
 
     public func allFiles() -> [String] {
+        if let files = walked.files.withLock({ $0 }) { return files }
+        let files = walk()
+        walked.files.withLock { $0 = files }
+        return files
+    }
+
+    private func walk() -> [String] {
         var out: [String] = []
         func walk(_ directory: String, depth: Int) {
             guard depth < 12 else { return }

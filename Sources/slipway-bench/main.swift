@@ -9,6 +9,7 @@ import SlipwayStore
 //   slipway-bench raw|slipway --database-url URL --jobs N --workers W --batch B
 //   slipway-bench latency --database-url URL --samples S
 //   slipway-bench hello --addr 127.0.0.1:PORT      (deploy/bench/webhooks: the framework ceiling)
+//   slipway-bench detect DIR… [--rounds N]         (deploy/bench/detect: zero-config detection time)
 // `raw` drives the queue's own claim and complete statements on W connections (the ceiling);
 // `slipway` runs W worker pools of B slots claiming B at a time, as `slipway serve` runs them.
 
@@ -16,6 +17,11 @@ let options = BenchOptions(CommandLine.arguments.dropFirst())
 var logger = Logger(label: "slipway.bench")
 logger.logLevel = .error
 let kind = JobKind("bench.noop")
+
+if CommandLine.arguments.dropFirst().first == "detect" {
+    print(DetectBench.run(Array(CommandLine.arguments.dropFirst(2))))
+    exit(0)
+}
 
 if CommandLine.arguments.dropFirst().first == "hello" {
     let args = Array(CommandLine.arguments.dropFirst(2))

@@ -194,6 +194,12 @@ enum SinglePageApp {
         if let forced = c.railpack("SPA_OUTPUT_DIR") { return forced }
         guard !customStart, let build = p.scripts["build"] else { return nil }
         let config = { (names: [String]) in names.compactMap(c.read).first }
+        // React Router first: a static build only with `ssr: false`.
+        let routerConfig = config(["react-router.config.js", "react-router.config.ts"])
+        if routerConfig != nil || build.contains("react-router build") || p.has("@react-router/dev") {
+            guard let routerConfig, match(routerConfig, #"ssr:\s*(false)"#) != nil else { return nil }
+            return match(routerConfig, #"buildDirectory:\s*['"]([^'"]+)['"]"#) ?? "build/client/"
+        }
         if p.has("vite"), !p.has("@sveltejs/kit"), !p.has("@tanstack/react-start") {
             let file = config(["vite.config.js", "vite.config.ts", "vite.config.mjs", "vite.config.mts"])
             if file != nil || build.contains("vite build") {
@@ -210,7 +216,26 @@ enum SinglePageApp {
             return match(file, #"distDir:\s*['"]([^'"]+)['"]"#) ?? "out"
         }
         if p.has("react-scripts"), build.contains("react-scripts build") { return "build" }
+        if p.has("@angular/core"), build.contains("ng build"), let angular = c.json("angular.json") {
+            return angularOutput(angular, project: c.railpack("ANGULAR_PROJECT"))
+        }
+        if p.has("expo"), p.has("react-native-web"),
+           let output = ((c.json("app.json")?["expo"] as? [String: Any])?["web"] as? [String: Any])?["output"] as? String,
+           output == "static" || output == "single" {
+            return "dist"
+        }
         return nil
+    }
+
+    /// `outputPath` of the project's build target (`/browser` below it for the application builder).
+    static func angularOutput(_ angular: [String: Any], project named: String?) -> String? {
+        let projects = angular["projects"] as? [String: Any] ?? [:]
+        guard let name = named ?? projects.keys.sorted().first, let project = projects[name] as? [String: Any] else { return nil }
+        let build = (project["architect"] as? [String: Any])?["build"] as? [String: Any]
+        let options = build?["options"] as? [String: Any]
+        var output = options?["outputPath"] as? String ?? (options?["outputPath"] as? [String: Any])?["base"] as? String ?? "dist/\(name)"
+        if let builder = build?["builder"] as? String, builder.hasSuffix(":application") { output += "/browser" }
+        return output
     }
 
     static func match(_ text: String?, _ pattern: String) -> String? {
