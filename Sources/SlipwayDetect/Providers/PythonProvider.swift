@@ -60,7 +60,7 @@ struct PythonProvider: Provider {
     /// The rules run in order and a later match overwrites an earlier one.
     func start(_ c: Context) -> String? {
         let deps = c.tree.allFiles()
-            .filter { ["requirements.txt", "pyproject.toml", "Pipfile"].contains(($0 as NSString).lastPathComponent) }
+            .filter { path in ["requirements.txt", "pyproject.toml", "Pipfile"].contains { path == $0 || path.hasSuffix("/" + $0) } }
             .compactMap(c.read).joined(separator: "\n").lowercased()
         let main = Self.mains.first(where: c.has)
         let port = "${PORT:-8000}"
