@@ -13,6 +13,9 @@ public struct BuildPlan: Sendable, Hashable, Codable {
 
     /// Tool → requested version (node 20, pnpm 9, …), after every precedence rule.
     public var tools: [String: String]
+    /// What the build image lacks and the install needs (a package manager), run first.
+    /// Railpack gets these from mise; a Dockerfile on the official images installs them.
+    public var setup: [String]
     /// Files install needs, copied before it runs (good layer caching); ["."] means all.
     public var installFiles: [String]
     /// Environment of the running app.
@@ -25,7 +28,8 @@ public struct BuildPlan: Sendable, Hashable, Codable {
     public var staticRoot: String?
 
     public init(provider: String?, packageManager: String? = nil, runtimeVersion: String? = nil, install: [String] = [],
-                build: [String] = [], start: String? = nil, tools: [String: String] = [:], installFiles: [String] = ["."],
+                build: [String] = [], start: String? = nil, tools: [String: String] = [:], setup: [String] = [],
+                installFiles: [String] = ["."],
                 variables: [String: String] = [:], paths: [String] = [], caches: [String] = [], staticRoot: String? = nil) {
         self.paths = paths
         self.provider = provider
@@ -35,6 +39,7 @@ public struct BuildPlan: Sendable, Hashable, Codable {
         self.build = build
         self.start = start
         self.tools = tools
+        self.setup = setup
         self.installFiles = installFiles
         self.variables = variables
         self.caches = caches
@@ -42,7 +47,7 @@ public struct BuildPlan: Sendable, Hashable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case provider, packageManager, runtimeVersion, install, build, start, tools, installFiles, variables, paths, caches, staticRoot
+        case provider, packageManager, runtimeVersion, install, build, start, tools, setup, installFiles, variables, paths, caches, staticRoot
     }
 
     /// Every key, `null` where there is no value, contract keys first.
@@ -55,6 +60,7 @@ public struct BuildPlan: Sendable, Hashable, Codable {
         try c.encode(build, forKey: .build)
         try c.encode(start, forKey: .start)
         try c.encode(tools, forKey: .tools)
+        try c.encode(setup, forKey: .setup)
         try c.encode(installFiles, forKey: .installFiles)
         try c.encode(variables, forKey: .variables)
         try c.encode(paths, forKey: .paths)

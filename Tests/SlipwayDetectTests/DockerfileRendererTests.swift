@@ -35,6 +35,21 @@ import Testing
         #expect(text.contains(#"RUN --mount=type=cache,target=/root/.cache/go-build --mount=type=cache,target=/go/pkg/mod go build -ldflags="-w -s" -o out"#))
     }
 
+    /// What the official image lacks comes first: uv for a uv project, mvn without a wrapper.
+    @Test func missingToolsAreInstalledBeforeInstall() throws {
+        let uv = try DockerfileRenderer.render(try Detector.plan(MemoryTree([
+            "pyproject.toml": "[project]\nname = \"x\"\n", "uv.lock": "", "main.py": "print(1)",
+        ])))
+        let lines = uv.split(separator: "\n").map(String.init)
+        let setup = try #require(lines.firstIndex(of: "RUN pip install uv"))
+        let install = try #require(lines.firstIndex { $0.hasSuffix("uv sync --locked --no-dev --no-install-project") })
+        #expect(setup < install)
+        #expect(lines.contains("ENV PATH=/app/.venv/bin:$PATH"))
+        let maven = try DockerfileRenderer.render(try Detector.plan(MemoryTree(["pom.xml": "<project/>"])))
+        #expect(maven.contains("FROM maven:3-eclipse-temurin-21 AS build"))
+        #expect(maven.contains("\nFROM eclipse-temurin:21-jre\n"))
+    }
+
     @Test func latestAndLTSUseTheImagesOwnTags() {
         let images = BaseImages()
         #expect(images.image("node", version: "lts") == "node:lts-bookworm-slim")

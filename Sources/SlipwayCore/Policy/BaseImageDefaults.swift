@@ -11,6 +11,7 @@ public enum BaseImageDefaults {
         "go": "golang:{version}-bookworm",
         "java": "eclipse-temurin:{version}-jdk",
         "java-runtime": "eclipse-temurin:{version}-jre",
+        "maven": "maven:3-eclipse-temurin-{version}",
         "rust": "rust:{version}-bookworm",
         "ruby": "ruby:{version}-slim-bookworm",
         "elixir": "elixir:{version}",

@@ -120,8 +120,16 @@ struct NodeProvider: Provider {
                          "NPM_CONFIG_FUND": "false", "NPM_CONFIG_FETCH_RETRIES": "5", "CI": "true"]
         if pm == .yarn1 { variables["YARN_PRODUCTION"] = "false" }
 
+        // The node image brings npm, yarn 1 and corepack; anything else is installed first.
+        var setup: [String] = []
+        switch pm {
+        case .pnpm where !corepack: setup.append("npm i -g pnpm@\(tools["pnpm"] ?? "9")")
+        case .yarnberry where !corepack: setup.append("corepack enable && corepack prepare yarn@stable --activate")
+        case .bun where !omitNode: setup.append("npm i -g bun@\(tools["bun"] ?? "latest")")
+        default: break
+        }
         var plan = BuildPlan(provider: name, packageManager: pm.command, runtimeVersion: omitNode ? tools["bun"] : node,
-                             install: install, build: build, start: start, tools: tools,
+                             install: install, build: build, start: start, tools: tools, setup: setup,
                              installFiles: installFiles(c, p), variables: variables, paths: ["/app/node_modules/.bin"],
                              caches: caches(pm))
         if let output = SinglePageApp.outputDirectory(c, package: p, customStart: customStart(c, scripts)) {

@@ -24,6 +24,7 @@ struct PHPProvider: Provider {
         }
         return BuildPlan(provider: name, packageManager: "composer", runtimeVersion: version, install: install, build: build,
                          start: "/start-container.sh", tools: tools,
+                         setup: c.has("composer.json") ? ["command -v composer >/dev/null || (curl -fsSL https://getcomposer.org/installer | php -- --install-dir=/usr/local/bin --filename=composer)"] : [],
                          installFiles: ["composer.json", "composer.lock"].filter(c.has), caches: ["/root/.composer/cache"])
     }
 }
@@ -93,10 +94,12 @@ struct CppProvider: Provider {
         if c.has("CMakeLists.txt") {
             return BuildPlan(provider: name, packageManager: "cmake",
                              build: ["mkdir /build", "cmake -B /build -GNinja /app", "cmake --build /build"],
-                             start: binary, tools: ["cmake": "latest", "ninja": "latest"])
+                             start: binary, tools: ["cmake": "latest", "ninja": "latest"],
+                             setup: ["apt-get update && apt-get install -y --no-install-recommends cmake ninja-build"])
         }
         return BuildPlan(provider: name, packageManager: "meson", build: ["meson setup /build", "meson compile -C /build"],
-                         start: binary, tools: ["meson": "latest", "ninja": "latest"])
+                         start: binary, tools: ["meson": "latest", "ninja": "latest"],
+                         setup: ["apt-get update && apt-get install -y --no-install-recommends meson ninja-build"])
     }
 }
 

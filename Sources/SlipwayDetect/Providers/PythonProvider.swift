@@ -48,7 +48,9 @@ struct PythonProvider: Provider {
         }
 
         return BuildPlan(provider: name, packageManager: manager, runtimeVersion: version, install: install, build: build,
-                         start: start(c), tools: ["python": version, manager: manager == "pip" ? "" : "latest"].filter { !$0.value.isEmpty },
+                         start: start(c),
+                         tools: ["python": version, manager: manager == "pip" ? "" : "latest"].filter { !$0.value.isEmpty },
+                         setup: manager == "pip" ? [] : ["pip install \(manager)"],
                          installFiles: files.isEmpty ? ["."] : files,
                          variables: ["PYTHONFAULTHANDLER": "1", "PYTHONUNBUFFERED": "1", "PYTHONHASHSEED": "random",
                                      "PYTHONDONTWRITEBYTECODE": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_DEFAULT_TIMEOUT": "100",
