@@ -60,11 +60,26 @@ public enum DockerfileRenderer {
         } else {
             lines.append("COPY --from=build /app /app")
         }
+        if provider == "php" { lines += phpStartScript(plan) }
         // The app runs as an unprivileged user where the image has a way to make one.
         lines.append(#"RUN (id -u app >/dev/null 2>&1 || adduser -D -H app 2>/dev/null || useradd --no-create-home app 2>/dev/null || true) && chown -R app /app 2>/dev/null || true"#)
         lines.append("USER app")
         lines.append("CMD [\"sh\", \"-c\", \(json(command))]")
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// FrankenPHP serves the app; Laravel (an `artisan` build step) migrates first unless
+    /// RAILPACK_SKIP_MIGRATIONS is true, as Railpack's start-container.sh does.
+    static func phpStartScript(_ plan: BuildPlan) -> [String] {
+        let laravel = plan.build.contains { $0.hasPrefix("php artisan") }
+        let root = laravel ? "/app/public" : "/app"
+        // One printf format in single quotes: `\n` becomes a line break, `$VAR` waits for the container.
+        var script = #"#!/bin/sh\nset -e\n"#
+        if laravel {
+            script += #"if [ "$RAILPACK_SKIP_MIGRATIONS" != "true" ]; then php artisan migrate --force; fi\n"#
+        }
+        script += #"exec frankenphp php-server --root "# + root + #" --listen :${PORT:-80}\n"#
+        return ["RUN printf '\(script)' > /start-container.sh && chmod +x /start-container.sh"]
     }
 
     /// (build stage key, runtime stage key) per provider.

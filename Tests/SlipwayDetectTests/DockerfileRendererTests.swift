@@ -50,6 +50,23 @@ import Testing
         #expect(maven.contains("\nFROM eclipse-temurin:21-jre\n"))
     }
 
+    @Test func laravelGetsAStartScriptThatMigratesUnlessSkipped() throws {
+        let plan = try Detector.plan(MemoryTree(["composer.json": #"{"require": {"php": "^8.3"}}"#, "artisan": "", "public/index.php": ""]))
+        #expect(plan.start == "/start-container.sh")
+        let text = try DockerfileRenderer.render(plan)
+        #expect(text.contains("FROM dunglas/frankenphp:php8.3-trixie AS build"))
+        #expect(text.contains(#"RUN printf '#!/bin/sh\nset -e\nif [ "$RAILPACK_SKIP_MIGRATIONS" != "true" ]; then php artisan migrate --force; fi\nexec frankenphp php-server --root /app/public --listen :${PORT:-80}\n' > /start-container.sh"#))
+    }
+
+    @Test func tanStackStartRunsItsServerBundle() throws {
+        let plan = try Detector.plan(MemoryTree([
+            "package.json": #"{"scripts": {"build": "vite build"}, "dependencies": {"@tanstack/react-start": "^1"}}"#,
+            "pnpm-lock.yaml": "lockfileVersion: '9.0'\n",
+        ]))
+        #expect(plan.start == "pnpm exec srvx --prod -s ../client dist/server/server.js")
+        #expect(plan.tools["pnpm"] == "9")
+    }
+
     @Test func latestAndLTSUseTheImagesOwnTags() {
         let images = BaseImages()
         #expect(images.image("node", version: "lts") == "node:lts-bookworm-slim")

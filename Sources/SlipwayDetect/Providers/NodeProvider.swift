@@ -112,6 +112,9 @@ struct NodeProvider: Provider {
             start = "\(pm == .bun ? "bun" : "node") \(index)"
         } else if p.has("nuxt") {
             start = "node .output/server/index.mjs"
+        } else if p.has("@tanstack/react-start") {
+            let runner = pm == .pnpm ? "pnpm exec" : pm == .bun ? "bunx" : "npx"
+            start = "\(runner) srvx --prod -s ../client dist/server/server.js"
         } else if p.has("@sveltejs/kit"), p.has("@sveltejs/adapter-auto") {
             start = "node build"
         }
