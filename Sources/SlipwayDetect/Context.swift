@@ -123,3 +123,14 @@ enum TOML {
             .filter { $0.hasPrefix("[") }.map { $0.trimmingCharacters(in: ["[", "]", " "]) }
     }
 }
+
+/// The first capture group of a regular expression, the way the rules read manifests
+/// (`go 1.22` in go.mod, `outDir:` in a Vite config).
+enum Pattern {
+    static func first(_ text: String?, _ pattern: String) -> String? {
+        guard let text, let regex = try? NSRegularExpression(pattern: pattern),
+              let m = regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)), m.numberOfRanges > 1,
+              let range = Range(m.range(at: 1), in: text) else { return nil }
+        return String(text[range])
+    }
+}

@@ -7,7 +7,7 @@ struct GoProvider: Provider {
 
     func plan(_ c: Context) -> BuildPlan {
         var version = "1.25"
-        if let mod = c.read("go.mod"), let v = SinglePageApp.match(mod, #"(?m)^go\s+([0-9][0-9.]*)"#) { version = v }
+        if let mod = c.read("go.mod"), let v = Pattern.first(mod, #"(?m)^go\s+([0-9][0-9.]*)"#) { version = v }
         if let env = c.railpack("GO_VERSION") { version = Versions.fuzzy(env) }
         if let mise = c.miseVersion("go") { version = mise }
 

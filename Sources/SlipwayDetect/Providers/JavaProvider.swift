@@ -14,7 +14,7 @@ struct JavaProvider: Provider {
             var gradle = "8"
             if let env = c.railpack("GRADLE_VERSION") { gradle = Versions.fuzzy(env) }
             if let props = c.read("gradle/wrapper/gradle-wrapper.properties"),
-               let major = SinglePageApp.match(props, #"gradle-([0-9]+)"#) { gradle = major }
+               let major = Pattern.first(props, #"gradle-([0-9]+)"#) { gradle = major }
             if let major = Int(gradle), major <= 5 { jdk = "8" }
             var build: [String] = []
             if !c.tree.isExecutable("gradlew") { build.append("chmod +x gradlew") }

@@ -208,23 +208,23 @@ enum SinglePageApp {
         // React Router first: a static build only with `ssr: false`.
         let routerConfig = config(["react-router.config.js", "react-router.config.ts"])
         if routerConfig != nil || build.contains("react-router build") || p.has("@react-router/dev") {
-            guard let routerConfig, match(routerConfig, #"ssr:\s*(false)"#) != nil else { return nil }
-            return match(routerConfig, #"buildDirectory:\s*['"]([^'"]+)['"]"#) ?? "build/client/"
+            guard let routerConfig, Pattern.first(routerConfig, #"ssr:\s*(false)"#) != nil else { return nil }
+            return Pattern.first(routerConfig, #"buildDirectory:\s*['"]([^'"]+)['"]"#) ?? "build/client/"
         }
         if p.has("vite"), !p.has("@sveltejs/kit"), !p.has("@tanstack/react-start") {
             let file = config(["vite.config.js", "vite.config.ts", "vite.config.mjs", "vite.config.mts"])
             if file != nil || build.contains("vite build") {
-                return match(file, #"outDir:\s*['"]([^'"]+)['"]"#) ?? match(build, #"--outDir\s+(\S+)"#) ?? "dist"
+                return Pattern.first(file, #"outDir:\s*['"]([^'"]+)['"]"#) ?? Pattern.first(build, #"--outDir\s+(\S+)"#) ?? "dist"
             }
         }
         if let file = config(["astro.config.mjs", "astro.config.ts"]), build.contains("astro build"),
-           match(file, #"output:\s*['"](server)['"]"#) == nil,
+           Pattern.first(file, #"output:\s*['"](server)['"]"#) == nil,
            !["@astrojs/node", "@astrojs/vercel", "@astrojs/cloudflare", "@astrojs/netlify"].contains(where: p.has) {
-            return match(file, #"outDir:\s*['"]([^'"]+)['"]"#) ?? "dist"
+            return Pattern.first(file, #"outDir:\s*['"]([^'"]+)['"]"#) ?? "dist"
         }
         if p.has("next"), let file = config(["next.config.js", "next.config.mjs", "next.config.ts"]),
-           match(file, #"output:\s*['"](export)['"]"#) != nil {
-            return match(file, #"distDir:\s*['"]([^'"]+)['"]"#) ?? "out"
+           Pattern.first(file, #"output:\s*['"](export)['"]"#) != nil {
+            return Pattern.first(file, #"distDir:\s*['"]([^'"]+)['"]"#) ?? "out"
         }
         if p.has("react-scripts"), build.contains("react-scripts build") { return "build" }
         if p.has("@angular/core"), build.contains("ng build"), let angular = c.json("angular.json") {
@@ -247,12 +247,5 @@ enum SinglePageApp {
         var output = options?["outputPath"] as? String ?? (options?["outputPath"] as? [String: Any])?["base"] as? String ?? "dist/\(name)"
         if let builder = build?["builder"] as? String, builder.hasSuffix(":application") { output += "/browser" }
         return output
-    }
-
-    static func match(_ text: String?, _ pattern: String) -> String? {
-        guard let text, let regex = try? NSRegularExpression(pattern: pattern),
-              let m = regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)), m.numberOfRanges > 1,
-              let range = Range(m.range(at: 1), in: text) else { return nil }
-        return String(text[range])
     }
 }

@@ -54,7 +54,7 @@ struct DotnetProvider: Provider {
     func plan(_ c: Context) -> BuildPlan {
         let project = c.tree.list("").first { $0.hasSuffix(".csproj") } ?? "app.csproj"
         var version = "8.0"
-        if let csproj = c.read(project), let v = SinglePageApp.match(csproj, #"<TargetFramework>net(?:coreapp)?([0-9]+\.[0-9]+)"#) { version = v }
+        if let csproj = c.read(project), let v = Pattern.first(csproj, #"<TargetFramework>net(?:coreapp)?([0-9]+\.[0-9]+)"#) { version = v }
         if let sdk = (c.json("global.json")?["sdk"] as? [String: Any])?["version"] as? String { version = sdk }
         if let env = c.railpack("DOTNET_VERSION") { version = Versions.fuzzy(env) }
         if let mise = c.miseVersion("dotnet") { version = mise }

@@ -84,7 +84,7 @@ struct PythonProvider: Provider {
     /// `WSGI_APPLICATION = 'mysite.wsgi.application'` → `mysite.wsgi`.
     func wsgiModule(_ c: Context) -> String? {
         for file in c.tree.allFiles() where file.hasSuffix(".py") {
-            guard let text = c.read(file), let value = SinglePageApp.match(text, #"WSGI_APPLICATION\s*=\s*['"]([^'"]+)['"]"#) else { continue }
+            guard let text = c.read(file), let value = Pattern.first(text, #"WSGI_APPLICATION\s*=\s*['"]([^'"]+)['"]"#) else { continue }
             return value.hasSuffix(".application") ? String(value.dropLast(".application".count)) : value
         }
         return nil

@@ -9,11 +9,11 @@ struct RubyProvider: Provider {
         let gemfile = c.read("Gemfile") ?? ""
         let lock = c.read("Gemfile.lock") ?? ""
         var version = "3.4"
-        if let v = SinglePageApp.match(lock, #"RUBY VERSION\s+ruby ([0-9]+\.[0-9]+\.[0-9]+)"#) { version = v }
+        if let v = Pattern.first(lock, #"RUBY VERSION\s+ruby ([0-9]+\.[0-9]+\.[0-9]+)"#) { version = v }
         if let mise = c.miseVersion("ruby") { version = mise }
         if let env = c.railpack("RUBY_VERSION") { version = Versions.fuzzy(env) }
 
-        let bundler = SinglePageApp.match(lock, #"BUNDLED WITH\s+([0-9][0-9.]*)"#)
+        let bundler = Pattern.first(lock, #"BUNDLED WITH\s+([0-9][0-9.]*)"#)
         let gems = gemfile + lock
         let bootsnap = gems.contains("bootsnap")
         var install = ["gem install -N bundler\(bundler.map { ":\($0)" } ?? "")", "bundle install"]
