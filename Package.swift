@@ -29,6 +29,11 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
         ]),
         // Provider payloads → normalized events; signature checks.
+        // AWS: SigV4 signing, credentials, the ECS/ECR/CloudWatch Logs clients.
+        .target(name: "SlipwayAWS", dependencies: [
+            "SlipwayCore",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         // Zero-config detection: a pure function over a file tree → build plan → Dockerfile.
         .target(name: "SlipwayDetect", dependencies: [
             "SlipwayCore",
@@ -128,6 +133,7 @@ let package = Package(
 
         // Pure logic, milliseconds.
         .testTarget(name: "SlipwayCoreTests", dependencies: ["SlipwayCore"]),
+        .testTarget(name: "SlipwayAWSTests", dependencies: ["SlipwayAWS"], exclude: ["Fixtures"]),
         .testTarget(name: "SlipwayDetectTests", dependencies: ["SlipwayDetect", "SlipwayCore"], exclude: ["Fixtures"]),
         .testTarget(name: "SlipwayPolicyTests", dependencies: ["SlipwayPolicy", "SlipwayCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SlipwayWebhooksTests", dependencies: ["SlipwayWebhooks", "SlipwayCore"], resources: [.copy("Fixtures")]),
