@@ -33,6 +33,8 @@ let package = Package(
         .target(name: "SlipwayAWS", dependencies: [
             "SlipwayCore",
             .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOFoundationCompat", package: "swift-nio"),
         ]),
         // Zero-config detection: a pure function over a file tree → build plan → Dockerfile.
         .target(name: "SlipwayDetect", dependencies: [
@@ -144,6 +146,7 @@ let package = Package(
         ], resources: [.copy("Fixtures")]),
         // Real Postgres, Docker engine, registry, libgit2 — started by deploy/test.sh.
         .testTarget(name: "SlipwayIntegrationTests", dependencies: [
+            "SlipwayAWS",
             "SlipwayDetect",
             "SlipwayCore", "SlipwayPolicy", "SlipwayWebhooks", "SlipwayStore", "SlipwayGit", "SlipwayBuild",
             "SlipwayRuntime", "SlipwayDocker", "SlipwayController", "SlipwayServer", "SlipwayTestSupport",

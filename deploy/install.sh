@@ -32,6 +32,14 @@ if [ ${#need[@]} -gt 0 ]; then
     $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
+# The AWS API in tests: moto's server (ECS, ECR, CloudWatch Logs, IAM, STS).
+if ! command -v moto_server >/dev/null 2>&1; then
+    echo "installing: moto[server] for python3" >&2
+    python3 -m pip install -q 'moto[server]' 2>/dev/null \
+        || python3 -m pip install -q --break-system-packages 'moto[server]'
+    command -v moto_server >/dev/null 2>&1 || { echo "moto_server is not on PATH after pip install; add pip's bin folder to PATH" >&2; exit 1; }
+fi
+
 # The policy schema test runs manifests/policy.schema.json through Python's jsonschema.
 if ! python3 -c 'import jsonschema, yaml' 2>/dev/null; then
     echo "installing: jsonschema and PyYAML for python3" >&2

@@ -1,0 +1,126 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOFoundationCompat
+import NIOHTTP1
+
+/// Calls AWS JSON 1.1 APIs (ECS, ECR, CloudWatch Logs): signed with SigV4, retried on
+/// throttling and 5xx with exponential backoff and jitter, errors turned into what to do.
+public struct AWSClient: Sendable {
+    let http: HTTPClient
+    let credentials: @Sendable () async throws -> SigV4.Credentials
+    public let region: String
+    let environment: [String: String]
+    let maxAttempts: Int
+    let now: @Sendable () -> Date
+
+    public init(http: HTTPClient = .shared, region: String, environment: [String: String],
+                maxAttempts: Int = 5, now: @escaping @Sendable () -> Date = { Date() },
+                credentials: @escaping @Sendable () async throws -> SigV4.Credentials) {
+        self.http = http
+        self.region = region
+        self.environment = environment
+        self.maxAttempts = maxAttempts
+        self.now = now
+        self.credentials = credentials
+    }
+
+    static func targetPrefix(_ service: AWSEndpoint.Service) -> String {
+        switch service {
+        case .ecs: "AmazonEC2ContainerServiceV20141113"
+        case .ecr: "AmazonEC2ContainerRegistry_V20150921"
+        case .logs: "Logs_20140328"
+        case .sts: "AWSSecurityTokenServiceV20110615"
+        }
+    }
+
+    /// `action` is the API name (`ListClusters`); `body` the JSON request. Returns the JSON answer.
+    public func call(_ service: AWSEndpoint.Service, _ action: String, body: Data = Data("{}".utf8)) async throws -> Data {
+        let endpoint = AWSEndpoint.url(service, region: region, environment: environment)
+        guard let url = URL(string: endpoint), let host = url.host else {
+            throw AWSError(status: 0, code: "BadEndpoint", message: "\(endpoint) is not a URL; fix AWS_ENDPOINT_URL", action: action)
+        }
+        let hostHeader = url.port.map { "\(host):\($0)" } ?? host
+        var attempt = 0
+        while true {
+            attempt += 1
+            let headers: [(name: String, value: String)] = [
+                ("Host", hostHeader), ("Content-Type", "application/x-amz-json-1.1"),
+                ("X-Amz-Target", "\(Self.targetPrefix(service)).\(action)"),
+            ]
+            let signed = SigV4.sign(SigV4.Request(method: "POST", path: url.path.isEmpty ? "/" : url.path, headers: headers, body: Array(body)),
+                                    credentials: try await credentials(), region: region, service: service.signingName, date: now())
+            var request = HTTPClientRequest(url: endpoint)
+            request.method = .POST
+            for (name, value) in headers + signed.headers where name != "Host" { request.headers.add(name: name, value: value) }
+            request.body = .bytes(ByteBuffer(data: body))
+            let (status, data): (Int, Data)
+            do {
+                let response = try await http.execute(request, timeout: .seconds(30))
+                status = Int(response.status.code)
+                data = Data(buffer: try await response.body.collect(upTo: 16 << 20))
+            } catch {
+                guard attempt < maxAttempts else {
+                    throw AWSError(status: 0, code: "Unreachable", message: "\(endpoint) did not answer (\(error))", action: action)
+                }
+                try await Task.sleep(for: Self.backoff(attempt: attempt))
+                continue
+            }
+            if (200..<300).contains(status) { return data }
+            let error = AWSError.parse(status: status, body: data, action: action)
+            guard error.isRetryable, attempt < maxAttempts else { throw error }
+            try await Task.sleep(for: Self.backoff(attempt: attempt))
+        }
+    }
+
+    /// Full jitter over an exponential cap: 100 ms, 200 ms, 400 ms … at most 5 s.
+    static func backoff(attempt: Int, random: Double = Double.random(in: 0...1)) -> Duration {
+        let cap = min(5_000.0, 100.0 * pow(2.0, Double(attempt - 1)))
+        return .milliseconds(Int64(cap * random))
+    }
+}
+
+/// An AWS API error with what to do about it.
+public struct AWSError: Error, Sendable, CustomStringConvertible {
+    public var status: Int
+    public var code: String
+    public var message: String
+    public var action: String
+
+    static let throttling: Set<String> = ["Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
+                                           "TooManyRequestsException", "ProvisionedThroughputExceededException", "RequestLimitExceeded"]
+
+    public var isRetryable: Bool { status >= 500 || status == 429 || Self.throttling.contains(code) }
+
+    public var description: String {
+        var text = "\(action): \(code) (\(status)): \(message)"
+        switch code {
+        case "AccessDenied", "AccessDeniedException", "UnauthorizedOperation":
+            text += "; the credentials in use lack permission for this call: allow it in their IAM policy (see the README's IAM section)"
+        case "InvalidClientTokenId", "UnrecognizedClientException":
+            text += "; the access key is not known: check AWS_ACCESS_KEY_ID or the profile"
+        case "SignatureDoesNotMatch", "InvalidSignatureException":
+            text += "; the secret key does not match the access key: check AWS_SECRET_ACCESS_KEY or the profile"
+        case "ExpiredToken", "ExpiredTokenException":
+            text += "; the session token expired: renew the credentials"
+        default: break
+        }
+        return text
+    }
+
+    /// JSON (`{"__type": "…#Code", "message": "…"}`) or XML (`<Code>…</Code><Message>…</Message>`) error bodies.
+    static func parse(status: Int, body: Data, action: String) -> AWSError {
+        if let json = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] {
+            let type = (json["__type"] as? String) ?? (json["code"] as? String) ?? "HTTP\(status)"
+            let code = String(type.split(separator: "#").last ?? Substring(type))
+            let message = (json["message"] as? String) ?? (json["Message"] as? String) ?? ""
+            return AWSError(status: status, code: code, message: message, action: action)
+        }
+        let text = String(decoding: body, as: UTF8.self)
+        func tag(_ name: String) -> String? {
+            guard let start = text.range(of: "<\(name)>"), let end = text.range(of: "</\(name)>", range: start.upperBound..<text.endIndex) else { return nil }
+            return String(text[start.upperBound..<end.lowerBound])
+        }
+        return AWSError(status: status, code: tag("Code") ?? "HTTP\(status)", message: tag("Message") ?? String(text.prefix(200)), action: action)
+    }
+}
