@@ -31,11 +31,29 @@ public struct AWSClient: Sendable {
         case .ecr: "AmazonEC2ContainerRegistry_V20150921"
         case .logs: "Logs_20140328"
         case .sts: "AWSSecurityTokenServiceV20110615"
+        case .ec2: "AmazonEC2"
         }
+    }
+
+    /// A Query-protocol call (STS, EC2, IAM): form parameters in, XML out.
+    public func query(_ service: AWSEndpoint.Service, _ action: String, version: String, parameters: [String: String] = [:]) async throws -> String {
+        var all = parameters
+        all["Action"] = action
+        all["Version"] = version
+        let form = all.sorted { $0.key < $1.key }.map { "\(SigV4.encode($0.key, keepSlash: false))=\(SigV4.encode($0.value, keepSlash: false))" }
+            .joined(separator: "&")
+        let data = try await send(service, action: action, contentType: "application/x-www-form-urlencoded; charset=utf-8",
+                                  target: nil, body: Data(form.utf8))
+        return String(decoding: data, as: UTF8.self)
     }
 
     /// `action` is the API name (`ListClusters`); `body` the JSON request. Returns the JSON answer.
     public func call(_ service: AWSEndpoint.Service, _ action: String, body: Data = Data("{}".utf8)) async throws -> Data {
+        try await send(service, action: action, contentType: "application/x-amz-json-1.1",
+                       target: "\(Self.targetPrefix(service)).\(action)", body: body)
+    }
+
+    func send(_ service: AWSEndpoint.Service, action: String, contentType: String, target: String?, body: Data) async throws -> Data {
         let endpoint = AWSEndpoint.url(service, region: region, environment: environment)
         guard let url = URL(string: endpoint), let host = url.host else {
             throw AWSError(status: 0, code: "BadEndpoint", message: "\(endpoint) is not a URL; fix AWS_ENDPOINT_URL", action: action)
@@ -44,10 +62,8 @@ public struct AWSClient: Sendable {
         var attempt = 0
         while true {
             attempt += 1
-            let headers: [(name: String, value: String)] = [
-                ("Host", hostHeader), ("Content-Type", "application/x-amz-json-1.1"),
-                ("X-Amz-Target", "\(Self.targetPrefix(service)).\(action)"),
-            ]
+            var headers: [(name: String, value: String)] = [("Host", hostHeader), ("Content-Type", contentType)]
+            if let target { headers.append(("X-Amz-Target", target)) }
             let signed = SigV4.sign(SigV4.Request(method: "POST", path: url.path.isEmpty ? "/" : url.path, headers: headers, body: Array(body)),
                                     credentials: try await credentials(), region: region, service: service.signingName, date: now())
             var request = HTTPClientRequest(url: endpoint)

@@ -91,7 +91,7 @@ public struct AWSSettings: Sendable, Hashable {
 /// then the public endpoint of the region.
 public enum AWSEndpoint {
     public enum Service: String, Sendable, CaseIterable {
-        case ecs, ecr, logs, sts
+        case ecs, ecr, logs, sts, ec2
 
         /// The suffix of `AWS_ENDPOINT_URL_…`.
         var variable: String {
@@ -100,6 +100,7 @@ public enum AWSEndpoint {
             case .ecr: "ECR"
             case .logs: "CLOUDWATCH_LOGS"
             case .sts: "STS"
+            case .ec2: "EC2"
             }
         }
 
@@ -109,6 +110,7 @@ public enum AWSEndpoint {
             case .ecr: "api.ecr"
             case .logs: "logs"
             case .sts: "sts"
+            case .ec2: "ec2"
             }
         }
 
