@@ -13,10 +13,13 @@ public struct AWSClient: Sendable {
     let environment: [String: String]
     let maxAttempts: Int
     let now: @Sendable () -> Date
+    /// false for the few calls that carry their own proof (AssumeRoleWithWebIdentity).
+    let sign: Bool
 
     public init(http: HTTPClient = .shared, region: String, environment: [String: String],
-                maxAttempts: Int = 5, now: @escaping @Sendable () -> Date = { Date() },
+                maxAttempts: Int = 5, sign: Bool = true, now: @escaping @Sendable () -> Date = { Date() },
                 credentials: @escaping @Sendable () async throws -> SigV4.Credentials) {
+        self.sign = sign
         self.http = http
         self.region = region
         self.environment = environment
@@ -64,11 +67,15 @@ public struct AWSClient: Sendable {
             attempt += 1
             var headers: [(name: String, value: String)] = [("Host", hostHeader), ("Content-Type", contentType)]
             if let target { headers.append(("X-Amz-Target", target)) }
-            let signed = SigV4.sign(SigV4.Request(method: "POST", path: url.path.isEmpty ? "/" : url.path, headers: headers, body: Array(body)),
-                                    credentials: try await credentials(), region: region, service: service.signingName, date: now())
             var request = HTTPClientRequest(url: endpoint)
             request.method = .POST
-            for (name, value) in headers + signed.headers where name != "Host" { request.headers.add(name: name, value: value) }
+            var all = headers
+            if sign {
+                let signed = SigV4.sign(SigV4.Request(method: "POST", path: url.path.isEmpty ? "/" : url.path, headers: headers, body: Array(body)),
+                                        credentials: try await credentials(), region: region, service: service.signingName, date: now())
+                all += signed.headers
+            }
+            for (name, value) in all where name != "Host" { request.headers.add(name: name, value: value) }
             request.body = .bytes(ByteBuffer(data: body))
             let (status, data): (Int, Data)
             do {
