@@ -13,7 +13,8 @@ public struct ExpiringCredentials: Sendable, Hashable {
 
 /// Hands out credentials from the resolved source, fetching temporary ones (container
 /// endpoint, instance metadata, web identity) and fetching again five minutes before
-/// they expire. Concurrent callers share one fetch.
+/// they expire. Two callers that find them stale at the same moment may both fetch
+/// (harmless: the answers are equivalent; the later one is kept).
 public final class CredentialProvider: Sendable {
     let source: CredentialSource
     let region: String?
