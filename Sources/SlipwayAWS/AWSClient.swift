@@ -140,10 +140,15 @@ public struct AWSError: Error, Sendable, CustomStringConvertible {
             return AWSError(status: status, code: code, message: message, action: action)
         }
         let text = String(decoding: body, as: UTF8.self)
-        func tag(_ name: String) -> String? {
-            guard let start = text.range(of: "<\(name)>"), let end = text.range(of: "</\(name)>", range: start.upperBound..<text.endIndex) else { return nil }
-            return String(text[start.upperBound..<end.lowerBound])
-        }
-        return AWSError(status: status, code: tag("Code") ?? "HTTP\(status)", message: tag("Message") ?? String(text.prefix(200)), action: action)
+        return AWSError(status: status, code: XMLText.first("Code", in: text) ?? "HTTP\(status)",
+                        message: XMLText.first("Message", in: text) ?? String(text.prefix(200)), action: action)
+    }
+}
+
+/// The text of the first `<name>…</name>` element: all Slipway reads of the Query APIs' XML.
+public enum XMLText {
+    public static func first(_ name: String, in xml: String) -> String? {
+        guard let start = xml.range(of: "<\(name)>"), let end = xml.range(of: "</\(name)>", range: start.upperBound..<xml.endIndex) else { return nil }
+        return String(xml[start.upperBound..<end.lowerBound])
     }
 }

@@ -113,10 +113,7 @@ public final class CredentialProvider: Sendable {
 
     /// STS's XML answer.
     static func decodeSTS(_ xml: String) throws -> ExpiringCredentials {
-        func tag(_ name: String) -> String? {
-            guard let start = xml.range(of: "<\(name)>"), let end = xml.range(of: "</\(name)>", range: start.upperBound..<xml.endIndex) else { return nil }
-            return String(xml[start.upperBound..<end.lowerBound])
-        }
+        func tag(_ name: String) -> String? { XMLText.first(name, in: xml) }
         guard let key = tag("AccessKeyId"), let secret = tag("SecretAccessKey") else {
             throw AWSSettings.Problem(description: "STS answered without credentials: \(xml.prefix(200))")
         }

@@ -15,10 +15,7 @@ struct ECSMotoTests {
         }
     }
 
-    static func tag(_ name: String, in xml: String) -> String? {
-        guard let start = xml.range(of: "<\(name)>"), let end = xml.range(of: "</\(name)>", range: start.upperBound..<xml.endIndex) else { return nil }
-        return String(xml[start.upperBound..<end.lowerBound])
-    }
+    static func tag(_ name: String, in xml: String) -> String? { XMLText.first(name, in: xml) }
 
     func call(_ client: AWSClient, _ action: String, _ body: [String: Any]) async throws -> [String: Any] {
         let data = try await client.call(.ecs, action, body: try JSONSerialization.data(withJSONObject: body))
