@@ -84,7 +84,7 @@ let package = Package(
         ]),
         // Runtime protocol; the local Docker runtime.
         .target(name: "SlipwayRuntime", dependencies: [
-            "SlipwayCore", "SlipwayDocker",
+            "SlipwayCore", "SlipwayDocker", "SlipwayAWS",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Long-running services: workers and job handlers (build, rollout, watch).
@@ -103,7 +103,7 @@ let package = Package(
         ]),
         .executableTarget(name: "slipway", dependencies: [
             "SlipwayCore", "SlipwayPolicy", "SlipwayWebhooks", "SlipwayStore", "SlipwayController", "SlipwayServer",
-            "SlipwayGit", "SlipwayBuild", "SlipwayRuntime", "SlipwayDocker", "SlipwaySystem", "SlipwayDetect",
+            "SlipwayGit", "SlipwayBuild", "SlipwayRuntime", "SlipwayDocker", "SlipwaySystem", "SlipwayDetect", "SlipwayAWS",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "PostgresNIO", package: "postgres-nio"),

@@ -30,7 +30,10 @@ public struct AWSSettings: Sendable, Hashable {
     public var region: String?
     public var profile: String
 
-    public struct Problem: Error, Sendable, CustomStringConvertible { public var description: String }
+    public struct Problem: Error, Sendable, CustomStringConvertible {
+        public var description: String
+        public init(description: String) { self.description = description }
+    }
 
     /// `files` reads a path (the shared credentials and config files); `home` is `~`.
     public static func resolve(environment env: [String: String], home: String,

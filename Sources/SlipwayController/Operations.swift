@@ -60,7 +60,8 @@ public struct Operations: Sendable {
             target = chosen
         }
         let id = try await store.createDeployment(service: service, trigger: .rollback, sha: target.sha, image: target.image,
-                                                  digest: target.digest, rollbackOf: target.id, firstJob: .rollout)
+                                                  digest: target.digest, rollbackOf: target.id, runtimeRef: target.runtimeRef,
+                                                  firstJob: .rollout)
         return (id, target)
     }
 

@@ -41,11 +41,18 @@ public struct Pipeline: Sendable {
     }
 
     func revision(of deployment: DeploymentRow) -> Revision? {
-        guard let image = deployment.record.image else { return nil }
-        return Revision(service: deployment.record.service, deploymentID: deployment.id, image: image,
-                        sha: deployment.record.sha, count: deployment.policy.deploy.count, env: deployment.policy.deploy.env,
-                        port: deployment.policy.deploy.port, healthCheck: deployment.policy.deploy.healthCheck,
-                        network: deployment.policy.deploy.network)
+        Revision.of(deployment.record, policy: deployment.policy)
+    }
+}
+
+extension Revision {
+    /// The revision a deployment runs; nil before it has an image.
+    static func of(_ record: DeploymentRecord, policy: Policy) -> Revision? {
+        guard let image = record.image else { return nil }
+        return Revision(service: record.service, deploymentID: record.id, image: image, sha: record.sha,
+                        count: policy.deploy.count, env: policy.deploy.env, port: policy.deploy.port,
+                        healthCheck: policy.deploy.healthCheck, network: policy.deploy.network, policy: policy,
+                        ref: record.runtimeRef)
     }
 }
 

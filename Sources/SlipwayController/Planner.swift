@@ -28,16 +28,6 @@ public struct Planner: Sendable {
     /// `policies` replaces the set in force (what `slipway plan` does with the files on disk:
     /// "what would change if these were applied").
     public func plan(service: String? = nil, policies: [Policy]? = nil) async throws -> Result {
-        // The runtime first, then the history: a deployment that starts in between is then
-        // in the history, not mistaken for something nobody declared.
-        var observed: [String: [ObservedUnit]]?
-        var problem: String?
-        do {
-            observed = try await runtime.observe()
-        } catch {
-            problem = "the Docker engine did not answer (\(error)); drift is not judged"
-            logger.warning("runtime not observed for the plan", metadata: ["error": "\(error)"])
-        }
         var rows = try await store.planningRows(service: service)
         if let policies {
             let declared = Dictionary(policies.map { ($0.service, $0) }, uniquingKeysWith: { a, _ in a })
@@ -52,6 +42,26 @@ public struct Planner: Sendable {
             }
             rows.sort { $0.name < $1.name }
         }
+        var observed: [String: [ObservedUnit]]?
+        var problem: String?
+        do {
+            var images: [String: String] = [:]
+            for row in rows { for record in row.history { if let ref = record.runtimeRef, let image = record.image { images[ref] = image } } }
+            observed = try await runtime.observe(rows.filter { !$0.removed }.map(\.policy), knownImages: images)
+        } catch {
+            problem = "the runtime did not answer (\(error)); drift is not judged"
+            logger.warning("runtime not observed for the plan", metadata: ["error": "\(error)"])
+        }
+        // A deployment that started while the runtime was asked is missing from the history
+        // read before: read such a service again, so its revision is not taken for something
+        // nobody declared.
+        if let observed {
+            for (index, row) in rows.enumerated() where !row.removed && Self.mentionsUnknown(observed[row.name] ?? [], history: row.history) {
+                guard var newer = try await store.planningRows(service: row.name).first(where: { $0.name == row.name }) else { continue }
+                if policies != nil { newer.policy = row.policy; newer.removed = row.removed }
+                rows[index] = newer
+            }
+        }
         var plans: [ServicePlan] = []
         var inputs: [Int: ReconcileInput] = [:]
         for row in rows {
@@ -61,8 +71,9 @@ public struct Planner: Sendable {
                 }
                 continue
             }
-            // The docker runtime sees only docker-target services; the ecs target has its own runtime.
-            let units = row.policy.deploy.target == .docker ? observed.map { $0[row.name] ?? [] } : nil
+            // An ecs service the runtime gave no entry for was not observed; a docker service without containers runs nothing.
+            let units = row.policy.deploy.target == .docker ? observed.map { $0[row.name] ?? [] }
+                : observed?[row.name].map { Self.attributed($0, history: row.history) }
             let input = ReconcileInput(policy: row.policy, history: row.history, liveID: row.liveID, observed: units)
             let plan = Reconciler.plan(input)
             // Ask the registry only when the answer decides between a build and a rollout.
@@ -97,5 +108,28 @@ public struct Planner: Sendable {
         // Containers of services this database never declared are left out: another
         // installation sharing the engine may own them.
         return Result(services: plans, runtimeProblem: problem)
+    }
+
+    static func mentionsUnknown(_ units: [ObservedUnit], history: [DeploymentRecord]) -> Bool {
+        let ids = Set(history.map(\.id))
+        let refs = Set(history.compactMap(\.runtimeRef))
+        return units.contains { unit in
+            if let id = unit.deploymentID { return !ids.contains(id) }
+            return unit.ref.map { !refs.contains($0) } ?? false
+        }
+    }
+
+    /// Names the deployment each unit runs, from the runtime refs Slipway recorded
+    /// (ECS: the task definition ARN). A ref no deployment rolled out stays unattributed.
+    static func attributed(_ units: [ObservedUnit], history: [DeploymentRecord]) -> [ObservedUnit] {
+        units.map { unit in
+            guard unit.deploymentID == nil, let ref = unit.ref,
+                  let record = history.first(where: { $0.runtimeRef == ref && $0.liveAt != nil }) ?? history.first(where: { $0.runtimeRef == ref })
+            else { return unit }
+            var unit = unit
+            unit.deploymentID = record.id
+            unit.sha = record.sha
+            return unit
+        }
     }
 }

@@ -91,8 +91,19 @@ public struct ReconcileLoop: Service {
             try await store.addEvent(id, kind: "reconcile", key: nil, message: "\(action.kind.rawValue): \(action.reason)")
             metadata["deployment.id"] = "\(id)"
         case .rollback, .prune:
+            var repoint = false
             for id in action.deployments ?? [] {
-                try await runtime.remove(service: service, deploymentID: id)
+                let row = try await store.deployment(id)
+                guard let revision = Revision.of(row.record, policy: row.policy) else { continue }
+                // An ECS service runs one revision: a failed one still in place is replaced by rolling the live one out again.
+                if revision.target == .ecs { repoint = true } else { try await runtime.remove(revision) }
+            }
+            if repoint, action.kind == .rollback, let liveID = action.deploymentID {
+                let live = try await store.deployment(liveID).record
+                let id = try await store.createDeployment(service: service, trigger: .reconcile, sha: live.sha, image: live.image,
+                                                          digest: live.digest, runtimeRef: live.runtimeRef, firstJob: .rollout)
+                try await store.addEvent(id, kind: "reconcile", key: nil, message: "rollback: \(action.reason)")
+                metadata["deployment.id"] = "\(id)"
             }
             metadata["deployment.ids"] = "\((action.deployments ?? []).map(String.init).joined(separator: ","))"
         case .wait, .nothing:

@@ -27,11 +27,6 @@ struct RolloutHandler: JobHandler {
                 try await store.transition(id, to: .superseded, reason: reason)
                 return
             }
-            guard deployment.policy.deploy.target == .docker else {
-                // The policy format takes the ecs target; this server has only the Docker runtime so far.
-                try await store.transition(id, to: .failed, reason: "deploy.target \(deployment.policy.deploy.target.rawValue) has no runtime in this server: it runs deploy.target docker only; the image was built and pushed")
-                return
-            }
             guard let revision = pipeline.revision(of: deployment) else {
                 try await store.transition(id, to: .failed, reason: "nothing to roll out: the deployment has no image")
                 return
@@ -41,13 +36,23 @@ struct RolloutHandler: JobHandler {
             log[metadataKey: "image.reference"] = "\(revision.image)"
             log.info("starting new revision", metadata: ["revision.count": "\(revision.count)"])
 
-            let instances: [Instance]
+            let started: Started
             do {
-                instances = try await pipeline.runtime.start(revision)
+                started = try await pipeline.runtime.start(revision)
             } catch let failure as RuntimeFailure {
                 log.warning("new revision did not start", metadata: ["reason": "\(failure.message)"])
                 try await store.transition(id, to: .failed, reason: "\(failure.message); the running revision was not touched")
                 return
+            }
+            let instances = started.instances
+            var running = revision
+            if let ref = started.ref {
+                running.ref = ref
+                try await store.setRuntimeRef(id, ref: ref)
+                log.info("runtime revision", metadata: ["runtime.ref": "\(ref)"])
+            }
+            if let replaced = started.replaced {
+                try await adoptIfForeign(replaced, service: service, logger: log)
             }
 
             // Crashed before the old revision was touched: count it like any crash in the window.
@@ -55,10 +60,10 @@ struct RolloutHandler: JobHandler {
             let exits = instances.compactMap(\.exit)
             if case .rollBack(let cause, let crashes, _) = watch.verdict(liveAt: pipeline.now(), now: pipeline.now(), recorded: [], exits: exits) {
                 let reason = try await CrashReport.reason(cause: cause, crashes: crashes, watch: watch,
-                                                          instances: instances, runtime: pipeline.runtime)
+                                                          instances: instances, revision: running, runtime: pipeline.runtime)
                 try await store.addEvent(id, kind: "crash", key: cause.key, message: "\(cause.instance) exited with code \(cause.exitCode)",
                                          detail: ["exitCode": "\(cause.exitCode)", "finishedAt": ISO8601.format(cause.finishedAt)])
-                try await pipeline.runtime.remove(service: service, deploymentID: id)
+                try await pipeline.runtime.remove(running)
                 log.warning("new revision crashed at start; previous revision kept", metadata: ["exit.code": "\(cause.exitCode)"])
                 try await store.transition(id, to: .rolledBack, reason: reason + "\nThe previous revision kept running.")
                 return
@@ -66,11 +71,21 @@ struct RolloutHandler: JobHandler {
 
             // Live first: from here the new revision serves; then the old one stops.
             _ = try await store.goLive(id, service: service)
-            let retired = try await pipeline.runtime.retire(service: service, keep: id)
+            let retired = try await pipeline.runtime.retire(except: running)
             try await store.startWatch(id, service: service, policy: deployment.policy)
             log.info("new revision live; watching", metadata: ["revision.retired": "\(retired)",
                                                                "rollback.window": "\(deployment.policy.rollback.window)"])
         }
+    }
+
+    /// The service ran a revision no deployment of it rolled out (an ECS service made
+    /// elsewhere): record it, so a rollback can put it back.
+    func adoptIfForeign(_ replaced: Started.Replaced, service: String, logger: Logger) async throws {
+        let history = try await pipeline.store.history(service: service, limit: 200)
+        guard !history.contains(where: { $0.record.runtimeRef == replaced.ref }) else { return }
+        let adopted = try await pipeline.store.adopt(service: service, image: replaced.image, runtimeRef: replaced.ref)
+        logger.notice("recorded what the service ran before Slipway", metadata: ["runtime.ref": "\(replaced.ref)",
+                                                                                   "adopted.deployment.id": "\(adopted)"])
     }
 }
 
@@ -79,12 +94,13 @@ enum CrashReport {
     static let logLines = 20
 
     static func reason(cause: CrashWatch.Exit, crashes: Int, watch: CrashWatch, instances: [Instance],
-                       runtime: any Runtime) async throws -> String {
+                       revision: Revision, runtime: any Runtime) async throws -> String {
         let name = instances.first { $0.id == cause.instance }?.name ?? String(cause.instance.prefix(12))
         let detail = instances.first { $0.id == cause.instance }?.detail
-        let lines = (try? await runtime.logTail(cause.instance, lines: logLines)) ?? []
+        let lines = (try? await runtime.logTail(revision, instance: cause.instance, lines: logLines)) ?? []
         var text = "\(name) exited with code \(cause.exitCode)"
         if let detail, detail.contains("OOM") { text += " (killed for using too much memory)" }
+        if let detail, detail.hasPrefix("container ") { text += " (\(detail))" }
         text += "; \(crashes) crash\(crashes == 1 ? "" : "es") within \(watch.window) of going live (rollback.crashes: \(watch.threshold))."
         if !lines.isEmpty {
             text += "\nLast log lines:\n" + lines.joined(separator: "\n")

@@ -36,21 +36,36 @@ struct WatchHandler: JobHandler {
     func step(_ deployment: DeploymentRow, liveAt: Date, logger: Logger) async throws -> Bool {
         let store = pipeline.store
         let id = deployment.id
-        let service = deployment.record.service
+        let runtime = pipeline.runtime
+        guard let revision = pipeline.revision(of: deployment) else { return true }
         let watch = CrashWatch(deployment.policy.rollback)
-        let instances = try await pipeline.runtime.instances(service: service, deploymentID: id)
+        let now = pipeline.now()
+        var until: Date?
+        switch try await runtime.progress(revision) {
+        case .failed(let why):
+            // The runtime gave up on the revision (ECS's circuit breaker): no crash count to wait for.
+            try await store.addEvent(id, kind: "rollout-failed", key: "rollout-failed", message: why)
+            logger.warning("the runtime stopped the rollout", metadata: ["reason": "\(why)"])
+            try await RollbackAction(pipeline: pipeline).rollBack(deployment, reason: why + ".", logger: logger)
+            return true
+        case .inProgress:
+            until = watch.extendedEnd(liveAt: liveAt, now: now)
+        case .done:
+            break
+        }
+        let instances = try await runtime.instances(of: revision)
         let recorded = try await store.crashKeys(id)
-        let verdict = watch.verdict(liveAt: liveAt, now: pipeline.now(), recorded: recorded, exits: instances.compactMap(\.exit))
+        let verdict = watch.verdict(liveAt: liveAt, now: now, recorded: recorded, exits: instances.compactMap(\.exit), until: until)
 
         switch verdict {
         case .watch(let restart, let newCrashes):
             try await record(newCrashes, deploymentID: id, logger: logger)
-            if !restart.isEmpty { try await pipeline.runtime.restart(restart) }
+            if !restart.isEmpty { try await runtime.restart(revision, instances: restart) }
             return false
 
         case .succeed(let restart):
-            if !restart.isEmpty { try await pipeline.runtime.restart(restart) }
-            try await pipeline.runtime.settle(service: service, deploymentID: id)
+            if !restart.isEmpty { try await runtime.restart(revision, instances: restart) }
+            try await runtime.settle(revision)
             try await store.transition(id, to: .succeeded, reason: nil)
             logger.info("watch window passed without reaching the crash limit; deployment succeeded")
             return true
@@ -58,7 +73,7 @@ struct WatchHandler: JobHandler {
         case .rollBack(let cause, let crashes, let newCrashes):
             try await record(newCrashes, deploymentID: id, logger: logger)
             let reason = try await CrashReport.reason(cause: cause, crashes: crashes, watch: watch,
-                                                      instances: instances, runtime: pipeline.runtime)
+                                                      instances: instances, revision: revision, runtime: runtime)
             try await RollbackAction(pipeline: pipeline).rollBack(deployment, reason: reason, logger: logger)
             return true
         }
@@ -83,9 +98,10 @@ struct RollbackAction {
         let service = failing.record.service
         let history = try await store.history(service: service).map(\.record)
         try await store.addEvent(failing.id, kind: "rollback", key: nil, message: "rollback started")
+        let failingRevision = pipeline.revision(of: failing)
         guard let target = RolloutDecisions.rollbackTarget(for: failing.id, history: history),
               let targetRow = try? await store.deployment(target.id), let revision = pipeline.revision(of: targetRow) else {
-            try await pipeline.runtime.remove(service: service, deploymentID: failing.id)
+            if let failingRevision { try await pipeline.runtime.remove(failingRevision) }
             try await store.setLive(service: service, deploymentID: nil)
             try await store.transition(failing.id, to: .failed, reason: reason + "\nNo earlier good deployment to roll back to; the service is stopped.")
             logger.error("crashing revision stopped; nothing to roll back to")
@@ -94,7 +110,8 @@ struct RollbackAction {
         var log = logger
         log[metadataKey: "rollback.to"] = "\(target.id)"
         do {
-            _ = try await pipeline.runtime.start(revision)
+            let started = try await pipeline.runtime.start(revision)
+            if let ref = started.ref, ref != revision.ref { try await store.setRuntimeRef(target.id, ref: ref) }
         } catch let failure as RuntimeFailure {
             // The crashing revision stays: half a service beats none. A human must look.
             try await store.transition(failing.id, to: .failed,
@@ -102,8 +119,8 @@ struct RollbackAction {
             log.error("rollback failed", metadata: ["reason": "\(failure.message)"])
             return
         }
-        try await pipeline.runtime.settle(service: service, deploymentID: target.id)
-        try await pipeline.runtime.retire(service: service, keep: target.id)
+        try await pipeline.runtime.settle(revision)
+        try await pipeline.runtime.retire(except: revision)
         try await store.setLive(service: service, deploymentID: target.id)
         let to = "deployment \(target.id)" + (target.sha.map { " (\(RolloutDecisions.shortSHA($0)))" } ?? "")
         try await store.transition(failing.id, to: .rolledBack, reason: reason + "\nRolled back to \(to).")

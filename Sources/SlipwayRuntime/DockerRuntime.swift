@@ -25,9 +25,9 @@ public struct DockerRuntime: Runtime {
         "slipway-\(service)-\(deploymentID)-\(index)"
     }
 
-    public func start(_ revision: Revision) async throws -> [Instance] {
+    public func start(_ revision: Revision) async throws -> Started {
         // A retried rollout finds the containers of its first attempt: start over.
-        try await remove(service: revision.service, deploymentID: revision.deploymentID)
+        try await remove(revision)
         let registry = try? ImageReference(parsing: revision.image).registry
         do {
             try await engine.ensureImage(revision.image, auth: auth(registry))
@@ -49,13 +49,14 @@ public struct DockerRuntime: Runtime {
                 try await engine.startContainer(id)
             }
         } catch let error as DockerError {
-            try? await remove(service: revision.service, deploymentID: revision.deploymentID)
+            try? await remove(revision)
             throw RuntimeFailure("container of \(revision.image) did not start: \(error.message)")
         }
-        return try await instances(service: revision.service, deploymentID: revision.deploymentID)
+        return Started(instances: try await instances(of: revision))
     }
 
-    public func instances(service: String, deploymentID: Int64) async throws -> [Instance] {
+    public func instances(of revision: Revision) async throws -> [Instance] {
+        let (service, deploymentID) = (revision.service, revision.deploymentID)
         let ids = try await engine.containers(labels: [Self.serviceLabel: service, Self.deploymentLabel: "\(deploymentID)"])
         var out: [Instance] = []
         for id in ids {
@@ -71,11 +72,11 @@ public struct DockerRuntime: Runtime {
         return out.sorted { $0.name < $1.name }
     }
 
-    public func retire(service: String, keep: Int64?) async throws -> Int {
+    public func retire(except revision: Revision) async throws -> Int {
         var doomed: [String] = []
-        for id in try await engine.containers(labels: [Self.serviceLabel: service]) {
+        for id in try await engine.containers(labels: [Self.serviceLabel: revision.service]) {
             guard let state = try? await engine.inspectContainer(id) else { continue }
-            if let keep, state.labels[Self.deploymentLabel] == "\(keep)" { continue }
+            if state.labels[Self.deploymentLabel] == "\(revision.deploymentID)" { continue }
             doomed.append(id)
         }
         // All at once: each gets the engine's grace period (SIGTERM, then SIGKILL after 10 s), not one after another.
@@ -91,28 +92,32 @@ public struct DockerRuntime: Runtime {
         return doomed.count
     }
 
-    public func remove(service: String, deploymentID: Int64) async throws {
-        for id in try await engine.containers(labels: [Self.serviceLabel: service, Self.deploymentLabel: "\(deploymentID)"]) {
+    public func remove(_ revision: Revision) async throws {
+        let labels = [Self.serviceLabel: revision.service, Self.deploymentLabel: "\(revision.deploymentID)"]
+        for id in try await engine.containers(labels: labels) {
             try await engine.removeContainer(id)
         }
     }
 
-    public func restart(_ instanceIDs: [String]) async throws {
-        for id in instanceIDs { try await engine.startContainer(id) }
+    public func restart(_ revision: Revision, instances ids: [String]) async throws {
+        for id in ids { try await engine.startContainer(id) }
     }
 
-    public func settle(service: String, deploymentID: Int64) async throws {
-        for instance in try await instances(service: service, deploymentID: deploymentID) {
+    public func settle(_ revision: Revision) async throws {
+        for instance in try await instances(of: revision) {
             try await engine.setRestartPolicy(instance.id, "unless-stopped")
             if !instance.running { try await engine.startContainer(instance.id) }
         }
     }
 
-    public func logTail(_ instanceID: String, lines: Int) async throws -> [String] {
-        try await engine.logs(instanceID, tail: lines)
+    public func logTail(_ revision: Revision, instance: String, lines: Int) async throws -> [String] {
+        try await engine.logs(instance, tail: lines)
     }
 
-    public func observe() async throws -> [String: [ObservedUnit]] {
+    public func progress(_ revision: Revision) async throws -> RolloutProgress { .done }
+
+    /// Every labelled container of the engine, declared or not: prune finds leftovers this way.
+    public func observe(_ policies: [Policy], knownImages: [String: String]) async throws -> [String: [ObservedUnit]] {
         var units: [String: [String: ObservedUnit]] = [:]
         for container in try await engine.containerSummaries(labels: [Self.serviceLabel]) {
             guard let service = container.labels[Self.serviceLabel] else { continue }

@@ -13,9 +13,17 @@ public struct Revision: Sendable, Hashable {
     public var healthCheck: Policy.HealthCheck?
     /// The network to join; nil: the runtime's default.
     public var network: String?
+    /// The whole policy it runs under (the ECS runtime renders its task definition from it).
+    public var policy: Policy?
+    /// What the runtime already knows this revision by (ECS: a task definition ARN to
+    /// put back exactly), or nil to render it from the policy.
+    public var ref: String?
 
     public init(service: String, deploymentID: Int64, image: String, sha: String?, count: Int, env: [String: String],
-                port: Int? = nil, healthCheck: Policy.HealthCheck? = nil, network: String? = nil) {
+                port: Int? = nil, healthCheck: Policy.HealthCheck? = nil, network: String? = nil,
+                policy: Policy? = nil, ref: String? = nil) {
+        self.policy = policy
+        self.ref = ref
         self.port = port
         self.healthCheck = healthCheck
         self.network = network
@@ -26,6 +34,42 @@ public struct Revision: Sendable, Hashable {
         self.count = count
         self.env = env
     }
+}
+
+extension Revision {
+    public var target: Policy.Target { policy?.deploy.target ?? .docker }
+}
+
+/// What `start` did: the runtime's name for the revision and, when the service ran
+/// something Slipway did not roll out, what that was.
+public struct Started: Sendable, Hashable {
+    public var ref: String?
+    public var replaced: Replaced?
+    public var instances: [Instance]
+
+    public init(ref: String? = nil, replaced: Replaced? = nil, instances: [Instance]) {
+        self.ref = ref
+        self.replaced = replaced
+        self.instances = instances
+    }
+
+    public struct Replaced: Sendable, Hashable {
+        public var ref: String
+        public var image: String
+        public init(ref: String, image: String) {
+            self.ref = ref
+            self.image = image
+        }
+    }
+}
+
+/// How far the runtime's own rollout of a revision has got.
+public enum RolloutProgress: Sendable, Hashable {
+    /// Done, or the runtime has no rollout of its own (Docker: started is done).
+    case done
+    case inProgress(String)
+    /// The runtime gave up on it (ECS's deployment circuit breaker).
+    case failed(String)
 }
 
 /// One running (or stopped) copy of a revision: a container, or an ECS task.
@@ -57,21 +101,25 @@ public struct Instance: Sendable, Hashable {
 /// calls it again with the same arguments.
 public protocol Runtime: Sendable {
     /// Starts `revision.count` instances. On failure nothing of the revision is left running.
-    func start(_ revision: Revision) async throws -> [Instance]
-    func instances(service: String, deploymentID: Int64) async throws -> [Instance]
-    /// Stops and removes every instance of `service` that does not belong to `keep`.
+    func start(_ revision: Revision) async throws -> Started
+    func instances(of revision: Revision) async throws -> [Instance]
+    /// Stops and removes every instance of the revision's service that is not of `revision`.
     @discardableResult
-    func retire(service: String, keep: Int64?) async throws -> Int
-    /// Stops and removes the instances of one deployment.
-    func remove(service: String, deploymentID: Int64) async throws
+    func retire(except revision: Revision) async throws -> Int
+    /// Stops and removes the instances of one revision.
+    func remove(_ revision: Revision) async throws
     /// Starts stopped instances again.
-    func restart(_ instanceIDs: [String]) async throws
+    func restart(_ revision: Revision, instances: [String]) async throws
     /// The watch is over: from now on the runtime restarts crashed instances by itself.
-    func settle(service: String, deploymentID: Int64) async throws
+    func settle(_ revision: Revision) async throws
     /// The last lines an instance wrote.
-    func logTail(_ instanceID: String, lines: Int) async throws -> [String]
-    /// What runs of every service this runtime holds, grouped by service and deployment.
-    func observe() async throws -> [String: [ObservedUnit]]
+    func logTail(_ revision: Revision, instance: String, lines: Int) async throws -> [String]
+    /// The runtime's own view of the rollout.
+    func progress(_ revision: Revision) async throws -> RolloutProgress
+    /// What runs of the given services (and, for runtimes that can tell, of others they
+    /// hold), grouped by service. `knownImages` maps refs Slipway rolled out to their
+    /// images, so the runtime need not look them up.
+    func observe(_ policies: [Policy], knownImages: [String: String]) async throws -> [String: [ObservedUnit]]
     /// Whether the registry holds `repository:tag`, and its digest.
     func imagePresence(repository: String, tag: String) async -> ImagePresence
 }

@@ -5,7 +5,7 @@ import SlipwayCore
 extension Store {
     static let deploymentColumns = """
         id, service, trigger, state, sha, branch, image, digest, reason, rollback_of, policy::text AS policy,
-        created_at, updated_at, live_at, finished_at
+        created_at, updated_at, live_at, finished_at, runtime_ref
         """
 
     /// Inserts a deployment of `service` with a snapshot of its policy; returns its id and that policy.
@@ -37,13 +37,17 @@ extension Store {
 
     /// Creates a deployment and its first job together.
     public func createDeployment(service: String, trigger: DeploymentTrigger, sha: String?, image: String?,
-                                 digest: String? = nil, rollbackOf: Int64? = nil, firstJob: JobKind) async throws -> Int64 {
+                                 digest: String? = nil, rollbackOf: Int64? = nil, runtimeRef: String? = nil,
+                                 firstJob: JobKind) async throws -> Int64 {
         try await client.transaction(logger: logger) { connection in
             let (id, policy) = try await Self.insertDeployment(on: connection, logger: logger, service: service, trigger: trigger,
                                                                sha: sha, branch: nil, image: image, deliveryRowID: nil,
                                                                rollbackOf: rollbackOf)
             if let digest {
                 try await connection.query("UPDATE deployments SET digest = \(digest) WHERE id = \(id)", logger: logger)
+            }
+            if let runtimeRef {
+                try await connection.query("UPDATE deployments SET runtime_ref = \(runtimeRef) WHERE id = \(id)", logger: logger)
             }
             try await Self.enqueueFirstJob(firstJob, deploymentID: id, service: service, policy: policy, sha: sha,
                                            on: connection, logger: logger)
@@ -81,6 +85,32 @@ extension Store {
             try await addEvent(id, kind: "state", key: nil, message: reason.map { "\(state.rawValue): \($0)" } ?? state.rawValue)
         }
         return rows.count == 1
+    }
+
+    /// What the runtime rolled out for this deployment (ECS: the task definition ARN).
+    public func setRuntimeRef(_ id: Int64, ref: String) async throws {
+        try await client.query("UPDATE deployments SET runtime_ref = \(ref), updated_at = now() WHERE id = \(id)", logger: logger)
+    }
+
+    /// Records the revision a service ran before Slipway first rolled out to it (an ECS
+    /// service created elsewhere) as a succeeded deployment live until a moment ago, so
+    /// a rollback can put it back.
+    @discardableResult
+    public func adopt(service: String, image: String, runtimeRef: String) async throws -> Int64 {
+        try await client.transaction(logger: logger) { connection in
+            let (id, _) = try await Self.insertDeployment(on: connection, logger: logger, service: service, trigger: .adopted,
+                                                          sha: nil, branch: nil, image: image, deliveryRowID: nil, rollbackOf: nil)
+            let reason = "ran before Slipway's first rollout to this service"
+            try await connection.query("""
+                UPDATE deployments SET state = 'succeeded', runtime_ref = \(runtimeRef), reason = \(reason),
+                    live_at = now() - interval '1 millisecond', finished_at = now(), updated_at = now()
+                WHERE id = \(id)
+                """, logger: logger)
+            let message = "adopted: \(runtimeRef) \(reason)"
+            try await connection.query("INSERT INTO deployment_events (deployment_id, kind, message) VALUES (\(id), 'state', \(message))",
+                                       logger: logger)
+            return id
+        }
     }
 
     /// The commit a deployment builds, once resolved (a manual deploy names only the branch).
@@ -136,7 +166,7 @@ extension Store {
             sha: try row.value("sha"), image: try row.value("image"), digest: try row.value("digest"),
             reason: try row.value("reason"), createdAt: try row.value("created_at"),
             liveAt: try row.value("live_at"), finishedAt: try row.value("finished_at"), policy: policy,
-            branch: try row.value("branch"))
+            branch: try row.value("branch"), runtimeRef: try row.value("runtime_ref"))
         return record
     }
 }

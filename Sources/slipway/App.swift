@@ -90,7 +90,7 @@ enum App {
             // The set applied last stays in force; the watcher keeps trying.
             logger.error("policies not read; serving with the set applied last", metadata: ["policies.source": "\(spec)", "error": "\(error)"])
         }
-        let runtime = DockerRuntime(engine: engine, network: config.dockerNetwork)
+        let runtime = RuntimeWiring.runtimes(engine: engine, network: config.dockerNetwork, logger: logger)
 
         let wake = WakeSignal()
         var services: [any Service] = [policyWatcher]

@@ -125,26 +125,29 @@ struct DockerEngineTests {
         let built = try await EngineBuilder(engine: engine).build(try request(dir), observer: RecordingObserver())
         let service = name
 
-        let instances = try await runtime.start(Revision(service: service, deploymentID: 7, image: built.reference, sha: "abc123",
-                                                         count: 2, env: ["WHO": "slipway"]))
+        let revision = Revision(service: service, deploymentID: 7, image: built.reference, sha: "abc123",
+                                count: 2, env: ["WHO": "slipway"])
+        let instances = try await runtime.start(revision).instances
         #expect(instances.count == 2)
         #expect(instances.map(\.name) == ["slipway-\(service)-7-1", "slipway-\(service)-7-2"])
 
         var exits: [CrashWatch.Exit] = []
         let deadline = ContinuousClock.now + .seconds(20)
         while exits.count < 2 && ContinuousClock.now < deadline {
-            exits = try await runtime.instances(service: service, deploymentID: 7).compactMap(\.exit)
+            exits = try await runtime.instances(of: revision).compactMap(\.exit)
             try await Task.sleep(for: .milliseconds(200))
         }
         #expect(exits.map(\.exitCode) == [3, 3])
-        #expect(try await runtime.logTail(exits[0].instance, lines: 5) == ["hello slipway", "bye"])
+        #expect(try await runtime.logTail(revision, instance: exits[0].instance, lines: 5) == ["hello slipway", "bye"])
 
         // A retried start replaces the first attempt's containers instead of failing on their names.
         _ = try await runtime.start(Revision(service: service, deploymentID: 7, image: built.reference, sha: "abc123", count: 1, env: [:]))
-        #expect(try await runtime.instances(service: service, deploymentID: 7).count == 1)
+        #expect(try await runtime.instances(of: revision).count == 1)
 
-        #expect(try await runtime.retire(service: service, keep: 8) == 1)
-        #expect(try await runtime.instances(service: service, deploymentID: 7).isEmpty)
+        var other = revision
+        other.deploymentID = 8
+        #expect(try await runtime.retire(except: other) == 1)
+        #expect(try await runtime.instances(of: revision).isEmpty)
     }
 
     @Test func revisionThatCannotStartLeavesNothingBehind() async throws {
@@ -152,10 +155,11 @@ struct DockerEngineTests {
         let runtime = DockerRuntime(engine: engine, network: TestStack.dockerNetwork)
         let dir = try context("FROM \(try TestStack.baseImage)\nCMD [\"/no/such/binary\"]\n")
         let built = try await EngineBuilder(engine: engine).build(try request(dir, tag: "broken"), observer: RecordingObserver())
+        let revision = Revision(service: name, deploymentID: 1, image: built.reference, sha: nil, count: 1, env: [:])
         await #expect(throws: RuntimeFailure.self) {
-            try await runtime.start(Revision(service: name, deploymentID: 1, image: built.reference, sha: nil, count: 1, env: [:]))
+            try await runtime.start(revision)
         }
-        #expect(try await runtime.instances(service: name, deploymentID: 1).isEmpty)
+        #expect(try await runtime.instances(of: revision).isEmpty)
         await #expect(throws: RuntimeFailure.self) {
             try await runtime.start(Revision(service: name, deploymentID: 2, image: "127.0.0.1:1/none/such:tag", sha: nil, count: 1, env: [:]))
         }

@@ -44,11 +44,22 @@ public struct CrashWatch: Sendable, Hashable {
         liveAt.addingTimeInterval(window.seconds)
     }
 
+    /// How long past its window a watch waits for a runtime that is still rolling out
+    /// (ECS starting tasks): crashes keep counting until the rollout is done or this passes.
+    public static let rolloutGrace: TimeInterval = 15 * 60
+
+    /// The end of the watch while the runtime reports its rollout in progress at `now`.
+    public func extendedEnd(liveAt: Date, now: Date) -> Date {
+        let end = windowEnd(liveAt: liveAt)
+        return min(end.addingTimeInterval(Self.rolloutGrace), max(end, now.addingTimeInterval(1)))
+    }
+
     /// - Parameters:
     ///   - recorded: keys of crashes already counted on earlier observations.
     ///   - exits: instances found stopped now.
-    public func verdict(liveAt: Date, now: Date, recorded: Set<String>, exits: [Exit]) -> Verdict {
-        let end = windowEnd(liveAt: liveAt)
+    ///   - until: a later end than the window's, while the runtime is still rolling out.
+    public func verdict(liveAt: Date, now: Date, recorded: Set<String>, exits: [Exit], until: Date? = nil) -> Verdict {
+        let end = max(windowEnd(liveAt: liveAt), until ?? .distantPast)
         let inWindow = exits.filter { $0.isCrash && $0.finishedAt <= end }
         let newCrashes = inWindow.filter { !recorded.contains($0.key) }
         let total = recorded.count + newCrashes.count

@@ -17,10 +17,14 @@ public struct DeploymentRecord: Sendable, Hashable, Codable {
     public var policy: Policy?
     /// The branch its commit came from, when it came from one.
     public var branch: String?
+    /// What the runtime knows it by (ECS: the task definition ARN it rolled out).
+    public var runtimeRef: String?
 
     public init(id: Int64, service: String, trigger: DeploymentTrigger, state: DeploymentState,
                 sha: String? = nil, image: String? = nil, digest: String? = nil, reason: String? = nil,
-                createdAt: Date, liveAt: Date? = nil, finishedAt: Date? = nil, policy: Policy? = nil, branch: String? = nil) {
+                createdAt: Date, liveAt: Date? = nil, finishedAt: Date? = nil, policy: Policy? = nil, branch: String? = nil,
+                runtimeRef: String? = nil) {
+        self.runtimeRef = runtimeRef
         self.policy = policy
         self.branch = branch
         self.id = id

@@ -36,4 +36,6 @@ public enum DeploymentTrigger: String, Sendable, Hashable, Codable {
     case rollback
     /// The reconcile loop: the newest commit or policy not yet live, or self-heal.
     case reconcile
+    /// What an ECS service ran before Slipway's first rollout to it, recorded so a rollback can put it back.
+    case adopted
 }

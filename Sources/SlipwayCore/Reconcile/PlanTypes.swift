@@ -109,8 +109,11 @@ public struct ObservedUnit: Sendable, Hashable {
     public var running: Int
     /// Settings the runtime reports, keyed like `SpecFields` (`deploy.count` is ECS's desiredCount).
     public var fields: [String: String]
+    /// What the runtime calls the revision (ECS: the task definition ARN).
+    public var ref: String?
 
-    public init(deploymentID: Int64?, sha: String?, image: String, running: Int, fields: [String: String] = [:]) {
+    public init(deploymentID: Int64?, sha: String?, image: String, running: Int, fields: [String: String] = [:], ref: String? = nil) {
+        self.ref = ref
         self.deploymentID = deploymentID
         self.sha = sha
         self.image = image

@@ -1,0 +1,226 @@
+import Foundation
+import SlipwayAWS
+import SlipwayCore
+
+/// Runs revisions as an ECS service (`deploy.target: ecs`): each revision is a task
+/// definition, a rollout points the service at it, and ECS starts, replaces and drains
+/// the tasks. Slipway watches the tasks of the new revision for crashes; restarting them
+/// is ECS's job, so `restart`, `settle` and `retire` have nothing to do here.
+public struct ECSRuntime: Runtime {
+    let ecs: ECSAPI
+    let ecr: ECRAPI
+    let logs: LogsAPI
+    let definitions: TaskDefinitionCache
+    /// How many DescribeServices calls run side by side while observing.
+    let concurrency: Int
+
+    public init(client: AWSClient, concurrency: Int = 8) {
+        ecs = ECSAPI(client: client)
+        ecr = ECRAPI(client: client)
+        logs = LogsAPI(client: client)
+        definitions = TaskDefinitionCache()
+        self.concurrency = concurrency
+    }
+
+    static func settings(_ revision: Revision) throws -> (Policy, Policy.ECS) {
+        guard let policy = revision.policy, let settings = policy.deploy.ecs else {
+            throw RuntimeFailure("\(revision.service) has no deploy.ecs settings; set deploy.ecs.cluster in its policy")
+        }
+        return (policy, settings)
+    }
+
+    public func start(_ revision: Revision) async throws -> Started {
+        let (policy, settings) = try Self.settings(revision)
+        let name = settings.service ?? policy.service
+        return try await Self.translated(cluster: settings.cluster, region: ecs.region) {
+            let arn = try await taskDefinition(for: revision, policy: policy)
+            let existing = try await ecs.describeServices(cluster: settings.cluster, names: [name]).first { $0.isActive }
+            guard let existing else {
+                _ = try await ecs.createService(try ECSServiceRequest.create(policy: policy, settings: settings,
+                                                                             taskDefinition: arn, count: revision.count))
+                return Started(ref: arn, instances: [])
+            }
+            var replaced: Started.Replaced?
+            if existing.taskDefinition != arn, !existing.taskDefinition.isEmpty,
+               let image = try? await definitions.describe(existing.taskDefinition, ecs: ecs)?.image {
+                replaced = Started.Replaced(ref: existing.taskDefinition, image: image)
+            }
+            // The same task definition again (a self-heal, a redeploy): start fresh tasks.
+            _ = try await ecs.updateService(cluster: settings.cluster, service: name, taskDefinition: arn, desiredCount: revision.count,
+                                            forceNewDeployment: existing.taskDefinition == arn)
+            return Started(ref: arn, replaced: replaced, instances: [])
+        }
+    }
+
+    /// The pinned task definition when it can still be used, else the family's newest when
+    /// it already is what the policy renders, else a new revision.
+    func taskDefinition(for revision: Revision, policy: Policy) async throws -> String {
+        if let pinned = revision.ref, let described = try await definitions.describe(pinned, ecs: ecs), described.active {
+            return pinned
+        }
+        guard let rendered = ECSTaskDefinition.render(policy, image: revision.image, region: ecs.region) else {
+            throw RuntimeFailure("\(revision.service) has no deploy.ecs settings; set deploy.ecs.cluster in its policy")
+        }
+        if let latest = try await ecs.describeTaskDefinition(rendered.family), rendered.matches(described: latest),
+           let arn = latest["taskDefinitionArn"] as? String {
+            return arn
+        }
+        return try await ecs.registerTaskDefinition(rendered)
+    }
+
+    public func instances(of revision: Revision) async throws -> [Instance] {
+        let (policy, settings) = try Self.settings(revision)
+        guard let ref = revision.ref else { return [] }
+        let name = settings.service ?? policy.service
+        let essential = Set(try await definitions.describe(ref, ecs: ecs)?.essential ?? [])
+        var arns: [String] = []
+        for status in ["RUNNING", "STOPPED"] {
+            arns += try await ecs.listTasks(cluster: settings.cluster, service: name, desiredStatus: status)
+        }
+        let tasks = try await ecs.describeTasks(cluster: settings.cluster, arns: arns)
+        return tasks.filter { ($0["taskDefinitionArn"] as? String) == ref }.compactMap { task in
+            guard let arn = task["taskArn"] as? String else { return nil }
+            return Self.instance(arn: arn, outcome: ECSTaskOutcome.of(task, essential: essential))
+        }.sorted { $0.name < $1.name }
+    }
+
+    static func instance(arn: String, outcome: ECSTaskOutcome) -> Instance {
+        let name = "task \(arn.split(separator: "/").last.map(String.init) ?? arn)"
+        switch outcome {
+        case .running:
+            return Instance(id: arn, name: name, running: true, exitCode: nil, finishedAt: nil, detail: "running")
+        case .crashed(let code, let container, let reason, let stoppedAt):
+            return Instance(id: arn, name: name, running: false, exitCode: code, finishedAt: stoppedAt ?? Date(),
+                            detail: "container \(container): \(reason)")
+        case .failedToStart(let reason):
+            // Not an exit: ECS's circuit breaker counts tasks that never start.
+            return Instance(id: arn, name: name, running: false, exitCode: nil, finishedAt: nil, detail: "failed to start: \(reason)")
+        case .stoppedCleanly:
+            return Instance(id: arn, name: name, running: false, exitCode: nil, finishedAt: nil, detail: "stopped")
+        }
+    }
+
+    public func retire(except revision: Revision) async throws -> Int { 0 }
+
+    /// Scales the service to zero when it runs `revision`; a service already on another revision is left alone.
+    public func remove(_ revision: Revision) async throws {
+        let (policy, settings) = try Self.settings(revision)
+        let name = settings.service ?? policy.service
+        try await Self.translated(cluster: settings.cluster, region: ecs.region) {
+            guard let ref = revision.ref,
+                  let service = try await ecs.describeServices(cluster: settings.cluster, names: [name]).first(where: \.isActive),
+                  service.taskDefinition == ref else { return }
+            _ = try await ecs.updateService(cluster: settings.cluster, service: name, taskDefinition: nil, desiredCount: 0)
+        }
+    }
+
+    public func restart(_ revision: Revision, instances: [String]) async throws {}
+
+    public func settle(_ revision: Revision) async throws {}
+
+    /// The awslogs stream of the task's essential container, when the task definition logs to CloudWatch.
+    public func logTail(_ revision: Revision, instance: String, lines: Int) async throws -> [String] {
+        guard let ref = revision.ref, let described = try await definitions.describe(ref, ecs: ecs), let log = described.log else { return [] }
+        return try await logs.tail(group: log.group, stream: LogsAPI.stream(prefix: log.prefix, container: log.container, taskARN: instance),
+                                   lines: lines)
+    }
+
+    public func progress(_ revision: Revision) async throws -> RolloutProgress {
+        let (policy, settings) = try Self.settings(revision)
+        guard let ref = revision.ref,
+              let service = try await ecs.describeServices(cluster: settings.cluster, names: [settings.service ?? policy.service]).first
+        else { return .done }
+        return ECSRollout.progress(service: service, taskDefinition: ref)
+    }
+
+    public func observe(_ policies: [Policy], knownImages: [String: String]) async throws -> [String: [ObservedUnit]] {
+        var wanted: [String: [(policy: String, name: String)]] = [:]
+        for policy in policies {
+            guard policy.deploy.target == .ecs, let settings = policy.deploy.ecs else { continue }
+            wanted[settings.cluster, default: []].append((policy.service, settings.service ?? policy.service))
+        }
+        var batches: [(cluster: String, names: [(policy: String, name: String)])] = []
+        for (cluster, names) in wanted.sorted(by: { $0.key < $1.key }) {
+            for start in stride(from: 0, to: names.count, by: ECSAPI.describeServicesBatch) {
+                batches.append((cluster, Array(names[start..<min(names.count, start + ECSAPI.describeServicesBatch)])))
+            }
+        }
+        let ecs = self.ecs
+        let found: [String: ECSAPI.Service] = try await withThrowingTaskGroup(of: [String: ECSAPI.Service].self) { group in
+            var next = 0
+            func add() {
+                guard next < batches.count else { return }
+                let batch = batches[next]
+                next += 1
+                group.addTask {
+                    let services = try await ecs.describeServices(cluster: batch.cluster, names: batch.names.map(\.name))
+                    let byName = Dictionary(services.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+                    var out: [String: ECSAPI.Service] = [:]
+                    for entry in batch.names { out[entry.policy] = byName[entry.name] }
+                    return out
+                }
+            }
+            for _ in 0..<max(1, concurrency) { add() }
+            var all: [String: ECSAPI.Service] = [:]
+            for try await part in group {
+                all.merge(part) { a, _ in a }
+                add()
+            }
+            return all
+        }
+        var units: [String: [ObservedUnit]] = [:]
+        for entries in wanted.values {
+            for entry in entries {
+                guard let service = found[entry.policy], service.isActive else {
+                    units[entry.policy] = []
+                    continue
+                }
+                let ref = service.taskDefinition
+                var image = knownImages[ref]
+                if image == nil { image = try await definitions.describe(ref, ecs: ecs)?.image }
+                units[entry.policy] = [ObservedUnit(deploymentID: nil, sha: nil, image: image ?? ref, running: service.runningCount,
+                                                    fields: ["deploy.count": "\(service.desiredCount)"], ref: ref)]
+            }
+        }
+        return units
+    }
+
+    /// ECR repositories are asked through the ECR API; nil for other registries.
+    public func imagePresence(repository: String, tag: String) async -> ImagePresence {
+        guard let ecrRepository = ECRAPI.repository(of: "\(repository):\(tag)") else { return .unknown }
+        do {
+            return try await ecr.imageDigest(repository: ecrRepository.repository, tag: tag).map { .present(digest: $0) } ?? .missing
+        } catch {
+            return .unknown
+        }
+    }
+
+    /// Turns AWS errors that retrying cannot fix into a failure of the revision, named in plain words.
+    static func translated<T>(cluster: String, region: String, _ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as AWSError where error.code == "ClusterNotFoundException" {
+            throw RuntimeFailure("ECS cluster \(cluster) does not exist in \(region): create it (aws ecs create-cluster --cluster-name \(cluster)) or fix deploy.ecs.cluster")
+        } catch let error as AWSError where !error.isRetryable {
+            throw RuntimeFailure(error.description)
+        }
+    }
+}
+
+/// Reads ECS's view of a rollout from DescribeServices.
+public enum ECSRollout {
+    public static func progress(service: ECSAPI.Service, taskDefinition: String) -> RolloutProgress {
+        guard let deployment = service.deployments.first(where: { $0.taskDefinition == taskDefinition }) else { return .done }
+        switch deployment.rolloutState {
+        case "FAILED":
+            var text = "ECS's deployment circuit breaker stopped the rollout"
+            if let reason = deployment.rolloutStateReason, !reason.isEmpty { text += ": \(reason)" }
+            if deployment.failedTasks > 0 { text += " (\(deployment.failedTasks) failed task\(deployment.failedTasks == 1 ? "" : "s"))" }
+            return .failed(text)
+        case "IN_PROGRESS":
+            return .inProgress("\(deployment.runningCount) of \(deployment.desiredCount) tasks running")
+        default:
+            return .done
+        }
+    }
+}

@@ -1,0 +1,58 @@
+import SlipwayCore
+
+/// Sends each revision to the runtime of its policy's `deploy.target`.
+public struct Runtimes: Runtime {
+    let docker: any Runtime
+    let ecs: (any Runtime)?
+    /// Why there is no ECS runtime (AWS settings missing), said when an ecs service rolls out.
+    let ecsUnavailable: String
+
+    public init(docker: any Runtime, ecs: (any Runtime)?, ecsUnavailable: String = "AWS is not configured") {
+        self.docker = docker
+        self.ecs = ecs
+        self.ecsUnavailable = ecsUnavailable
+    }
+
+    func pick(_ revision: Revision) throws -> any Runtime {
+        switch revision.target {
+        case .docker: return docker
+        case .ecs:
+            guard let ecs else {
+                throw RuntimeFailure("\(revision.service) has deploy.target ecs, but this server cannot reach ECS: \(ecsUnavailable)")
+            }
+            return ecs
+        }
+    }
+
+    public func start(_ revision: Revision) async throws -> Started { try await pick(revision).start(revision) }
+    public func instances(of revision: Revision) async throws -> [Instance] { try await pick(revision).instances(of: revision) }
+    public func retire(except revision: Revision) async throws -> Int { try await pick(revision).retire(except: revision) }
+    public func remove(_ revision: Revision) async throws { try await pick(revision).remove(revision) }
+    public func restart(_ revision: Revision, instances: [String]) async throws {
+        try await pick(revision).restart(revision, instances: instances)
+    }
+    public func settle(_ revision: Revision) async throws { try await pick(revision).settle(revision) }
+    public func logTail(_ revision: Revision, instance: String, lines: Int) async throws -> [String] {
+        try await pick(revision).logTail(revision, instance: instance, lines: lines)
+    }
+    public func progress(_ revision: Revision) async throws -> RolloutProgress { try await pick(revision).progress(revision) }
+
+    /// The engine's containers, plus one entry per ecs service when ECS can be asked.
+    /// An ecs service without an entry was not observed.
+    public func observe(_ policies: [Policy], knownImages: [String: String]) async throws -> [String: [ObservedUnit]] {
+        var units = try await docker.observe(policies.filter { $0.deploy.target == .docker }, knownImages: knownImages)
+        let onECS = policies.filter { $0.deploy.target == .ecs }
+        if let ecs, !onECS.isEmpty {
+            units.merge(try await ecs.observe(onECS, knownImages: knownImages)) { _, new in new }
+        }
+        return units
+    }
+
+    public func imagePresence(repository: String, tag: String) async -> ImagePresence {
+        if let ecs {
+            let answer = await ecs.imagePresence(repository: repository, tag: tag)
+            if answer != .unknown { return answer }
+        }
+        return await docker.imagePresence(repository: repository, tag: tag)
+    }
+}
