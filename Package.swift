@@ -159,7 +159,7 @@ let package = Package(
         ]),
         // The whole chain through the `slipway` binary, as a user drives it.
         .testTarget(name: "SlipwayEndToEndTests", dependencies: [
-            "SlipwayCore", "SlipwayDocker", "SlipwayWebhooks", "SlipwayTestSupport",
+            "SlipwayCore", "SlipwayDocker", "SlipwayWebhooks", "SlipwayTestSupport", "SlipwayAWS",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
     ],

@@ -210,7 +210,8 @@ public struct ECSRuntime: Runtime {
 /// Reads ECS's view of a rollout from DescribeServices.
 public enum ECSRollout {
     public static func progress(service: ECSAPI.Service, taskDefinition: String) -> RolloutProgress {
-        guard let deployment = service.deployments.first(where: { $0.taskDefinition == taskDefinition }) else { return .done }
+        let mine = service.deployments.filter { $0.taskDefinition == taskDefinition }
+        guard let deployment = mine.first(where: { $0.status == "PRIMARY" }) ?? mine.first else { return .done }
         switch deployment.rolloutState {
         case "FAILED":
             var text = "ECS's deployment circuit breaker stopped the rollout"

@@ -50,9 +50,12 @@ final class EndToEnd: @unchecked Sendable {
 
     /// `source` adds lines under the policy's `source:` (e.g. `poll: 1s`).
     /// `settings` are extra environment variables for `serve`; `policyTail` is appended to the policy.
+    /// `deploy` replaces the policy's deploy block (indented by two spaces), `service` the generated name.
     static func start(rollbackWindow: String, jobLease: String = "30s", source: [String] = [],
-                      repo given: TestRepo? = nil, settings: [String: String] = [:], policyTail: String = "") async throws -> EndToEnd {
-        let service = "e2e-\(UUID().uuidString.prefix(8).lowercased())"
+                      repo given: TestRepo? = nil, settings: [String: String] = [:], policyTail: String = "",
+                      deploy: String = "  target: docker\n  count: 1\n  env: { GREETING: hello }",
+                      service named: String? = nil) async throws -> EndToEnd {
+        let service = named ?? "e2e-\(UUID().uuidString.prefix(8).lowercased())"
         let root = try Scratch.directory(service)
         let repo = try given ?? TestRepo()
         let database = service.replacingOccurrences(of: "-", with: "_")
@@ -67,9 +70,7 @@ final class EndToEnd: @unchecked Sendable {
               branch: main
             \(source.map { "  " + $0 + "\n" }.joined())image: \(try value("SLIPWAY_STACK_REGISTRY"))/e2e/\(service)
             deploy:
-              target: docker
-              count: 1
-              env: { GREETING: hello }
+            \(deploy)
             rollback:
               window: \(rollbackWindow)
               crashes: 1
@@ -122,6 +123,14 @@ final class EndToEnd: @unchecked Sendable {
         try process.run()
         lock.withLock { _process = process }
         try await waitForHealth()
+    }
+
+    /// Another `serve` on the same database and folders, with `settings` changed (after `stop`).
+    func relaunch(settings: [String: String]) async throws -> EndToEnd {
+        let next = EndToEnd(repo: repo, service: service, environment: environment.merging(settings) { $1 }, baseURL: baseURL,
+                            logFile: logFile)
+        try await next.launch()
+        return next
     }
 
     /// SIGKILL: the process gets no chance to clean up, as when a machine dies.
