@@ -28,19 +28,19 @@ let package = Package(
             "SlipwayCore",
             .product(name: "Yams", package: "Yams"),
         ]),
-        // Provider payloads → normalized events; signature checks.
-        // AWS: SigV4 signing, credentials, the ECS/ECR/CloudWatch Logs clients.
+        // SigV4, the credential chain, ECS/ECR/Logs calls; the ECS templates embedded from manifests/ecs.
         .target(name: "SlipwayAWS", dependencies: [
             "SlipwayCore",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOFoundationCompat", package: "swift-nio"),
-        ]),
+        ], plugins: ["EmbedManifests"]),
         // Zero-config detection: a pure function over a file tree → build plan → Dockerfile.
         .target(name: "SlipwayDetect", dependencies: [
             "SlipwayCore",
             .product(name: "Yams", package: "Yams"),
         ]),
+        // Provider payloads → normalized events; signature checks.
         .target(name: "SlipwayWebhooks", dependencies: [
             "SlipwayCore",
             .product(name: "Crypto", package: "swift-crypto"),
@@ -120,12 +120,18 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
         ]),
 
-        .executableTarget(name: "MigrationsEmbedder", path: "Plugins/MigrationsEmbedder"),
+        .executableTarget(name: "FileEmbedder", path: "Plugins/FileEmbedder"),
         .plugin(
             name: "EmbedMigrations",
             capability: .buildTool(),
-            dependencies: ["MigrationsEmbedder"],
+            dependencies: ["FileEmbedder"],
             path: "Plugins/EmbedMigrations"
+        ),
+        .plugin(
+            name: "EmbedManifests",
+            capability: .buildTool(),
+            dependencies: ["FileEmbedder"],
+            path: "Plugins/EmbedManifests"
         ),
 
         // Running external programs (argv arrays, no shell).

@@ -15,8 +15,8 @@ struct EmbedMigrations: BuildToolPlugin {
         return [
             .buildCommand(
                 displayName: "Embedding \(names.count) migrations",
-                executable: try context.tool(named: "MigrationsEmbedder").url,
-                arguments: [output.path()] + inputs.map { $0.path() },
+                executable: try context.tool(named: "FileEmbedder").url,
+                arguments: [output.path(), "EmbeddedMigrations"] + inputs.map { $0.path() },
                 inputFiles: inputs,
                 outputFiles: [output]
             ),

@@ -47,8 +47,7 @@ public struct ECSAPI: Sendable {
 
     /// Registers `definition`; returns the new revision's ARN.
     public func registerTaskDefinition(_ definition: ECSTaskDefinition) async throws -> String {
-        let body = try JSONSerialization.jsonObject(with: JSONEncoder().encode(definition)) as? [String: Any] ?? [:]
-        let answer = try await json("RegisterTaskDefinition", body)
+        let answer = try await json("RegisterTaskDefinition", definition.json)
         guard let arn = (answer["taskDefinition"] as? [String: Any])?["taskDefinitionArn"] as? String else {
             throw AWSError(status: 200, code: "UnexpectedAnswer", message: "no taskDefinitionArn in the answer", action: "RegisterTaskDefinition")
         }

@@ -1,74 +1,95 @@
 import Foundation
 import SlipwayCore
 
-/// What Slipway registers for a service on `deploy.target: ecs`: one essential container
-/// named after the service, in awsvpc mode, sized and configured from the policy.
-/// Encodes to the RegisterTaskDefinition request (ECS JSON field names).
-public struct ECSTaskDefinition: Codable, Sendable, Hashable {
-    public struct KeyValue: Codable, Sendable, Hashable { public var name: String; public var value: String }
-    public struct Secret: Codable, Sendable, Hashable { public var name: String; public var valueFrom: String }
-    public struct PortMapping: Codable, Sendable, Hashable { public var containerPort: Int; public var `protocol`: String }
-    public struct HealthCheck: Codable, Sendable, Hashable {
-        public var command: [String]
-        public var interval: Int
-        public var timeout: Int
-        public var retries: Int
-        public var startPeriod: Int
-    }
-    public struct LogConfiguration: Codable, Sendable, Hashable {
-        public var logDriver: String
-        public var options: [String: String]
-    }
-    public struct Container: Codable, Sendable, Hashable {
-        public var name: String
-        public var image: String
-        public var essential: Bool
-        public var portMappings: [PortMapping]?
-        public var environment: [KeyValue]?
-        public var secrets: [Secret]?
-        public var healthCheck: HealthCheck?
-        public var logConfiguration: LogConfiguration?
+/// What Slipway registers for a service on `deploy.target: ecs`: `manifests/ecs/task-definition.json`
+/// filled from the policy (one essential container named after the service, in awsvpc
+/// mode, sized and configured from the policy). The document is the RegisterTaskDefinition request.
+public struct ECSTaskDefinition: Sendable, Hashable {
+    public var document: JSONValue
+
+    /// The request body as JSONSerialization objects.
+    public var json: [String: Any] { document.any as? [String: Any] ?? [:] }
+
+    public subscript(key: String) -> JSONValue? {
+        get { document[key] }
+        set {
+            guard case .object(var map) = document else { return }
+            map[key] = newValue
+            document = .object(map)
+        }
     }
 
-    public var family: String
-    public var containerDefinitions: [Container]
-    public var cpu: String
-    public var memory: String
-    public var networkMode: String
-    public var requiresCompatibilities: [String]?
-    public var executionRoleArn: String?
-    public var taskRoleArn: String?
+    public var family: String {
+        get { if case .string(let value)? = self["family"] { value } else { "" } }
+        set { self["family"] = .string(newValue) }
+    }
+
+    /// The essential container's image.
+    public var image: String? {
+        get {
+            guard case .array(let containers)? = self["containerDefinitions"], case .string(let image)? = containers.first?["image"] else { return nil }
+            return image
+        }
+        set {
+            guard case .array(var containers)? = self["containerDefinitions"], case .object(var first)? = containers.first else { return }
+            first["image"] = newValue.map(JSONValue.string)
+            containers[0] = .object(first)
+            self["containerDefinitions"] = .array(containers)
+        }
+    }
 
     /// The task definition for `image` (a full reference) under `policy`; nil for another target.
     public static func render(_ policy: Policy, image: String, region: String) -> ECSTaskDefinition? {
         guard let ecs = policy.deploy.ecs else { return nil }
         let name = policy.service
-        let environment = policy.deploy.env.sorted { $0.key < $1.key }.map { KeyValue(name: $0.key, value: $0.value) }
-        let secrets = ecs.secrets.sorted { $0.key < $1.key }.map { Secret(name: $0.key, valueFrom: $0.value) }
-        let check = policy.deploy.healthCheck.map {
-            HealthCheck(command: $0.command, interval: Int($0.interval.seconds), timeout: Int($0.timeout.seconds),
-                        retries: $0.retries, startPeriod: Int($0.startPeriod.seconds))
+        var values: [String: JSONValue] = [
+            "family": .string(ecs.service ?? name), "container": .string(name), "image": .string(image),
+            "cpu": .string("\(ecs.cpu)"), "memory": .string("\(ecs.memory)"),
+        ]
+        if ecs.isFargate { values["requiresCompatibilities"] = .array([.string("FARGATE")]) }
+        else if ecs.launchType == .ec2 { values["requiresCompatibilities"] = .array([.string("EC2")]) }
+        values["executionRoleArn"] = ecs.executionRoleArn.map(JSONValue.string)
+        values["taskRoleArn"] = ecs.taskRoleArn.map(JSONValue.string)
+        if let port = policy.deploy.port {
+            values["portMappings"] = .array([.object(["containerPort": .number(Double(port)), "protocol": .string("tcp")])])
         }
-        let logs = ecs.logGroup.map {
-            LogConfiguration(logDriver: "awslogs", options: ["awslogs-group": $0, "awslogs-region": region, "awslogs-stream-prefix": name])
+        let environment = policy.deploy.env.sorted { $0.key < $1.key }
+        if !environment.isEmpty {
+            values["environment"] = .array(environment.map { .object(["name": .string($0.key), "value": .string($0.value)]) })
         }
-        let container = Container(name: name, image: image, essential: true,
-                                  portMappings: policy.deploy.port.map { [PortMapping(containerPort: $0, protocol: "tcp")] },
-                                  environment: environment.isEmpty ? nil : environment, secrets: secrets.isEmpty ? nil : secrets,
-                                  healthCheck: check, logConfiguration: logs)
-        return ECSTaskDefinition(family: ecs.service ?? name, containerDefinitions: [container], cpu: "\(ecs.cpu)",
-                                 memory: "\(ecs.memory)", networkMode: "awsvpc",
-                                 requiresCompatibilities: ecs.isFargate ? ["FARGATE"] : (ecs.launchType == .ec2 ? ["EC2"] : nil),
-                                 executionRoleArn: ecs.executionRoleArn, taskRoleArn: ecs.taskRoleArn)
+        let secrets = ecs.secrets.sorted { $0.key < $1.key }
+        if !secrets.isEmpty {
+            values["secrets"] = .array(secrets.map { .object(["name": .string($0.key), "valueFrom": .string($0.value)]) })
+        }
+        if let check = policy.deploy.healthCheck {
+            values["healthCheck"] = .object([
+                "command": .array(check.command.map(JSONValue.string)), "interval": .number(check.interval.seconds.rounded(.down)),
+                "timeout": .number(check.timeout.seconds.rounded(.down)), "retries": .number(Double(check.retries)),
+                "startPeriod": .number(check.startPeriod.seconds.rounded(.down)),
+            ])
+        }
+        if let group = ecs.logGroup {
+            values["logConfiguration"] = .object(["logDriver": .string("awslogs"), "options": .object([
+                "awslogs-group": .string(group), "awslogs-region": .string(region), "awslogs-stream-prefix": .string(name),
+            ])])
+        }
+        do {
+            return ECSTaskDefinition(document: try ECSTemplates.taskDefinition.render(values, required: ["family", "container", "image"]))
+        } catch {
+            preconditionFailure("manifests/ecs/task-definition.json: \(error)")
+        }
     }
 
     /// Whether `described` (DescribeTaskDefinition's `taskDefinition`) already is this
     /// definition, so no new revision is needed. Fields ECS adds (arn, revision, status,
     /// defaults like `cpu: 0` on containers) are ignored.
     public func matches(described: [String: Any]) -> Bool {
-        guard let data = try? JSONEncoder().encode(self),
-              let mine = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return false }
-        return Self.contains(described, mine)
+        // Through JSONSerialization, so both sides hold numbers and booleans the same way.
+        func normalized(_ object: Any) -> Any? {
+            (try? JSONSerialization.data(withJSONObject: object)).flatMap { try? JSONSerialization.jsonObject(with: $0) }
+        }
+        guard let mine = normalized(json), let theirs = normalized(described) else { return false }
+        return Self.contains(theirs, mine)
     }
 
     /// Every key of `subset` is in `object` with an equal value (recursively; arrays element-wise).
@@ -82,6 +103,42 @@ public struct ECSTaskDefinition: Codable, Sendable, Hashable {
             return zip(other, list).allSatisfy { contains($0, $1) }
         default:
             return "\(object.map { "\($0)" } ?? "nil")" == "\(subset)"
+        }
+    }
+}
+
+/// The templates of `manifests/ecs`, compiled in.
+public enum ECSTemplates {
+    public static let taskDefinition = load("task-definition.json")
+    public static let service = load("service.json")
+
+    static func load(_ file: String) -> JSONTemplate {
+        guard let text = EmbeddedManifests.all.first(where: { $0.file == file })?.text else {
+            preconditionFailure("manifests/ecs/\(file) was not embedded")
+        }
+        do { return try JSONTemplate(text) } catch { preconditionFailure("manifests/ecs/\(file): \(error)") }
+    }
+
+    /// The CreateService request for a service Slipway creates: awsvpc networking from the
+    /// policy, ECS's circuit breaker on without its own rollback, so a failed rollout comes
+    /// back to Slipway (which rolls back and says why) instead of being undone silently.
+    public static func createService(_ policy: Policy, taskDefinition: String, count: Int) -> [String: Any]? {
+        guard let ecs = policy.deploy.ecs else { return nil }
+        var values: [String: JSONValue] = [
+            "cluster": .string(ecs.cluster), "serviceName": .string(ecs.service ?? policy.service),
+            "taskDefinition": .string(taskDefinition), "desiredCount": .number(Double(count)), "service": .string(policy.service),
+            "subnets": .array(ecs.subnets.map(JSONValue.string)), "securityGroups": .array(ecs.securityGroups.map(JSONValue.string)),
+            "assignPublicIp": .string(ecs.assignPublicIp ? "ENABLED" : "DISABLED"),
+        ]
+        if let provider = ecs.capacityProvider {
+            values["capacityProviderStrategy"] = .array([.object(["capacityProvider": .string(provider), "weight": .number(1)])])
+        } else if let launchType = ecs.launchType {
+            values["launchType"] = .string(launchType.rawValue)
+        }
+        do {
+            return try service.render(values, required: ["cluster", "serviceName", "taskDefinition", "desiredCount"]).any as? [String: Any]
+        } catch {
+            preconditionFailure("manifests/ecs/service.json: \(error)")
         }
     }
 }

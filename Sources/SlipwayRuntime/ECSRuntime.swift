@@ -36,8 +36,10 @@ public struct ECSRuntime: Runtime {
             let arn = try await taskDefinition(for: revision, policy: policy)
             let existing = try await ecs.describeServices(cluster: settings.cluster, names: [name]).first { $0.isActive }
             guard let existing else {
-                _ = try await ecs.createService(try ECSServiceRequest.create(policy: policy, settings: settings,
-                                                                             taskDefinition: arn, count: revision.count))
+                guard !settings.subnets.isEmpty, let request = ECSTemplates.createService(policy, taskDefinition: arn, count: revision.count) else {
+                    throw RuntimeFailure("ECS service \(name) does not exist in cluster \(settings.cluster), and Slipway cannot create it without subnets: list them in deploy.subnets (with deploy.securityGroups), or create the service yourself")
+                }
+                _ = try await ecs.createService(request)
                 return Started(ref: arn, instances: [])
             }
             var replaced: Started.Replaced?

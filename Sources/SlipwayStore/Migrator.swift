@@ -14,7 +14,7 @@ public struct Migrator: Sendable {
         EmbeddedMigrations.all.compactMap { entry in
             let stem = entry.file.hasSuffix(".sql") ? String(entry.file.dropLast(4)) : entry.file
             guard let underscore = stem.firstIndex(of: "_"), let version = Int(stem[..<underscore]) else { return nil }
-            return Migration(version: version, name: String(stem[stem.index(after: underscore)...]), sql: entry.sql)
+            return Migration(version: version, name: String(stem[stem.index(after: underscore)...]), sql: entry.text)
         }.sorted { $0.version < $1.version }
     }
 

@@ -17,7 +17,7 @@ import Testing
 
     @Test func rendersTheRegisterTaskDefinitionRequest() throws {
         let definition = try #require(ECSTaskDefinition.render(Self.policy, image: "repo/api@sha256:abc", region: "us-east-1"))
-        let json = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(definition)) as? [String: Any])
+        let json = definition.json
         #expect(json["family"] as? String == "api")
         #expect(json["cpu"] as? String == "512")
         #expect(json["memory"] as? String == "1024")
@@ -38,17 +38,17 @@ import Testing
 
     @Test func aNewRevisionOnlyWhenSomethingDiffers() throws {
         let definition = try #require(ECSTaskDefinition.render(Self.policy, image: "repo/api@sha256:abc", region: "us-east-1"))
-        var described = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(definition)) as? [String: Any])
+        var described = definition.json
         // What ECS adds to a registered definition does not count.
         described["taskDefinitionArn"] = "arn:aws:ecs:us-east-1:123456789012:task-definition/api:7"
         described["revision"] = 7
         described["status"] = "ACTIVE"
         #expect(definition.matches(described: described))
         var other = definition
-        other.memory = "2048"
+        other["memory"] = .string("2048")
         #expect(!other.matches(described: described))
         var newImage = definition
-        newImage.containerDefinitions[0].image = "repo/api@sha256:def"
+        newImage.image = "repo/api@sha256:def"
         #expect(!newImage.matches(described: described))
     }
 

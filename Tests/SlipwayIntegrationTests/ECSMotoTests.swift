@@ -23,7 +23,7 @@ struct ECSMotoTests {
     }
 
     func register(_ client: AWSClient, _ definition: ECSTaskDefinition) async throws -> String {
-        let body = try JSONSerialization.jsonObject(with: JSONEncoder().encode(definition)) as! [String: Any]
+        let body = definition.json
         let answer = try await call(client, "RegisterTaskDefinition", body)
         return try #require((answer["taskDefinition"] as? [String: Any])?["taskDefinitionArn"] as? String)
     }
