@@ -141,7 +141,7 @@ let package = Package(
 
         // Pure logic, milliseconds.
         .testTarget(name: "SlipwayCoreTests", dependencies: ["SlipwayCore"]),
-        .testTarget(name: "SlipwayAWSTests", dependencies: ["SlipwayAWS"], exclude: ["Fixtures"]),
+        .testTarget(name: "SlipwayAWSTests", dependencies: ["SlipwayAWS", "SlipwayRuntime", "SlipwayCore"], exclude: ["Fixtures"]),
         .testTarget(name: "SlipwayDetectTests", dependencies: ["SlipwayDetect", "SlipwayCore"], exclude: ["Fixtures"]),
         .testTarget(name: "SlipwayPolicyTests", dependencies: ["SlipwayPolicy", "SlipwayCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SlipwayWebhooksTests", dependencies: ["SlipwayWebhooks", "SlipwayCore"], resources: [.copy("Fixtures")]),

@@ -26,11 +26,12 @@ public struct ECRAPI: Sendable {
               let token = data["authorizationToken"] as? String else {
             throw AWSError(status: 200, code: "UnexpectedAnswer", message: "no authorizationData in the answer", action: "GetAuthorizationToken")
         }
-        return try Self.login(token: token, endpoint: data["proxyEndpoint"] as? String ?? "",
+        return try Self.decodeLogin(token: token, endpoint: data["proxyEndpoint"] as? String ?? "",
                               expiresAt: (data["expiresAt"] as? Double).map { Date(timeIntervalSince1970: $0) })
     }
 
-    static func login(token: String, endpoint: String, expiresAt: Date?) throws -> Login {
+    /// GetAuthorizationToken's token, decoded into the registry login it stands for.
+    public static func decodeLogin(token: String, endpoint: String, expiresAt: Date?) throws -> Login {
         guard let decoded = Data(base64Encoded: token).map({ String(decoding: $0, as: UTF8.self) }),
               let colon = decoded.firstIndex(of: ":") else {
             throw AWSError(status: 200, code: "UnexpectedAnswer", message: "the authorization token is not base64 of user:password",

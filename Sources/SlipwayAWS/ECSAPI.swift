@@ -14,6 +14,18 @@ public struct ECSAPI: Sendable {
 
     /// One deployment of a service, as DescribeServices reports it.
     public struct Deployment: Sendable, Hashable {
+        public init(id: String, status: String, taskDefinition: String, rolloutState: String?, rolloutStateReason: String?,
+                    desiredCount: Int, runningCount: Int, failedTasks: Int) {
+            self.id = id
+            self.status = status
+            self.taskDefinition = taskDefinition
+            self.rolloutState = rolloutState
+            self.rolloutStateReason = rolloutStateReason
+            self.desiredCount = desiredCount
+            self.runningCount = runningCount
+            self.failedTasks = failedTasks
+        }
+
         public var id: String
         public var status: String
         public var taskDefinition: String
@@ -26,6 +38,18 @@ public struct ECSAPI: Sendable {
 
     /// A service as DescribeServices reports it.
     public struct Service: Sendable, Hashable {
+        public init(name: String, arn: String, status: String, taskDefinition: String, desiredCount: Int, runningCount: Int,
+                    pendingCount: Int, deployments: [Deployment]) {
+            self.name = name
+            self.arn = arn
+            self.status = status
+            self.taskDefinition = taskDefinition
+            self.desiredCount = desiredCount
+            self.runningCount = runningCount
+            self.pendingCount = pendingCount
+            self.deployments = deployments
+        }
+
         public var name: String
         public var arn: String
         public var status: String
@@ -92,8 +116,7 @@ public struct ECSAPI: Sendable {
         var out: [Service] = []
         for start in stride(from: 0, to: names.count, by: Self.describeServicesBatch) {
             let batch = Array(names[start..<min(names.count, start + Self.describeServicesBatch)])
-            let answer = try await json("DescribeServices", ["cluster": cluster, "services": batch])
-            out += (answer["services"] as? [Any] ?? []).compactMap(Self.service)
+            out += Self.services(from: try await json("DescribeServices", ["cluster": cluster, "services": batch]))
         }
         return out
     }
@@ -138,6 +161,11 @@ public struct ECSAPI: Sendable {
             token = answer["nextToken"] as? String
         } while token != nil
         return out
+    }
+
+    /// DescribeServices' `services`, read.
+    public static func services(from answer: [String: Any]) -> [Service] {
+        (answer["services"] as? [Any] ?? []).compactMap(service)
     }
 
     static func service(_ value: Any?) -> Service? {

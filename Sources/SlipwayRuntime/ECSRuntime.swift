@@ -86,7 +86,8 @@ public struct ECSRuntime: Runtime {
         }.sorted { $0.name < $1.name }
     }
 
-    static func instance(arn: String, outcome: ECSTaskOutcome) -> Instance {
+    /// One task as the crash watch sees it: only an essential container's non-zero exit is an exit.
+    public static func instance(arn: String, outcome: ECSTaskOutcome) -> Instance {
         let name = "task \(arn.split(separator: "/").last.map(String.init) ?? arn)"
         switch outcome {
         case .running:

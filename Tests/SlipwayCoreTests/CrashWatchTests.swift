@@ -52,3 +52,26 @@ import Testing
         #expect(CrashWatch(window: .seconds(5), threshold: 0).threshold == 1)
     }
 }
+
+/// While the runtime still rolls out (ECS starting tasks), the watch runs past its window
+/// and crashes keep counting, up to `rolloutGrace`.
+@Suite struct CrashWatchExtensionTests {
+    let liveAt = Date(timeIntervalSince1970: 1_000_000)
+    func at(_ seconds: Double) -> Date { liveAt.addingTimeInterval(seconds) }
+
+    @Test func aRolloutInProgressExtendsTheWatch() {
+        let watch = CrashWatch(window: .seconds(60), threshold: 1)
+        #expect(watch.extendedEnd(liveAt: liveAt, now: at(10)) == at(60))
+        #expect(watch.extendedEnd(liveAt: liveAt, now: at(90)) == at(91))
+        #expect(watch.extendedEnd(liveAt: liveAt, now: at(10_000)) == at(60 + CrashWatch.rolloutGrace))
+
+        // Past the window: without the extension it succeeds; with it, a late crash still rolls back.
+        let late = CrashWatch.Exit(instance: "task-1", exitCode: 1, finishedAt: at(80))
+        #expect(watch.verdict(liveAt: liveAt, now: at(90), recorded: [], exits: []) == .succeed(restart: []))
+        #expect(watch.verdict(liveAt: liveAt, now: at(90), recorded: [], exits: [], until: at(91)) == .watch(restart: [], newCrashes: []))
+        #expect(watch.verdict(liveAt: liveAt, now: at(90), recorded: [], exits: [late], until: at(91))
+                == .rollBack(cause: late, crashes: 1, newCrashes: [late]))
+        // An `until` before the window's end never shortens it.
+        #expect(watch.verdict(liveAt: liveAt, now: at(30), recorded: [], exits: [], until: at(20)) == .watch(restart: [], newCrashes: []))
+    }
+}
