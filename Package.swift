@@ -113,8 +113,13 @@ let package = Package(
         ]),
 
         // deploy/bench/queue: the queue's throughput and latency, measured.
+        // A paging-faithful ECS read API for the paging tests and the reconcile benchmark.
+        .target(name: "SlipwayECSFake", dependencies: [
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .executableTarget(name: "slipway-bench", dependencies: [
-            "SlipwayCore", "SlipwayStore", "SlipwayController", "SlipwayDetect",
+            "SlipwayCore", "SlipwayStore", "SlipwayController", "SlipwayDetect", "SlipwayAWS", "SlipwayRuntime", "SlipwayECSFake",
             .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Hummingbird", package: "hummingbird"),
@@ -141,7 +146,10 @@ let package = Package(
 
         // Pure logic, milliseconds.
         .testTarget(name: "SlipwayCoreTests", dependencies: ["SlipwayCore"]),
-        .testTarget(name: "SlipwayAWSTests", dependencies: ["SlipwayAWS", "SlipwayRuntime", "SlipwayCore"], exclude: ["Fixtures"]),
+        .testTarget(name: "SlipwayAWSTests", dependencies: [
+            "SlipwayAWS", "SlipwayRuntime", "SlipwayCore", "SlipwayECSFake", "SlipwayTestSupport",
+            .product(name: "Hummingbird", package: "hummingbird"),
+        ], exclude: ["Fixtures"]),
         .testTarget(name: "SlipwayDetectTests", dependencies: ["SlipwayDetect", "SlipwayCore"], exclude: ["Fixtures"]),
         .testTarget(name: "SlipwayPolicyTests", dependencies: ["SlipwayPolicy", "SlipwayCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SlipwayWebhooksTests", dependencies: ["SlipwayWebhooks", "SlipwayCore"], resources: [.copy("Fixtures")]),

@@ -28,6 +28,12 @@ public struct AWSClient: Sendable {
         self.credentials = credentials
     }
 
+    /// The same client for another region (an ECR registry in a region other than the default).
+    public func inRegion(_ other: String) -> AWSClient {
+        AWSClient(http: http, region: other, environment: environment, maxAttempts: maxAttempts, sign: sign, now: now,
+                  credentials: credentials)
+    }
+
     static func targetPrefix(_ service: AWSEndpoint.Service) -> String {
         switch service {
         case .ecs: "AmazonEC2ContainerServiceV20141113"

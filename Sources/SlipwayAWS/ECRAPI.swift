@@ -20,8 +20,9 @@ public struct ECRAPI: Sendable {
     }
 
     /// GetAuthorizationToken, decoded: the token is base64 of `AWS:<password>`.
-    public func login() async throws -> Login {
-        let answer = try await json("GetAuthorizationToken", [:])
+    /// `registryID` (an account id) asks for another account's registry.
+    public func login(registryID: String? = nil) async throws -> Login {
+        let answer = try await json("GetAuthorizationToken", registryID.map { ["registryIds": [$0]] } ?? [:])
         guard let data = (answer["authorizationData"] as? [[String: Any]])?.first,
               let token = data["authorizationToken"] as? String else {
             throw AWSError(status: 200, code: "UnexpectedAnswer", message: "no authorizationData in the answer", action: "GetAuthorizationToken")

@@ -8,9 +8,9 @@ import SlipwayDocker
 /// with the engine, which holds the registry credentials it was given.
 public struct EngineBuilder: Builder {
     let engine: DockerEngine
-    let auth: @Sendable (String?) -> RegistryAuth
+    let auth: RegistryAuthProvider
 
-    public init(engine: DockerEngine, auth: @escaping @Sendable (String?) -> RegistryAuth = { _ in RegistryAuth() }) {
+    public init(engine: DockerEngine, auth: @escaping RegistryAuthProvider = RegistryAuth.anonymous) {
         self.engine = engine
         self.auth = auth
     }
@@ -51,9 +51,15 @@ public struct EngineBuilder: Builder {
         await observer.phase(.pushing)
         var digest: String?
         var pushError: String?
+        let login: RegistryAuth
+        do {
+            login = try await auth(request.reference.registry)
+        } catch {
+            throw BuildFailure(stage: .push, message: "no login for registry \(request.reference.registry ?? "docker.io"): \(error)")
+        }
         do {
             try await engine.push(repository: request.reference.repository, tag: tag,
-                                  auth: auth(request.reference.registry),
+                                  auth: login,
                                   timeout: .milliseconds(request.timeout.milliseconds)) { line in
                 let parsed = DockerStreamLine(line)
                 if let error = parsed.error { pushError = error }

@@ -3,7 +3,14 @@ import Foundation
 import NIOCore
 
 /// Credentials for a registry, passed to the engine in `X-Registry-Auth`.
+/// The login for a registry host (nil: Docker Hub); throws when it cannot be had (an ECR
+/// token the AWS credentials may not fetch), with a message that says why.
+public typealias RegistryAuthProvider = @Sendable (_ registry: String?) async throws -> RegistryAuth
+
 public struct RegistryAuth: Sendable, Hashable, Encodable {
+    /// No credentials: public registries and local ones without auth.
+    public static let anonymous: RegistryAuthProvider = { _ in RegistryAuth() }
+
     public var username: String?
     public var password: String?
     public var serveraddress: String?

@@ -12,10 +12,9 @@ public struct DockerRuntime: Runtime {
 
     let engine: DockerEngine
     let network: String?
-    let auth: @Sendable (String?) -> RegistryAuth
+    let auth: RegistryAuthProvider
 
-    public init(engine: DockerEngine, network: String?,
-                auth: @escaping @Sendable (String?) -> RegistryAuth = { _ in RegistryAuth() }) {
+    public init(engine: DockerEngine, network: String?, auth: @escaping RegistryAuthProvider = RegistryAuth.anonymous) {
         self.engine = engine
         self.network = network
         self.auth = auth
@@ -29,8 +28,14 @@ public struct DockerRuntime: Runtime {
         // A retried rollout finds the containers of its first attempt: start over.
         try await remove(revision)
         let registry = try? ImageReference(parsing: revision.image).registry
+        let login: RegistryAuth
         do {
-            try await engine.ensureImage(revision.image, auth: auth(registry))
+            login = try await auth(registry)
+        } catch {
+            throw RuntimeFailure("image \(revision.image) is not available: no login for its registry: \(error)")
+        }
+        do {
+            try await engine.ensureImage(revision.image, auth: login)
         } catch let error as DockerError {
             throw RuntimeFailure("image \(revision.image) is not available: \(error.message)")
         }
@@ -133,7 +138,8 @@ public struct DockerRuntime: Runtime {
 
     public func imagePresence(repository: String, tag: String) async -> ImagePresence {
         do {
-            return try await engine.registryDigest("\(repository):\(tag)", auth: auth(repository)).map { .present(digest: $0) } ?? .missing
+            let login = try await auth(try? ImageReference(parsing: "\(repository):\(tag)").registry)
+            return try await engine.registryDigest("\(repository):\(tag)", auth: login).map { .present(digest: $0) } ?? .missing
         } catch {
             return .unknown
         }

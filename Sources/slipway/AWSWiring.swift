@@ -4,22 +4,28 @@ import SlipwayAWS
 import SlipwayDocker
 import SlipwayRuntime
 
-/// The runtimes of this process: the Docker engine always, ECS when AWS settings resolve
-/// (region and a credential source, the way the AWS SDKs find them).
-enum RuntimeWiring {
-    static func runtimes(engine: DockerEngine, network: String?, environment: [String: String] = ProcessInfo.processInfo.environment,
-                         logger: Logger) -> Runtimes {
-        let docker = DockerRuntime(engine: engine, network: network)
-        switch ecs(environment: environment) {
-        case .success(let ecs):
-            return Runtimes(docker: docker, ecs: ecs)
+/// The runtimes and registry logins of this process: the Docker engine always; ECS and
+/// ECR logins when AWS settings resolve (region and a credential source, the way the AWS
+/// SDKs find them).
+struct RuntimeWiring {
+    var runtimes: Runtimes
+    var registryAuth: RegistryAuthProvider
+
+    init(engine: DockerEngine, network: String?, environment: [String: String] = ProcessInfo.processInfo.environment,
+         logger: Logger) {
+        switch Self.aws(environment: environment) {
+        case .success(let client):
+            let logins = ECRLogins(client: client)
+            registryAuth = logins.provider
+            runtimes = Runtimes(docker: DockerRuntime(engine: engine, network: network, auth: logins.provider), ecs: ECSRuntime(client: client))
         case .failure(let problem):
             logger.debug("no ECS runtime", metadata: ["reason": "\(problem.description)"])
-            return Runtimes(docker: docker, ecs: nil, ecsUnavailable: problem.description)
+            registryAuth = RegistryAuth.anonymous
+            runtimes = Runtimes(docker: DockerRuntime(engine: engine, network: network), ecs: nil, ecsUnavailable: problem.description)
         }
     }
 
-    static func ecs(environment: [String: String]) -> Result<ECSRuntime, AWSSettings.Problem> {
+    static func aws(environment: [String: String]) -> Result<AWSClient, AWSSettings.Problem> {
         let home = environment["HOME"] ?? NSHomeDirectory()
         let settings: AWSSettings
         do {
@@ -31,7 +37,6 @@ enum RuntimeWiring {
             return .failure(AWSSettings.Problem(description: "no AWS region: set AWS_REGION, or region in the AWS profile"))
         }
         let provider = CredentialProvider(settings: settings, environment: environment)
-        let client = AWSClient(region: region, environment: environment) { try await provider.credentials() }
-        return .success(ECSRuntime(client: client))
+        return .success(AWSClient(region: region, environment: environment) { try await provider.credentials() })
     }
 }

@@ -90,7 +90,8 @@ enum App {
             // The set applied last stays in force; the watcher keeps trying.
             logger.error("policies not read; serving with the set applied last", metadata: ["policies.source": "\(spec)", "error": "\(error)"])
         }
-        let runtime = RuntimeWiring.runtimes(engine: engine, network: config.dockerNetwork, logger: logger)
+        let wiring = RuntimeWiring(engine: engine, network: config.dockerNetwork, logger: logger)
+        let runtime = wiring.runtimes
 
         let wake = WakeSignal()
         var services: [any Service] = [policyWatcher]
@@ -111,7 +112,7 @@ enum App {
             let pipeline = Pipeline(
                 store: store,
                 git: git,
-                builder: EngineBuilder(engine: engine),
+                builder: EngineBuilder(engine: engine, auth: wiring.registryAuth),
                 runtime: runtime,
                 workDirectory: "\(dataDir)/work",
                 dockerNetwork: config.dockerNetwork,

@@ -40,7 +40,7 @@ struct PlanCommand: AsyncParsableCommand {
         let engine = try DockerEngine(host: config.dockerHost)
         let service = self.service
         let result = try await withStore(config) { store in
-            try await Planner(store: store, runtime: RuntimeWiring.runtimes(engine: engine, network: config.dockerNetwork, logger: Logs.quiet), logger: Logs.quiet)
+            try await Planner(store: store, runtime: RuntimeWiring(engine: engine, network: config.dockerNetwork, logger: Logs.quiet).runtimes, logger: Logs.quiet)
                 .plan(service: service, policies: policies)
         }
         if let service, result.services.isEmpty {
