@@ -85,8 +85,10 @@ public struct ReconcileLoop: Service {
         switch action.kind {
         case .build, .rollout, .selfHeal:
             let digest = action.image.flatMap { try? ImageReference(parsing: $0).digest }
+            // Self-heal puts back exactly what was live (on ECS, its task definition).
+            let ref = action.kind == .selfHeal ? try await action.deploymentID.asyncMap { try await store.deployment($0).record.runtimeRef } ?? nil : nil
             let id = try await store.createDeployment(service: service, trigger: .reconcile, sha: action.sha,
-                                                      image: action.kind == .build ? nil : action.image, digest: digest,
+                                                      image: action.kind == .build ? nil : action.image, digest: digest, runtimeRef: ref,
                                                       firstJob: action.kind == .build ? .build : .rollout)
             try await store.addEvent(id, kind: "reconcile", key: nil, message: "\(action.kind.rawValue): \(action.reason)")
             metadata["deployment.id"] = "\(id)"
@@ -110,5 +112,12 @@ public struct ReconcileLoop: Service {
             return
         }
         logger.notice("reconcile acted", metadata: metadata)
+    }
+}
+
+extension Optional {
+    func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async rethrows -> T? {
+        guard let self else { return nil }
+        return try await transform(self)
     }
 }

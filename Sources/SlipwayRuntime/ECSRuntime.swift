@@ -47,9 +47,9 @@ public struct ECSRuntime: Runtime {
                let image = try? await definitions.describe(existing.taskDefinition, ecs: ecs)?.image {
                 replaced = Started.Replaced(ref: existing.taskDefinition, image: image)
             }
-            // The same task definition again (a self-heal, a redeploy): start fresh tasks.
+            // The same task definition and count again (a redeploy): start fresh tasks. A count alone just scales.
             _ = try await ecs.updateService(cluster: settings.cluster, service: name, taskDefinition: arn, desiredCount: revision.count,
-                                            forceNewDeployment: existing.taskDefinition == arn)
+                                            forceNewDeployment: existing.taskDefinition == arn && existing.desiredCount == revision.count)
             return Started(ref: arn, replaced: replaced, instances: [])
         }
     }

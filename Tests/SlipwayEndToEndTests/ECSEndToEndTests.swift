@@ -83,6 +83,24 @@ struct ECSEndToEndTests {
         status = try await e2e.waitForStatus(timeout: .seconds(60)) { $0.deployments.count == 4 && $0.deployments.first?.state == "succeeded" }
         #expect(try await serviceDefinition() == v2)
 
+        // plan: in sync; then the service is changed by hand, and plan names the differences.
+        let synced = try e2e.plan()
+        #expect(synced["status"] as? String == "in-sync", "\(synced)")
+        _ = try await ecs.updateService(cluster: name, service: name, taskDefinition: nil, desiredCount: 3)
+        var plan = try e2e.plan()
+        #expect(plan["status"] as? String == "drifted", "\(plan)")
+        let differences = plan["differences"] as? [[String: Any]] ?? []
+        #expect(differences.contains { $0["field"] as? String == "deploy.count" && $0["from"] as? String == "1" && $0["to"] as? String == "3" },
+                "\(differences)")
+        _ = try await ecs.updateService(cluster: name, service: name, taskDefinition: handmade, desiredCount: 1)
+        plan = try e2e.plan()
+        #expect(plan["status"] as? String == "drifted", "\(plan)")
+        // The hand-made revision is deployment 3's (the rollback to it): named so.
+        #expect((plan["differences"] as? [[String: Any]] ?? []).map { "\($0["field"] ?? "") \($0["from"] ?? "") → \($0["to"] ?? "")" }
+                == ["revision deployment 4 → deployment 3"], "\(plan)")
+        _ = try await ecs.updateService(cluster: name, service: name, taskDefinition: v2, desiredCount: 1)
+        #expect(try e2e.plan()["status"] as? String == "in-sync")
+
         // A wrong secret: the deployment fails saying so, and ECS is as it was.
         e2e.stop()
         let wrong = try await e2e.relaunch(settings: ["AWS_SECRET_ACCESS_KEY": "wrong-secret"])

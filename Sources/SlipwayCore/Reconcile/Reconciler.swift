@@ -137,7 +137,17 @@ public enum Reconciler {
         }
         let history = Dictionary(input.history.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         let failed = others.filter { unit in unit.deploymentID.flatMap { history[$0] }.map { [.failed, .rolledBack].contains($0.state) } ?? false }
-        let leftovers = others.filter { !failed.contains($0) }
+        var leftovers = others.filter { !failed.contains($0) }
+        if policy.deploy.target == .ecs {
+            // An ECS service runs one revision: another one in place of the live one is a change to repair, not a leftover to prune.
+            healable = healable.filter { !($0.field == "running" && mine.isEmpty && !others.isEmpty) }
+            healable += leftovers.map { unit in
+                PlanDifference(field: "revision", from: "deployment \(live.id)",
+                               to: unit.deploymentID.map { "deployment \($0)" } ?? "\(unit.image) (\(unit.ref ?? "not rolled out by Slipway"))",
+                               observed: true)
+            }
+            leftovers = []
+        }
         let leftoverDifferences = leftovers.map { unit in
             PlanDifference(field: unit.deploymentID.map { "deployment \($0)" } ?? "unlabelled \(unit.image)",
                            from: "absent", to: "\(unit.running) running", observed: true)
