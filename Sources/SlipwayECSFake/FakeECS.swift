@@ -131,6 +131,12 @@ public final class FakeECS: Sendable {
     public func serve(port: Int) async throws {
         let router = Router()
         router.get("/ready") { _, _ in "ok" }
+        // For benchmarks in another process: the calls so far, and a fresh count.
+        router.get("/calls") { _, _ in Self.response(.ok, self.calls) }
+        router.get("/calls/reset") { _, _ in
+            self.resetCalls()
+            return "ok"
+        }
         router.post("/") { request, context -> Response in
             let target = request.headers[.init("X-Amz-Target")!] ?? ""
             let action = String(target.split(separator: ".").last ?? "")

@@ -171,6 +171,25 @@ public struct ECSRuntime: Runtime {
             }
             return all
         }
+        // Task definitions no deployment recorded (changed outside Slipway, or a first look) are read side by side.
+        let unknown = Array(Set(found.values.filter(\.isActive).map(\.taskDefinition)).subtracting(knownImages.keys))
+        let definitions = self.definitions
+        let described: [String: String] = try await withThrowingTaskGroup(of: (String, String?).self) { group in
+            var next = 0
+            func add() {
+                guard next < unknown.count else { return }
+                let ref = unknown[next]
+                next += 1
+                group.addTask { (ref, try await definitions.describe(ref, ecs: ecs)?.image) }
+            }
+            for _ in 0..<max(1, concurrency) { add() }
+            var images: [String: String] = [:]
+            for try await (ref, image) in group {
+                images[ref] = image
+                add()
+            }
+            return images
+        }
         var units: [String: [ObservedUnit]] = [:]
         for entries in wanted.values {
             for entry in entries {
@@ -179,9 +198,8 @@ public struct ECSRuntime: Runtime {
                     continue
                 }
                 let ref = service.taskDefinition
-                var image = knownImages[ref]
-                if image == nil { image = try await definitions.describe(ref, ecs: ecs)?.image }
-                units[entry.policy] = [ObservedUnit(deploymentID: nil, sha: nil, image: image ?? ref, running: service.runningCount,
+                let image = knownImages[ref] ?? described[ref] ?? ref
+                units[entry.policy] = [ObservedUnit(deploymentID: nil, sha: nil, image: image, running: service.runningCount,
                                                     fields: ["deploy.count": "\(service.desiredCount)"], ref: ref)]
             }
         }

@@ -10,6 +10,8 @@ import SlipwayStore
 //   slipway-bench latency --database-url URL --samples S
 //   slipway-bench hello --addr 127.0.0.1:PORT      (deploy/bench/webhooks: the framework ceiling)
 //   slipway-bench detect DIR… [--rounds N]         (deploy/bench/detect: zero-config detection time)
+//   slipway-bench ecs-fake --port P --services N   (deploy/bench/ecs: the paging-faithful ECS)
+//   slipway-bench ecs --endpoint URL --services N  (deploy/bench/ecs: one reconcile pass over N services)
 // `raw` drives the queue's own claim and complete statements on W connections (the ceiling);
 // `slipway` runs W worker pools of B slots claiming B at a time, as `slipway serve` runs them.
 
@@ -20,6 +22,23 @@ let kind = JobKind("bench.noop")
 
 if CommandLine.arguments.dropFirst().first == "detect" {
     print(DetectBench.run(Array(CommandLine.arguments.dropFirst(2))))
+    exit(0)
+}
+
+if let mode = CommandLine.arguments.dropFirst().first, mode == "ecs" || mode == "ecs-fake" {
+    let args = Array(CommandLine.arguments.dropFirst(2))
+    func value(_ flag: String) -> String? { args.firstIndex(of: flag).flatMap { $0 + 1 < args.count ? args[$0 + 1] : nil } }
+    let services = value("--services").flatMap(Int.init) ?? 1000
+    do {
+        if mode == "ecs-fake" {
+            try await ECSBench.serveFake(port: value("--port").flatMap(Int.init) ?? 8090, services: services)
+        } else {
+            print(try await ECSBench.run(endpoint: value("--endpoint") ?? "http://127.0.0.1:8090", services: services))
+        }
+    } catch {
+        FileHandle.standardError.write(Data("slipway-bench \(mode): \(error)\n".utf8))
+        exit(1)
+    }
     exit(0)
 }
 
