@@ -96,7 +96,8 @@ public struct AWSClient: Sendable {
                 continue
             }
             if (200..<300).contains(status) { return data }
-            let error = AWSError.parse(status: status, body: data, action: action)
+            var error = AWSError.parse(status: status, body: data, action: action)
+            error.iamAction = "\(service.iamPrefix):\(action)"
             guard error.isRetryable, attempt < maxAttempts else { throw error }
             try await Task.sleep(for: Self.backoff(attempt: attempt))
         }
@@ -115,6 +116,16 @@ public struct AWSError: Error, Sendable, CustomStringConvertible {
     public var code: String
     public var message: String
     public var action: String
+    /// The IAM action the call needs (`ecs:UpdateService`), named when permission is missing.
+    public var iamAction: String?
+
+    public init(status: Int, code: String, message: String, action: String, iamAction: String? = nil) {
+        self.status = status
+        self.code = code
+        self.message = message
+        self.action = action
+        self.iamAction = iamAction
+    }
 
     static let throttling: Set<String> = ["Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
                                            "TooManyRequestsException", "ProvisionedThroughputExceededException", "RequestLimitExceeded"]
@@ -125,7 +136,7 @@ public struct AWSError: Error, Sendable, CustomStringConvertible {
         var text = "\(action): \(code) (\(status)): \(message)"
         switch code {
         case "AccessDenied", "AccessDeniedException", "UnauthorizedOperation":
-            text += "; the credentials in use lack permission for this call: allow it in their IAM policy (see the README's IAM section)"
+            text += "; the credentials in use lack permission for this call: allow \(iamAction ?? action) in their IAM policy (see the README's IAM section)"
         case "InvalidClientTokenId", "UnrecognizedClientException":
             text += "; the access key is not known: check AWS_ACCESS_KEY_ID or the profile"
         case "SignatureDoesNotMatch", "InvalidSignatureException":

@@ -117,6 +117,9 @@ public enum AWSEndpoint {
             }
         }
 
+        /// The service prefix of its IAM actions.
+        public var iamPrefix: String { rawValue }
+
         /// The name in the signature's scope.
         public var signingName: String { self == .ecr ? "ecr" : rawValue }
     }

@@ -43,12 +43,15 @@ public struct ECRAPI: Sendable {
     }
 
     /// The digest of `repository` at `tag` or `digest`; nil when the repository or image does not exist.
-    public func imageDigest(repository: String, tag: String? = nil, digest: String? = nil) async throws -> String? {
+    /// `registryID` (an account id) asks another account's registry.
+    public func imageDigest(repository: String, tag: String? = nil, digest: String? = nil, registryID: String? = nil) async throws -> String? {
         var id: [String: Any] = [:]
         if let tag { id["imageTag"] = tag }
         if let digest { id["imageDigest"] = digest }
+        var body: [String: Any] = ["repositoryName": repository, "imageIds": [id]]
+        if let registryID { body["registryId"] = registryID }
         do {
-            let answer = try await json("DescribeImages", ["repositoryName": repository, "imageIds": [id]])
+            let answer = try await json("DescribeImages", body)
             return (answer["imageDetails"] as? [[String: Any]])?.first?["imageDigest"] as? String
         } catch let error as AWSError where error.code == "ImageNotFoundException" || error.code == "RepositoryNotFoundException" {
             return nil

@@ -89,7 +89,34 @@ public struct ECSTaskDefinition: Sendable, Hashable {
             (try? JSONSerialization.data(withJSONObject: object)).flatMap { try? JSONSerialization.jsonObject(with: $0) }
         }
         guard let mine = normalized(json), let theirs = normalized(described) else { return false }
-        return Self.contains(theirs, mine)
+        return Self.same(theirs, mine, template: ECSTemplates.taskDefinition.root)
+    }
+
+    /// Along the template's keys: `described` holds every value `mine` holds (ECS may add
+    /// keys inside them, like `hostPort`), and nothing where `mine` has nothing, so a setting
+    /// removed from the policy counts as a difference. Keys outside the template (arn,
+    /// revision, status, `cpu: 0` on containers) are ECS's own and ignored.
+    static func same(_ described: Any?, _ mine: Any?, template: JSONValue) -> Bool {
+        switch template {
+        case .object(let keys):
+            guard let mine = mine as? [String: Any] else { return isEmpty(described) }
+            let theirs = described as? [String: Any] ?? [:]
+            return keys.allSatisfy { key, inner in
+                mine[key].map { same(theirs[key], $0, template: inner) } ?? isEmpty(theirs[key])
+            }
+        case .array(let elements) where elements.count == 1:
+            guard let mine = mine as? [Any] else { return isEmpty(described) }
+            guard let theirs = described as? [Any], theirs.count == mine.count else { return false }
+            return zip(theirs, mine).allSatisfy { same($0, $1, template: elements[0]) }
+        default:
+            guard let mine else { return isEmpty(described) }
+            return contains(described, mine)
+        }
+    }
+
+    static func isEmpty(_ value: Any?) -> Bool {
+        guard let value, !(value is NSNull) else { return true }
+        return (value as? [Any])?.isEmpty == true || (value as? [String: Any])?.isEmpty == true
     }
 
     /// Every key of `subset` is in `object` with an equal value (recursively; arrays element-wise).
@@ -154,8 +181,13 @@ public enum ECSTaskOutcome: Sendable, Hashable {
     case stoppedCleanly
 
     /// Reads one entry of DescribeTasks' `tasks`. `essential` names the essential containers.
+    /// Stops that someone else asked for: the scheduler replacing or scaling in, a person,
+    /// Spot or a host going away. Their exit codes (143, 137) say nothing about the revision.
+    static let stoppedByOthers: Set<String> = ["ServiceSchedulerInitiated", "UserInitiated", "SpotInterruption", "TerminationNotice"]
+
     public static func of(_ task: [String: Any], essential: Set<String>) -> ECSTaskOutcome {
         guard (task["lastStatus"] as? String) == "STOPPED" else { return .running }
+        if let code = task["stopCode"] as? String, stoppedByOthers.contains(code) { return .stoppedCleanly }
         let reason = (task["stoppedReason"] as? String) ?? (task["stopCode"] as? String) ?? "stopped"
         let stoppedAt = (task["stoppedAt"] as? Double).map { Date(timeIntervalSince1970: $0) }
             ?? (task["stoppedAt"] as? String).flatMap { ISO8601DateFormatter().date(from: $0) }
@@ -163,7 +195,9 @@ public enum ECSTaskOutcome: Sendable, Hashable {
         for container in containers {
             guard let name = container["name"] as? String, essential.isEmpty || essential.contains(name) else { continue }
             if let code = container["exitCode"] as? Int, code != 0 {
-                return .crashed(exitCode: code, container: name, reason: (container["reason"] as? String) ?? reason, stoppedAt: stoppedAt)
+                // The container's own reason (OutOfMemoryError, …) and the task's stoppedReason, both.
+                let own = (container["reason"] as? String).flatMap { $0.isEmpty || $0 == reason ? nil : $0 }
+                return .crashed(exitCode: code, container: name, reason: own.map { "\($0); \(reason)" } ?? reason, stoppedAt: stoppedAt)
             }
         }
         if (task["stopCode"] as? String) == "TaskFailedToStart" { return .failedToStart(reason: reason) }

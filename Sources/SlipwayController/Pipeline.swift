@@ -35,6 +35,13 @@ public struct Pipeline: Sendable {
         self.now = now
     }
 
+    /// How often a watched revision of `target` is looked at. An ECS look is four API
+    /// calls (the service, running and stopped tasks, their details): every 2 s at most,
+    /// so many rollouts at once stay clear of ECS's request limits.
+    func watchInterval(_ target: Policy.Target) -> Duration {
+        target == .ecs ? max(watchInterval, .seconds(2)) : watchInterval
+    }
+
     /// The handlers of every job kind.
     public var handlers: [any JobHandler] {
         [BuildHandler(pipeline: self), RolloutHandler(pipeline: self), WatchHandler(pipeline: self), PathsHandler(pipeline: self)]
@@ -52,7 +59,7 @@ extension Revision {
         return Revision(service: record.service, deploymentID: record.id, image: image, sha: record.sha,
                         count: policy.deploy.count, env: policy.deploy.env, port: policy.deploy.port,
                         healthCheck: policy.deploy.healthCheck, network: policy.deploy.network, policy: policy,
-                        ref: record.runtimeRef)
+                        ref: record.runtimeRef, since: record.liveAt)
     }
 }
 

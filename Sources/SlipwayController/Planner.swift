@@ -43,11 +43,17 @@ public struct Planner: Sendable {
             rows.sort { $0.name < $1.name }
         }
         var observed: [String: [ObservedUnit]]?
+        var unobserved: Set<Policy.Target> = []
         var problem: String?
         do {
             var images: [String: String] = [:]
             for row in rows { for record in row.history { if let ref = record.runtimeRef, let image = record.image { images[ref] = image } } }
             observed = try await runtime.observe(rows.filter { !$0.removed }.map(\.policy), knownImages: images)
+        } catch let partial as PartialObservation {
+            observed = partial.units
+            unobserved = partial.unobserved
+            problem = partial.problem.isEmpty ? nil : partial.problem
+            logger.warning("runtime partly observed for the plan", metadata: ["error": "\(partial.problem)"])
         } catch {
             problem = "the runtime did not answer (\(error)); drift is not judged"
             logger.warning("runtime not observed for the plan", metadata: ["error": "\(error)"])
@@ -72,8 +78,9 @@ public struct Planner: Sendable {
                 continue
             }
             // An ecs service the runtime gave no entry for was not observed; a docker service without containers runs nothing.
-            let units = row.policy.deploy.target == .docker ? observed.map { $0[row.name] ?? [] }
-                : observed?[row.name].map { Self.attributed($0, history: row.history) }
+            let units = unobserved.contains(row.policy.deploy.target) ? nil
+                : row.policy.deploy.target == .docker ? observed.map { $0[row.name] ?? [] }
+                : observed?[row.name].map { Self.attributed($0, history: row.history, liveID: row.liveID) }
             let input = ReconcileInput(policy: row.policy, history: row.history, liveID: row.liveID, observed: units)
             let plan = Reconciler.plan(input)
             // Ask the registry only when the answer decides between a build and a rollout.
@@ -121,10 +128,13 @@ public struct Planner: Sendable {
 
     /// Names the deployment each unit runs, from the runtime refs Slipway recorded
     /// (ECS: the task definition ARN). A ref no deployment rolled out stays unattributed.
-    static func attributed(_ units: [ObservedUnit], history: [DeploymentRecord]) -> [ObservedUnit] {
+    static func attributed(_ units: [ObservedUnit], history: [DeploymentRecord], liveID: Int64?) -> [ObservedUnit] {
         units.map { unit in
+            // Deployments may share a task definition (a count change, a rollback): the live one first.
             guard unit.deploymentID == nil, let ref = unit.ref,
-                  let record = history.first(where: { $0.runtimeRef == ref && $0.liveAt != nil }) ?? history.first(where: { $0.runtimeRef == ref })
+                  let record = history.first(where: { $0.id == liveID && $0.runtimeRef == ref })
+                    ?? history.first(where: { $0.runtimeRef == ref && $0.liveAt != nil && !$0.state.endedUnsuccessfully })
+                    ?? history.first(where: { $0.runtimeRef == ref })
             else { return unit }
             var unit = unit
             unit.deploymentID = record.id

@@ -38,6 +38,10 @@ struct RolloutHandler: JobHandler {
 
             let started: Started
             do {
+                // First what the service runs now: an ECS service made elsewhere is recorded before it is replaced.
+                if let current = try await pipeline.runtime.current(revision) {
+                    try await adoptIfFirst(current, deploymentID: id, service: service, logger: log)
+                }
                 started = try await pipeline.runtime.start(revision)
             } catch let failure as RuntimeFailure {
                 log.warning("new revision did not start", metadata: ["reason": "\(failure.message)"])
@@ -50,9 +54,6 @@ struct RolloutHandler: JobHandler {
                 running.ref = ref
                 try await store.setRuntimeRef(id, ref: ref)
                 log.info("runtime revision", metadata: ["runtime.ref": "\(ref)"])
-            }
-            if let replaced = started.replaced {
-                try await adoptIfForeign(replaced, service: service, logger: log)
             }
 
             // Crashed before the old revision was touched: count it like any crash in the window.
@@ -78,13 +79,15 @@ struct RolloutHandler: JobHandler {
         }
     }
 
-    /// The service ran a revision no deployment of it rolled out (an ECS service made
-    /// elsewhere): record it, so a rollback can put it back.
-    func adoptIfForeign(_ replaced: Started.Replaced, service: String, logger: Logger) async throws {
+    /// Before Slipway's first rollout to a service that runs already (an ECS service made
+    /// elsewhere), what it runs is recorded as a succeeded deployment, so a rollback can put
+    /// it back. Later rollouts adopt nothing: a revision changed by hand since is drift.
+    func adoptIfFirst(_ current: RunningRevision, deploymentID: Int64, service: String, logger: Logger) async throws {
         let history = try await pipeline.store.history(service: service, limit: 200)
-        guard !history.contains(where: { $0.record.runtimeRef == replaced.ref }) else { return }
-        let adopted = try await pipeline.store.adopt(service: service, image: replaced.image, runtimeRef: replaced.ref)
-        logger.notice("recorded what the service ran before Slipway", metadata: ["runtime.ref": "\(replaced.ref)",
+        guard !history.contains(where: { $0.id != deploymentID && ($0.record.liveAt != nil || $0.record.runtimeRef == current.ref) })
+        else { return }
+        let adopted = try await pipeline.store.adopt(service: service, image: current.image, runtimeRef: current.ref)
+        logger.notice("recorded what the service ran before Slipway", metadata: ["runtime.ref": "\(current.ref)",
                                                                                    "adopted.deployment.id": "\(adopted)"])
     }
 }
@@ -99,7 +102,7 @@ enum CrashReport {
         let detail = instances.first { $0.id == cause.instance }?.detail
         let lines = (try? await runtime.logTail(revision, instance: cause.instance, lines: logLines)) ?? []
         var text = "\(name) exited with code \(cause.exitCode)"
-        if let detail, detail.contains("OOM") { text += " (killed for using too much memory)" }
+        if let detail, detail.contains("OOM") || detail.contains("OutOfMemory") { text += " (killed for using too much memory)" }
         if let detail, detail.hasPrefix("container ") { text += " (\(detail))" }
         text += "; \(crashes) crash\(crashes == 1 ? "" : "es") within \(watch.window) of going live (rollback.crashes: \(watch.threshold))."
         if !lines.isEmpty {

@@ -28,7 +28,7 @@ struct WatchHandler: JobHandler {
                 return try await step(deployment, liveAt: liveAt, logger: logger)
             }
             if done { return }
-            try await Task.sleep(for: pipeline.watchInterval)
+            try await Task.sleep(for: pipeline.watchInterval(deployment.policy.deploy.target))
         }
     }
 
@@ -41,6 +41,7 @@ struct WatchHandler: JobHandler {
         let watch = CrashWatch(deployment.policy.rollback)
         let now = pipeline.now()
         var until: Date?
+        var stillRollingOut: String?
         switch try await runtime.progress(revision) {
         case .failed(let why):
             // The runtime gave up on the revision (ECS's circuit breaker): no crash count to wait for.
@@ -48,8 +49,9 @@ struct WatchHandler: JobHandler {
             logger.warning("the runtime stopped the rollout", metadata: ["reason": "\(why)"])
             try await RollbackAction(pipeline: pipeline).rollBack(deployment, reason: why + ".", logger: logger)
             return true
-        case .inProgress:
+        case .inProgress(let how):
             until = watch.extendedEnd(liveAt: liveAt, now: now)
+            stillRollingOut = how
         case .done:
             break
         }
@@ -66,7 +68,11 @@ struct WatchHandler: JobHandler {
         case .succeed(let restart):
             if !restart.isEmpty { try await runtime.restart(revision, instances: restart) }
             try await runtime.settle(revision)
-            try await store.transition(id, to: .succeeded, reason: nil)
+            // The grace ran out with the runtime still rolling out: no crash seen, but say so.
+            let reason = stillRollingOut.map {
+                "no crash, but the runtime still reports the rollout in progress (\($0)) \(Int(CrashWatch.rolloutGrace / 60)) minutes after the watch window; Slipway stopped watching"
+            }
+            try await store.transition(id, to: .succeeded, reason: reason)
             logger.info("watch window passed without reaching the crash limit; deployment succeeded")
             return true
 

@@ -80,9 +80,9 @@ extension PolicyParser {
                 reader.report(n, "`deploy.subnets` is empty; Fargate tasks need at least one subnet")
             }
             ecs.subnets = subnets.map(\.text)
-        } else if map["subnets"] == nil, ecs.isFargate {
-            reader.report(map.anchor, "missing required key `deploy.subnets`: Fargate tasks run in awsvpc mode and need at least one subnet")
         }
+        // No subnets at all is fine: a service that already exists keeps its network
+        // configuration; creating one without them fails its rollout, saying so.
         if let n = map["securityGroups"], let groups = reader.list(n, at: "deploy.securityGroups", example: "[sg-0123456789abcdef0]") {
             for (index, entry) in groups.enumerated() where !AWSARN.isResourceID(entry.text, prefix: "sg") {
                 reader.report(entry.node, "`deploy.securityGroups[\(index)]` `\(entry.text)` is not a security group id (sg- and 8 or 17 hex digits)")

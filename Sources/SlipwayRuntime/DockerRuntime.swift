@@ -24,6 +24,9 @@ public struct DockerRuntime: Runtime {
         "slipway-\(service)-\(deploymentID)-\(index)"
     }
 
+    /// Containers are per deployment: there is no one revision a service runs.
+    public func current(_ revision: Revision) async throws -> RunningRevision? { nil }
+
     public func start(_ revision: Revision) async throws -> Started {
         // A retried rollout finds the containers of its first attempt: start over.
         try await remove(revision)

@@ -7,16 +7,16 @@ import SlipwayCore
 /// the tasks. Slipway watches the tasks of the new revision for crashes; restarting them
 /// is ECS's job, so `restart`, `settle` and `retire` have nothing to do here.
 public struct ECSRuntime: Runtime {
+    let client: AWSClient
     let ecs: ECSAPI
-    let ecr: ECRAPI
     let logs: LogsAPI
     let definitions: TaskDefinitionCache
     /// How many DescribeServices calls run side by side while observing.
     let concurrency: Int
 
     public init(client: AWSClient, concurrency: Int = 8) {
+        self.client = client
         ecs = ECSAPI(client: client)
-        ecr = ECRAPI(client: client)
         logs = LogsAPI(client: client)
         definitions = TaskDefinitionCache()
         self.concurrency = concurrency
@@ -29,39 +29,53 @@ public struct ECSRuntime: Runtime {
         return (policy, settings)
     }
 
+    public func current(_ revision: Revision) async throws -> RunningRevision? {
+        let (policy, settings) = try Self.settings(revision)
+        return try await Self.translated(cluster: settings.cluster, region: ecs.region) {
+            guard let service = try await ecs.describeServices(cluster: settings.cluster, names: [settings.service ?? policy.service])
+                    .first(where: \.isActive), !service.taskDefinition.isEmpty,
+                  let image = try await definitions.describe(service.taskDefinition, ecs: ecs)?.image else { return nil }
+            return RunningRevision(ref: service.taskDefinition, image: image)
+        }
+    }
+
     public func start(_ revision: Revision) async throws -> Started {
         let (policy, settings) = try Self.settings(revision)
         let name = settings.service ?? policy.service
         return try await Self.translated(cluster: settings.cluster, region: ecs.region) {
-            let arn = try await taskDefinition(for: revision, policy: policy)
+            // The service first: a missing cluster, or a service that cannot be created, is reported before anything is registered.
             let existing = try await ecs.describeServices(cluster: settings.cluster, names: [name]).first { $0.isActive }
+            guard existing != nil || !settings.subnets.isEmpty else {
+                throw RuntimeFailure("ECS service \(name) does not exist in cluster \(settings.cluster), and Slipway cannot create it without subnets: list them in deploy.subnets (with deploy.securityGroups), or create the service yourself")
+            }
+            let arn = try await taskDefinition(for: revision, policy: policy)
             guard let existing else {
-                guard !settings.subnets.isEmpty, let request = ECSTemplates.createService(policy, taskDefinition: arn, count: revision.count) else {
-                    throw RuntimeFailure("ECS service \(name) does not exist in cluster \(settings.cluster), and Slipway cannot create it without subnets: list them in deploy.subnets (with deploy.securityGroups), or create the service yourself")
+                guard let request = ECSTemplates.createService(policy, taskDefinition: arn, count: revision.count) else {
+                    throw RuntimeFailure("\(revision.service) has no deploy.ecs settings; set deploy.cluster in its policy")
                 }
                 _ = try await ecs.createService(request)
                 return Started(ref: arn, instances: [])
             }
-            var replaced: Started.Replaced?
-            if existing.taskDefinition != arn, !existing.taskDefinition.isEmpty,
-               let image = try? await definitions.describe(existing.taskDefinition, ecs: ecs)?.image {
-                replaced = Started.Replaced(ref: existing.taskDefinition, image: image)
-            }
             // The same task definition and count again (a redeploy): start fresh tasks. A count alone just scales.
             _ = try await ecs.updateService(cluster: settings.cluster, service: name, taskDefinition: arn, desiredCount: revision.count,
                                             forceNewDeployment: existing.taskDefinition == arn && existing.desiredCount == revision.count)
-            return Started(ref: arn, replaced: replaced, instances: [])
+            return Started(ref: arn, instances: [])
         }
     }
 
-    /// The pinned task definition when it can still be used, else the family's newest when
-    /// it already is what the policy renders, else a new revision.
+    /// The task definition to run: a pinned one (a rollback's) when it is still ACTIVE and
+    /// is either from another family (a revision made elsewhere, put back exactly) or still
+    /// what the policy renders for that image; else the family's newest when it already is
+    /// what the policy renders; else a new revision.
     func taskDefinition(for revision: Revision, policy: Policy) async throws -> String {
-        if let pinned = revision.ref, let described = try await definitions.describe(pinned, ecs: ecs), described.active {
-            return pinned
-        }
         guard let rendered = ECSTaskDefinition.render(policy, image: revision.image, region: ecs.region) else {
-            throw RuntimeFailure("\(revision.service) has no deploy.ecs settings; set deploy.ecs.cluster in its policy")
+            throw RuntimeFailure("\(revision.service) has no deploy.ecs settings; set deploy.cluster in its policy")
+        }
+        // Asked afresh, not from the cache: a revision may have been deregistered since.
+        if let pinned = revision.ref, let described = try await ecs.describeTaskDefinition(pinned),
+           (described["status"] as? String ?? "ACTIVE") == "ACTIVE",
+           (described["family"] as? String) != rendered.family || rendered.matches(described: described) {
+            return pinned
         }
         if let latest = try await ecs.describeTaskDefinition(rendered.family), rendered.matches(described: latest),
            let arn = latest["taskDefinitionArn"] as? String {
@@ -70,6 +84,9 @@ public struct ECSRuntime: Runtime {
         return try await ecs.registerTaskDefinition(rendered)
     }
 
+    /// How far ECS's clock and Slipway's may disagree when tasks are matched to a rollout.
+    static let clockSkew: TimeInterval = 60
+
     public func instances(of revision: Revision) async throws -> [Instance] {
         let (policy, settings) = try Self.settings(revision)
         guard let ref = revision.ref else { return [] }
@@ -77,10 +94,19 @@ public struct ECSRuntime: Runtime {
         let essential = Set(try await definitions.describe(ref, ecs: ecs)?.essential ?? [])
         var arns: [String] = []
         for status in ["RUNNING", "STOPPED"] {
-            arns += try await ecs.listTasks(cluster: settings.cluster, service: name, desiredStatus: status)
+            // A task moving between the two lists while they are read is asked for once.
+            for arn in try await ecs.listTasks(cluster: settings.cluster, service: name, desiredStatus: status) where !arns.contains(arn) {
+                arns.append(arn)
+            }
         }
         let tasks = try await ecs.describeTasks(cluster: settings.cluster, arns: arns)
-        return tasks.filter { ($0["taskDefinitionArn"] as? String) == ref }.compactMap { task in
+        // ECS keeps stopped tasks for about an hour: those of an earlier rollout of the same task definition are not this one's.
+        let earliest = revision.since.map { $0.addingTimeInterval(-Self.clockSkew).timeIntervalSince1970 }
+        return tasks.filter { task in
+            guard (task["taskDefinitionArn"] as? String) == ref else { return false }
+            guard let earliest, let created = task["createdAt"] as? Double else { return true }
+            return created >= earliest
+        }.compactMap { task in
             guard let arn = task["taskArn"] as? String else { return nil }
             return Self.instance(arn: arn, outcome: ECSTaskOutcome.of(task, essential: essential))
         }.sorted { $0.name < $1.name }
@@ -130,10 +156,12 @@ public struct ECSRuntime: Runtime {
 
     public func progress(_ revision: Revision) async throws -> RolloutProgress {
         let (policy, settings) = try Self.settings(revision)
-        guard let ref = revision.ref,
-              let service = try await ecs.describeServices(cluster: settings.cluster, names: [settings.service ?? policy.service]).first
-        else { return .done }
-        return ECSRollout.progress(service: service, taskDefinition: ref)
+        guard let ref = revision.ref else { return .done }
+        return try await Self.translated(cluster: settings.cluster, region: ecs.region) {
+            guard let service = try await ecs.describeServices(cluster: settings.cluster, names: [settings.service ?? policy.service]).first
+            else { return .done }
+            return ECSRollout.progress(service: service, taskDefinition: ref)
+        }
     }
 
     public func observe(_ policies: [Policy], knownImages: [String: String]) async throws -> [String: [ObservedUnit]] {
@@ -209,8 +237,10 @@ public struct ECSRuntime: Runtime {
     /// ECR repositories are asked through the ECR API; nil for other registries.
     public func imagePresence(repository: String, tag: String) async -> ImagePresence {
         guard let ecrRepository = ECRAPI.repository(of: "\(repository):\(tag)") else { return .unknown }
+        let account = repository.split(separator: ".").first.map(String.init)
         do {
-            return try await ecr.imageDigest(repository: ecrRepository.repository, tag: tag).map { .present(digest: $0) } ?? .missing
+            return try await ECRAPI(client: client.inRegion(ecrRepository.region))
+                .imageDigest(repository: ecrRepository.repository, tag: tag, registryID: account).map { .present(digest: $0) } ?? .missing
         } catch {
             return .unknown
         }

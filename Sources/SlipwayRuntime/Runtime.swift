@@ -15,13 +15,17 @@ public struct Revision: Sendable, Hashable {
     public var network: String?
     /// The whole policy it runs under (the ECS runtime renders its task definition from it).
     public var policy: Policy?
+    /// When it went live: instances that stopped before belong to an earlier rollout of the
+    /// same runtime revision (ECS reuses task definitions).
+    public var since: Date?
     /// What the runtime already knows this revision by (ECS: a task definition ARN to
     /// put back exactly), or nil to render it from the policy.
     public var ref: String?
 
     public init(service: String, deploymentID: Int64, image: String, sha: String?, count: Int, env: [String: String],
                 port: Int? = nil, healthCheck: Policy.HealthCheck? = nil, network: String? = nil,
-                policy: Policy? = nil, ref: String? = nil) {
+                policy: Policy? = nil, ref: String? = nil, since: Date? = nil) {
+        self.since = since
         self.policy = policy
         self.ref = ref
         self.port = port
@@ -40,26 +44,24 @@ extension Revision {
     public var target: Policy.Target { policy?.deploy.target ?? .docker }
 }
 
-/// What `start` did: the runtime's name for the revision and, when the service ran
-/// something Slipway did not roll out, what that was.
+/// What `start` did: the runtime's name for the revision (ECS: its task definition ARN).
 public struct Started: Sendable, Hashable {
     public var ref: String?
-    public var replaced: Replaced?
     public var instances: [Instance]
 
-    public init(ref: String? = nil, replaced: Replaced? = nil, instances: [Instance]) {
+    public init(ref: String? = nil, instances: [Instance]) {
         self.ref = ref
-        self.replaced = replaced
         self.instances = instances
     }
+}
 
-    public struct Replaced: Sendable, Hashable {
-        public var ref: String
-        public var image: String
-        public init(ref: String, image: String) {
-            self.ref = ref
-            self.image = image
-        }
+/// What a service runs now, as the runtime names it (ECS: the service's task definition and its image).
+public struct RunningRevision: Sendable, Hashable {
+    public var ref: String
+    public var image: String
+    public init(ref: String, image: String) {
+        self.ref = ref
+        self.image = image
     }
 }
 
@@ -100,6 +102,9 @@ public struct Instance: Sendable, Hashable {
 /// Where revisions run. Each call is safe to repeat: a job retried after a crash
 /// calls it again with the same arguments.
 public protocol Runtime: Sendable {
+    /// What the revision's service runs now, when the runtime holds one revision per service
+    /// (ECS); nil otherwise, or when the service does not exist yet.
+    func current(_ revision: Revision) async throws -> RunningRevision?
     /// Starts `revision.count` instances. On failure nothing of the revision is left running.
     func start(_ revision: Revision) async throws -> Started
     func instances(of revision: Revision) async throws -> [Instance]

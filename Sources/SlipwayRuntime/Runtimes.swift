@@ -24,6 +24,7 @@ public struct Runtimes: Runtime {
         }
     }
 
+    public func current(_ revision: Revision) async throws -> RunningRevision? { try await pick(revision).current(revision) }
     public func start(_ revision: Revision) async throws -> Started { try await pick(revision).start(revision) }
     public func instances(of revision: Revision) async throws -> [Instance] { try await pick(revision).instances(of: revision) }
     public func retire(except revision: Revision) async throws -> Int { try await pick(revision).retire(except: revision) }
@@ -38,12 +39,34 @@ public struct Runtimes: Runtime {
     public func progress(_ revision: Revision) async throws -> RolloutProgress { try await pick(revision).progress(revision) }
 
     /// The engine's containers, plus one entry per ecs service when ECS can be asked.
-    /// An ecs service without an entry was not observed.
+    /// An ecs service without an entry was not observed. When one runtime answers and the
+    /// other does not, `PartialObservation` carries what was seen and why the rest was not.
     public func observe(_ policies: [Policy], knownImages: [String: String]) async throws -> [String: [ObservedUnit]] {
-        var units = try await docker.observe(policies.filter { $0.deploy.target == .docker }, knownImages: knownImages)
+        var units: [String: [ObservedUnit]] = [:]
+        var problems: [String] = []
+        var unobserved: Set<Policy.Target> = []
+        let onDocker = policies.filter { $0.deploy.target == .docker }
+        do {
+            units = try await docker.observe(onDocker, knownImages: knownImages)
+        } catch {
+            // Only a problem when there is something to see there: docker services, or leftovers of them.
+            if !onDocker.isEmpty { problems.append("the Docker engine did not answer (\(error)); drift of docker services is not judged") }
+            unobserved.insert(.docker)
+        }
         let onECS = policies.filter { $0.deploy.target == .ecs }
         if let ecs, !onECS.isEmpty {
-            units.merge(try await ecs.observe(onECS, knownImages: knownImages)) { _, new in new }
+            do {
+                units.merge(try await ecs.observe(onECS, knownImages: knownImages)) { _, new in new }
+            } catch {
+                problems.append("ECS did not answer (\(error)); drift of ecs services is not judged")
+                unobserved.insert(.ecs)
+            }
+        } else if !onECS.isEmpty {
+            problems.append("ECS cannot be asked: \(ecsUnavailable); drift of ecs services is not judged")
+            unobserved.insert(.ecs)
+        }
+        if !unobserved.isEmpty {
+            throw PartialObservation(units: units, unobserved: unobserved, problem: problems.joined(separator: "; "))
         }
         return units
     }
@@ -55,4 +78,13 @@ public struct Runtimes: Runtime {
         }
         return await docker.imagePresence(repository: repository, tag: tag)
     }
+}
+
+/// Some runtimes answered, some did not: what was seen, and why the rest was not.
+public struct PartialObservation: Error, Sendable, CustomStringConvertible {
+    public var units: [String: [ObservedUnit]]
+    /// The targets whose services were not seen: their drift is not judged.
+    public var unobserved: Set<Policy.Target>
+    public var problem: String
+    public var description: String { problem }
 }

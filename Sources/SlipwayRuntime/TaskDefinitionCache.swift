@@ -1,7 +1,7 @@
 import SlipwayAWS
 
 /// What the ECS runtime reads from a task definition. A revision's ARN never changes
-/// content, so what was read once is kept; only its status (ACTIVE → INACTIVE) is asked again.
+/// content, so what was read once is kept (whether it is still ACTIVE is asked afresh where it matters).
 public struct DescribedTaskDefinition: Sendable, Hashable {
     public var image: String?
     public var essential: [String]
@@ -36,7 +36,7 @@ actor TaskDefinitionCache {
 
     /// nil when ECS knows no task definition by that ARN.
     func describe(_ arn: String, ecs: ECSAPI) async throws -> DescribedTaskDefinition? {
-        if let hit = known[arn], hit.active { return hit }
+        if let hit = known[arn] { return hit }
         guard let answer = try await ecs.describeTaskDefinition(arn) else { return nil }
         let described = DescribedTaskDefinition(answer)
         known[arn] = described

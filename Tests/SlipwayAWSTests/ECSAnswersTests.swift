@@ -67,8 +67,11 @@ import Testing
         let described = try #require(try Self.json("ecs-DescribeTaskDefinition-ex1.response.json")["taskDefinition"] as? [String: Any])
         let definition = DescribedTaskDefinition(described)
         #expect(definition.active)
-        #expect(definition.image != nil)
-        #expect(!definition.essential.isEmpty)
+        #expect(definition.image == "wordpress", "the first essential container's")
+        #expect(definition.essential == ["wordpress", "mysql"])
+        var inactive = described
+        inactive["status"] = "INACTIVE"
+        #expect(!DescribedTaskDefinition(inactive).active)
         let ours = DescribedTaskDefinition(try #require(ECSTaskDefinition.render(ECSTemplateTests.policy(), image: "r/web:v1", region: "us-east-1")?.json))
         #expect(ours.image == "r/web:v1" && ours.essential == ["web"] && ours.log == nil)
         #expect(LogsAPI.stream(prefix: "web", container: "web", taskARN: "arn:aws:ecs:us-east-1:123456789012:task/prod/0123456789abcdef")
@@ -92,6 +95,23 @@ import Testing
             return
         }
         #expect(cause.instance == task["taskArn"] as? String)
+
+        // Stopped by the scheduler (a redeploy, scaling in), a person or Spot: SIGTERM's 143 says nothing about the revision.
+        for code in ["ServiceSchedulerInitiated", "UserInitiated", "SpotInterruption", "TerminationNotice"] {
+            var stopped = task
+            stopped["stopCode"] = code
+            #expect(ECSTaskOutcome.of(stopped, essential: essential) == .stoppedCleanly, "\(code)")
+        }
+        // The container's own reason and the task's stoppedReason are both kept.
+        var oom = task
+        var containers = try #require(oom["containers"] as? [[String: Any]])
+        containers[0]["reason"] = "OutOfMemoryError: Container killed due to memory usage"
+        oom["containers"] = containers
+        guard case .crashed(_, _, let reason, _) = ECSTaskOutcome.of(oom, essential: essential) else {
+            Issue.record("still a crash")
+            return
+        }
+        #expect(reason == "OutOfMemoryError: Container killed due to memory usage; Essential container in task exited")
 
         // A task that never started is not an exit (ECS's circuit breaker counts those); one stopped cleanly neither.
         #expect(ECSRuntime.instance(arn: "arn:t/1", outcome: .failedToStart(reason: "CannotPullContainerError")).exit == nil)

@@ -50,6 +50,28 @@ import Testing
         var newImage = definition
         newImage.image = "repo/api@sha256:def"
         #expect(!newImage.matches(described: described))
+        // ECS's additions inside our values (hostPort, empty lists) do not count.
+        var filled = described
+        var containers = try #require(filled["containerDefinitions"] as? [[String: Any]])
+        containers[0]["portMappings"] = [["containerPort": 8080, "hostPort": 8080, "protocol": "tcp"]]
+        containers[0]["mountPoints"] = [Any]()
+        containers[0]["cpu"] = 0
+        filled["containerDefinitions"] = containers
+        filled["volumes"] = [Any]()
+        #expect(definition.matches(described: filled))
+
+        // A setting removed from the policy is a difference, though what remains is all there.
+        var fewer = Self.policy
+        fewer.deploy.env = [:]
+        #expect(!ECSTaskDefinition.render(fewer, image: "repo/api@sha256:abc", region: "us-east-1")!.matches(described: described))
+        fewer = Self.policy
+        fewer.deploy.ecs?.logGroup = nil
+        fewer.deploy.ecs?.executionRoleArn = nil
+        #expect(!ECSTaskDefinition.render(fewer, image: "repo/api@sha256:abc", region: "us-east-1")!.matches(described: described))
+        // A second container (a sidecar added elsewhere) is not our definition.
+        var sidecar = described
+        sidecar["containerDefinitions"] = containers + [["name": "envoy", "image": "envoy:v1", "essential": false]]
+        #expect(!definition.matches(described: sidecar))
     }
 
     @Test func stoppedTasksFromRealDescribeTasksAnswers() throws {

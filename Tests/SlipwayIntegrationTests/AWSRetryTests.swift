@@ -65,7 +65,7 @@ import Testing
                 _ = try await client.call(.ecs, "UpdateService")
             } throws: { error in
                 guard let error = error as? AWSError else { return false }
-                return error.code == "AccessDeniedException" && error.description.contains("IAM policy")
+                return error.code == "AccessDeniedException" && error.description.contains("allow ecs:UpdateService in their IAM policy")
             }
         }
         #expect(script.seen.withLock { $0 } == 2)

@@ -1,6 +1,7 @@
 import Foundation
 import SlipwayAWS
 import SlipwayDocker
+import SlipwayCore
 import SlipwayRuntime
 import Testing
 
@@ -31,6 +32,13 @@ struct ECRLogsMotoTests {
         let auth = try await logins.auth("123456789012.dkr.ecr.us-east-1.amazonaws.com")
         #expect(auth.username == "AWS" && auth.serveraddress == "123456789012.dkr.ecr.us-east-1.amazonaws.com")
         #expect(try await logins.auth("127.0.0.1:5000").username == "fallback")
+
+        // The runtime asks the repository's own region: the same name in another region is not this image.
+        let runtime = ECSRuntime(client: client.inRegion("us-west-2"))
+        let host = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+        #expect(await runtime.imagePresence(repository: "\(host)/\(name)", tag: "v1") == .present(digest: digest))
+        #expect(await runtime.imagePresence(repository: "123456789012.dkr.ecr.us-west-2.amazonaws.com/\(name)", tag: "v1") == .missing)
+        #expect(await runtime.imagePresence(repository: "127.0.0.1:5000/\(name)", tag: "v1") == .unknown)
 
         #expect(try await ecr.deleteImages(repository: name, digests: [digest]).isEmpty)
         #expect(try await ecr.imageDigest(repository: name, tag: "v1") == nil)

@@ -44,10 +44,10 @@ struct ECSRuntimeMotoTests {
         let name = "rt-\(UUID().uuidString.prefix(8).lowercased())"
         let policy = Self.policy(name, subnet: try await Self.cluster(client, name: name))
 
-        // No service yet: created, with the policy's count.
+        // No service yet: nothing runs, and it is created with the policy's count.
+        #expect(try await runtime.current(Self.revision(policy, id: 1, image: "r.example.com/acme/\(name):v1")) == nil)
         let first = try await runtime.start(Self.revision(policy, id: 1, image: "r.example.com/acme/\(name):v1"))
         let firstRef = try #require(first.ref)
-        #expect(first.replaced == nil)
         var service = try #require(try await ecs.describeServices(cluster: name, names: [name]).first)
         #expect(service.taskDefinition == firstRef)
         #expect(service.desiredCount == 2)
@@ -101,9 +101,16 @@ struct ECSRuntimeMotoTests {
                                          "launchType": "FARGATE", "networkConfiguration": ["awsvpcConfiguration": [
                                              "subnets": [subnet], "securityGroups": [String](), "assignPublicIp": "DISABLED"]]])
 
-        let started = try await ECSRuntime(client: client).start(Self.revision(policy, id: 1, image: "r.example.com/acme/\(name):v1"))
-        #expect(started.replaced == Started.Replaced(ref: theirRef, image: "r.example.com/acme/\(name):handmade"))
+        let runtime = ECSRuntime(client: client)
+        let revision = Self.revision(policy, id: 1, image: "r.example.com/acme/\(name):v1")
+        #expect(try await runtime.current(revision) == RunningRevision(ref: theirRef, image: "r.example.com/acme/\(name):handmade"))
+        let started = try await runtime.start(revision)
         #expect(try await ecs.describeServices(cluster: name, names: [name]).first?.taskDefinition == started.ref)
+
+        // Rolled back to it: the hand-made revision itself goes back (another family: put back exactly).
+        let back = try await runtime.start(Self.revision(policy, id: 2, image: "r.example.com/acme/\(name):handmade", ref: theirRef))
+        #expect(back.ref == theirRef)
+        #expect(try await ecs.describeServices(cluster: name, names: [name]).first?.taskDefinition == theirRef)
     }
 
     @Test func aWrongSecretFailsInPlainWordsAndChangesNothing() async throws {
@@ -131,5 +138,31 @@ struct ECSRuntimeMotoTests {
             try await ECSRuntime(client: client).start(Self.revision(policy, id: 1, image: "r.example.com/acme/\(name):v1"))
         }
         #expect(failure?.message.contains("create-cluster --cluster-name \(name)") == true)
+    }
+
+    /// A pinned revision is reused only while it can be: deregistered, or no longer what the
+    /// policy renders for its image (the policy changed since), a current revision is used.
+    @Test func aPinnedRevisionThatCannotBeReusedIsNot() async throws {
+        let client = try Self.client()
+        let ecs = ECSAPI(client: client)
+        let runtime = ECSRuntime(client: client)
+        let name = "rt-\(UUID().uuidString.prefix(8).lowercased())"
+        var policy = Self.policy(name, subnet: try await Self.cluster(client, name: name))
+        let v1 = try #require(try await runtime.start(Self.revision(policy, id: 1, image: "r.example.com/acme/\(name):v1")).ref)
+        let v2 = try #require(try await runtime.start(Self.revision(policy, id: 2, image: "r.example.com/acme/\(name):v2")).ref)
+
+        // The policy changed since v1 ran: the rollback runs v1's image with today's settings.
+        policy.deploy.env["FEATURE"] = "on"
+        let changed = try #require(try await runtime.start(Self.revision(policy, id: 3, image: "r.example.com/acme/\(name):v1", ref: v1)).ref)
+        #expect(changed != v1 && changed != v2)
+        let described = DescribedTaskDefinition(try #require(try await ecs.describeTaskDefinition(changed)))
+        #expect(described.image == "r.example.com/acme/\(name):v1")
+
+        // Deregistered: not put back, a revision is registered for the same content instead.
+        try await ecs.deregisterTaskDefinition(v2)
+        policy.deploy.env["FEATURE"] = nil
+        let again = try #require(try await runtime.start(Self.revision(policy, id: 4, image: "r.example.com/acme/\(name):v2", ref: v2)).ref)
+        #expect(again != v2)
+        #expect(try await ecs.describeServices(cluster: name, names: [name]).first?.taskDefinition == again)
     }
 }

@@ -89,6 +89,14 @@ import Testing
         #expect(errors(yaml, allowLocal: true).isEmpty)
     }
 
+    /// An existing service keeps its network configuration: subnets are needed only to create one.
+    @Test func fargateWithoutSubnetsForAServiceThatExists() {
+        let yaml = "service: web\nsource: { repo: https://github.com/a/b.git }\nimage: r.example.com/a/web\ndeploy: { target: ecs, cluster: prod }\n"
+        #expect(errors(yaml).isEmpty)
+        #expect(errors(yaml.replacingOccurrences(of: "cluster: prod", with: "cluster: prod, subnets: []"))
+                == ["4:48: `deploy.subnets` is empty; Fargate tasks need at least one subnet"])
+    }
+
     @Test func oneBadDocumentRejectsTheWholeFile() {
         let yaml = "service: good\nsource: { repo: https://github.com/a/b.git }\nimage: r.example.com/a/good\n---\nservice: bad\n"
         let result = parser.parse(yaml: yaml, file: "p.yaml")

@@ -7,8 +7,10 @@ public enum JobTimeouts {
     static let watchMargin = TimeSpan.minutes(5)
 
     public static func job(_ kind: JobKind, deploymentID: Int64, service: String, policy: Policy) -> NewJob {
-        job(kind, deploymentID: deploymentID, service: service, branch: policy.source.branch,
-            buildTimeout: policy.build.timeout, window: policy.rollback.window)
+        // An ECS watch may run past its window while ECS still rolls out (CrashWatch.rolloutGrace).
+        let grace = policy.deploy.target == .ecs ? Int64(CrashWatch.rolloutGrace * 1000) : 0
+        return job(kind, deploymentID: deploymentID, service: service, branch: policy.source.branch,
+                   buildTimeout: policy.build.timeout, window: TimeSpan(milliseconds: policy.rollback.window.milliseconds + grace))
     }
 
     /// The same from the two durations that matter, for callers that do not decode the whole policy.

@@ -14,7 +14,8 @@ public enum Reconciler {
         let head = history.first { $0.trigger == .push && $0.sha != nil && ($0.branch == nil || $0.branch == policy.source.branch) }
         // An operator's deploy, image or rollback that went live after that commit holds until
         // the next one — also once the loop has rolled it out again (self-heal, a policy change).
-        let anchor = history.first { ($0.liveAt != nil || $0.id == live?.id) && $0.trigger != .reconcile && ![.failed, .rolledBack].contains($0.state) }
+        let anchor = history.first { ($0.liveAt != nil || $0.id == live?.id) && $0.trigger != .reconcile && $0.trigger != .adopted
+            && ![.failed, .rolledBack].contains($0.state) }
         let pinned = anchor.flatMap { anchor in
             [.manual, .image, .rollback].contains(anchor.trigger) && anchor.id > (head?.id ?? 0) ? anchor : nil
         }
