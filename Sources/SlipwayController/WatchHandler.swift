@@ -50,12 +50,18 @@ struct WatchHandler: JobHandler {
             try await RollbackAction(pipeline: pipeline).rollBack(deployment, reason: why + ".", logger: logger)
             return true
         case .inProgress(let how):
-            until = watch.extendedEnd(liveAt: liveAt, now: now)
             stillRollingOut = how
         case .done:
             break
         }
         let instances = try await runtime.instances(of: revision)
+        // Waited out only while the runtime is starting instances of the revision: with none
+        // at all there is nothing to watch, and the window's end stands.
+        if stillRollingOut != nil, !instances.isEmpty {
+            until = watch.extendedEnd(liveAt: liveAt, now: now)
+        } else {
+            stillRollingOut = nil
+        }
         let recorded = try await store.crashKeys(id)
         let verdict = watch.verdict(liveAt: liveAt, now: now, recorded: recorded, exits: instances.compactMap(\.exit), until: until)
 

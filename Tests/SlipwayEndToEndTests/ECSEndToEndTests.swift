@@ -114,4 +114,44 @@ struct ECSEndToEndTests {
         #expect(try await ecs.describeTaskDefinition(name).flatMap { $0["revision"] as? Int } == 1)
         print("e2e ecs: deploy --image → service on the new task definition \(EndToEnd.seconds(deployTime)) s; rollback → hand-made revision back \(EndToEnd.seconds(rollbackTime)) s (rollback window 1s)")
     }
+
+    /// No service yet: the first deploy creates it, a second moves it, and rollback puts the
+    /// first task definition itself back. Every deployment ends (moto starts no tasks, so
+    /// there is nothing to wait for past the window).
+    @Test func aServiceSlipwayCreates() async throws {
+        let client = try Self.client()
+        let ecs = ECSAPI(client: client)
+        let name = "e2e-\(UUID().uuidString.prefix(8).lowercased())"
+        try await ecs.createCluster(name)
+        let vpc = try await client.query(.ec2, "CreateVpc", version: "2016-11-15", parameters: ["CidrBlock": "10.0.0.0/16"])
+        let subnetAnswer = try await client.query(.ec2, "CreateSubnet", version: "2016-11-15",
+                                                  parameters: ["VpcId": try #require(XMLText.first("vpcId", in: vpc)), "CidrBlock": "10.0.1.0/24"])
+        let subnet = try #require(XMLText.first("subnetId", in: subnetAnswer))
+        let aws = ["AWS_ENDPOINT_URL": try EndToEnd.value("SLIPWAY_STACK_AWS_ENDPOINT"), "AWS_REGION": "us-east-1",
+                   "AWS_ACCESS_KEY_ID": try EndToEnd.value("SLIPWAY_STACK_AWS_ACCESS_KEY_ID"),
+                   "AWS_SECRET_ACCESS_KEY": try EndToEnd.value("SLIPWAY_STACK_AWS_SECRET_ACCESS_KEY")]
+        let e2e = try await EndToEnd.start(
+            rollbackWindow: "1s", settings: aws,
+            deploy: "  target: ecs\n  count: 2\n  cluster: \(name)\n  subnets: [\(subnet)]", service: name)
+        defer { e2e.stop() }
+        func serviceDefinition() async throws -> String? {
+            try await ecs.describeServices(cluster: name, names: [name]).first?.taskDefinition
+        }
+
+        _ = try cli(e2e, ["deploy", name, "--image", "registry.example.com/\(name):v1"])
+        _ = try await e2e.waitForStatus(timeout: .seconds(60)) { $0.deployments.first?.state == "succeeded" }
+        let v1 = try #require(try await serviceDefinition())
+        #expect(try await ecs.describeServices(cluster: name, names: [name]).first?.desiredCount == 2)
+
+        _ = try cli(e2e, ["deploy", name, "--image", "registry.example.com/\(name):v2"])
+        _ = try await e2e.waitForStatus(timeout: .seconds(60)) { $0.deployments.count == 2 && $0.deployments.first?.state == "succeeded" }
+        let v2 = try #require(try await serviceDefinition())
+        #expect(v2 != v1)
+
+        _ = try cli(e2e, ["rollback", name])
+        let status = try await e2e.waitForStatus(timeout: .seconds(60)) { $0.deployments.count == 3 && $0.deployments.first?.state == "succeeded" }
+        #expect(try await serviceDefinition() == v1)
+        #expect(status.deployments.map(\.state) == ["succeeded", "succeeded", "succeeded"])
+        #expect(try await ecs.describeTaskDefinition(name).flatMap { $0["revision"] as? Int } == 2, "nothing registered for the rollback")
+    }
 }
