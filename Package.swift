@@ -35,6 +35,11 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOFoundationCompat", package: "swift-nio"),
         ], plugins: ["EmbedManifests"]),
+        // The OCI distribution API: manifests, tags, deletes; basic and bearer-token logins.
+        .target(name: "SlipwayRegistry", dependencies: [
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOFoundationCompat", package: "swift-nio"),
+        ]),
         // Zero-config detection: a pure function over a file tree → build plan → Dockerfile.
         .target(name: "SlipwayDetect", dependencies: [
             "SlipwayCore",
@@ -147,6 +152,7 @@ let package = Package(
 
         // Pure logic, milliseconds.
         .testTarget(name: "SlipwayCoreTests", dependencies: ["SlipwayCore"]),
+        .testTarget(name: "SlipwayRegistryTests", dependencies: ["SlipwayRegistry"]),
         .testTarget(name: "SlipwayAWSTests", dependencies: [
             "SlipwayAWS", "SlipwayRuntime", "SlipwayCore", "SlipwayECSFake", "SlipwayTestSupport",
             .product(name: "Hummingbird", package: "hummingbird"),
@@ -161,7 +167,7 @@ let package = Package(
         ], resources: [.copy("Fixtures")]),
         // Real Postgres, Docker engine, registry, libgit2 — started by deploy/test.sh.
         .testTarget(name: "SlipwayIntegrationTests", dependencies: [
-            "SlipwayAWS",
+            "SlipwayAWS", "SlipwayRegistry",
             "SlipwayDetect",
             "SlipwayCore", "SlipwayPolicy", "SlipwayWebhooks", "SlipwayStore", "SlipwayGit", "SlipwayBuild",
             "SlipwayRuntime", "SlipwayDocker", "SlipwayController", "SlipwayServer", "SlipwayTestSupport",

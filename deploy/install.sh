@@ -18,6 +18,8 @@ have git || need+=(git)
 have python3 || need+=(python3)
 have runuser || need+=(util-linux)
 have wrk || need+=(wrk)                 # deploy/bench/webhooks
+have htpasswd || need+=(apache2-utils)  # the test registry with basic auth
+have openssl || need+=(openssl)         # the test registry with token auth
 
 if [ ${#need[@]} -gt 0 ]; then
     echo "installing: ${need[*]}" >&2

@@ -3,6 +3,7 @@
 #   registry.sh start DIR [PORT]   prints host:port
 #   registry.sh stop DIR
 # REGISTRY_HTPASSWD=FILE turns on basic auth with that htpasswd file.
+# REGISTRY_TOKEN_REALM=URL (with REGISTRY_TOKEN_ISSUER, _SERVICE, _CERT) turns on token auth.
 source "$(dirname "$0")/common.sh"
 
 cmd=${1:-} dir=${2:-}
@@ -22,6 +23,8 @@ start)
         echo "http: { addr: 127.0.0.1:$port }"
         if [ -n "${REGISTRY_HTPASSWD:-}" ]; then
             echo "auth: { htpasswd: { realm: slipway, path: $REGISTRY_HTPASSWD } }"
+        elif [ -n "${REGISTRY_TOKEN_REALM:-}" ]; then
+            echo "auth: { token: { realm: \"$REGISTRY_TOKEN_REALM\", service: $REGISTRY_TOKEN_SERVICE, issuer: $REGISTRY_TOKEN_ISSUER, rootcertbundle: $REGISTRY_TOKEN_CERT } }"
         fi
     } > "$dir/config.yml"
     nohup docker-registry serve "$dir/config.yml" >"$dir/registry.log" 2>&1 &
