@@ -95,6 +95,7 @@ let package = Package(
         // Long-running services: workers and job handlers (build, rollout, watch).
         .target(name: "SlipwayController", dependencies: [
             "SlipwayCore", "SlipwayPolicy", "SlipwayStore", "SlipwayGit", "SlipwayBuild", "SlipwayRuntime", "SlipwayDetect",
+            "SlipwayRegistry",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -108,7 +109,7 @@ let package = Package(
         ]),
         .executableTarget(name: "slipway", dependencies: [
             "SlipwayCore", "SlipwayPolicy", "SlipwayWebhooks", "SlipwayStore", "SlipwayController", "SlipwayServer",
-            "SlipwayGit", "SlipwayBuild", "SlipwayRuntime", "SlipwayDocker", "SlipwaySystem", "SlipwayDetect", "SlipwayAWS",
+            "SlipwayGit", "SlipwayBuild", "SlipwayRuntime", "SlipwayDocker", "SlipwaySystem", "SlipwayDetect", "SlipwayAWS", "SlipwayRegistry",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "PostgresNIO", package: "postgres-nio"),

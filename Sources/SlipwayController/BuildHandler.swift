@@ -69,6 +69,10 @@ struct BuildHandler: JobHandler {
         do {
             let built = try await pipeline.builder.build(request, observer: log)
             await log.note("pushed \(built.reference)\(built.digest.map { " (\($0))" } ?? "")")
+            if let problem = await verify(built, log: log) {
+                try await fail(id, problem, logger: sourceLogger)
+                return
+            }
             try await store.finishBuild(id, service: deployment.record.service, policy: policy, sha: sha, image: built.reference, digest: built.digest)
             sourceLogger.info("image pushed", metadata: ["image.digest": "\(built.digest ?? "?")"])
         } catch let failure as BuildFailure {
@@ -77,6 +81,24 @@ struct BuildHandler: JobHandler {
         } catch let error as TarArchive.TooLarge {
             try await fail(id, "\(error)", logger: sourceLogger)
         }
+    }
+
+    /// Asks the registry what the pushed tag points at: a different digest means another
+    /// push won the tag (or the registry lost it), and rolling it out would run the wrong image.
+    /// A registry that cannot be asked is noted, not fatal: the engine's push succeeded.
+    func verify(_ built: BuiltImage, log: DeploymentLog) async -> String? {
+        guard let registry = pipeline.registry, let digest = built.digest, let reference = try? ImageReference(parsing: built.reference),
+              let tag = reference.tag else { return nil }
+        do {
+            let held = try await registry.manifestDigest(host: reference.registry ?? "docker.io", repository: reference.path, reference: tag)
+            guard held == digest else {
+                return "push failed: the registry holds \(held ?? "nothing") for \(built.reference), not the pushed \(digest); another push took the tag or the registry lost the image; deploy again"
+            }
+            await log.note("registry confirms \(tag) is \(digest)")
+        } catch {
+            await log.note("the registry was not asked to confirm the push: \(error)")
+        }
+        return nil
     }
 
     /// Without `build.dockerfile`, a `Dockerfile` at the context root is used.

@@ -3,6 +3,7 @@ import Logging
 import SlipwayBuild
 import SlipwayCore
 import SlipwayGit
+import SlipwayRegistry
 import SlipwayRuntime
 import SlipwayStore
 
@@ -20,11 +21,14 @@ public struct Pipeline: Sendable {
     public let now: @Sendable () -> Date
     /// Zero-config builds: base image overrides for every service (a policy's own win).
     public let baseImages: [String: String]
+    /// Asked after each push whether it holds the digest the builder reported; nil: not asked.
+    public let registry: RegistryClient?
 
     public init(store: Store, git: any GitFetcher, builder: any Builder, runtime: any Runtime,
                 workDirectory: String, dockerNetwork: String?, watchInterval: Duration = .milliseconds(500),
-                baseImages: [String: String] = [:], now: @escaping @Sendable () -> Date = { Date() }) {
+                baseImages: [String: String] = [:], registry: RegistryClient? = nil, now: @escaping @Sendable () -> Date = { Date() }) {
         self.baseImages = baseImages
+        self.registry = registry
         self.store = store
         self.git = git
         self.builder = builder

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import SlipwayAWS
 import SlipwayDocker
+import SlipwayRegistry
 import SlipwayRuntime
 
 /// The runtimes and registry logins of this process: the Docker engine always; ECS and
@@ -9,19 +10,35 @@ import SlipwayRuntime
 /// SDKs find them).
 struct RuntimeWiring {
     var runtimes: Runtimes
+    /// Registry logins for the engine's pushes and pulls: ECR's from AWS, others from ~/.docker/config.json.
     var registryAuth: RegistryAuthProvider
 
     init(engine: DockerEngine, network: String?, environment: [String: String] = ProcessInfo.processInfo.environment,
          logger: Logger) {
+        let config = DockerConfig.load(environment: environment)
+        let fromConfig: RegistryAuthProvider = { host in
+            config.credentials(for: host ?? "docker.io").map { RegistryAuth(username: $0.username, password: $0.password, serveraddress: host) }
+                ?? RegistryAuth()
+        }
         switch Self.aws(environment: environment) {
         case .success(let client):
-            let logins = ECRLogins(client: client)
+            let logins = ECRLogins(client: client, fallback: fromConfig)
             registryAuth = logins.provider
             runtimes = Runtimes(docker: DockerRuntime(engine: engine, network: network, auth: logins.provider), ecs: ECSRuntime(client: client))
         case .failure(let problem):
             logger.debug("no ECS runtime", metadata: ["reason": "\(problem.description)"])
-            registryAuth = RegistryAuth.anonymous
-            runtimes = Runtimes(docker: DockerRuntime(engine: engine, network: network), ecs: nil, ecsUnavailable: problem.description)
+            registryAuth = fromConfig
+            runtimes = Runtimes(docker: DockerRuntime(engine: engine, network: network, auth: fromConfig), ecs: nil,
+                                ecsUnavailable: problem.description)
+        }
+    }
+
+    /// The same logins for Slipway's own registry calls (retention, digest checks).
+    var registry: RegistryClient {
+        let auth = registryAuth
+        return RegistryClient { host in
+            let login = try await auth(host)
+            return login.username.map { RegistryCredentials(username: $0, password: login.password ?? "") }
         }
     }
 

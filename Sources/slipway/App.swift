@@ -10,6 +10,7 @@ import SlipwayCore
 import SlipwayDocker
 import SlipwayGit
 import SlipwayPolicy
+import SlipwayRegistry
 import SlipwayRuntime
 import SlipwayServer
 import SlipwayStore
@@ -116,7 +117,8 @@ enum App {
                 runtime: runtime,
                 workDirectory: "\(dataDir)/work",
                 dockerNetwork: config.dockerNetwork,
-                baseImages: config.baseImages)
+                baseImages: config.baseImages,
+                registry: wiring.registry)
             let handlers = pipeline.handlers
             let stops = StopSignals()
             services.append(QueueListener(configuration: Database.connectionConfiguration(url), wake: wake, stops: stops,
@@ -125,6 +127,10 @@ enum App {
                                         settings: .init(retention: config.jobRetention), logger: logger))
             services.append(Poller(store: store, git: git, lease: LeaderLease(pool: store.pool, name: "poller", logger: logger),
                                    logger: logger))
+            if let keep = config.imageRetention {
+                services.append(ImageJanitor(store: store, registry: wiring.registry, keep: keep,
+                                             lease: LeaderLease(pool: store.pool, name: "image-retention", logger: logger), logger: logger))
+            }
             if let interval = config.reconcileInterval {
                 services.append(ReconcileLoop(planner: Planner(store: store, runtime: runtime, logger: logger), store: store,
                                               runtime: runtime, lease: LeaderLease(pool: store.pool, name: "reconciler", logger: logger),

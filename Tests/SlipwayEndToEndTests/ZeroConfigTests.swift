@@ -21,6 +21,8 @@ struct ZeroConfigTests {
         #expect(log.contains("zero-config: shell; start: sh start.sh"), "\(log)")
         #expect(log.contains(#"zero-config plan: {"build":["chmod +x start.sh"]"#), "\(log)")
         #expect(log.contains("  | FROM \(base) AS build"), "\(log)")
+        // The push is checked with the registry: the tag points at the digest the engine reported.
+        #expect(log.contains("registry confirms \(sha) is sha256:"), "\(log)")
         #expect(try await e2e.runningContainers().map(\.sha) == [sha])
     }
 

@@ -27,6 +27,9 @@ public struct Configuration: Sendable, Hashable {
     public var reconcileInterval: TimeSpan?
     /// Zero-config builds: tool → image overrides for every service (SLIPWAY_BASE_IMAGES).
     public var baseImages: [String: String]
+    /// Images of this many newest successful deployments per service are kept in the
+    /// registry (with the live one, its rollback target and those in flight); nil: nothing is deleted.
+    public var imageRetention: Int?
 
     public struct Invalid: Error, Equatable, CustomStringConvertible {
         public let key: String
@@ -41,6 +44,7 @@ public struct Configuration: Sendable, Hashable {
         "DOCKER_HOST", "BUILDKIT_HOST", "SLIPWAY_DOCKER_NETWORK", "SLIPWAY_LOG_LEVEL",
         "SLIPWAY_BUILD_CONCURRENCY", "SLIPWAY_BUILD_CONCURRENCY_PER_SERVICE", "SLIPWAY_JOB_LEASE",
         "SLIPWAY_JOB_RETENTION", "SLIPWAY_QUEUE_POLL", "SLIPWAY_POLICIES_POLL", "SLIPWAY_RECONCILE_INTERVAL", "SLIPWAY_BASE_IMAGES",
+        "SLIPWAY_IMAGE_RETENTION",
     ]
 
     static let secretKeys: Set<String> = [
@@ -93,7 +97,9 @@ public struct Configuration: Sendable, Hashable {
             policiesPoll: try span("SLIPWAY_POLICIES_POLL", value("SLIPWAY_POLICIES_POLL"), default: .seconds(30)),
             reconcileInterval: value("SLIPWAY_RECONCILE_INTERVAL")?.lowercased() == "off" ? nil
                 : try span("SLIPWAY_RECONCILE_INTERVAL", value("SLIPWAY_RECONCILE_INTERVAL"), default: .seconds(30)),
-            baseImages: BaseImageDefaults.parse(value("SLIPWAY_BASE_IMAGES") ?? "")
+            baseImages: BaseImageDefaults.parse(value("SLIPWAY_BASE_IMAGES") ?? ""),
+            imageRetention: value("SLIPWAY_IMAGE_RETENTION")?.lowercased() == "off" ? nil
+                : try positive("SLIPWAY_IMAGE_RETENTION", value("SLIPWAY_IMAGE_RETENTION"), default: 10)
         )
     }
 
