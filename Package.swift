@@ -82,7 +82,7 @@ let package = Package(
         ]),
         // Builder protocol; BuildKit through the Docker engine; build context tar; progress decoding.
         .target(name: "SlipwayBuild", dependencies: [
-            "SlipwayCore", "SlipwayDocker",
+            "SlipwayCore", "SlipwayDocker", "SlipwaySystem",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
@@ -162,7 +162,7 @@ let package = Package(
         .testTarget(name: "SlipwayPolicyTests", dependencies: ["SlipwayPolicy", "SlipwayCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SlipwayWebhooksTests", dependencies: ["SlipwayWebhooks", "SlipwayCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SlipwayBuildTests", dependencies: [
-            "SlipwayBuild", "SlipwayCore", "SlipwayDocker",
+            "SlipwayBuild", "SlipwayCore", "SlipwayDocker", "SlipwaySystem",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOFoundationCompat", package: "swift-nio"),
         ], resources: [.copy("Fixtures")]),

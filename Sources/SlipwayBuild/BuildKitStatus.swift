@@ -20,6 +20,29 @@ struct BuildKitStatus: Sendable, Hashable {
     var vertexes: [Vertex] = []
     var logs: [Log] = []
 
+    init(vertexes: [Vertex], logs: [Log]) {
+        self.vertexes = vertexes
+        self.logs = logs
+    }
+
+    /// One line of `buildctl --progress rawjson`: BuildKit's client.SolveStatus as JSON
+    /// (`vertexes`, `statuses`, `logs`, `warnings`; times RFC 3339, log data base64).
+    init(rawJSON line: Data) throws {
+        guard let object = (try? JSONSerialization.jsonObject(with: line)) as? [String: Any] else { throw ProtobufReader.Malformed() }
+        func date(_ value: Any?) -> Date? {
+            guard let text = value as? String else { return nil }
+            return RFC3339.parse(text)
+        }
+        vertexes = (object["vertexes"] as? [[String: Any]] ?? []).map { v in
+            Vertex(digest: v["digest"] as? String ?? "", name: v["name"] as? String ?? "", cached: v["cached"] as? Bool ?? false,
+                   started: date(v["started"]), completed: date(v["completed"]), error: v["error"] as? String ?? "")
+        }
+        logs = (object["logs"] as? [[String: Any]] ?? []).map { l in
+            Log(vertex: l["vertex"] as? String ?? "", stream: l["stream"] as? Int ?? 1,
+                message: Array(Data(base64Encoded: l["data"] as? String ?? "") ?? Data()))
+        }
+    }
+
     /// Decodes the base64 `aux` of a `moby.buildkit.trace` line.
     init(base64: String) throws {
         guard let data = Data(base64Encoded: base64) else { throw ProtobufReader.Malformed() }
@@ -85,5 +108,20 @@ struct BuildKitStatus: Sendable, Hashable {
             }
         }
         return Date(timeIntervalSince1970: Double(seconds) + Double(nanos) / 1e9)
+    }
+}
+
+/// RFC 3339 times as Go writes them: fractional seconds of any length (nanoseconds), `Z` or an offset.
+enum RFC3339 {
+    static func parse(_ text: String) -> Date? {
+        // ISO8601DateFormatter takes at most milliseconds: cut the fraction to three digits.
+        var trimmed = text
+        if let dot = text.firstIndex(of: "."), let end = text[dot...].firstIndex(where: { $0 == "Z" || $0 == "+" || $0 == "-" }) {
+            let digits = text[text.index(after: dot)..<end]
+            trimmed = String(text[..<dot]) + "." + String((digits + "000").prefix(3)) + String(text[end...])
+        }
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = trimmed.contains(".") ? [.withInternetDateTime, .withFractionalSeconds] : [.withInternetDateTime]
+        return formatter.date(from: trimmed)
     }
 }

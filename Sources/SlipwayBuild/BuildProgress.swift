@@ -17,6 +17,18 @@ public struct BuildProgress: Sendable {
 
     public init() {}
 
+    /// Log lines for one line of `buildctl --progress rawjson`; other text (buildctl's own
+    /// messages, an error at the end) passes through as it is.
+    public mutating func consumeRawJSON(_ line: Data) -> [String] {
+        guard line.first == UInt8(ascii: "{"), let status = try? BuildKitStatus(rawJSON: line) else {
+            let text = String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            if text.hasPrefix("error:") || text.hasPrefix("ERROR:") { error = text.drop { $0 != ":" }.dropFirst().trimmingCharacters(in: .whitespaces) }
+            return text.isEmpty ? [] : [text]
+        }
+        for vertex in status.vertexes where !vertex.error.isEmpty { error = vertex.error }
+        return render(status)
+    }
+
     /// Log lines for one line of the engine's answer.
     public mutating func consume(_ line: Data) -> [String] {
         let parsed = DockerStreamLine(line)

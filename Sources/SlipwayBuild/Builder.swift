@@ -16,9 +16,16 @@ public struct BuildRequest: Sendable, Hashable {
     public var target: String?
     /// false: build every step again (no layer cache).
     public var cache: Bool
+    /// `linux/arm64` and the like; nil: the builder's own.
+    public var platform: String?
+    /// Build secrets by id (`RUN --mount=type=secret,id=ID`), where their values are read from.
+    public var secrets: [String: SecretReference]
 
     public init(contextDirectory: String, dockerfile: String, reference: ImageReference,
-                buildArgs: [String: String], network: String?, timeout: TimeSpan, target: String? = nil, cache: Bool = true) {
+                buildArgs: [String: String], network: String?, timeout: TimeSpan, target: String? = nil, cache: Bool = true,
+                platform: String? = nil, secrets: [String: SecretReference] = [:]) {
+        self.platform = platform
+        self.secrets = secrets
         self.target = target
         self.cache = cache
         self.contextDirectory = contextDirectory

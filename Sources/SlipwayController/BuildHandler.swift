@@ -64,7 +64,7 @@ struct BuildHandler: JobHandler {
             contextDirectory: contextDirectory,
             dockerfile: dockerfile, reference: reference, buildArgs: policy.build.args,
             network: pipeline.dockerNetwork, timeout: policy.build.timeout,
-            target: policy.build.target, cache: policy.build.cache)
+            target: policy.build.target, cache: policy.build.cache, secrets: policy.build.secrets)
         sourceLogger.info("building image", metadata: ["image.reference": "\(reference)"])
         do {
             let built = try await pipeline.builder.build(request, observer: log)

@@ -114,3 +114,11 @@ public struct DockerStreamLine: Sendable {
         }
     }
 }
+
+extension DockerEngine {
+    /// The image as `docker save` writes it (a tar of its config and layers), at most 64 MiB.
+    public func save(_ reference: String) async throws -> Data {
+        try await call(.GET, "/images/\(reference)/get", timeout: .minutes(5))
+    }
+}
+

@@ -113,7 +113,11 @@ enum App {
             let pipeline = Pipeline(
                 store: store,
                 git: git,
-                builder: EngineBuilder(engine: engine, auth: wiring.registryAuth),
+                // A BuildKit daemon when BUILDKIT_HOST names one; else the engine's BuildKit.
+                builder: config.buildkitHost.map { BuildctlBuilder(host: $0, scratch: "\(dataDir)/work") as any Builder }
+                    ?? EngineBuilder(engine: engine, auth: wiring.registryAuth,
+                                     cli: (config.dockerCLI ?? (FileManager.default.isExecutableFile(atPath: "/usr/bin/docker") ? "/usr/bin/docker" : nil))
+                                         .map { ($0, config.dockerHost) }),
                 runtime: runtime,
                 workDirectory: "\(dataDir)/work",
                 dockerNetwork: config.dockerNetwork,

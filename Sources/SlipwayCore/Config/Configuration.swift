@@ -30,6 +30,8 @@ public struct Configuration: Sendable, Hashable {
     /// Images of this many newest successful deployments per service are kept in the
     /// registry (with the live one, its rollback target and those in flight); nil: nothing is deleted.
     public var imageRetention: Int?
+    /// A Docker CLI with BuildKit, for builds with secrets on the engine; nil: the docker.io package's `/usr/bin/docker` when present.
+    public var dockerCLI: String?
 
     public struct Invalid: Error, Equatable, CustomStringConvertible {
         public let key: String
@@ -44,7 +46,7 @@ public struct Configuration: Sendable, Hashable {
         "DOCKER_HOST", "BUILDKIT_HOST", "SLIPWAY_DOCKER_NETWORK", "SLIPWAY_LOG_LEVEL",
         "SLIPWAY_BUILD_CONCURRENCY", "SLIPWAY_BUILD_CONCURRENCY_PER_SERVICE", "SLIPWAY_JOB_LEASE",
         "SLIPWAY_JOB_RETENTION", "SLIPWAY_QUEUE_POLL", "SLIPWAY_POLICIES_POLL", "SLIPWAY_RECONCILE_INTERVAL", "SLIPWAY_BASE_IMAGES",
-        "SLIPWAY_IMAGE_RETENTION",
+        "SLIPWAY_IMAGE_RETENTION", "SLIPWAY_DOCKER_CLI",
     ]
 
     static let secretKeys: Set<String> = [
@@ -99,7 +101,8 @@ public struct Configuration: Sendable, Hashable {
                 : try span("SLIPWAY_RECONCILE_INTERVAL", value("SLIPWAY_RECONCILE_INTERVAL"), default: .seconds(30)),
             baseImages: BaseImageDefaults.parse(value("SLIPWAY_BASE_IMAGES") ?? ""),
             imageRetention: value("SLIPWAY_IMAGE_RETENTION")?.lowercased() == "off" ? nil
-                : try positive("SLIPWAY_IMAGE_RETENTION", value("SLIPWAY_IMAGE_RETENTION"), default: 10)
+                : try positive("SLIPWAY_IMAGE_RETENTION", value("SLIPWAY_IMAGE_RETENTION"), default: 10),
+            dockerCLI: value("SLIPWAY_DOCKER_CLI")
         )
     }
 

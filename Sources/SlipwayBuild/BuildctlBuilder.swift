@@ -1,0 +1,120 @@
+import Foundation
+import SlipwayCore
+import SlipwaySystem
+
+/// Builds with a BuildKit daemon through `buildctl` (`BUILDKIT_HOST`: `tcp://buildkitd:1234`,
+/// `unix:///run/buildkit/buildkitd.sock`): the Dockerfile frontend, pushed by BuildKit
+/// itself, with the registry cache next to the image (`REPO:buildcache`). Its rawjson
+/// progress becomes the same log as the engine's. Ending the task (a cancel, a newer push)
+/// or passing `build.timeout` ends buildctl, which cancels the build in the daemon.
+public struct BuildctlBuilder: Builder {
+    let host: String
+    let executable: String
+    let runner: any CommandRunner
+    /// Where secret files live during a build (readable by this user only), removed after it.
+    let scratch: String
+
+    public init(host: String, executable: String = "buildctl", runner: any CommandRunner = StreamingProcess(),
+                scratch: String = NSTemporaryDirectory()) {
+        self.host = host
+        self.executable = executable
+        self.runner = runner
+        self.scratch = scratch
+    }
+
+    public func build(_ request: BuildRequest, observer: any BuildObserver) async throws -> BuiltImage {
+        let dockerfilePath = "\(request.contextDirectory)/\(request.dockerfile)"
+        guard FileManager.default.fileExists(atPath: dockerfilePath) else {
+            throw BuildFailure(stage: .context, message: "no \(request.dockerfile) in the build context; add it or set build.dockerfile in the policy")
+        }
+        let work = "\(scratch)/slipway-buildctl-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let secrets = try BuildSecrets.files(request.secrets, in: work)
+        let metadata = "\(work)/metadata.json"
+        let argv = BuildctlArguments.build(request, host: host, metadataFile: metadata, secrets: secrets)
+
+        await observer.phase(.building)
+        let progress = ProgressBox()
+        let outcome: Int32? = try await withThrowingTaskGroup(of: Int32?.self) { group in
+            group.addTask {
+                try await runner.run(executable, argv, environment: [:]) { line in
+                    let lines = await progress.consume(Data(line.utf8))
+                    if !lines.isEmpty { await observer.log(lines) }
+                }
+            }
+            group.addTask {
+                try await Task.sleep(for: .milliseconds(request.timeout.milliseconds))
+                return nil
+            }
+            let first = try await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+        guard let status = outcome else {
+            throw BuildFailure(stage: .build, message: "the build ran longer than build.timeout (\(request.timeout)); raise it in the policy or make the build faster")
+        }
+        try Task.checkCancellation()
+        guard status == 0 else {
+            let error = await progress.error
+            throw BuildFailure(stage: .build, message: error.map { BuildFailure.plainWords($0) } ?? "buildctl exited with status \(status) (BUILDKIT_HOST \(host))")
+        }
+        await observer.phase(.pushing)
+        let digest = FileManager.default.contents(atPath: metadata).flatMap(BuildctlArguments.digest)
+        return BuiltImage(reference: request.reference.description, digest: digest)
+    }
+}
+
+/// BuildProgress behind an actor: lines arrive from the process reader's task.
+actor ProgressBox {
+    var progress = BuildProgress()
+    func consume(_ line: Data) -> [String] { progress.consumeRawJSON(line) }
+    var error: String? { progress.error }
+}
+
+/// Secret values written to files BuildKit reads them from (`--secret id=ID,src=FILE`).
+enum BuildSecrets {
+    static func files(_ secrets: [String: SecretReference], in folder: String) throws -> [BuildctlArguments.Secret] {
+        try secrets.sorted { $0.key < $1.key }.map { id, reference in
+            switch reference {
+            case .file(let path):
+                guard FileManager.default.isReadableFile(atPath: path) else {
+                    throw BuildFailure(stage: .context, message: "build secret \(id): \(path) cannot be read on the Slipway server")
+                }
+                return .init(id: id, file: path)
+            case .environment(let name):
+                guard let value = ProcessInfo.processInfo.environment[name] else {
+                    throw BuildFailure(stage: .context, message: "build secret \(id): the environment variable \(name) is not set on the Slipway server")
+                }
+                let file = "\(folder)/secret-\(id)"
+                guard FileManager.default.createFile(atPath: file, contents: Data(value.utf8), attributes: [.posixPermissions: 0o600]) else {
+                    throw BuildFailure(stage: .context, message: "build secret \(id): could not be written for BuildKit")
+                }
+                return .init(id: id, file: file)
+            case .aws(let arn):
+                throw BuildFailure(stage: .context, message: "build secret \(id): \(arn.text) is in AWS; reading build secrets from Secrets Manager or SSM is not supported yet: use env: or file:")
+            }
+        }
+    }
+}
+
+extension BuildFailure {
+    /// BuildKit's errors, in words that say what to do.
+    static func plainWords(_ error: String) -> String {
+        let lower = error.lowercased()
+        if lower.contains("no space left on device") {
+            return "the builder's disk is full (\(error)); free space on the BuildKit host (prune its cache) and deploy again"
+        }
+        if lower.contains("dockerfile parse error") || lower.contains("unknown instruction") {
+            return "the Dockerfile has a syntax error: \(error)"
+        }
+        if lower.contains("401 unauthorized") || lower.contains("403 forbidden") || lower.contains("authorization failed")
+            || lower.contains("no basic auth credentials") {
+            return "the registry refused the login (\(error)); check the registry credentials"
+        }
+        if lower.contains("connection refused") || lower.contains("no such host") || lower.contains("i/o timeout") {
+            return "a registry or the BuildKit daemon could not be reached (\(error)); it is retried when it may help"
+        }
+        return error
+    }
+}

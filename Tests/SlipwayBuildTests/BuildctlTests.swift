@@ -1,0 +1,100 @@
+import Foundation
+import SlipwayBuild
+import SlipwayCore
+import SlipwaySystem
+import Testing
+
+@Suite struct BuildctlTests {
+    func fixture(_ name: String) throws -> [Data] {
+        let url = try #require(Bundle.module.url(forResource: "Fixtures/\(name)", withExtension: nil))
+        return try String(contentsOf: url, encoding: .utf8).split(separator: "\n").map { Data($0.utf8) }
+    }
+
+    static func request(cache: Bool = true, target: String? = nil, platform: String? = nil) throws -> BuildRequest {
+        BuildRequest(contextDirectory: "/work/42/services/web", dockerfile: "docker/Dockerfile.prod",
+                     reference: try ImageReference(parsing: "registry.example.com/acme/web:0123abc"),
+                     buildArgs: ["NODE_ENV": "production", "A": "1 2"], network: nil, timeout: .minutes(5),
+                     target: target, cache: cache, platform: platform)
+    }
+
+    @Test func theCommandLine() throws {
+        let argv = BuildctlArguments.build(try Self.request(target: "runtime", platform: "linux/arm64"), host: "tcp://buildkitd:1234",
+                                           metadataFile: "/tmp/m.json", secrets: [.init(id: "npm", file: "/tmp/s/secret-npm")])
+        #expect(argv == [
+            "--addr", "tcp://buildkitd:1234", "build",
+            "--frontend", "dockerfile.v0",
+            "--local", "context=/work/42/services/web",
+            "--local", "dockerfile=/work/42/services/web/docker",
+            "--opt", "filename=Dockerfile.prod",
+            "--opt", "build-arg:A=1 2",
+            "--opt", "build-arg:NODE_ENV=production",
+            "--opt", "target=runtime",
+            "--opt", "platform=linux/arm64",
+            "--secret", "id=npm,src=/tmp/s/secret-npm",
+            "--output", "type=image,name=registry.example.com/acme/web:0123abc,push=true",
+            "--export-cache", "type=registry,ref=registry.example.com/acme/web:buildcache,mode=max",
+            "--import-cache", "type=registry,ref=registry.example.com/acme/web:buildcache",
+            "--metadata-file", "/tmp/m.json",
+            "--progress", "rawjson",
+        ])
+        let plain = BuildctlArguments.build(try Self.request(cache: false), host: "unix:///run/buildkit/buildkitd.sock", metadataFile: "/m")
+        #expect(plain.contains("--no-cache"))
+        #expect(!plain.contains("--secret") && !plain.contains { $0.hasPrefix("target=") || $0.hasPrefix("platform=") })
+        #expect(BuildctlArguments.digest(metadata: Data(#"{"containerimage.digest":"sha256:abc","image.name":"r/a:b"}"#.utf8)) == "sha256:abc")
+        #expect(BuildctlArguments.digest(metadata: Data("{}".utf8)) == nil)
+    }
+
+    @Test func rawJSONProgressReadsLikeTheEnginesLog() throws {
+        var progress = BuildProgress()
+        let lines = try fixture("buildctl-rawjson-ok.txt").flatMap { progress.consumeRawJSON($0) }
+        #expect(lines == [
+            "#1 [internal] load build definition from Dockerfile",
+            "#1 DONE 0.0s",
+            "#2 [1/3] FROM docker.io/library/alpine:3.20@sha256:beefdbd8a1da6d2915566fde36db9db0b524eb737fc57cd1367effd16dc0d06d",
+            "#2 CACHED",
+            "#3 [2/3] COPY app.sh /app.sh",
+            "#3 CACHED",
+            "#4 [3/3] RUN --mount=type=secret,id=token sh /app.sh",
+            "#4 installing",
+            "#4 half a line",
+            "#4 DONE 2.2s",
+            "#5 exporting to image",
+            "#5 DONE 1.5s",
+        ])
+        #expect(progress.error == nil)
+    }
+
+    @Test func rawJSONFailureNamesTheStep() throws {
+        var progress = BuildProgress()
+        let lines = try fixture("buildctl-rawjson-error.txt").flatMap { progress.consumeRawJSON($0) }
+        #expect(lines.contains("#1 boom"))
+        #expect(lines.contains(#"#1 ERROR: process "/bin/sh -c exit 3" did not complete successfully: exit code: 3"#))
+        #expect(progress.error == #"failed to solve: process "/bin/sh -c exit 3" did not complete successfully: exit code: 3"#)
+    }
+
+    /// A real process tree (a shell and its sleep), ended by cancelling the task that runs it.
+    @Test func cancellingEndsTheCommandWithinSeconds() async throws {
+        let seen = LineBox()
+        let started = ContinuousClock.now
+        let task = Task {
+            try await StreamingProcess(grace: .seconds(2)).run("/bin/sh", ["-c", "echo one; echo two >&2; sleep 30; echo never"], environment: [:]) {
+                await seen.add($0)
+            }
+        }
+        while await seen.lines.count < 2 && ContinuousClock.now - started < .seconds(10) { try await Task.sleep(for: .milliseconds(20)) }
+        let asked = ContinuousClock.now
+        task.cancel()
+        let status = try await task.value
+        #expect(ContinuousClock.now - asked < .seconds(5))
+        #expect(status == 128 + 15, "ended by SIGTERM")
+        #expect(await seen.lines == ["one", "two"])
+        await #expect(throws: StreamingProcess.NotFound.self) {
+            _ = try await StreamingProcess().run("/no/such/buildctl", [], environment: [:]) { _ in }
+        }
+    }
+}
+
+actor LineBox {
+    var lines: [String] = []
+    func add(_ line: String) { lines.append(line) }
+}
