@@ -69,6 +69,7 @@ public struct BuildctlBuilder: Builder {
 actor ProgressBox {
     var progress = BuildProgress()
     func consume(_ line: Data) -> [String] { progress.consumeRawJSON(line) }
+    func consumeEngine(_ line: Data) -> [String] { progress.consume(line) }
     var error: String? { progress.error }
 }
 

@@ -40,22 +40,42 @@ public struct EngineBuilder: Builder {
             throw BuildFailure(stage: .build, message: "image reference \(request.reference) has no tag")
         }
         let reference = request.reference.description
-        var progress = BuildProgress()
+        let progress = ProgressBox()
+        let engine = self.engine
+        // The HTTP deadline covers only the answer's head: the whole build races build.timeout, and losing
+        // ends the request, which makes the engine cancel the build.
+        let finished: Bool
         do {
-            try await engine.build(context: context, tag: reference, dockerfile: request.dockerfile,
-                                   buildArgs: request.buildArgs, network: request.network,
-                                   target: request.target, cache: request.cache,
-                                   timeout: .milliseconds(request.timeout.milliseconds)) { line in
-                let lines = progress.consume(line)
-                if !lines.isEmpty { await observer.log(lines) }
+            finished = try await withThrowingTaskGroup(of: Bool.self) { group in
+                group.addTask {
+                    try await engine.build(context: context, tag: reference, dockerfile: request.dockerfile,
+                                           buildArgs: request.buildArgs, network: request.network,
+                                           target: request.target, cache: request.cache,
+                                           timeout: .milliseconds(request.timeout.milliseconds)) { line in
+                        let lines = await progress.consumeEngine(line)
+                        if !lines.isEmpty { await observer.log(lines) }
+                    }
+                    return true
+                }
+                group.addTask {
+                    try await Task.sleep(for: .milliseconds(request.timeout.milliseconds))
+                    return false
+                }
+                let first = try await group.next() ?? false
+                group.cancelAll()
+                return first
             }
         } catch let error as DockerError where error.isTimeout {
-            throw BuildFailure(stage: .build, message: "the build ran longer than build.timeout (\(request.timeout)); raise it in the policy or make the build faster")
+            finished = false
         } catch let error as DockerError {
-            throw BuildFailure(stage: .build, message: error.description)
+            throw BuildFailure(stage: .build, message: BuildFailure.plainWords(error.description))
         }
-        if let error = progress.error {
-            throw BuildFailure(stage: .build, message: error)
+        guard finished else {
+            throw BuildFailure(stage: .build, message: "the build ran longer than build.timeout (\(request.timeout)); raise it in the policy or make the build faster")
+        }
+        try Task.checkCancellation()
+        if let error = await progress.error {
+            throw BuildFailure(stage: .build, message: BuildFailure.plainWords(error))
         }
 
         return try await push(request, observer: observer)

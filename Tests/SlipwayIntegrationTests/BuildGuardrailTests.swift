@@ -1,0 +1,84 @@
+import Foundation
+import SlipwayBuild
+import SlipwayCore
+import SlipwayDocker
+import SlipwayTestSupport
+import Testing
+
+/// build.timeout ends a build that hangs, in both engine paths, and an unchanged context
+/// builds again from the cache.
+@Suite(.enabled(if: TestStack.enabled))
+struct BuildGuardrailTests {
+    func context(_ dockerfile: String) throws -> String {
+        let dir = try TestStack.temporaryDirectory("guardrails")
+        try dockerfile.write(toFile: "\(dir)/Dockerfile", atomically: true, encoding: .utf8)
+        return dir
+    }
+
+    func request(_ dir: String, timeout: TimeSpan, secrets: [String: SecretReference] = [:]) throws -> BuildRequest {
+        BuildRequest(contextDirectory: dir, dockerfile: "Dockerfile",
+                     reference: try ImageReference(parsing: "\(try TestStack.registry)/it/guard-\(UUID().uuidString.prefix(8).lowercased()):v1"),
+                     buildArgs: [:], network: TestStack.dockerNetwork, timeout: timeout, secrets: secrets)
+    }
+
+    @Test(arguments: [false, true])
+    func aBuildThatHangsEndsAtItsTimeout(throughTheCLI: Bool) async throws {
+        let engine = try DockerEngine(host: TestStack.dockerHost)
+        let marker = UUID().uuidString
+        // A command after the sleep keeps the shell (whose command line names the marker) alive.
+        let dir = try context("FROM \(try TestStack.baseImage)\nRUN echo \(marker) && sleep 60 && echo after\n")
+        var secrets: [String: SecretReference] = [:]
+        if throughTheCLI {
+            try "x".write(toFile: "\(dir)/.secret", atomically: true, encoding: .utf8)
+            secrets["unused"] = .file("\(dir)/.secret")
+        }
+        let builder = EngineBuilder(engine: engine, cli: (BuildSecretsTests.cli, try TestStack.dockerHost))
+        let started = ContinuousClock.now
+        let building = Task { try await builder.build(try request(dir, timeout: .seconds(3), secrets: secrets), observer: RecordingObserver()) }
+        // The step runs as a process of this machine (the engine runs here): seen while it runs, gone after.
+        var seen = false
+        while !seen && ContinuousClock.now - started < .seconds(3) {
+            seen = (try? Command.run("/usr/bin/pgrep", ["-f", marker], check: false).status) == 0
+            if !seen { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(seen, "the build step was never seen running")
+        let failure = await #expect(throws: BuildFailure.self) { _ = try await building.value }
+        let took = ContinuousClock.now - started
+        #expect(failure?.message.contains("build.timeout") == true, "\(String(describing: failure))")
+        #expect(took < .seconds(10), "ended \(took) after it started (timeout 3 s)")
+        // The step itself stops too: no process of it is left within 5 s.
+        var left = true
+        let deadline = ContinuousClock.now + .seconds(5)
+        while left && ContinuousClock.now < deadline {
+            left = (try? Command.run("/usr/bin/pgrep", ["-f", marker], check: false).status) == 0
+            if left { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(!left, "the build step still runs after the timeout")
+        print("build timeout 3 s (\(throughTheCLI ? "CLI" : "engine API")): failed after \(took), its step ended \(ContinuousClock.now - started - took) later at most")
+    }
+
+    @Test func anUnchangedContextIsMostlyCacheHits() async throws {
+        let engine = try DockerEngine(host: TestStack.dockerHost)
+        let dir = try context("""
+            FROM \(try TestStack.baseImage)
+            RUN echo one \(UUID().uuidString) > /one
+            RUN echo two > /two
+            RUN echo three > /three
+            """)
+        let request = try request(dir, timeout: .minutes(2))
+        let cold = RecordingObserver()
+        let coldStart = ContinuousClock.now
+        _ = try await EngineBuilder(engine: engine).build(request, observer: cold)
+        let coldTime = ContinuousClock.now - coldStart
+        let warm = RecordingObserver()
+        let warmStart = ContinuousClock.now
+        _ = try await EngineBuilder(engine: engine).build(request, observer: warm)
+        let warmTime = ContinuousClock.now - warmStart
+        let coldCached = await cold.lines.filter { $0.hasSuffix(" CACHED") }.count
+        let warmLines = await warm.lines
+        let warmCached = warmLines.filter { $0.hasSuffix(" CACHED") }.count
+        #expect(warmCached >= 4, "FROM and the three RUN steps: \(warmLines)")
+        #expect(warmCached > coldCached)
+        print("cache: cold build \(coldTime) (\(coldCached) steps cached), warm \(warmTime) (\(warmCached) cached)")
+    }
+}
