@@ -10,6 +10,9 @@ public struct BuildProgress: Sendable {
     private var finished: Set<String> = []
     private var partial: [String: String] = [:]
 
+    /// Steps that changed since `takeSteps` was last called.
+    private var pendingSteps: [BuildStep] = []
+
     /// The error the build ended with, if any.
     public private(set) var error: String?
     /// The image id BuildKit reported (`moby.image.id`).
@@ -57,20 +60,25 @@ public struct BuildProgress: Sendable {
             if vertex.started != nil || vertex.cached, !announced.contains(vertex.digest) {
                 announced.insert(vertex.digest)
                 out.append("#\(n) \(vertex.name)")
+                if !vertex.cached { pendingSteps.append(BuildStep(number: n, name: vertex.name, state: .started)) }
             }
             guard !finished.contains(vertex.digest) else { continue }
             if !vertex.error.isEmpty {
                 finished.insert(vertex.digest)
                 out += flush(vertex.digest, n)
                 out.append("#\(n) ERROR: \(vertex.error)")
+                let seconds = vertex.started.flatMap { start in vertex.completed.map { $0.timeIntervalSince(start) } }
+                pendingSteps.append(BuildStep(number: n, name: vertex.name, state: .error, seconds: seconds, error: vertex.error))
             } else if vertex.cached {
                 finished.insert(vertex.digest)
                 out.append("#\(n) CACHED")
+                pendingSteps.append(BuildStep(number: n, name: vertex.name, state: .cached))
             } else if let completed = vertex.completed {
                 finished.insert(vertex.digest)
                 out += flush(vertex.digest, n)
                 let seconds = vertex.started.map { completed.timeIntervalSince($0) } ?? 0
                 out.append("#\(n) DONE \(String(format: "%.1f", seconds))s")
+                pendingSteps.append(BuildStep(number: n, name: vertex.name, state: .done, seconds: seconds))
             }
         }
         for log in status.logs {
@@ -82,6 +90,12 @@ public struct BuildProgress: Sendable {
             out += lines.map { "#\(n) \($0)" }
         }
         return out
+    }
+
+    /// The step changes seen since the last call, in order.
+    public mutating func takeSteps() -> [BuildStep] {
+        defer { pendingSteps = [] }
+        return pendingSteps
     }
 
     private mutating func flush(_ digest: String, _ n: Int) -> [String] {

@@ -39,8 +39,7 @@ public struct BuildctlBuilder: Builder {
         let outcome: Int32? = try await withThrowingTaskGroup(of: Int32?.self) { group in
             group.addTask {
                 try await runner.run(executable, argv, environment: [:]) { line in
-                    let lines = await progress.consume(Data(line.utf8))
-                    if !lines.isEmpty { await observer.log(lines) }
+                    await observer.report(await progress.consume(Data(line.utf8)))
                 }
             }
             group.addTask {
@@ -68,9 +67,23 @@ public struct BuildctlBuilder: Builder {
 /// BuildProgress behind an actor: lines arrive from the process reader's task.
 actor ProgressBox {
     var progress = BuildProgress()
-    func consume(_ line: Data) -> [String] { progress.consumeRawJSON(line) }
-    func consumeEngine(_ line: Data) -> [String] { progress.consume(line) }
+    func consume(_ line: Data) -> (lines: [String], steps: [BuildStep]) {
+        let lines = progress.consumeRawJSON(line)
+        return (lines, progress.takeSteps())
+    }
+    func consumeEngine(_ line: Data) -> (lines: [String], steps: [BuildStep]) {
+        let lines = progress.consume(line)
+        return (lines, progress.takeSteps())
+    }
     var error: String? { progress.error }
+}
+
+extension BuildObserver {
+    /// Lines first, then the steps they announced.
+    func report(_ update: (lines: [String], steps: [BuildStep])) async {
+        if !update.lines.isEmpty { await log(update.lines) }
+        for step in update.steps { await self.step(step) }
+    }
 }
 
 /// Secret values written to files BuildKit reads them from (`--secret id=ID,src=FILE`).

@@ -50,10 +50,36 @@ public enum BuildPhase: Sendable, Hashable {
     case pushing
 }
 
+/// One step of a build as BuildKit reports it: started, taken from the cache, done or failed.
+public struct BuildStep: Sendable, Hashable, Codable {
+    public enum State: String, Sendable, Hashable, Codable { case started, cached, done, error }
+    /// `#n` in the log.
+    public var number: Int
+    public var name: String
+    public var state: State
+    /// How long it ran, once done or failed.
+    public var seconds: Double?
+    public var error: String?
+
+    public init(number: Int, name: String, state: State, seconds: Double? = nil, error: String? = nil) {
+        self.number = number
+        self.name = name
+        self.state = state
+        self.seconds = seconds
+        self.error = error
+    }
+}
+
 /// Where build output goes while it happens.
 public protocol BuildObserver: Sendable {
     func phase(_ phase: BuildPhase) async
     func log(_ lines: [String]) async
+    /// A step changed state (the log has the same, as text).
+    func step(_ step: BuildStep) async
+}
+
+extension BuildObserver {
+    public func step(_ step: BuildStep) async {}
 }
 
 /// Builds an image from a context and pushes it to its registry.

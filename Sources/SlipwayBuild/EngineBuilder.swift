@@ -52,8 +52,7 @@ public struct EngineBuilder: Builder {
                                            buildArgs: request.buildArgs, network: request.network,
                                            target: request.target, cache: request.cache,
                                            timeout: .milliseconds(request.timeout.milliseconds)) { line in
-                        let lines = await progress.consumeEngine(line)
-                        if !lines.isEmpty { await observer.log(lines) }
+                        await observer.report(await progress.consumeEngine(line))
                     }
                     return true
                 }

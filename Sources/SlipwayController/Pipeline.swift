@@ -87,4 +87,17 @@ struct DeploymentLog: BuildObserver {
     }
 
     func note(_ line: String) async { await log([line]) }
+
+    /// Each step change is an event (`kind: step`), for `slipway logs` and the live stream.
+    func step(_ step: BuildStep) async {
+        var detail = ["number": "\(step.number)", "name": step.name, "state": step.state.rawValue]
+        detail["seconds"] = step.seconds.map { String(format: "%.3f", $0) }
+        detail["error"] = step.error
+        let message = "#\(step.number) \(step.state.rawValue)\(step.seconds.map { String(format: " %.1fs", $0) } ?? ""): \(step.name)"
+        do {
+            try await store.addEvent(deploymentID, kind: "step", key: "\(step.number):\(step.state.rawValue)", message: message, detail: detail)
+        } catch {
+            logger.warning("could not record a build step", metadata: ["error": "\(String(reflecting: error))"])
+        }
+    }
 }

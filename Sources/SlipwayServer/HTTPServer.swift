@@ -61,6 +61,20 @@ public enum HTTPServer {
         router.get("/api/v1/policies") { _, _ in
             json(try await store.policySets())
         }
+        // Server-sent events: the deployment as it happens, until it ends.
+        router.get("/api/v1/deployments/:id/stream") { _, context -> Response in
+            let id = try context.parameters.require("id", as: Int64.self)
+            do { _ = try await store.deployment(id) } catch StoreError.unknownDeployment {
+                return json(["error": "no deployment \(id)"], status: .notFound)
+            }
+            return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
+                            body: ResponseBody { writer in
+                                try await DeploymentStream(store: store, deploymentID: id).run { text in
+                                    try await writer.write(ByteBuffer(string: text))
+                                }
+                                try await writer.finish(nil)
+                            })
+        }
         router.get("/api/v1/deployments/:id/logs") { _, context -> Response in
             let id = try context.parameters.require("id", as: Int64.self)
             let lines = try await store.logs(id).map { ["stream": $0.stream, "line": $0.line, "at": ISO8601.format($0.at)] }

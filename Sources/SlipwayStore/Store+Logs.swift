@@ -12,10 +12,12 @@ public struct LogLine: Sendable, Hashable {
 
 /// A step in a deployment's life.
 public struct DeploymentEvent: Sendable, Hashable {
+    public var id: Int64
     public var kind: String
     public var key: String?
     public var message: String
     public var at: Date
+    public var detail: [String: String]
 }
 
 extension Store {
@@ -57,13 +59,16 @@ extension Store {
             """, logger: logger).collect().count == 1
     }
 
-    public func events(_ deploymentID: Int64, kind: String? = nil) async throws -> [DeploymentEvent] {
+    /// Events in order; `after` an event id, for readers that follow along.
+    public func events(_ deploymentID: Int64, kind: String? = nil, after: Int64 = 0) async throws -> [DeploymentEvent] {
         try await client.query("""
-            SELECT kind, key, message, at FROM deployment_events
-            WHERE deployment_id = \(deploymentID) AND (\(kind)::text IS NULL OR kind = \(kind)) ORDER BY id
+            SELECT id, kind, key, message, at, detail::text AS detail FROM deployment_events
+            WHERE deployment_id = \(deploymentID) AND (\(kind)::text IS NULL OR kind = \(kind)) AND id > \(after) ORDER BY id
             """, logger: logger).rows().map {
-            DeploymentEvent(kind: try $0.value("kind"), key: try $0.value("key"), message: try $0.value("message"),
-                            at: try $0.value("at"))
+            let detail: String = try $0.value("detail")
+            return DeploymentEvent(id: try $0.value("id"), kind: try $0.value("kind"), key: try $0.value("key"), message: try $0.value("message"),
+                                   at: try $0.value("at"),
+                                   detail: (try? JSONDecoder().decode([String: String].self, from: Data(detail.utf8))) ?? [:])
         }
     }
 }
