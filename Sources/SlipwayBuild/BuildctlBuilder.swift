@@ -114,7 +114,7 @@ enum BuildSecrets {
 
 extension BuildFailure {
     /// BuildKit's errors, in words that say what to do.
-    static func plainWords(_ error: String) -> String {
+    public static func plainWords(_ error: String) -> String {
         let lower = error.lowercased()
         if lower.contains("no space left on device") {
             return "the builder's disk is full (\(error)); free space on the BuildKit host (prune its cache) and deploy again"

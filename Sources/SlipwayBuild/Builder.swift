@@ -92,9 +92,21 @@ public struct BuildFailure: Error, Sendable, CustomStringConvertible {
     public enum Stage: String, Sendable { case context, build, push }
     public var stage: Stage
     public var message: String
+    /// Trying again later may help: a registry or daemon that could not be reached or was failing.
+    public var transient: Bool
     public var description: String { "\(stage.rawValue) failed: \(message)" }
-    public init(stage: Stage, message: String) {
+    public init(stage: Stage, message: String, transient: Bool? = nil) {
         self.stage = stage
         self.message = message
+        self.transient = transient ?? Self.looksTransient(message)
+    }
+
+    /// Unreachable, timed out or failing with 5xx: worth another attempt. A refused login,
+    /// a full disk or a syntax error is not.
+    static func looksTransient(_ message: String) -> Bool {
+        let lower = message.lowercased()
+        return ["connection refused", "no such host", "i/o timeout", "connection reset", "did not answer", "cannot reach",
+                "502 bad gateway", "503 service unavailable", "504 gateway", "500 internal server error", "toomanyrequests"]
+            .contains { lower.contains($0) }
     }
 }

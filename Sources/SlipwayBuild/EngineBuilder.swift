@@ -110,7 +110,7 @@ public struct EngineBuilder: Builder {
             throw BuildFailure(stage: .push, message: error.description)
         }
         if let pushError {
-            throw BuildFailure(stage: .push, message: "\(pushError) (registry \(request.reference.registry ?? "docker.io"))")
+            throw BuildFailure(stage: .push, message: BuildFailure.plainWords("\(pushError) (registry \(request.reference.registry ?? "docker.io"))"))
         }
         return BuiltImage(reference: reference, digest: digest)
     }

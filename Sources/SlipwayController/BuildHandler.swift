@@ -75,6 +75,11 @@ struct BuildHandler: JobHandler {
             }
             try await store.finishBuild(id, service: deployment.record.service, policy: policy, sha: sha, image: built.reference, digest: built.digest)
             sourceLogger.info("image pushed", metadata: ["image.digest": "\(built.digest ?? "?")"])
+        } catch let failure as BuildFailure where failure.transient && job.attempts < job.maxAttempts {
+            // The registry or builder could not be reached: the queue tries again after a backoff.
+            await log.note("\(failure); trying again (attempt \(job.attempts) of \(job.maxAttempts))")
+            sourceLogger.warning("build failed for now; retrying", metadata: ["reason": "\(failure)"])
+            throw failure
         } catch let failure as BuildFailure {
             let tail = try await store.logTail(id, stream: "build", count: Self.logTailLines)
             try await fail(id, "\(failure)\n" + tail.joined(separator: "\n"), logger: sourceLogger)

@@ -98,3 +98,23 @@ actor LineBox {
     var lines: [String] = []
     func add(_ line: String) { lines.append(line) }
 }
+
+/// BuildKit's and registries' errors, in words that say what to do, and whether trying
+/// again can help.
+@Suite struct BuildFailureWordsTests {
+    @Test(arguments: [
+        ("failed to copy: write /var/lib/buildkit/runc-overlayfs/snapshots/12/fs/app.bin: no space left on device",
+         "the builder's disk is full", false),
+        ("dockerfile parse error on line 2: unknown instruction: RUNN", "the Dockerfile has a syntax error", false),
+        ("failed to authorize: failed to fetch oauth token: unexpected status: 401 Unauthorized", "the registry refused the login", false),
+        ("failed to do request: Head \"https://r.example.com/v2/a/manifests/b\": dial tcp 10.0.0.9:443: connect: connection refused",
+         "could not be reached", true),
+        ("received unexpected HTTP status: 503 Service Unavailable", "503 Service Unavailable", true),
+        ("process \"/bin/sh -c make\" did not complete successfully: exit code: 2", "exit code: 2", false),
+    ] as [(String, String, Bool)])
+    func words(error: String, says: String, transient: Bool) {
+        let failure = BuildFailure(stage: .build, message: BuildFailure.plainWords(error))
+        #expect(failure.message.contains(says), "\(failure.message)")
+        #expect(failure.transient == transient, "\(failure.message)")
+    }
+}
