@@ -126,6 +126,7 @@ let package = Package(
         ]),
         .executableTarget(name: "slipway-bench", dependencies: [
             "SlipwayCore", "SlipwayStore", "SlipwayController", "SlipwayDetect", "SlipwayAWS", "SlipwayRuntime", "SlipwayECSFake",
+            "SlipwayBuild", "SlipwayDocker",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "Logging", package: "swift-log"),

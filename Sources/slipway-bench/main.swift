@@ -10,6 +10,7 @@ import SlipwayStore
 //   slipway-bench latency --database-url URL --samples S
 //   slipway-bench hello --addr 127.0.0.1:PORT      (deploy/bench/webhooks: the framework ceiling)
 //   slipway-bench detect DIR… [--rounds N]         (deploy/bench/detect: zero-config detection time)
+//   slipway-bench build --docker-host H --registry R --base IMAGE [--network N] [--rounds 5]  (deploy/bench/build)
 //   slipway-bench ecs-fake --port P --services N   (deploy/bench/ecs: the paging-faithful ECS)
 //   slipway-bench ecs --endpoint URL --services N  (deploy/bench/ecs: one reconcile pass over N services)
 // `raw` drives the queue's own claim and complete statements on W connections (the ceiling);
@@ -37,6 +38,14 @@ if let mode = CommandLine.arguments.dropFirst().first, mode == "ecs" || mode == 
         }
     } catch {
         FileHandle.standardError.write(Data("slipway-bench \(mode): \(error)\n".utf8))
+        exit(1)
+    }
+    exit(0)
+}
+
+if CommandLine.arguments.dropFirst().first == "build" {
+    do { print(try await BuildBench.run(Array(CommandLine.arguments.dropFirst(2)))) } catch {
+        FileHandle.standardError.write(Data("slipway-bench build: \(error)\n".utf8))
         exit(1)
     }
     exit(0)
