@@ -20,6 +20,9 @@ public struct BuildRequest: Sendable, Hashable {
     public var platform: String?
     /// Build secrets by id (`RUN --mount=type=secret,id=ID`), where their values are read from.
     public var secrets: [String: SecretReference]
+    /// Images whose build cache seeds this build (the service's last one), so a builder that
+    /// never built this repository (a new replica, a pruned cache) starts from the registry.
+    public var cacheFrom: [String] = []
 
     public init(contextDirectory: String, dockerfile: String, reference: ImageReference,
                 buildArgs: [String: String], network: String?, timeout: TimeSpan, target: String? = nil, cache: Bool = true,

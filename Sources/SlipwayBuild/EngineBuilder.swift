@@ -50,7 +50,7 @@ public struct EngineBuilder: Builder {
                 group.addTask {
                     try await engine.build(context: context, tag: reference, dockerfile: request.dockerfile,
                                            buildArgs: request.buildArgs, network: request.network,
-                                           target: request.target, cache: request.cache,
+                                           target: request.target, cache: request.cache, cacheFrom: request.cacheFrom,
                                            timeout: .milliseconds(request.timeout.milliseconds)) { line in
                         await observer.report(await progress.consumeEngine(line))
                     }
@@ -169,6 +169,8 @@ extension EngineBuilder {
         if let platform = request.platform { argv += ["--platform", platform] }
         if let network = request.network { argv += ["--network", network] }
         if !request.cache { argv += ["--no-cache"] }
+        argv += ["--build-arg", "BUILDKIT_INLINE_CACHE=1"]
+        if request.cache { for image in request.cacheFrom { argv += ["--cache-from", image] } }
         for secret in secrets.sorted(by: { $0.id < $1.id }) { argv += ["--secret", "id=\(secret.id),src=\(secret.file)"] }
         return argv + [request.contextDirectory]
     }

@@ -60,11 +60,16 @@ struct BuildHandler: JobHandler {
         }
         guard let dockerfile else { return }
         let reference = try ImageReference(parsing: policy.image).withTag(sha)
-        let request = BuildRequest(
+        var request = BuildRequest(
             contextDirectory: contextDirectory,
             dockerfile: dockerfile, reference: reference, buildArgs: policy.build.args,
             network: pipeline.dockerNetwork, timeout: policy.build.timeout,
             target: policy.build.target, cache: policy.build.cache, secrets: policy.build.secrets)
+        // The live revision's image carries the build cache: a builder that lost its own starts from it.
+        if let live = try await store.service(named: deployment.record.service)?.liveDeploymentID,
+           let image = try await store.deployment(live).record.image, image.hasPrefix(reference.repository) {
+            request.cacheFrom = [image]
+        }
         sourceLogger.info("building image", metadata: ["image.reference": "\(reference)"])
         do {
             let built = try await pipeline.builder.build(request, observer: log)

@@ -33,10 +33,17 @@ public struct RegistryAuth: Sendable, Hashable, Encodable {
 extension DockerEngine {
     /// Builds with the engine's BuildKit (`version=2`) from a tar of the context.
     /// Each line of the engine's answer is handed to `onLine` as it arrives.
+    /// `cacheFrom`: images whose inline cache (BuildKit's, exported with every build here) seeds this one.
     public func build(context: ByteBuffer, tag: String, dockerfile: String, buildArgs: [String: String],
-                      network: String?, target: String? = nil, cache: Bool = true,
+                      network: String?, target: String? = nil, cache: Bool = true, cacheFrom: [String] = [],
                       timeout: TimeAmount, onLine: (Data) async throws -> Void) async throws {
         var query: [(String, String)] = [("version", "2"), ("t", tag), ("dockerfile", dockerfile), ("rm", "1"), ("forcerm", "1")]
+        var buildArgs = buildArgs
+        // The cache goes out inside the image, so the next build can take it from the registry.
+        buildArgs["BUILDKIT_INLINE_CACHE"] = buildArgs["BUILDKIT_INLINE_CACHE"] ?? "1"
+        if cache, !cacheFrom.isEmpty {
+            query.append(("cachefrom", String(decoding: try JSONEncoder().encode(cacheFrom), as: UTF8.self)))
+        }
         if !buildArgs.isEmpty {
             query.append(("buildargs", String(decoding: try JSONEncoder().encode(buildArgs), as: UTF8.self)))
         }
@@ -119,6 +126,22 @@ extension DockerEngine {
     /// The image as `docker save` writes it (a tar of its config and layers), at most 64 MiB.
     public func save(_ reference: String) async throws -> Data {
         try await call(.GET, "/images/\(reference)/get", timeout: .minutes(5))
+    }
+}
+
+extension DockerEngine {
+    /// Removes an image from the engine (not the registry).
+    public func removeImage(_ reference: String) async throws {
+        do {
+            try await call(.DELETE, "/images/\(reference)", query: [("force", "1")])
+        } catch let error as DockerError where error.status == 404 {
+            return
+        }
+    }
+
+    /// Empties BuildKit's local cache in the engine.
+    public func pruneBuildCache() async throws {
+        try await call(.POST, "/build/prune", query: [("all", "1")], timeout: .minutes(5))
     }
 }
 

@@ -66,23 +66,27 @@ enum BuildBench {
         let dir = try sampleRepository(base: base)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let builder = EngineBuilder(engine: engine)
-        func once(cache: Bool, tag: String) async throws -> Run {
+        func once(cache: Bool, tag: String, cacheFrom: [String] = []) async throws -> Run {
             let clock = Clock()
-            let request = BuildRequest(contextDirectory: dir, dockerfile: "Dockerfile",
+            var request = BuildRequest(contextDirectory: dir, dockerfile: "Dockerfile",
                                        reference: try ImageReference(parsing: "\(registry)/bench/build:\(tag)"), buildArgs: [:],
                                        network: value("--network"), timeout: .minutes(10), cache: cache)
+            request.cacheFrom = cacheFrom
             _ = try await builder.build(request, observer: clock)
             let total = ContinuousClock.now - clock.start
             let building = await clock.building ?? .zero, pushing = await clock.pushing ?? total
             return Run(totalMs: ms(total), contextMs: ms(building), buildkitMs: ms(pushing - building), pushMs: ms(total - pushing),
                        cachedSteps: await clock.cached, steps: await clock.steps)
         }
-        var cold: [Run] = [], warm: [Run] = []
+        var cold: [Run] = [], warm: [Run] = [], seeded: [Run] = []
         for round in 0..<rounds {
             cold.append(try await once(cache: false, tag: "cold-\(round)"))
             warm.append(try await once(cache: true, tag: "warm-\(round)"))
+            // A builder that lost its cache (a new replica): only the registry's copy, inside the last image.
+            try await engine.pruneBuildCache()
+            seeded.append(try await once(cache: true, tag: "seeded-\(round)", cacheFrom: ["\(registry)/bench/build:warm-\(round)"]))
         }
-        struct Line: Encodable { var rounds: Int; var cold: [Run]; var warm: [Run] }
-        return String(decoding: try JSONEncoder().encode(Line(rounds: rounds, cold: cold, warm: warm)), as: UTF8.self)
+        struct Line: Encodable { var rounds: Int; var cold: [Run]; var warm: [Run]; var seeded: [Run] }
+        return String(decoding: try JSONEncoder().encode(Line(rounds: rounds, cold: cold, warm: warm, seeded: seeded)), as: UTF8.self)
     }
 }

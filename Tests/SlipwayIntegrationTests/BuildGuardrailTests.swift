@@ -81,4 +81,21 @@ struct BuildGuardrailTests {
         #expect(warmCached > coldCached)
         print("cache: cold build \(coldTime) (\(coldCached) steps cached), warm \(warmTime) (\(warmCached) cached)")
     }
+
+    /// Each image carries its build cache; the next build names the last image and imports its
+    /// cache from the registry (the engine's own cache is left alone: other tests share it).
+    @Test func theBuildCacheTravelsWithTheImage() async throws {
+        let engine = try DockerEngine(host: TestStack.dockerHost)
+        let dir = try context("FROM \(try TestStack.baseImage)\nRUN echo \(UUID().uuidString) > /id\n")
+        let first = try request(dir, timeout: .minutes(2))
+        _ = try await EngineBuilder(engine: engine).build(first, observer: RecordingObserver())
+        var second = first
+        second.reference = first.reference.withTag("v2")
+        second.cacheFrom = [first.reference.description]
+        let observer = RecordingObserver()
+        _ = try await EngineBuilder(engine: engine).build(second, observer: observer)
+        let lines = await observer.lines
+        #expect(lines.contains { $0.contains("importing cache manifest from \(first.reference.description)") }, "\(lines)")
+        #expect(!lines.contains { $0.contains("ERROR") }, "\(lines)")
+    }
 }
