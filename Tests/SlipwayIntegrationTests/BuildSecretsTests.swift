@@ -15,12 +15,13 @@ struct BuildSecretsTests {
         let engine = try DockerEngine(host: TestStack.dockerHost)
         let dir = try TestStack.temporaryDirectory("secret-build")
         let secret = "s3cr3t-\(UUID().uuidString)"
+        // A secret's value is not part of BuildKit's cache key: the step is made unique so it runs with this one.
         let secretFile = "\(dir)-secret"
         try secret.write(toFile: secretFile, atomically: true, encoding: .utf8)
         try """
             FROM \(try TestStack.baseImage)
             ARG GREETING
-            RUN --mount=type=secret,id=token sh -c 'sha256sum /run/secrets/token | cut -d" " -f1 > /token.sha; echo "greeting: $GREETING"'
+            RUN --mount=type=secret,id=token sh -c 'sha256sum /run/secrets/token | cut -d" " -f1 > /token.sha; echo "greeting: $GREETING" # \(UUID().uuidString)'
             """.write(toFile: "\(dir)/Dockerfile", atomically: true, encoding: .utf8)
         let reference = try ImageReference(parsing: "\(try TestStack.registry)/it/secret-\(UUID().uuidString.prefix(8).lowercased()):v1")
         let observer = RecordingObserver()
