@@ -22,7 +22,7 @@ struct BuildHandler: JobHandler {
             return
         }
         let policy = deployment.policy
-        let log = DeploymentLog(store: store, deploymentID: id, logger: logger)
+        let log = DeploymentLog(store: store, deploymentID: id, logger: logger, attempt: job.attempts)
         try await store.transition(id, to: .building)
 
         let repo: RepoURL

@@ -25,9 +25,10 @@ public struct ImageJanitor: Service {
         self.logger = logger
     }
 
-    /// What one service's pass did (or, dry, would do).
+    /// What one repository's pass did (or, dry, would do).
     public struct Report: Sendable {
-        public var service: String
+        /// The services whose images are there.
+        public var services: [String]
         public var repository: String
         public var kept: [String: String]
         public var deleted: [String]
@@ -48,48 +49,62 @@ public struct ImageJanitor: Service {
         }
     }
 
-    /// Every declared service, one after another.
+    /// Every repository a service (declared or removed) builds into.
     public func pass(dryRun: Bool = false) async -> [Report] {
-        var reports: [Report] = []
-        let rows: [PlanningRow]
-        do { rows = try await store.planningRows(service: nil) } catch {
+        let repositories: [String: [String]]
+        do { repositories = try await store.imageRepositories() } catch {
             logger.error("image retention: services not read", metadata: ["error": "\(error)"])
             return []
         }
-        for row in rows where !row.removed {
-            reports.append(await prune(service: row.name, dryRun: dryRun))
+        var reports: [Report] = []
+        for repository in repositories.keys.sorted() {
+            reports.append(await prune(repository: repository, dryRun: dryRun))
         }
         return reports
     }
 
-    /// One service: list its repository's tags, decide, delete. Nothing is deleted unless
-    /// every tag's digest is known.
+    /// The repository `service` builds into.
     public func prune(service: String, dryRun: Bool = false) async -> Report {
-        var report = Report(service: service, repository: "?", kept: [:], deleted: [])
-        var log = logger
-        log[metadataKey: "service.name"] = "\(service)"
         do {
             guard let row = try await store.service(named: service) else {
-                report.problem = "no such service"
+                return Report(services: [service], repository: "?", kept: [:], deleted: [], problem: "no service \(service)")
+            }
+            return await prune(repository: try ImageReference(parsing: row.policy.image).repository, dryRun: dryRun)
+        } catch {
+            return Report(services: [service], repository: "?", kept: [:], deleted: [], problem: "\(error)")
+        }
+    }
+
+    /// One repository: its tags, every deployment of any service with images there, decide,
+    /// delete. Nothing is deleted while a build for it is in flight, when a tag's manifest
+    /// cannot be read, or when the tags changed while deciding.
+    public func prune(repository: String, dryRun: Bool = false) async -> Report {
+        var report = Report(services: [], repository: repository, kept: [:], deleted: [])
+        var log = logger
+        log[metadataKey: "image.repository"] = "\(repository)"
+        do {
+            let reference = try ImageReference(parsing: repository)
+            let host = reference.registry ?? "docker.io"
+            let (history, live) = try await store.deployments(inRepository: repository)
+            report.services = Array(Set(history.map(\.service))).sorted()
+            if let busy = history.first(where: { !$0.state.isFinal && $0.digest == nil }) {
+                report.problem = "deployment \(busy.id) of \(busy.service) is \(busy.state.rawValue); the repository is looked at again next time"
                 return report
             }
-            let reference = try ImageReference(parsing: row.policy.image)
-            let host = reference.registry ?? "docker.io"
-            report.repository = reference.repository
-            var tags: [ImageRetention.Tagged] = []
-            for tag in try await registry.tags(host: host, repository: reference.path) {
-                guard let digest = try await registry.manifestDigest(host: host, repository: reference.path, reference: tag) else { continue }
-                tags.append(.init(tag: tag, digest: digest))
-            }
-            let history = try await store.history(service: service, limit: 500).map(\.record)
-            let decision = ImageRetention.plan(tags: tags, history: history, liveID: row.liveDeploymentID, keep: keep)
+            let tags = try await tagged(host: host, path: reference.path)
+            let decision = ImageRetention.plan(tags: tags, history: history, live: live, keep: keep)
             report.kept = decision.kept
+            guard !decision.delete.isEmpty else { return report }
+            // A push may have landed while deciding: its new tag could point at a digest about to go.
+            guard try await Set(registry.tags(host: host, repository: reference.path)) == Set(tags.map(\.tag)) else {
+                report.problem = "the tags changed while deciding; nothing deleted, the repository is looked at again next time"
+                return report
+            }
             for digest in decision.delete {
                 if !dryRun { try await registry.deleteManifest(host: host, repository: reference.path, digest: digest) }
                 report.deleted.append(digest)
                 log.info(dryRun ? "image would be deleted" : "image deleted", metadata: [
-                    "image.repository": "\(reference.repository)", "image.digest": "\(digest)",
-                    "image.tags": "\(tags.filter { $0.digest == digest }.map(\.tag).joined(separator: ","))",
+                    "image.digest": "\(digest)", "image.tags": "\(tags.filter { $0.digest == digest }.map(\.tag).joined(separator: ","))",
                 ])
             }
         } catch {
@@ -97,5 +112,17 @@ public struct ImageJanitor: Service {
             log.warning("image retention skipped this repository", metadata: ["error": "\(error)"])
         }
         return report
+    }
+
+    /// Every tag with its digest; a tag whose manifest cannot be read stops the pass for this repository.
+    func tagged(host: String, path: String) async throws -> [ImageRetention.Tagged] {
+        var out: [ImageRetention.Tagged] = []
+        for tag in try await registry.tags(host: host, repository: path) {
+            guard let digest = try await registry.manifestDigest(host: host, repository: path, reference: tag) else {
+                throw RegistryError(host: host, status: 404, message: "tag \(tag) is listed but its manifest cannot be read; nothing deleted")
+            }
+            out.append(.init(tag: tag, digest: digest))
+        }
+        return out
     }
 }

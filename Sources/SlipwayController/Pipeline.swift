@@ -72,6 +72,8 @@ struct DeploymentLog: BuildObserver {
     let store: Store
     let deploymentID: Int64
     let logger: Logger
+    /// The job's attempt: a retried build records its steps again.
+    var attempt: Int = 1
 
     func phase(_ phase: BuildPhase) async {
         let state: DeploymentState = phase == .building ? .building : .pushing
@@ -95,7 +97,8 @@ struct DeploymentLog: BuildObserver {
         detail["error"] = step.error
         let message = "#\(step.number) \(step.state.rawValue)\(step.seconds.map { String(format: " %.1fs", $0) } ?? ""): \(step.name)"
         do {
-            try await store.addEvent(deploymentID, kind: "step", key: "\(step.number):\(step.state.rawValue)", message: message, detail: detail)
+            try await store.addEvent(deploymentID, kind: "step", key: "\(attempt):\(step.number):\(step.state.rawValue)", message: message,
+                                     detail: detail.merging(["attempt": "\(attempt)"]) { a, _ in a })
         } catch {
             logger.warning("could not record a build step", metadata: ["error": "\(String(reflecting: error))"])
         }

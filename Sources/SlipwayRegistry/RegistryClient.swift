@@ -33,8 +33,11 @@ public final class RegistryClient: Sendable {
 
     /// Loopback and `.localhost` registries speak plain HTTP, as the Docker engine assumes.
     static func scheme(_ host: String) -> String {
-        let name = host.split(separator: ":").first.map(String.init) ?? host
-        return name == "127.0.0.1" || name == "localhost" || name.hasSuffix(".localhost") || name == "::1" ? "http" : "https"
+        isLoopback(host.split(separator: ":").first.map(String.init) ?? host) ? "http" : "https"
+    }
+
+    static func isLoopback(_ name: String) -> Bool {
+        name == "127.0.0.1" || name == "localhost" || name.hasSuffix(".localhost") || name == "::1" || name == "[::1]"
     }
 
     // MARK: The calls
@@ -107,7 +110,18 @@ public final class RegistryClient: Sendable {
         }
     }
 
-    func send(_ method: HTTPMethod, host: String, path: String, scope: String, headers: [(String, String)] = []) async throws -> Answer {
+    func send(_ method: HTTPMethod, host given: String, path: String, scope: String, headers: [(String, String)] = []) async throws -> Answer {
+        // Docker Hub: its API host, and `library/` for official images (in the path and the scope).
+        var host = given, path = path, scope = scope
+        if given == "docker.io" || given == "index.docker.io" {
+            host = "registry-1.docker.io"
+            // `/v2/NAME/manifests/…`, `/v2/NAME/tags/list`: a one-part NAME is an official image.
+            let parts = path.dropFirst(4).components(separatedBy: "/")
+            if path.hasPrefix("/v2/"), parts.count >= 3, ["manifests", "tags", "blobs"].contains(parts[1]) {
+                path = "/v2/library/" + parts.joined(separator: "/")
+                scope = scope.replacingOccurrences(of: "repository:\(parts[0]):", with: "repository:library/\(parts[0]):")
+            }
+        }
         let key = "\(host)|\(scope)"
         var authorization = tokens.withLock { $0[key] }
         for attempt in 0..<2 {
@@ -118,14 +132,17 @@ public final class RegistryClient: Sendable {
             let answer = try await execute(request, host: host)
             guard answer.status == 401, attempt == 0 else {
                 if answer.status == 401 {
-                    throw RegistryError(host: host, status: 401, message: "the registry refused the login: check the credentials for \(host) (docker login, or ~/.docker/config.json)")
+                    let known = (try? await credentials(given)) != nil
+                    throw RegistryError(host: host, status: 401, message: known
+                        ? "the registry refused the login: check the credentials for \(given) (docker login, or ~/.docker/config.json)"
+                        : "the registry needs a login and none is known for \(given): run docker login \(given) (credential helpers are not run), or give Slipway the credentials")
                 }
                 return answer
             }
             guard let header = answer.headers.first(name: "WWW-Authenticate"), let challenge = Challenge.parse(header) else {
                 throw RegistryError(host: host, status: 401, message: "the registry asks for a login it does not describe (no usable WWW-Authenticate)")
             }
-            authorization = try await login(challenge, host: host, scope: scope)
+            authorization = try await login(challenge, host: given, scope: scope)
             tokens.withLock { $0[key] = authorization }
         }
         throw RegistryError(host: host, status: 401, message: "not logged in")
@@ -140,6 +157,10 @@ public final class RegistryClient: Sendable {
             }
             return "Basic " + Data("\(login.username):\(login.password)".utf8).base64EncodedString()
         case .bearer(let realm, let service, let challengeScope):
+            // Credentials go to a token service only over TLS (or on this machine): a realm is the registry's word.
+            if login != nil, let url = URL(string: realm), url.scheme != "https", !Self.isLoopback(url.host ?? "") {
+                throw RegistryError(host: host, status: 401, message: "the registry sends logins to \(realm), which is not https; refusing to send the credentials for \(host) there")
+            }
             var components = URLComponents(string: realm)
             var query = components?.queryItems ?? []
             if let service { query.append(URLQueryItem(name: "service", value: service)) }
@@ -184,6 +205,11 @@ public struct RegistryError: Error, Sendable, CustomStringConvertible {
     public var host: String
     public var status: Int
     public var message: String
+    public init(host: String, status: Int, message: String) {
+        self.host = host
+        self.status = status
+        self.message = message
+    }
     public var description: String { "registry \(host): \(message)" }
     /// Worth trying again later: the registry was unreachable, overloaded or failing.
     public var isTransient: Bool { status == 0 || status == 429 || status >= 500 }

@@ -22,10 +22,15 @@ struct DeploymentStream: Sendable {
             let record = try await store.deployment(deploymentID).record
             // Lines and events interleaved as they happened.
             var batch: [(at: Date, order: Int, text: String)] = []
-            for line in try await store.logs(deploymentID, after: afterLog) {
-                batch.append((line.at, batch.count, Self.event("log", ["stream": line.stream, "line": line.line, "at": ISO8601.format(line.at)],
-                                                              id: "log-\(line.id)")))
-                afterLog = line.id
+            // Page by page: a deployment that ended sends every line before `end`, however many.
+            while true {
+                let page = try await store.logs(deploymentID, after: afterLog, limit: Self.page)
+                for line in page {
+                    batch.append((line.at, batch.count, Self.event("log", ["stream": line.stream, "line": line.line, "at": ISO8601.format(line.at)],
+                                                                  id: "log-\(line.id)")))
+                    afterLog = line.id
+                }
+                if page.count < Self.page { break }
             }
             for event in try await store.events(deploymentID, after: afterEvent) {
                 var data = event.detail
@@ -51,6 +56,8 @@ struct DeploymentStream: Sendable {
             try await Task.sleep(for: interval)
         }
     }
+
+    static let page = 5_000
 
     /// `event: KIND`, `id: …`, `data: {json}`, blank line.
     static func event(_ kind: String, _ data: [String: String], id: String?) -> String {

@@ -12,12 +12,12 @@ struct ImagesCommand: AsyncParsableCommand {
     struct Prune: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "prune",
-            abstract: "Delete images no deployment worth keeping refers to (the server does this every hour with SLIPWAY_IMAGE_RETENTION).",
-            discussion: "Kept: the last N successful deployments' images per service, the live one, the one a rollback would put back, those in flight, and every tag Slipway did not make.")
+            abstract: "Delete images Slipway deployed that no deployment worth keeping needs (the server does this every hour with SLIPWAY_IMAGE_RETENTION).",
+            discussion: "Kept, per service using the repository: the last N successful deployments' images, the live one, the one a rollback would put back, those in flight; and every image no Slipway deployment refers to. Registries free the space at their next garbage collection.")
 
         @OptionGroup var global: GlobalOptions
 
-        @Argument(help: "One service; all when omitted.")
+        @Argument(help: "The repository of one service; all when omitted.")
         var service: String?
 
         @Option(help: "How many of the newest successful deployments keep their images (default: SLIPWAY_IMAGE_RETENTION, 10).")
@@ -41,11 +41,11 @@ struct ImagesCommand: AsyncParsableCommand {
             var failed = false
             for report in reports {
                 if let problem = report.problem {
-                    print("\(report.service)  \(report.repository): left alone: \(problem)")
+                    print("\(report.repository) (\(report.services.joined(separator: ", "))): left alone: \(problem)")
                     failed = true
                     continue
                 }
-                print("\(report.service)  \(report.repository): \(report.deleted.count) \(dryRun ? "would be deleted" : "deleted"), \(report.kept.count) kept")
+                print("\(report.repository) (\(report.services.joined(separator: ", "))): \(report.deleted.count) \(dryRun ? "would be deleted" : "deleted"), \(report.kept.count) kept")
                 for digest in report.deleted { print("  - \(digest)") }
                 for (digest, why) in report.kept.sorted(by: { $0.key < $1.key }) { print("  = \(digest)  \(why)") }
             }

@@ -62,10 +62,14 @@ struct BuildGuardrailTests {
 
     @Test(arguments: [false, true])
     func aBuildThatHangsFailsAtItsTimeout(throughTheCLI: Bool) async throws {
-        let (builder, request, _) = try hangingBuild(throughTheCLI: throughTheCLI, timeout: .seconds(3))
+        let (builder, request, marker) = try hangingBuild(throughTheCLI: throughTheCLI, timeout: .seconds(3))
         let started = ContinuousClock.now
         let failure = await #expect(throws: BuildFailure.self) { _ = try await builder.build(request, observer: RecordingObserver()) }
         let took = ContinuousClock.now - started
+        // Whether or not the step had started on a busy machine, none of it runs 5 s later.
+        let after = ContinuousClock.now
+        while Self.running(marker) && ContinuousClock.now - after < .seconds(5) { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(!Self.running(marker), "the step still runs after the timeout")
         #expect(failure?.message.contains("build.timeout") == true, "\(String(describing: failure))")
         #expect(took < .seconds(15), "ended \(took) after it started (timeout 3 s)")
         print("build timeout 3 s (\(throughTheCLI ? "CLI" : "engine API")): failed after \(took)")

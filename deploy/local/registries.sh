@@ -14,13 +14,15 @@ dir=$(cd "$dir" && pwd)
 case "$cmd" in
 start)
     user=slipway
-    [ -f "$dir/password" ] || head -c 18 /dev/urandom | base64 | tr -d '/+=' > "$dir/password"
+    [ -f "$dir/password" ] || head -c 18 /dev/urandom | base64 | tr -d '/+=\n' > "$dir/password"
+    chmod 600 "$dir/password"
     password=$(cat "$dir/password")
     if [ ! -f "$dir/htpasswd" ]; then
+        # The password goes on standard input, never on a command line.
         if command -v htpasswd >/dev/null; then
-            htpasswd -Bbn "$user" "$password" > "$dir/htpasswd"
+            htpasswd -iBn "$user" < "$dir/password" > "$dir/htpasswd"
         else
-            python3 -W ignore -c 'import crypt, sys; print(sys.argv[1] + ":" + crypt.crypt(sys.argv[2], crypt.mksalt(crypt.METHOD_BLOWFISH)))' "$user" "$password" > "$dir/htpasswd"
+            python3 -W ignore -c 'import crypt, sys; print(sys.argv[1] + ":" + crypt.crypt(sys.stdin.read().strip(), crypt.mksalt(crypt.METHOD_BLOWFISH)))' "$user" < "$dir/password" > "$dir/htpasswd"
         fi
     fi
     basic=$(REGISTRY_HTPASSWD="$dir/htpasswd" bash "$here/registry.sh" start "$dir/basic")
@@ -32,8 +34,8 @@ start)
     fi
     if ! { [ -f "$dir/token/pid" ] && kill -0 "$(cat "$dir/token/pid")" 2>/dev/null; }; then
         port=$(free_port)
-        nohup python3 "$here/registry-token.py" "$port" "$dir/token/key.pem" "$dir/token/cert.pem" slipway-test-issuer slipway-test-registry \
-            "$user" "$password" > "$dir/token/token.log" 2>&1 &
+        REGISTRY_TOKEN_PASSWORD_FILE="$dir/password" nohup python3 "$here/registry-token.py" "$port" "$dir/token/key.pem" "$dir/token/cert.pem" \
+            slipway-test-issuer slipway-test-registry "$user" > "$dir/token/token.log" 2>&1 &
         echo $! > "$dir/token/pid"
         echo "127.0.0.1:$port" > "$dir/token/address"
         wait_for "token service" 80 curl -s -o /dev/null "http://127.0.0.1:$port/token" || die "the token service did not start; see $dir/token/token.log"

@@ -1,21 +1,22 @@
 #!/usr/bin/env python3
 """A token service for distribution's token auth (what Harbor and Docker Hub do), for tests.
 
-    registry-token.py PORT KEY.pem CERT.pem ISSUER SERVICE USER PASSWORD
+    REGISTRY_TOKEN_PASSWORD_FILE=FILE registry-token.py PORT KEY.pem CERT.pem ISSUER SERVICE USER
 
 GET /token?service=…&scope=repository:NAME:ACTIONS with Basic USER:PASSWORD answers
 {"token": JWT} granting the asked actions (ES256, the certificate in the x5c header, as
 distribution verifies it against its rootcertbundle). A wrong login gets 401; no login
 gets a token with no access, as public registries do for anonymous pulls.
 """
-import base64, http.server, json, sys, time, uuid
+import base64, http.server, json, os, sys, time, uuid
 from urllib.parse import parse_qs, urlparse
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-port, key_path, cert_path, issuer, service, user, password = sys.argv[1:8]
+port, key_path, cert_path, issuer, service, user = sys.argv[1:7]
+password = open(os.environ["REGISTRY_TOKEN_PASSWORD_FILE"]).read().strip()
 key = serialization.load_pem_private_key(open(key_path, "rb").read(), password=None)
 cert = x509.load_pem_x509_certificate(open(cert_path, "rb").read())
 x5c = [base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()]

@@ -101,7 +101,7 @@ public struct Configuration: Sendable, Hashable {
                 : try span("SLIPWAY_RECONCILE_INTERVAL", value("SLIPWAY_RECONCILE_INTERVAL"), default: .seconds(30)),
             baseImages: BaseImageDefaults.parse(value("SLIPWAY_BASE_IMAGES") ?? ""),
             imageRetention: value("SLIPWAY_IMAGE_RETENTION")?.lowercased() == "off" ? nil
-                : try positive("SLIPWAY_IMAGE_RETENTION", value("SLIPWAY_IMAGE_RETENTION"), default: 10),
+                : try count("SLIPWAY_IMAGE_RETENTION", value("SLIPWAY_IMAGE_RETENTION"), default: 10),
             dockerCLI: value("SLIPWAY_DOCKER_CLI")
         )
     }
@@ -118,6 +118,15 @@ public struct Configuration: Sendable, Hashable {
         guard let text else { return value }
         guard let n = Int(text), n > 0 else { throw Invalid(key: key, message: "`\(text)` is not a positive number") }
         return n
+    }
+
+    /// 0 or more.
+    static func count(_ key: String, _ text: String?, default value: Int) throws(Invalid) -> Int {
+        guard let text else { return value }
+        guard let number = Int(text), number >= 0 else {
+            throw Invalid(key: key, message: "`\(text)` is not a count (0 or more), or `off`")
+        }
+        return number
     }
 
     static func span(_ key: String, _ text: String?, default value: TimeSpan) throws(Invalid) -> TimeSpan {

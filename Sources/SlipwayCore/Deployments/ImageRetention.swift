@@ -1,8 +1,10 @@
 import Foundation
 
-/// Which images of a service's repository may go: everything Slipway built that no
-/// deployment worth keeping refers to. Kept, whatever N is: the live revision, the one a
-/// rollback would put back, anything still in flight, and images Slipway did not make.
+/// Which images of a repository may go. Only images Slipway deployed (a recorded deployment
+/// refers to them) are ever deleted, and of those it keeps, per service using the
+/// repository: the live revision, the one a rollback would put back, anything in flight,
+/// and the last N successful deployments. Tags no deployment refers to (someone else's
+/// images, CI's) are never touched.
 public enum ImageRetention {
     /// One tag of the repository and the manifest it points at.
     public struct Tagged: Sendable, Hashable {
@@ -21,37 +23,36 @@ public enum ImageRetention {
         public var delete: [String]
     }
 
-    /// Tags Slipway gives the images it builds: the commit SHA.
-    public static func madeBySlipway(_ tag: String) -> Bool {
-        tag.count == 40 && tag.allSatisfy { $0.isHexDigit && !$0.isUppercase }
-    }
-
     /// - Parameters:
-    ///   - history: the service's deployments (any order).
-    ///   - keep: how many of the newest successful deployments keep their images.
+    ///   - history: the deployments of every service whose images are in this repository.
+    ///   - live: each of those services' live deployment id.
+    ///   - keep: how many of each service's newest successful deployments keep their images.
     ///   - pinned: digests kept for other reasons (open previews).
-    public static func plan(tags: [Tagged], history: [DeploymentRecord], liveID: Int64?, keep: Int,
+    public static func plan(tags: [Tagged], history: [DeploymentRecord], live: [String: Int64], keep: Int,
                             pinned: Set<String> = []) -> Decision {
         var kept: [String: String] = [:]
         func hold(_ record: DeploymentRecord, _ why: String) {
             for digest in digests(of: record, tags: tags) where kept[digest] == nil { kept[digest] = why }
         }
-        let newestFirst = history.sorted { $0.id > $1.id }
-        if let live = newestFirst.first(where: { $0.id == liveID }) {
-            hold(live, "live (deployment \(live.id))")
-            if let target = RolloutDecisions.rollbackTarget(for: live.id, history: history) {
-                hold(target, "what a rollback would put back (deployment \(target.id))")
+        for (service, records) in Dictionary(grouping: history, by: \.service).sorted(by: { $0.key < $1.key }) {
+            let newestFirst = records.sorted { $0.id > $1.id }
+            if let liveID = live[service], let current = newestFirst.first(where: { $0.id == liveID }) {
+                hold(current, "\(service): live (deployment \(current.id))")
+                if let target = RolloutDecisions.rollbackTarget(for: current.id, history: records) {
+                    hold(target, "\(service): what a rollback would put back (deployment \(target.id))")
+                }
+            }
+            for record in newestFirst where !record.state.isFinal {
+                hold(record, "\(service): deployment \(record.id) is \(record.state.rawValue)")
+            }
+            for record in newestFirst.filter({ $0.state == .succeeded }).prefix(max(0, keep)) {
+                hold(record, "\(service): one of the last \(keep) successful deployments (deployment \(record.id))")
             }
         }
-        for record in newestFirst where !record.state.isFinal {
-            hold(record, "deployment \(record.id) is \(record.state.rawValue)")
-        }
-        for record in newestFirst.filter({ $0.state == .succeeded }).prefix(max(0, keep)) {
-            hold(record, "one of the last \(keep) successful deployments (deployment \(record.id))")
-        }
         for digest in pinned where kept[digest] == nil { kept[digest] = "an open preview" }
-        for tagged in tags where !madeBySlipway(tagged.tag) && kept[tagged.digest] == nil {
-            kept[tagged.digest] = "tag \(tagged.tag) was not made by Slipway"
+        let deployed = history.reduce(into: Set<String>()) { $0.formUnion(digests(of: $1, tags: tags)) }
+        for tagged in tags where !deployed.contains(tagged.digest) && kept[tagged.digest] == nil {
+            kept[tagged.digest] = "no Slipway deployment refers to it (tag \(tagged.tag))"
         }
         let delete = Set(tags.map(\.digest)).subtracting(kept.keys).sorted()
         return Decision(kept: kept, delete: delete)
@@ -65,7 +66,6 @@ public enum ImageRetention {
             if let digest = reference.digest { out.insert(digest) }
             if let tag = reference.tag { out.formUnion(tags.filter { $0.tag == tag }.map(\.digest)) }
         }
-        if let sha = record.sha { out.formUnion(tags.filter { $0.tag == sha }.map(\.digest)) }
         return out
     }
 }

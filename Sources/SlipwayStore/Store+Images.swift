@@ -1,0 +1,39 @@
+import Foundation
+import PostgresNIO
+import SlipwayCore
+
+extension Store {
+    /// Every deployment, of any service (removed ones too), whose image is in `repository`
+    /// (`host/path`), with each of those services' live deployment: what image retention
+    /// must weigh before deleting anything there.
+    public func deployments(inRepository repository: String) async throws -> (history: [DeploymentRecord], live: [String: Int64]) {
+        let tagged = "\(repository):%", pinned = "\(repository)@%"
+        let history = try await client.query("""
+            SELECT \(unescaped: Self.deploymentColumns) FROM deployments
+            WHERE image LIKE \(tagged) OR image LIKE \(pinned)
+               -- a build in flight has no image yet: it counts for the repository its service builds into
+               OR (image IS NULL AND state IN ('queued', 'building', 'pushing', 'rolling_out', 'watching')
+                   AND service IN (SELECT name FROM services WHERE policy->>'image' = \(repository)))
+            ORDER BY id
+            """, logger: logger).rows().map { try Self.deploymentRow($0).record }
+        let services = Array(Set(history.map(\.service)))
+        var live: [String: Int64] = [:]
+        for row in try await client.query("""
+            SELECT name, live_deployment_id FROM services WHERE name = ANY(\(services)) AND live_deployment_id IS NOT NULL
+            """, logger: logger).rows() {
+            live[try row.value("name")] = try row.value("live_deployment_id")
+        }
+        return (history, live)
+    }
+
+    /// The image repositories of every service Slipway knows, removed ones included.
+    public func imageRepositories() async throws -> [String: [String]] {
+        var out: [String: [String]] = [:]
+        for row in try await client.query("SELECT name, policy->>'image' AS image FROM services", logger: logger).rows() {
+            let name: String = try row.value("name")
+            guard let image: String = try row.value("image"), let reference = try? ImageReference(parsing: image) else { continue }
+            out[reference.repository, default: []].append(name)
+        }
+        return out
+    }
+}
