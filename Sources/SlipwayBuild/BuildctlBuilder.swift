@@ -1,5 +1,6 @@
 import Foundation
 import SlipwayCore
+import SlipwayDocker
 import SlipwaySystem
 
 /// Builds with a BuildKit daemon through `buildctl` (`BUILDKIT_HOST`: `tcp://buildkitd:1234`,
@@ -11,12 +12,15 @@ public struct BuildctlBuilder: Builder {
     let host: String
     let executable: String
     let runner: any CommandRunner
+    /// The push's registry login (ECR's from AWS, others from ~/.docker/config.json).
+    let auth: RegistryAuthProvider
     /// Where secret files live during a build (readable by this user only), removed after it.
     let scratch: String
 
     public init(host: String, executable: String = "buildctl", runner: any CommandRunner = StreamingProcess(),
-                scratch: String = NSTemporaryDirectory()) {
+                scratch: String = NSTemporaryDirectory(), auth: @escaping RegistryAuthProvider = RegistryAuth.anonymous) {
         self.host = host
+        self.auth = auth
         self.executable = executable
         self.runner = runner
         self.scratch = scratch
@@ -33,12 +37,28 @@ public struct BuildctlBuilder: Builder {
         let secrets = try BuildSecrets.files(request.secrets, in: work)
         let metadata = "\(work)/metadata.json"
         let argv = BuildctlArguments.build(request, host: host, metadataFile: metadata, secrets: secrets)
+        // buildctl pushes with a Docker config: one for this build, holding only this registry's login.
+        var settings: [String: String] = [:]
+        let registry = request.reference.registry ?? "docker.io"
+        let login: RegistryAuth
+        do { login = try await auth(request.reference.registry) } catch {
+            throw BuildFailure(stage: .push, message: "no login for registry \(registry): \(error)")
+        }
+        if let user = login.username, let password = login.password {
+            let config = ["auths": [registry: ["auth": Data("\(user):\(password)".utf8).base64EncodedString()]]]
+            guard FileManager.default.createFile(atPath: "\(work)/config.json", contents: try JSONSerialization.data(withJSONObject: config),
+                                                 attributes: [.posixPermissions: 0o600]) else {
+                throw BuildFailure(stage: .context, message: "the registry login could not be written for buildctl")
+            }
+            settings["DOCKER_CONFIG"] = work
+        }
+        let environment = settings
 
         await observer.phase(.building)
         let progress = ProgressBox()
         let outcome: Int32? = try await withThrowingTaskGroup(of: Int32?.self) { group in
             group.addTask {
-                try await runner.run(executable, argv, environment: [:]) { line in
+                try await runner.run(executable, argv, environment: environment) { line in
                     await observer.report(await progress.consume(Data(line.utf8)))
                 }
             }

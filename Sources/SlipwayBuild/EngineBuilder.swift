@@ -51,6 +51,7 @@ public struct EngineBuilder: Builder {
                     try await engine.build(context: context, tag: reference, dockerfile: request.dockerfile,
                                            buildArgs: request.buildArgs, network: request.network,
                                            target: request.target, cache: request.cache, cacheFrom: request.cacheFrom,
+                                           platform: request.platform,
                                            timeout: .milliseconds(request.timeout.milliseconds)) { line in
                         await observer.report(await progress.consumeEngine(line))
                     }

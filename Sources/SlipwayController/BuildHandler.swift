@@ -64,7 +64,7 @@ struct BuildHandler: JobHandler {
             contextDirectory: contextDirectory,
             dockerfile: dockerfile, reference: reference, buildArgs: policy.build.args,
             network: pipeline.dockerNetwork, timeout: policy.build.timeout,
-            target: policy.build.target, cache: policy.build.cache, secrets: policy.build.secrets)
+            target: policy.build.target, cache: policy.build.cache, platform: policy.build.platform, secrets: policy.build.secrets)
         // The live revision's image carries the build cache: a builder that lost its own starts from it.
         if let live = try await store.service(named: deployment.record.service)?.liveDeploymentID,
            let image = try await store.deployment(live).record.image, image.hasPrefix(reference.repository) {

@@ -36,7 +36,7 @@ extension DockerEngine {
     /// `cacheFrom`: images whose inline cache (BuildKit's, exported with every build here) seeds this one.
     public func build(context: ByteBuffer, tag: String, dockerfile: String, buildArgs: [String: String],
                       network: String?, target: String? = nil, cache: Bool = true, cacheFrom: [String] = [],
-                      timeout: TimeAmount, onLine: (Data) async throws -> Void) async throws {
+                      platform: String? = nil, timeout: TimeAmount, onLine: (Data) async throws -> Void) async throws {
         var query: [(String, String)] = [("version", "2"), ("t", tag), ("dockerfile", dockerfile), ("rm", "1"), ("forcerm", "1")]
         var buildArgs = buildArgs
         // The cache goes out inside the image, so the next build can take it from the registry.
@@ -49,6 +49,7 @@ extension DockerEngine {
         }
         if let network { query.append(("networkmode", network)) }
         if let target { query.append(("target", target)) }
+        if let platform { query.append(("platform", platform)) }
         if !cache { query.append(("nocache", "1")) }
         try await jsonLines(.POST, "/build", query: query, headers: [("Content-Type", "application/x-tar")],
                             body: .bytes(context), timeout: timeout, onLine: onLine)

@@ -36,6 +36,13 @@ extension PolicyParser {
             build.timeout = reader.duration(n, at: "build.timeout", range: .seconds(10)...TimeSpan.hours(6)) ?? build.timeout
         }
         if let n = map["cache"] { build.cache = reader.bool(n, at: "build.cache") ?? true }
+        if let n = map["platform"], let platform = reader.nonEmptyString(n, at: "build.platform") {
+            if Self.isPlatform(platform) {
+                build.platform = platform
+            } else {
+                reader.report(n, "`build.platform` `\(platform)` is not a platform; write os/arch, as in linux/amd64 or linux/arm64/v8")
+            }
+        }
         if let n = map["baseImages"], let entries = reader.stringMap(n, at: "build.baseImages", keyRule: { BaseImageDefaults.images[$0] != nil },
                                                                       keyHint: "a tool or role with a base image (\(BaseImageDefaults.keys.joined(separator: ", ")))") {
             for (key, entry) in entries {
@@ -49,6 +56,14 @@ extension PolicyParser {
             }
         }
         return build
+    }
+
+    /// `os/arch` or `os/arch/variant`, lowercase.
+    static func isPlatform(_ text: String) -> Bool {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        return (2...3).contains(parts.count) && parts.allSatisfy { part in
+            !part.isEmpty && part.allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "_" || $0 == "-") }
+        }
     }
 
     static func isSecretID(_ id: String) -> Bool {

@@ -12,7 +12,7 @@ public struct PolicyParser: Sendable {
 
     static let topKeys = ["service", "source", "build", "image", "deploy", "rollback", "previews", "sync"]
     static let sourceKeys = ["repo", "branch", "paths", "poll", "credentials"]
-    static let buildKeys = ["context", "dockerfile", "args", "secrets", "target", "timeout", "cache", "baseImages"]
+    static let buildKeys = ["context", "dockerfile", "args", "secrets", "target", "timeout", "cache", "baseImages", "platform"]
     static let rollbackKeys = ["window", "crashes"]
     static let previewKeys = ["enabled", "ttl", "count", "env"]
     static let syncKeys = ["selfHeal", "prune"]

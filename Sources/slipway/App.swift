@@ -114,7 +114,7 @@ enum App {
                 store: store,
                 git: git,
                 // A BuildKit daemon when BUILDKIT_HOST names one; else the engine's BuildKit.
-                builder: config.buildkitHost.map { BuildctlBuilder(host: $0, scratch: "\(dataDir)/work") as any Builder }
+                builder: config.buildkitHost.map { BuildctlBuilder(host: $0, scratch: "\(dataDir)/work", auth: wiring.registryAuth) as any Builder }
                     ?? EngineBuilder(engine: engine, auth: wiring.registryAuth,
                                      cli: (config.dockerCLI ?? (FileManager.default.isExecutableFile(atPath: "/usr/bin/docker") ? "/usr/bin/docker" : nil))
                                          .map { ($0, config.dockerHost) }),

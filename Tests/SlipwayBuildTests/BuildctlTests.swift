@@ -1,6 +1,7 @@
 import Foundation
 import SlipwayBuild
 import SlipwayCore
+import SlipwayDocker
 import SlipwaySystem
 import Testing
 
@@ -117,4 +118,70 @@ actor LineBox {
         #expect(failure.message.contains(says), "\(failure.message)")
         #expect(failure.transient == transient, "\(failure.message)")
     }
+}
+
+/// The buildctl builder's own part, with the command itself stood in for (no BuildKit daemon
+/// runs here): what it is given, what it reads back, what it leaves behind.
+@Suite struct BuildctlBuilderTests {
+    /// Plays buildctl: checks its Docker config, prints progress, writes the metadata file.
+    struct PlayedBuildctl: CommandRunner {
+        let seen = LineBox()
+        let lines: [String]
+        let status: Int32
+        func run(_ executable: String, _ arguments: [String], environment: [String: String],
+                 onLine: @escaping @Sendable (String) async -> Void) async throws -> Int32 {
+            await seen.add("exe=\(executable)")
+            if let config = environment["DOCKER_CONFIG"] {
+                await seen.add("config=" + ((try? String(contentsOfFile: "\(config)/config.json", encoding: .utf8)) ?? "missing"))
+            }
+            for line in lines { await onLine(line) }
+            if let index = arguments.firstIndex(of: "--metadata-file") {
+                try Data(#"{"containerimage.digest":"sha256:feed"}"#.utf8).write(to: URL(fileURLWithPath: arguments[index + 1]))
+                await seen.add("work=" + URL(fileURLWithPath: arguments[index + 1]).deletingLastPathComponent().path)
+            }
+            return status
+        }
+    }
+
+    func context() throws -> String {
+        let dir = NSTemporaryDirectory() + "buildctl-ctx-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try "FROM scratch\n".write(toFile: "\(dir)/Dockerfile", atomically: true, encoding: .utf8)
+        return dir
+    }
+
+    @Test func pushesWithTheLoginAndReadsTheDigest() async throws {
+        let fixture = try String(contentsOf: try #require(Bundle.module.url(forResource: "Fixtures/buildctl-rawjson-ok.txt", withExtension: nil)),
+                                 encoding: .utf8).split(separator: "\n").map(String.init)
+        let runner = PlayedBuildctl(lines: fixture, status: 0)
+        let builder = BuildctlBuilder(host: "tcp://buildkitd:1234", executable: "/usr/local/bin/buildctl", runner: runner,
+                                      auth: { _ in RegistryAuth(username: "AWS", password: "ecr-token", serveraddress: nil) })
+        let dir = try context()
+        let request = BuildRequest(contextDirectory: dir, dockerfile: "Dockerfile",
+                                   reference: try ImageReference(parsing: "123456789012.dkr.ecr.us-east-1.amazonaws.com/web:abc"),
+                                   buildArgs: [:], network: nil, timeout: .minutes(1))
+        let built = try await builder.build(request, observer: NullObserver())
+        #expect(built.digest == "sha256:feed")
+        let seen = await runner.seen.lines
+        let auth = Data("AWS:ecr-token".utf8).base64EncodedString()
+        #expect(seen.contains { $0.hasPrefix("config=") && $0.contains("123456789012.dkr.ecr.us-east-1.amazonaws.com") && $0.contains(auth) }, "\(seen)")
+        let work = try #require(seen.first { $0.hasPrefix("work=") }).dropFirst(5)
+        #expect(!FileManager.default.fileExists(atPath: String(work)), "the login and metadata are removed after the build")
+    }
+
+    @Test func aFailedBuildSaysWhy() async throws {
+        let fixture = try String(contentsOf: try #require(Bundle.module.url(forResource: "Fixtures/buildctl-rawjson-error.txt", withExtension: nil)),
+                                 encoding: .utf8).split(separator: "\n").map(String.init)
+        let builder = BuildctlBuilder(host: "tcp://buildkitd:1234", runner: PlayedBuildctl(lines: fixture, status: 1))
+        let request = BuildRequest(contextDirectory: try context(), dockerfile: "Dockerfile", reference: try ImageReference(parsing: "r.example.com/web:abc"),
+                                   buildArgs: [:], network: nil, timeout: .minutes(1))
+        let failure = await #expect(throws: BuildFailure.self) { _ = try await builder.build(request, observer: NullObserver()) }
+        #expect(failure?.message.contains("exit code: 3") == true, "\(String(describing: failure))")
+        #expect(failure?.transient == false)
+    }
+}
+
+struct NullObserver: BuildObserver {
+    func phase(_ phase: BuildPhase) async {}
+    func log(_ lines: [String]) async {}
 }

@@ -97,6 +97,19 @@ import Testing
                 == ["4:48: `deploy.subnets` is empty; Fargate tasks need at least one subnet"])
     }
 
+    @Test func buildPlatforms() {
+        let yaml = { (platform: String) in
+            "service: web\nsource: { repo: https://github.com/a/b.git }\nimage: r.example.com/a/web\nbuild: { dockerfile: Dockerfile, platform: \(platform) }\n"
+        }
+        for good in ["linux/amd64", "linux/arm64/v8", "windows/amd64"] {
+            #expect(errors(yaml(good)).isEmpty, "\(good)")
+            #expect(parser.parse(yaml: yaml(good), file: "p.yaml").policies.first?.policy.build.platform == good)
+        }
+        for bad in ["arm64", "linux/", "Linux/AMD64", "linux/amd64/v8/extra"] {
+            #expect(errors(yaml(bad)).first?.contains("`build.platform`") == true, "\(bad)")
+        }
+    }
+
     @Test func oneBadDocumentRejectsTheWholeFile() {
         let yaml = "service: good\nsource: { repo: https://github.com/a/b.git }\nimage: r.example.com/a/good\n---\nservice: bad\n"
         let result = parser.parse(yaml: yaml, file: "p.yaml")

@@ -77,13 +77,17 @@ public struct Policy: Sendable, Hashable, Codable {
         public var cache: Bool
         /// Zero-config builds: tool or role → image (`{version}` replaced); see `BaseImageDefaults`.
         public var baseImages: [String: String]
+        /// The platform to build for (`linux/arm64`); nil: the builder's own.
+        public var platform: String?
 
         public static let defaultTimeout = TimeSpan.minutes(20)
 
         public init(context: String = ".", dockerfile: String? = nil, args: [String: String] = [:],
                     secrets: [String: SecretReference] = [:], target: String? = nil,
-                    timeout: TimeSpan = defaultTimeout, cache: Bool = true, baseImages: [String: String] = [:]) {
+                    timeout: TimeSpan = defaultTimeout, cache: Bool = true, baseImages: [String: String] = [:],
+                    platform: String? = nil) {
             self.baseImages = baseImages
+            self.platform = platform
             self.context = context
             self.dockerfile = dockerfile
             self.args = args
@@ -103,6 +107,7 @@ public struct Policy: Sendable, Hashable, Codable {
             timeout = try c.decodeIfPresent(TimeSpan.self, forKey: .timeout) ?? Self.defaultTimeout
             cache = try c.decodeIfPresent(Bool.self, forKey: .cache) ?? true
             baseImages = try c.decodeIfPresent([String: String].self, forKey: .baseImages) ?? [:]
+            platform = try c.decodeIfPresent(String.self, forKey: .platform)
         }
     }
 

@@ -38,6 +38,7 @@ public enum SpecFields {
         let b = policy.build
         var out: [String: String] = ["build.context": b.context, "build.dockerfile": b.dockerfile ?? "(zero-config)"]
         out["build.target"] = b.target
+        out["build.platform"] = b.platform
         for (name, value) in b.args { out["build.args.\(name)"] = value }
         for (id, reference) in b.secrets { out["build.secrets.\(id)"] = reference.description }
         return out
