@@ -95,7 +95,7 @@ let package = Package(
         // Long-running services: workers and job handlers (build, rollout, watch).
         .target(name: "SlipwayController", dependencies: [
             "SlipwayCore", "SlipwayPolicy", "SlipwayStore", "SlipwayGit", "SlipwayBuild", "SlipwayRuntime", "SlipwayDetect",
-            "SlipwayRegistry",
+            "SlipwayRegistry", "SlipwayDocker",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

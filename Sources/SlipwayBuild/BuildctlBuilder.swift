@@ -41,7 +41,9 @@ public struct BuildctlBuilder: Builder {
         var settings: [String: String] = [:]
         let registry = request.reference.registry ?? "docker.io"
         let login: RegistryAuth
-        do { login = try await auth(request.reference.registry) } catch {
+        do {
+            if let given = request.registryLogin { login = given } else { login = try await auth(request.reference.registry) }
+        } catch {
             throw BuildFailure(stage: .push, message: "no login for registry \(registry): \(error)")
         }
         if let user = login.username, let password = login.password {

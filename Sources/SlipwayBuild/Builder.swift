@@ -1,5 +1,6 @@
 import Foundation
 import SlipwayCore
+import SlipwayDocker
 
 /// What to build and where to put it.
 public struct BuildRequest: Sendable, Hashable {
@@ -23,6 +24,8 @@ public struct BuildRequest: Sendable, Hashable {
     /// Images whose build cache seeds this build (the service's last one), so a builder that
     /// never built this repository (a new replica, a pruned cache) starts from the registry.
     public var cacheFrom: [String] = []
+    /// The login for the push, from the policy's `imageCredentials`; nil: the builder's own.
+    public var registryLogin: RegistryAuth?
 
     public init(contextDirectory: String, dockerfile: String, reference: ImageReference,
                 buildArgs: [String: String], network: String?, timeout: TimeSpan, target: String? = nil, cache: Bool = true,

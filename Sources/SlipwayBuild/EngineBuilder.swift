@@ -92,7 +92,7 @@ public struct EngineBuilder: Builder {
         var pushError: String?
         let login: RegistryAuth
         do {
-            login = try await auth(request.reference.registry)
+            if let given = request.registryLogin { login = given } else { login = try await auth(request.reference.registry) }
         } catch {
             throw BuildFailure(stage: .push, message: "no login for registry \(request.reference.registry ?? "docker.io"): \(error)")
         }

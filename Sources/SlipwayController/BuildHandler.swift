@@ -2,7 +2,9 @@ import Foundation
 import Logging
 import SlipwayBuild
 import SlipwayCore
+import SlipwayDocker
 import SlipwayGit
+import SlipwayRegistry
 import SlipwayStore
 
 /// Fetch → checkout → build → push, then queue the rollout. A failure here leaves the
@@ -65,6 +67,14 @@ struct BuildHandler: JobHandler {
             dockerfile: dockerfile, reference: reference, buildArgs: policy.build.args,
             network: pipeline.dockerNetwork, timeout: policy.build.timeout,
             target: policy.build.target, cache: policy.build.cache, platform: policy.build.platform, secrets: policy.build.secrets)
+        if let credentials = policy.imageCredentials {
+            do {
+                request.registryLogin = try RegistryAuth.from(credentials, registry: reference.registry)
+            } catch {
+                try await fail(id, "\(error)", logger: sourceLogger)
+                return
+            }
+        }
         // The live revision's image carries the build cache: a builder that lost its own starts from it.
         if let live = try await store.service(named: deployment.record.service)?.liveDeploymentID,
            let image = try await store.deployment(live).record.image, image.hasPrefix(reference.repository) {
@@ -74,7 +84,7 @@ struct BuildHandler: JobHandler {
         do {
             let built = try await pipeline.builder.build(request, observer: log)
             await log.note("pushed \(built.reference)\(built.digest.map { " (\($0))" } ?? "")")
-            if let problem = await verify(built, log: log) {
+            if let problem = await verify(built, login: request.registryLogin, log: log) {
                 try await fail(id, problem, logger: sourceLogger)
                 return
             }
@@ -96,9 +106,10 @@ struct BuildHandler: JobHandler {
     /// Asks the registry what the pushed tag points at: a different digest means another
     /// push won the tag (or the registry lost it), and rolling it out would run the wrong image.
     /// A registry that cannot be asked is noted, not fatal: the engine's push succeeded.
-    func verify(_ built: BuiltImage, log: DeploymentLog) async -> String? {
-        guard let registry = pipeline.registry, let digest = built.digest, let reference = try? ImageReference(parsing: built.reference),
+    func verify(_ built: BuiltImage, login: RegistryAuth?, log: DeploymentLog) async -> String? {
+        guard var registry = pipeline.registry, let digest = built.digest, let reference = try? ImageReference(parsing: built.reference),
               let tag = reference.tag else { return nil }
+        if let user = login?.username { registry = registry.logging(in: RegistryCredentials(username: user, password: login?.password ?? "")) }
         do {
             let held = try await registry.manifestDigest(host: reference.registry ?? "docker.io", repository: reference.path, reference: tag)
             guard held == digest else {

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import SlipwayCore
+import SlipwayDocker
 import SlipwayRegistry
 import SlipwayStore
 
@@ -91,7 +92,15 @@ public struct ImageJanitor: Service {
                 report.problem = "deployment \(busy.id) of \(busy.service) is \(busy.state.rawValue); the repository is looked at again next time"
                 return report
             }
-            let tags = try await tagged(host: host, path: reference.path)
+            // A service's own login for the repository, when its policy names one.
+            var registry = self.registry
+            for service in report.services {
+                guard let credentials = try await store.service(named: service)?.policy.imageCredentials else { continue }
+                let login = try RegistryAuth.from(credentials, registry: host)
+                registry = registry.logging(in: RegistryCredentials(username: login.username ?? "", password: login.password ?? ""))
+                break
+            }
+            let tags = try await tagged(host: host, path: reference.path, registry: registry)
             let decision = ImageRetention.plan(tags: tags, history: history, live: live, keep: keep)
             report.kept = decision.kept
             guard !decision.delete.isEmpty else { return report }
@@ -115,7 +124,7 @@ public struct ImageJanitor: Service {
     }
 
     /// Every tag with its digest; a tag whose manifest cannot be read stops the pass for this repository.
-    func tagged(host: String, path: String) async throws -> [ImageRetention.Tagged] {
+    func tagged(host: String, path: String, registry: RegistryClient) async throws -> [ImageRetention.Tagged] {
         var out: [ImageRetention.Tagged] = []
         for tag in try await registry.tags(host: host, repository: path) {
             guard let digest = try await registry.manifestDigest(host: host, repository: path, reference: tag) else {

@@ -10,7 +10,7 @@ public struct PolicyParser: Sendable {
 
     public init(allowLocalRepos: Bool) { self.allowLocalRepos = allowLocalRepos }
 
-    static let topKeys = ["service", "source", "build", "image", "deploy", "rollback", "previews", "sync"]
+    static let topKeys = ["service", "source", "build", "image", "imageCredentials", "deploy", "rollback", "previews", "sync"]
     static let sourceKeys = ["repo", "branch", "paths", "poll", "credentials"]
     static let buildKeys = ["context", "dockerfile", "args", "secrets", "target", "timeout", "cache", "baseImages", "platform"]
     static let rollbackKeys = ["window", "crashes"]
@@ -76,10 +76,11 @@ public struct PolicyParser: Sendable {
         let rollback = top["rollback"].map { parseRollback($0, holder: top.keys["rollback"], reader: &reader) } ?? Policy.Rollback()
         let previews = top["previews"].map { parsePreviews($0, holder: top.keys["previews"], reader: &reader) } ?? Policy.Previews()
         let sync = top["sync"].map { parseSync($0, holder: top.keys["sync"], reader: &reader) } ?? Policy.Sync()
+        let imageCredentials = top["imageCredentials"].flatMap { secretReference($0, at: "imageCredentials", reader: &reader) }
 
         guard reader.diagnostics.count == before, let service, let source, let image, let serviceNode else { return nil }
         let policy = Policy(service: service, source: source, build: build, image: image,
-                            deploy: deploy, rollback: rollback, previews: previews, sync: sync)
+                            deploy: deploy, rollback: rollback, previews: previews, sync: sync, imageCredentials: imageCredentials)
         return LocatedPolicy(policy: policy, file: reader.file, line: serviceNode.mark?.line ?? 1,
                              column: serviceNode.mark?.column ?? 1)
     }

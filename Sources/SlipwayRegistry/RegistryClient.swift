@@ -31,6 +31,11 @@ public final class RegistryClient: Sendable {
         self.credentials = credentials
     }
 
+    /// The same client, logging in with `credentials` everywhere (a policy's `imageCredentials`).
+    public func logging(in credentials: RegistryCredentials) -> RegistryClient {
+        RegistryClient(http: http, timeout: timeout) { _ in credentials }
+    }
+
     /// Loopback and `.localhost` registries speak plain HTTP, as the Docker engine assumes.
     static func scheme(_ host: String) -> String {
         isLoopback(host.split(separator: ":").first.map(String.init) ?? host) ? "http" : "https"

@@ -33,7 +33,11 @@ public struct DockerRuntime: Runtime {
         let registry = try? ImageReference(parsing: revision.image).registry
         let login: RegistryAuth
         do {
-            login = try await auth(registry)
+            if let credentials = revision.policy?.imageCredentials {
+                login = try RegistryAuth.from(credentials, registry: registry)
+            } else {
+                login = try await auth(registry)
+            }
         } catch {
             throw RuntimeFailure("image \(revision.image) is not available: no login for its registry: \(error)")
         }

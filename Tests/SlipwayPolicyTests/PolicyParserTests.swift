@@ -97,6 +97,13 @@ import Testing
                 == ["4:48: `deploy.subnets` is empty; Fargate tasks need at least one subnet"])
     }
 
+    @Test func imageCredentials() throws {
+        let yaml = "service: web\nsource: { repo: https://github.com/a/b.git }\nimage: r.example.com/a/web\nimageCredentials: env:REGISTRY_LOGIN\n"
+        #expect(errors(yaml).isEmpty)
+        #expect(parser.parse(yaml: yaml, file: "p.yaml").policies.first?.policy.imageCredentials == .environment("REGISTRY_LOGIN"))
+        #expect(errors(yaml.replacingOccurrences(of: "env:REGISTRY_LOGIN", with: "hunter2")).first?.contains("`imageCredentials`") == true)
+    }
+
     @Test func buildPlatforms() {
         let yaml = { (platform: String) in
             "service: web\nsource: { repo: https://github.com/a/b.git }\nimage: r.example.com/a/web\nbuild: { dockerfile: Dockerfile, platform: \(platform) }\n"

@@ -7,6 +7,9 @@ public struct Policy: Sendable, Hashable, Codable {
     public var source: Source
     public var build: Build
     public var image: String
+    /// The login for `image`'s registry (its value is `user:password`); nil: the server's
+    /// own (~/.docker/config.json, or ECR's from AWS).
+    public var imageCredentials: SecretReference?
     public var deploy: Deploy
     public var rollback: Rollback
     public var previews: Previews
@@ -14,7 +17,8 @@ public struct Policy: Sendable, Hashable, Codable {
 
     public init(service: String, source: Source, build: Build = Build(), image: String,
                 deploy: Deploy = Deploy(), rollback: Rollback = Rollback(), previews: Previews = Previews(),
-                sync: Sync = Sync()) {
+                sync: Sync = Sync(), imageCredentials: SecretReference? = nil) {
+        self.imageCredentials = imageCredentials
         self.service = service
         self.source = source
         self.build = build
@@ -31,6 +35,7 @@ public struct Policy: Sendable, Hashable, Codable {
         source = try c.decode(Source.self, forKey: .source)
         build = try c.decodeIfPresent(Build.self, forKey: .build) ?? Build()
         image = try c.decode(String.self, forKey: .image)
+        imageCredentials = try c.decodeIfPresent(SecretReference.self, forKey: .imageCredentials)
         deploy = try c.decodeIfPresent(Deploy.self, forKey: .deploy) ?? Deploy()
         rollback = try c.decodeIfPresent(Rollback.self, forKey: .rollback) ?? Rollback()
         previews = try c.decodeIfPresent(Previews.self, forKey: .previews) ?? Previews()
