@@ -92,6 +92,14 @@ public struct ECSTaskDefinition: Sendable, Hashable {
         return Self.same(theirs, mine, template: ECSTemplates.taskDefinition.root)
     }
 
+    /// Whether a pinned revision (a rollback's, as DescribeTaskDefinition answers it) can run
+    /// as it is: it must be ACTIVE, and either come from another family (a revision made
+    /// elsewhere, put back exactly) or still be what this definition renders.
+    public func canReuse(pinned described: [String: Any]) -> Bool {
+        guard (described["status"] as? String ?? "ACTIVE") == "ACTIVE" else { return false }
+        return (described["family"] as? String) != family || matches(described: described)
+    }
+
     /// Along the template's keys: `described` holds every value `mine` holds (ECS may add
     /// keys inside them, like `hostPort`), and nothing where `mine` has nothing, so a setting
     /// removed from the policy counts as a difference. Keys outside the template (arn,

@@ -58,23 +58,12 @@ public struct BuildctlBuilder: Builder {
 
         await observer.phase(.building)
         let progress = ProgressBox()
-        let outcome: Int32? = try await withThrowingTaskGroup(of: Int32?.self) { group in
-            group.addTask {
-                try await runner.run(executable, argv, environment: environment) { line in
-                    await observer.report(await progress.consume(Data(line.utf8)))
-                }
+        let outcome = try await BuildTimeout.race(request.timeout) {
+            try await runner.run(executable, argv, environment: environment) { line in
+                await observer.report(await progress.consume(Data(line.utf8)))
             }
-            group.addTask {
-                try await Task.sleep(for: .milliseconds(request.timeout.milliseconds))
-                return nil
-            }
-            let first = try await group.next() ?? nil
-            group.cancelAll()
-            return first
         }
-        guard let status = outcome else {
-            throw BuildFailure(stage: .build, message: "the build ran longer than build.timeout (\(request.timeout)); raise it in the policy or make the build faster")
-        }
+        guard let status = outcome else { throw BuildTimeout.failure(request.timeout) }
         try Task.checkCancellation()
         guard status == 0 else {
             let error = await progress.error

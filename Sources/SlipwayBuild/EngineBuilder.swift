@@ -46,33 +46,21 @@ public struct EngineBuilder: Builder {
         // ends the request, which makes the engine cancel the build.
         let finished: Bool
         do {
-            finished = try await withThrowingTaskGroup(of: Bool.self) { group in
-                group.addTask {
-                    try await engine.build(context: context, tag: reference, dockerfile: request.dockerfile,
-                                           buildArgs: request.buildArgs, network: request.network,
-                                           target: request.target, cache: request.cache, cacheFrom: request.cacheFrom,
-                                           platform: request.platform,
-                                           timeout: .milliseconds(request.timeout.milliseconds)) { line in
-                        await observer.report(await progress.consumeEngine(line))
-                    }
-                    return true
+            finished = try await BuildTimeout.race(request.timeout) {
+                try await engine.build(context: context, tag: reference, dockerfile: request.dockerfile,
+                                       buildArgs: request.buildArgs, network: request.network,
+                                       target: request.target, cache: request.cache, cacheFrom: request.cacheFrom,
+                                       platform: request.platform,
+                                       timeout: .milliseconds(request.timeout.milliseconds)) { line in
+                    await observer.report(await progress.consumeEngine(line))
                 }
-                group.addTask {
-                    try await Task.sleep(for: .milliseconds(request.timeout.milliseconds))
-                    return false
-                }
-                let first = try await group.next() ?? false
-                group.cancelAll()
-                return first
-            }
+            } != nil
         } catch let error as DockerError where error.isTimeout {
             finished = false
         } catch let error as DockerError {
             throw BuildFailure(stage: .build, message: BuildFailure.plainWords(error.description))
         }
-        guard finished else {
-            throw BuildFailure(stage: .build, message: "the build ran longer than build.timeout (\(request.timeout)); raise it in the policy or make the build faster")
-        }
+        guard finished else { throw BuildTimeout.failure(request.timeout) }
         try Task.checkCancellation()
         if let error = await progress.error {
             throw BuildFailure(stage: .build, message: BuildFailure.plainWords(error))
@@ -135,24 +123,13 @@ extension EngineBuilder {
 
         await observer.phase(.building)
         let failure = FailureBox()
-        let outcome: Int32? = try await withThrowingTaskGroup(of: Int32?.self) { group in
-            group.addTask {
-                try await runner.run(cli.path, argv, environment: ["DOCKER_BUILDKIT": "1"]) { line in
-                    if line.hasPrefix("ERROR:") || line.hasPrefix("error:") || line.contains(" ERROR: ") { await failure.note(line) }
-                    await observer.log([line])
-                }
+        let outcome = try await BuildTimeout.race(request.timeout) {
+            try await runner.run(cli.path, argv, environment: ["DOCKER_BUILDKIT": "1"]) { line in
+                if line.hasPrefix("ERROR:") || line.hasPrefix("error:") || line.contains(" ERROR: ") { await failure.note(line) }
+                await observer.log([line])
             }
-            group.addTask {
-                try await Task.sleep(for: .milliseconds(request.timeout.milliseconds))
-                return nil
-            }
-            let first = try await group.next() ?? nil
-            group.cancelAll()
-            return first
         }
-        guard let status = outcome else {
-            throw BuildFailure(stage: .build, message: "the build ran longer than build.timeout (\(request.timeout)); raise it in the policy or make the build faster")
-        }
+        guard let status = outcome else { throw BuildTimeout.failure(request.timeout) }
         try Task.checkCancellation()
         guard status == 0 else {
             let last = await failure.last

@@ -72,9 +72,7 @@ public struct ECSRuntime: Runtime {
             throw RuntimeFailure("\(revision.service) has no deploy.ecs settings; set deploy.cluster in its policy")
         }
         // Asked afresh, not from the cache: a revision may have been deregistered since.
-        if let pinned = revision.ref, let described = try await ecs.describeTaskDefinition(pinned),
-           (described["status"] as? String ?? "ACTIVE") == "ACTIVE",
-           (described["family"] as? String) != rendered.family || rendered.matches(described: described) {
+        if let pinned = revision.ref, let described = try await ecs.describeTaskDefinition(pinned), rendered.canReuse(pinned: described) {
             return pinned
         }
         if let latest = try await ecs.describeTaskDefinition(rendered.family), rendered.matches(described: latest),

@@ -96,4 +96,23 @@ import Testing
                                      "containers": [["name": "api", "lastStatus": "STOPPED"]]]
         #expect(ECSTaskOutcome.of(failed, essential: ["api"]) == .failedToStart(reason: "CannotPullContainerError: pull image manifest has been retried 5 time(s)"))
     }
+
+    /// A rollback's pinned revision runs as it is only while ECS can run it and it is still what the policy says.
+    @Test func aPinnedRevisionIsReusedOnlyWhileItCanBe() throws {
+        let definition = try #require(ECSTaskDefinition.render(Self.policy, image: "repo/api@sha256:abc", region: "us-east-1"))
+        var same = definition.json
+        same["status"] = "ACTIVE"
+        #expect(definition.canReuse(pinned: same))
+        var inactive = same
+        inactive["status"] = "INACTIVE"
+        #expect(!definition.canReuse(pinned: inactive), "deregistered")
+        var changed = same
+        changed["memory"] = "4096"
+        #expect(!definition.canReuse(pinned: changed), "the policy changed since")
+        var elsewhere = changed
+        elsewhere["family"] = "api-handmade"
+        #expect(definition.canReuse(pinned: elsewhere), "made elsewhere: put back exactly")
+        elsewhere["status"] = "INACTIVE"
+        #expect(!definition.canReuse(pinned: elsewhere))
+    }
 }
