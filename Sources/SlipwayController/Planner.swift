@@ -91,21 +91,9 @@ public struct Planner: Sendable {
         }
         // Registry questions go out side by side, a few at a time.
         let questions = inputs.sorted { $0.key < $1.key }.map { (index: $0.key, repository: $0.value.policy.image, tag: plans[$0.key].desiredSHA!) }
-        let answers = await withTaskGroup(of: (Int, ImagePresence).self) { group in
-            var next = 0
-            func ask() {
-                guard next < questions.count else { return }
-                let question = questions[next]
-                next += 1
-                group.addTask { (question.index, await runtime.imagePresence(repository: question.repository, tag: question.tag)) }
-            }
-            for _ in 0..<Self.registryConcurrency { ask() }
-            var out: [Int: ImagePresence] = [:]
-            for await (index, presence) in group {
-                out[index] = presence
-                ask()
-            }
-            return out
+        let runtime = self.runtime
+        let answers = await questions.concurrentMap(limit: Self.registryConcurrency) { question in
+            (question.index, await runtime.imagePresence(repository: question.repository, tag: question.tag))
         }
         for (index, presence) in answers {
             var input = inputs[index]!

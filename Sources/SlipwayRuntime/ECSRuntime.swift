@@ -175,46 +175,20 @@ public struct ECSRuntime: Runtime {
             }
         }
         let ecs = self.ecs
-        let found: [String: ECSAPI.Service] = try await withThrowingTaskGroup(of: [String: ECSAPI.Service].self) { group in
-            var next = 0
-            func add() {
-                guard next < batches.count else { return }
-                let batch = batches[next]
-                next += 1
-                group.addTask {
-                    let services = try await ecs.describeServices(cluster: batch.cluster, names: batch.names.map(\.name))
-                    let byName = Dictionary(services.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-                    var out: [String: ECSAPI.Service] = [:]
-                    for entry in batch.names { out[entry.policy] = byName[entry.name] }
-                    return out
-                }
-            }
-            for _ in 0..<max(1, concurrency) { add() }
-            var all: [String: ECSAPI.Service] = [:]
-            for try await part in group {
-                all.merge(part) { a, _ in a }
-                add()
-            }
-            return all
+        var found: [String: ECSAPI.Service] = [:]
+        for part in try await batches.concurrentMap(limit: concurrency, { batch in
+            let services = try await ecs.describeServices(cluster: batch.cluster, names: batch.names.map(\.name))
+            let byName = Dictionary(services.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+            return batch.names.compactMap { entry in byName[entry.name].map { (entry.policy, $0) } }
+        }) {
+            for (policy, service) in part { found[policy] = service }
         }
         // Task definitions no deployment recorded (changed outside Slipway, or a first look) are read side by side.
         let unknown = Array(Set(found.values.filter(\.isActive).map(\.taskDefinition)).subtracting(knownImages.keys))
         let definitions = self.definitions
-        let described: [String: String] = try await withThrowingTaskGroup(of: (String, String?).self) { group in
-            var next = 0
-            func add() {
-                guard next < unknown.count else { return }
-                let ref = unknown[next]
-                next += 1
-                group.addTask { (ref, try await definitions.describe(ref, ecs: ecs)?.image) }
-            }
-            for _ in 0..<max(1, concurrency) { add() }
-            var images: [String: String] = [:]
-            for try await (ref, image) in group {
-                images[ref] = image
-                add()
-            }
-            return images
+        var described: [String: String] = [:]
+        for (ref, image) in try await unknown.concurrentMap(limit: concurrency, { ref in (ref, try await definitions.describe(ref, ecs: ecs)?.image) }) {
+            described[ref] = image
         }
         var units: [String: [ObservedUnit]] = [:]
         for entries in wanted.values {
