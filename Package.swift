@@ -41,10 +41,8 @@ let package = Package(
             .product(name: "NIOFoundationCompat", package: "swift-nio"),
         ]),
         // Zero-config detection: a pure function over a file tree → build plan → Dockerfile.
-        .target(name: "SlipwayDetect", dependencies: [
-            "SlipwayCore",
-            .product(name: "Yams", package: "Yams"),
-        ]),
+        // No YAML here: what a repository holds is read with bounded, hand-written readers.
+        .target(name: "SlipwayDetect", dependencies: ["SlipwayCore", "SlipwaySystem"]),
         // Provider payloads → normalized events; signature checks.
         .target(name: "SlipwayWebhooks", dependencies: [
             "SlipwayCore",
@@ -95,8 +93,9 @@ let package = Package(
         // Long-running services: workers and job handlers (build, rollout, watch).
         .target(name: "SlipwayController", dependencies: [
             "SlipwayCore", "SlipwayPolicy", "SlipwayStore", "SlipwayGit", "SlipwayBuild", "SlipwayRuntime", "SlipwayDetect",
-            "SlipwayRegistry", "SlipwayDocker",
+            "SlipwayRegistry", "SlipwayDocker", "SlipwaySystem",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),

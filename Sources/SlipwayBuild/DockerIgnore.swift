@@ -1,4 +1,5 @@
 import Foundation
+import SlipwaySystem
 
 /// `.dockerignore` rules: one pattern a line, `#` comments, `!` re-includes, `**`
 /// matches any number of directories; the last matching pattern wins, and a
@@ -26,12 +27,14 @@ public struct DockerIgnore: Sendable, Hashable {
         self.init(patterns: fileContents.split(whereSeparator: \.isNewline).map(String.init))
     }
 
-    /// Reads `<directory>/.dockerignore` if there is one.
-    public static func load(directory: String) -> DockerIgnore {
-        guard let text = try? String(contentsOfFile: "\(directory)/.dockerignore", encoding: .utf8) else {
-            return DockerIgnore(patterns: [])
-        }
-        return DockerIgnore(fileContents: text)
+    /// Reads `<directory>/.dockerignore` if there is one; a link that leads out of `directory`
+    /// is refused (the build checks the checkout before, this is the last guard).
+    public static func load(directory: String) throws -> DockerIgnore {
+        guard let real = try Confinement(root: directory).resolve(".dockerignore"),
+              let handle = FileHandle(forReadingAtPath: real) else { return DockerIgnore(patterns: []) }
+        defer { try? handle.close() }
+        guard let data = try handle.read(upToCount: 1 << 20) else { return DockerIgnore(patterns: []) }
+        return DockerIgnore(fileContents: String(decoding: data, as: UTF8.self))
     }
 
     public func excludes(_ path: String) -> Bool {

@@ -31,7 +31,10 @@ public struct EngineBuilder: Builder {
             throw BuildFailure(stage: .context, message: "no \(request.dockerfile) in the build context; add it or set build.dockerfile in the policy")
         }
         let context = try await NIOThreadPool.singleton.runIfActive {
-            let ignore = DockerIgnore.load(directory: request.contextDirectory)
+            let ignore: DockerIgnore
+            do { ignore = try DockerIgnore.load(directory: request.contextDirectory) } catch {
+                throw BuildFailure(stage: .context, message: "\(error)")
+            }
             return try TarArchive.of(directory: request.contextDirectory, ignore: ignore)
         }
 

@@ -24,8 +24,7 @@ public struct TarArchive {
                           limit: Int = 1 << 30) throws -> ByteBuffer {
         var archive = TarArchive(limit: limit)
         let fm = FileManager.default
-        let paths = (fm.subpaths(atPath: directory) ?? []).sorted()
-        for relative in paths where !ignore.excludes(relative) {
+        for relative in entries(below: directory).sorted() where !ignore.excludes(relative) {
             let full = "\(directory)/\(relative)"
             var info = stat()
             guard lstat(full, &info) == 0 else { continue }
@@ -45,6 +44,25 @@ public struct TarArchive {
         }
         archive.finish()
         return archive.buffer
+    }
+
+    /// Every path below `directory`, found with lstat: a link is an entry of its own and is
+    /// never walked into, so a link to `/` in a repository adds one entry, not the server's files.
+    static func entries(below directory: String) -> [String] {
+        var out: [String] = []
+        var folders = [""]
+        while let folder = folders.popLast() {
+            let full = folder.isEmpty ? directory : "\(directory)/\(folder)"
+            guard let names = try? FileManager.default.contentsOfDirectory(atPath: full) else { continue }
+            for name in names {
+                let relative = folder.isEmpty ? name : "\(folder)/\(name)"
+                var info = stat()
+                guard lstat("\(directory)/\(relative)", &info) == 0 else { continue }
+                out.append(relative)
+                if info.st_mode & S_IFMT == S_IFDIR { folders.append(relative) }
+            }
+        }
+        return out
     }
 
     mutating func append(name: String, type: Character, mode: Int, contents: [UInt8], linkName: String = "") throws {

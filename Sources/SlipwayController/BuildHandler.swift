@@ -52,8 +52,13 @@ struct BuildHandler: JobHandler {
         sourceLogger[metadataKey: "git.sha"] = "\(sha)"
         let contextDirectory = policy.build.context == "." ? workDir : "\(workDir)/\(policy.build.context)"
         var dockerfile = policy.build.dockerfile ?? defaultDockerfile(in: workDir, context: policy.build.context)
+        let paths = CheckoutPaths(checkout: workDir, context: policy.build.context)
+        if let problem = paths.problem(dockerfile: dockerfile) {
+            try await fail(id, "\(problem) (at \(RolloutDecisions.shortSHA(sha)))", logger: sourceLogger)
+            return
+        }
         if dockerfile == nil {
-            switch await ZeroConfig(pipeline: pipeline, log: log).prepare(contextDirectory, policy: policy, deploymentID: id) {
+            switch await ZeroConfig(pipeline: pipeline, log: log).prepare(contextDirectory, checkout: workDir, policy: policy, deploymentID: id) {
             case .success(let generated): dockerfile = generated
             case .failure(let problem):
                 try await fail(id, "\(problem.description) (in \(policy.build.context) at \(RolloutDecisions.shortSHA(sha)))", logger: sourceLogger)
@@ -122,10 +127,12 @@ struct BuildHandler: JobHandler {
         return nil
     }
 
-    /// Without `build.dockerfile`, a `Dockerfile` at the context root is used.
+    /// Without `build.dockerfile`, a `Dockerfile` at the context root is used (a link to one
+    /// counts, and is then checked like any other path the build reads).
     func defaultDockerfile(in workDir: String, context: String) -> String? {
         let path = context == "." ? "\(workDir)/Dockerfile" : "\(workDir)/\(context)/Dockerfile"
-        return FileManager.default.fileExists(atPath: path) ? "Dockerfile" : nil
+        var info = stat()
+        return lstat(path, &info) == 0 ? "Dockerfile" : nil
     }
 
     func fail(_ id: Int64, _ reason: String, logger: Logger) async throws {

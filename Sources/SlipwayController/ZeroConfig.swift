@@ -1,4 +1,5 @@
 import Foundation
+import NIOPosix
 import SlipwayCore
 import SlipwayDetect
 import SlipwayStore
@@ -14,17 +15,23 @@ struct ZeroConfig {
     struct Problem: Error, CustomStringConvertible { var description: String }
 
     /// The generated Dockerfile's name inside the context, or why there is none.
-    func prepare(_ contextDirectory: String, policy: Policy, deploymentID: Int64) async -> Result<String, Problem> {
+    /// Detection reads `contextDirectory` within `checkout`: links may point anywhere inside
+    /// the checkout, none out of it.
+    func prepare(_ contextDirectory: String, checkout: String, policy: Policy, deploymentID: Int64) async -> Result<String, Problem> {
         // Railpack reads RAILPACK_* from the build's environment: here the service's env and build args.
         let environment = policy.deploy.env.merging(policy.build.args) { $1 }
         let plan: BuildPlan
         let dockerfile: String
         do {
-            plan = try Detector.plan(DirectoryTree(root: contextDirectory, rootName: "app"), environment: environment)
+            let tree = DirectoryTree(root: contextDirectory, rootName: "app", confinedTo: checkout)
+            plan = try await NIOThreadPool.singleton.runIfActive { try Detector.plan(tree, environment: environment) }
             guard plan.provider != nil else { return .failure(Problem(description: Detector.nothingDetected)) }
             let images = BaseImages(pipeline.baseImages.merging(policy.build.baseImages) { $1 })
             dockerfile = try DockerfileRenderer.render(plan, images: images)
-            try dockerfile.write(toFile: "\(contextDirectory)/\(Self.dockerfileName)", atomically: true, encoding: .utf8)
+            // A file of that name in the repository (or a link there) is replaced, never written through.
+            let path = "\(contextDirectory)/\(Self.dockerfileName)"
+            try? FileManager.default.removeItem(atPath: path)
+            try dockerfile.write(toFile: path, atomically: true, encoding: .utf8)
         } catch let error as Detector.Failure {
             return .failure(Problem(description: "zero-config detection failed: \(error.description)"))
         } catch let error as DockerfileRenderer.Missing {

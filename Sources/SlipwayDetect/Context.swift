@@ -30,20 +30,36 @@ struct Context {
 
 /// Version strings as Railpack requests them.
 enum Versions {
-    /// `*` → latest, `>=X` → X, `^X.Y` → X; `v20.1` → 20.1.
+    /// `*` → latest, `>=X` → X, `^X.Y` → X; `v20.1` → 20.1; `~X.Y`, `=X` → X.Y, X; `20.x` → 20;
+    /// `lts/*` (nvm) → lts, `node` → latest.
     static func fuzzy(_ text: String) -> String {
         var value = text.trimmingCharacters(in: .whitespaces)
-        if value.isEmpty || value == "*" { return "latest" }
-        if value.hasPrefix(">=") {
-            value = String(value.dropFirst(2)).trimmingCharacters(in: .whitespaces)
+        if value.isEmpty || value == "*" || value == "x" || value == "node" || value == "stable" { return "latest" }
+        if value.hasPrefix("lts/") { return "lts" }
+        if value.hasPrefix(">=") || value.hasPrefix(">") {
+            value = String(value.drop { $0 == ">" || $0 == "=" }).trimmingCharacters(in: .whitespaces)
             return String(value.split(whereSeparator: { $0 == " " || $0 == "," || $0 == "<" }).first ?? Substring(value))
         }
         if value.hasPrefix("^") {
             return String(value.dropFirst().split(separator: ".").first ?? "")
         }
+        if value.hasPrefix("~>") { value.removeFirst(2) } else if value.hasPrefix("~") || value.hasPrefix("=") { value.removeFirst() }
+        value = value.trimmingCharacters(in: .whitespaces)
         if value.hasPrefix("v"), value.dropFirst().first?.isNumber == true { value.removeFirst() }
+        // `20.x`, `3.*`: the part before the wildcard.
+        while value.hasSuffix(".x") || value.hasSuffix(".X") || value.hasSuffix(".*") { value.removeLast(2) }
         return value
     }
+
+    /// What a version may be once read: it becomes an image tag and a word of a command,
+    /// so anything else (a newline, a space, `/`, a quote) is refused, never passed on.
+    static func isValid(_ version: String) -> Bool {
+        func alphanumeric(_ c: Unicode.Scalar) -> Bool { ("a"..."z").contains(c) || ("A"..."Z").contains(c) || ("0"..."9").contains(c) }
+        guard let first = version.unicodeScalars.first, alphanumeric(first), version.unicodeScalars.count <= maxLength else { return false }
+        return version.unicodeScalars.allSatisfy { alphanumeric($0) || $0 == "." || $0 == "_" || $0 == "+" || $0 == "-" }
+    }
+
+    static let maxLength = 64
 
     static let idiomatic: [String: [String]] = [
         "node": [".nvmrc", ".node-version"], "python": [".python-version"], "ruby": [".ruby-version"],

@@ -1,5 +1,5 @@
 import Foundation
-import Yams
+import SlipwayCore
 
 protocol Provider: Sendable {
     /// Railpack's name, lower-case.
@@ -43,7 +43,23 @@ public enum Detector {
         if let forced = config.provider { provider = providers.first { $0.name == forced.lowercased() } }
         var plan = provider?.plan(context) ?? BuildPlan(provider: nil)
         applyOverrides(&plan, context: context)
+        // A plan made from a partial view (a file refused, a limit reached) is not made at all.
+        let problems = tree.problems()
+        guard problems.isEmpty else { throw Failure(description: problems.joined(separator: "; ")) }
+        try checkVersions(plan)
         return plan
+    }
+
+    /// Every version the plan names becomes an image tag or a command word: one that is not
+    /// a plain version is refused with where to fix it, never rendered.
+    static func checkVersions(_ plan: BuildPlan) throws(Failure) {
+        let versions = plan.tools.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+            + (plan.runtimeVersion.map { [("runtime", $0)] } ?? [])
+        for (tool, version) in versions where !Versions.isValid(version) {
+            throw Failure(description: "the \(tool) version `\(Terminal.printable(version, limit: 40))` read from the repository (or RAILPACK_* settings) "
+                + "is not a version: use 1 to \(Versions.maxLength) letters, digits and . _ + -, as in 20, 3.12.1 or lts "
+                + "(engines, .nvmrc, .tool-versions, mise.toml, runtime.txt, railpack.json packages)")
+        }
     }
 
     static func loadConfig(_ tree: any FileTree, environment: [String: String]) throws(Failure) -> RailpackConfig {
@@ -53,7 +69,7 @@ public enum Detector {
             if let explicit { throw Failure(description: "RAILPACK_CONFIG_FILE names \(explicit), which is not in the repository") }
             return RailpackConfig()
         }
-        guard let data = JSONC.strip(text).data(using: .utf8),
+        guard let stripped = JSONC.strip(text), let data = stripped.data(using: .utf8),
               let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw Failure(description: "\(path) is not valid JSON; fix it or remove it (https://railpack.com/config/file)")
         }
@@ -98,9 +114,35 @@ public enum Detector {
 
     /// `web`, else `worker`, else the first entry.
     static func procfileStart(_ tree: any FileTree) -> String? {
-        guard let text = tree.read("Procfile"),
-              let map = (try? Yams.load(yaml: text)) as? [String: Any] else { return nil }
-        let entries = map.compactMapValues { $0 as? String }
+        guard let text = tree.read("Procfile") else { return nil }
+        let entries = Procfile.entries(text)
         return entries["web"] ?? entries["worker"] ?? entries.sorted { $0.key < $1.key }.first?.value
+    }
+}
+
+/// `name: command` lines, as Heroku reads a Procfile: a name of letters, digits, `_` and
+/// `-`, a colon, the command to the end of the line. Not YAML: a Procfile is read in one
+/// pass over its lines, whatever it holds.
+enum Procfile {
+    static func entries(_ text: String) -> [String: String] {
+        var entries: [String: String] = [:]
+        for line in text.split(whereSeparator: \.isNewline) {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            let name = line[..<colon]
+            guard !name.isEmpty, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") }) else { continue }
+            let command = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            if !command.isEmpty, entries[String(name)] == nil { entries[String(name)] = command }
+        }
+        return entries
+    }
+
+    /// `key: value` of a Staticfile (Cloud Foundry's static buildpack settings), quotes removed.
+    static func setting(_ key: String, in text: String) -> String? {
+        for line in text.split(whereSeparator: \.isNewline) {
+            guard let colon = line.firstIndex(of: ":"), line[..<colon].trimmingCharacters(in: .whitespaces) == key else { continue }
+            let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces).trimmingCharacters(in: ["\"", "'"])
+            return value.isEmpty ? nil : value
+        }
+        return nil
     }
 }

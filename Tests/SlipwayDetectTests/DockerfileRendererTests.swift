@@ -11,12 +11,12 @@ import Testing
     @Test func installFilesComeBeforeInstallAndTheSourceAfter() throws {
         let text = try DockerfileRenderer.render(try Detector.plan(nodeApp))
         let lines = text.split(separator: "\n").map(String.init)
-        let copyManifest = try #require(lines.firstIndex(of: "COPY package.json ./package.json"))
-        let install = try #require(lines.firstIndex { $0.hasSuffix("npm install") })
+        let copyManifest = try #require(lines.firstIndex(of: #"COPY ["package.json", "./package.json"]"#))
+        let install = try #require(lines.firstIndex { $0.hasSuffix(#""npm install"]"#) })
         let copyAll = try #require(lines.firstIndex(of: "COPY . ."))
-        let build = try #require(lines.firstIndex { $0.hasSuffix("npm run build") })
+        let build = try #require(lines.firstIndex { $0.hasSuffix(#""npm run build"]"#) })
         #expect(copyManifest < install && install < copyAll && copyAll < build)
-        #expect(lines.contains("COPY package-lock.json ./package-lock.json"))
+        #expect(lines.contains(#"COPY ["package-lock.json", "./package-lock.json"]"#))
         // Package-manager caches survive between builds.
         #expect(lines[install].hasPrefix("RUN --mount=type=cache,target=/root/.npm "))
         #expect(lines.contains("FROM node:20-bookworm-slim AS build"))
@@ -32,7 +32,7 @@ import Testing
         let text = try DockerfileRenderer.render(plan, images: BaseImages(["go": "mirror.internal/golang:{version}", "runtime": "mirror.internal/distroless"]))
         #expect(text.contains("FROM mirror.internal/golang:1.22 AS build"))
         #expect(text.contains("\nFROM mirror.internal/distroless\n"))
-        #expect(text.contains(#"RUN --mount=type=cache,target=/root/.cache/go-build --mount=type=cache,target=/go/pkg/mod go build -ldflags="-w -s" -o out"#))
+        #expect(text.contains(#"RUN --mount=type=cache,target=/root/.cache/go-build --mount=type=cache,target=/go/pkg/mod ["sh", "-c", "go build -ldflags=\"-w -s\" -o out"]"#))
     }
 
     /// What the official image lacks comes first: uv for a uv project, mvn without a wrapper.
@@ -41,8 +41,8 @@ import Testing
             "pyproject.toml": "[project]\nname = \"x\"\n", "uv.lock": "", "main.py": "print(1)",
         ])))
         let lines = uv.split(separator: "\n").map(String.init)
-        let setup = try #require(lines.firstIndex(of: "RUN pip install uv"))
-        let install = try #require(lines.firstIndex { $0.hasSuffix("uv sync --locked --no-dev --no-install-project") })
+        let setup = try #require(lines.firstIndex(of: #"RUN ["sh", "-c", "pip install uv"]"#))
+        let install = try #require(lines.firstIndex { $0.hasSuffix(#""uv sync --locked --no-dev --no-install-project"]"#) })
         #expect(setup < install)
         #expect(lines.contains("ENV PATH=/app/.venv/bin:$PATH"))
         let maven = try DockerfileRenderer.render(try Detector.plan(MemoryTree(["pom.xml": "<project/>"])))

@@ -1,5 +1,4 @@
 import Foundation
-import Yams
 
 struct PHPProvider: Provider {
     let name = "php"
@@ -9,7 +8,8 @@ struct PHPProvider: Provider {
     func plan(_ c: Context) -> BuildPlan {
         var version = "8.4"
         if let require = (c.json("composer.json")?["require"] as? [String: Any])?["php"] as? String {
-            version = require.replacingOccurrences(of: "^", with: "").trimmingCharacters(in: .whitespaces)
+            // `^8.3` asks for 8.3 (the image tags are minor versions); `>=8.1`, `~8.2` as everywhere.
+            version = Versions.fuzzy(require.replacingOccurrences(of: "^", with: ""))
         }
         var install = c.has("composer.json") ? ["composer install --optimize-autoloader --no-scripts --no-interaction"] : []
         var build: [String] = []
@@ -112,9 +112,7 @@ struct StaticfileProvider: Provider {
     /// `RAILPACK_STATIC_FILE_ROOT` → `Staticfile` root → `public` → `index.html` (the repository root).
     func root(_ c: Context) -> String? {
         if let root = c.railpack("STATIC_FILE_ROOT") { return root }
-        if let text = c.read("Staticfile"), let map = (try? Yams.load(yaml: text)) as? [String: Any], let root = map["root"] as? String {
-            return root
-        }
+        if let text = c.read("Staticfile"), let root = Procfile.setting("root", in: text) { return root }
         if c.has("public") { return "public" }
         if c.has("index.html") { return "." }
         return nil
