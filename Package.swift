@@ -102,6 +102,7 @@ let package = Package(
         // HTTP: webhooks, health, JSON API.
         .target(name: "SlipwayServer", dependencies: [
             "SlipwayCore", "SlipwayWebhooks", "SlipwayStore", "SlipwayController",
+            .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOFoundationCompat", package: "swift-nio"),

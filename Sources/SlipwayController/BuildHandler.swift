@@ -37,10 +37,32 @@ struct BuildHandler: JobHandler {
         defer { try? FileManager.default.removeItem(atPath: workDir) }
         let sha: String
         do {
+            // A commit is named by hex digits only: anything else would be resolved as a branch.
+            if let named = deployment.record.sha, named.isEmpty || !named.allSatisfy(\.isHexDigit) {
+                try await fail(id, "`\(Terminal.printable(named, limit: 80))` is not a commit SHA; nothing was built", logger: logger)
+                return
+            }
             await log.note("fetching \(policy.source.repo)")
             try await pipeline.git.fetch(repo, logger: logger)
             sha = try await pipeline.git.resolve(deployment.record.sha ?? policy.source.branch, in: repo)
             if deployment.record.sha != sha { try await store.setSHA(id, sha: sha) }
+            if deployment.record.trigger == .push {
+                let branch = deployment.record.branch ?? policy.source.branch
+                switch try await verifyPush(id, sha: sha, branch: branch, service: deployment.record.service, repo: repo) {
+                case .deploy:
+                    await log.note("branch \(branch) is at \(RolloutDecisions.shortSHA(sha)) in the repository, as the push said")
+                case .supersede(let reason):
+                    logger.info("push superseded by the branch's newer head", metadata: ["reason": "\(reason)"])
+                    await log.note(reason)
+                    try await store.refusePush(id, state: .superseded, reason: reason)
+                    return
+                case .refuse(let reason):
+                    logger.warning("push refused: the repository does not confirm it", metadata: ["reason": "\(reason)"])
+                    try await store.appendLogs(id, stream: "build", lines: ["REFUSED: " + reason])
+                    try await store.refusePush(id, state: .failed, reason: reason)
+                    return
+                }
+            }
             await log.note("checking out \(sha)")
             try await pipeline.git.checkout(sha, of: repo, into: workDir)
         } catch let error as GitError {
@@ -106,6 +128,24 @@ struct BuildHandler: JobHandler {
         } catch let error as TarArchive.TooLarge {
             try await fail(id, "\(error)", logger: sourceLogger)
         }
+    }
+
+    /// Asks the fetched mirror whether the push is what the repository says (`PushVerification`).
+    func verifyPush(_ id: Int64, sha: String, branch: String, service: String, repo: RepoURL) async throws -> PushVerification.Verdict {
+        let git = pipeline.git
+        let head = try await git.branchHead(branch, in: repo)
+        var facts = PushVerification.Facts(sha: sha, branch: branch, head: head)
+        if let head, head != sha { facts.shaIsAncestorOfHead = try await git.isAncestor(sha, of: head, in: repo) }
+        if let liveID = try await pipeline.store.service(named: service)?.liveDeploymentID,
+           let live = try await pipeline.store.deployment(liveID).record.sha {
+            facts.live = live
+            facts.shaIsAncestorOfLive = try await git.isAncestor(sha, of: live, in: repo)
+        }
+        if let before = try await pipeline.store.pushedBefore(deploymentID: id) {
+            facts.before = before
+            facts.beforeIsAncestorOfSHA = try await git.isAncestor(before, of: sha, in: repo)
+        }
+        return PushVerification.decide(facts, service: service)
     }
 
     /// Asks the registry what the pushed tag points at: a different digest means another

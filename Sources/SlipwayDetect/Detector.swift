@@ -41,6 +41,7 @@ public enum Detector {
         var provider = detected
         // A provider named in railpack.json is used instead (an unknown name: none, as Railpack does).
         if let forced = config.provider { provider = providers.first { $0.name == forced.lowercased() } }
+        if let text = tree.read("Procfile"), let problem = Procfile.problem(text) { throw Failure(description: problem) }
         var plan = provider?.plan(context) ?? BuildPlan(provider: nil)
         applyOverrides(&plan, context: context)
         // A plan made from a partial view (a file refused, a limit reached) is not made at all.
@@ -134,6 +135,20 @@ enum Procfile {
             if !command.isEmpty, entries[String(name)] == nil { entries[String(name)] = command }
         }
         return entries
+    }
+
+    /// A Procfile written as YAML with anchors or aliases (`&a`, `*a`): Heroku would run those
+    /// words as commands; here the build fails at once, saying so (an alias bomb included).
+    static func problem(_ text: String) -> String? {
+        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            let value = line[line.index(after: colon)...].drop { $0 == " " || $0 == "\t" }
+            if let first = value.first, first == "&" || first == "*", value.dropFirst().first.map({ $0.isLetter || $0.isNumber || $0 == "_" }) == true {
+                return "Procfile line \(number + 1) uses a YAML anchor or alias (`\(Terminal.printable(String(value.prefix(20)), limit: 20))`); "
+                    + "a Procfile is plain `name: command` lines, as Heroku reads it: write each command out"
+            }
+        }
+        return nil
     }
 
     /// `key: value` of a Staticfile (Cloud Foundry's static buildpack settings), quotes removed.

@@ -13,6 +13,11 @@ public protocol GitFetcher: Sendable {
     func changedPaths(from before: String, to after: String, in repo: RepoURL) async throws -> [String]?
     /// The remote's branch heads (`refs/heads/…` → SHA), without fetching.
     func remoteHeads(_ repo: RepoURL) async throws -> [String: String]
+    /// The commit `refs/heads/<branch>` points at in the mirror; nil when there is no such branch.
+    func branchHead(_ branch: String, in repo: RepoURL) async throws -> String?
+    /// Whether `ancestor` is an ancestor of `descendant` in the mirror (a commit is not its own);
+    /// nil when either is not there.
+    func isAncestor(_ ancestor: String, of descendant: String, in repo: RepoURL) async throws -> Bool?
 }
 
 public struct GitError: Error, Sendable, CustomStringConvertible {

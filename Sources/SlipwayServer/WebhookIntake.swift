@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Logging
 import SlipwayCore
@@ -88,12 +89,13 @@ public final class WebhookIntake: Sendable {
             logger.warning("webhook body refused", metadata: ["webhook.provider": "\(provider.rawValue)", "error": "\(error.message)"])
             return .badRequest(error.message)
         }
-        let baseID = events[0].deliveryID ?? Self.fallbackDeliveryID(events[0])
+        let bodyHash = Self.hex(SHA256.hash(data: body))
+        let baseID = events[0].deliveryID ?? Self.fallbackDeliveryID(events[0], bodyHash: bodyHash)
         // Encoded here, in parallel with other requests, rather than in the one writer.
         let work = try events.enumerated().map { index, event in
             // A body with several changes is one delivery per change; the suffix keeps redeliveries recognisable.
             (event: event, deliveryID: index == 0 ? baseID
-                : (event.deliveryID.map { "\($0)#\(index + 1)" } ?? Self.fallbackDeliveryID(event)),
+                : (event.deliveryID.map { "\($0)#\(index + 1)" } ?? Self.fallbackDeliveryID(event, bodyHash: bodyHash)),
              payload: try DeliveryRecord.payload(of: event))
         }
         let results: [DeliveryResult]
@@ -158,10 +160,14 @@ public final class WebhookIntake: Sendable {
         return "\(header) is missing or does not match the body and the secret in \(endpoint.secretVariable)"
     }
 
-    /// Without a delivery id header, the (repo, ref, after-SHA) triple stands in.
-    static func fallbackDeliveryID(_ event: NormalizedEvent) -> String {
-        let parts = [event.repository?.cloneURL, event.ref, event.after, event.pullRequest.map { "pr\($0.number)" },
-                     event.pullRequest.map { $0.action.rawValue }]
-        return "derived:" + parts.map { $0 ?? "-" }.joined(separator: "|")
+    /// Without a delivery id header, what the delivery says stands in: its repository, ref,
+    /// old and new heads, pull request, and a hash of the body. The same body sent again is a
+    /// redelivery; the store tells a later push of the same heads from one (`deliveryIDs`).
+    static func fallbackDeliveryID(_ event: NormalizedEvent, bodyHash: String) -> String {
+        let parts = [event.repository?.cloneURL, event.ref, event.before, event.after, event.pullRequest.map { "pr\($0.number)" },
+                     event.pullRequest.map { $0.action.rawValue }, bodyHash]
+        return DeliveryRecord.derivedPrefix + hex(SHA256.hash(data: Data(parts.map { $0 ?? "-" }.joined(separator: "\u{0}").utf8))).prefix(40)
     }
+
+    static func hex(_ digest: SHA256.Digest) -> String { digest.map { String(format: "%02x", $0) }.joined() }
 }

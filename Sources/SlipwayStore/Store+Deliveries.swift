@@ -16,6 +16,19 @@ public struct DeliveryRecord: Sendable {
         self.payload = payload
     }
 
+    /// Ids made by Slipway for deliveries that came without one.
+    public static let derivedPrefix = "derived:"
+
+    /// A short, stable mark of a delivery id.
+    static func mark(_ id: String) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325    // FNV-1a: stable across processes, unlike Hasher
+        for byte in id.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x100_0000_01b3
+        }
+        return String(hash, radix: 16)
+    }
+
     /// The stored form of an event.
     public static func payload(of event: NormalizedEvent) throws -> String {
         String(decoding: try JSONEncoder().encode(event), as: UTF8.self)
@@ -102,14 +115,15 @@ extension Store {
     /// One row per delivery; a delivery seen before (or twice in the batch) gets nil.
     static func insertDeliveries(_ records: [DeliveryRecord], on connection: PostgresConnection,
                                  logger: Logger) async throws -> [Int64?] {
+        let ids = try await deliveryIDs(records, on: connection, logger: logger)
         var columns = (provider: [String](), delivery: [String](), event: [String](), kind: [String](), repository: [String](),
                        ref: [String](), before: [String](), after: [String](), outcome: [String](), detail: [String](),
                        payload: [String]())
-        for record in records {
+        for (record, id) in zip(records, ids) {
             let event = record.event
             let (outcome, detail) = EventMatching.summary(for: event, outcomes: record.outcomes)
             columns.provider.append(event.provider.rawValue)
-            columns.delivery.append(record.deliveryID)
+            columns.delivery.append(id)
             columns.event.append(event.event)
             columns.kind.append(event.kind.rawValue)
             columns.repository.append(event.repository?.cloneURL ?? "")
@@ -138,7 +152,43 @@ extension Store {
             inserted[provider + "\u{0}" + delivery] = id
         }
         // The first record of a key takes its row; a repeat within the batch is a duplicate like any redelivery.
-        return records.map { record in inserted.removeValue(forKey: record.event.provider.rawValue + "\u{0}" + record.deliveryID) }
+        return zip(records, ids).map { record, id in inserted.removeValue(forKey: record.event.provider.rawValue + "\u{0}" + id) }
+    }
+
+    /// The ids rows are stored under. A delivery without a provider id has one derived from
+    /// what it says (`derived:…`); it is a repeat only of the delivery just before it on its
+    /// ref. The same push made again later (A→B, back to A, then B again) is told apart by
+    /// what came before it: its id gets that delivery's mark.
+    static func deliveryIDs(_ records: [DeliveryRecord], on connection: PostgresConnection, logger: Logger) async throws -> [String] {
+        func key(_ event: NormalizedEvent) -> [String] { [event.provider.rawValue, event.repository?.cloneURL ?? "", event.ref ?? ""] }
+        let derived = records.filter { $0.deliveryID.hasPrefix(DeliveryRecord.derivedPrefix) && $0.event.ref != nil }
+        guard !derived.isEmpty else { return records.map(\.deliveryID) }
+        let keys = Array(Set(derived.map { key($0.event) }))
+        let rows = try await connection.query("""
+            SELECT k.provider, k.repository, k.ref, l.delivery_id
+            FROM unnest(\(keys.map { $0[0] })::text[], \(keys.map { $0[1] })::text[], \(keys.map { $0[2] })::text[]) AS k(provider, repository, ref)
+            CROSS JOIN LATERAL (SELECT delivery_id FROM webhook_deliveries w
+                                WHERE w.provider = k.provider AND w.repository = nullif(k.repository, '') AND w.ref = k.ref
+                                ORDER BY id DESC LIMIT 1) l
+            """, logger: logger)
+        var latest: [[String]: String] = [:]
+        for try await (provider, repository, ref, delivery) in rows.decode((String, String, String, String).self) {
+            latest[[provider, repository, ref]] = delivery
+        }
+        return records.map { record in
+            let id = record.deliveryID
+            guard id.hasPrefix(DeliveryRecord.derivedPrefix), record.event.ref != nil else { return id }
+            let ref = key(record.event)
+            let stored: String
+            if let previous = latest[ref] {
+                let previousBase = previous.split(separator: "~", maxSplits: 1).first.map(String.init) ?? previous
+                stored = previousBase == id ? previous : "\(id)~\(DeliveryRecord.mark(previous))"
+            } else {
+                stored = id
+            }
+            latest[ref] = stored
+            return stored
+        }
     }
 
     static func enqueuePathJobs(_ waiting: [(rowID: Int64, services: [String])], on connection: PostgresConnection,

@@ -5,7 +5,7 @@ import SlipwayCore
 extension Store {
     static let deploymentColumns = """
         id, service, trigger, state, sha, branch, image, digest, reason, rollback_of, policy::text AS policy,
-        created_at, updated_at, live_at, finished_at, runtime_ref
+        created_at, updated_at, live_at, finished_at, runtime_ref, push_refused
         """
 
     /// Inserts a deployment of `service` with a snapshot of its policy; returns its id and that policy.
@@ -74,6 +74,7 @@ extension Store {
     /// ended is left alone (returns false), so a late or repeated step cannot revive it.
     @discardableResult
     public func transition(_ id: Int64, to state: DeploymentState, reason: String? = nil) async throws -> Bool {
+        let reason = reason.map { Terminal.printable($0, newlines: true) }
         let rows = try await client.query("""
             UPDATE deployments SET state = \(state.rawValue), reason = coalesce(\(reason), reason), updated_at = now(),
                 started_at = CASE WHEN \(state.rawValue) = 'building' THEN coalesce(started_at, now()) ELSE started_at END,
@@ -166,7 +167,7 @@ extension Store {
             sha: try row.value("sha"), image: try row.value("image"), digest: try row.value("digest"),
             reason: try row.value("reason"), createdAt: try row.value("created_at"),
             liveAt: try row.value("live_at"), finishedAt: try row.value("finished_at"), policy: policy,
-            branch: try row.value("branch"), runtimeRef: try row.value("runtime_ref"))
+            branch: try row.value("branch"), runtimeRef: try row.value("runtime_ref"), pushRefused: try row.value("push_refused"))
         return record
     }
 }

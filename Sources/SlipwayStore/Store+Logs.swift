@@ -21,12 +21,15 @@ public struct DeploymentEvent: Sendable, Hashable {
 }
 
 extension Store {
-    /// Appends lines in one statement (build output arrives in bursts).
+    /// Appends lines in one statement (build output arrives in bursts). Lines are stored as
+    /// `Terminal.printable` makes them: a step's NUL byte cannot fail the batch (and hide the
+    /// step's own log), nor can an escape sequence reach whoever reads the log later.
     public func appendLogs(_ deploymentID: Int64, stream: String, lines: [String]) async throws {
         guard !lines.isEmpty else { return }
+        let clean = lines.map { Terminal.printable($0) }
         try await client.query("""
             INSERT INTO deployment_logs (deployment_id, stream, line)
-            SELECT \(deploymentID), \(stream), unnest(\(lines)::text[])
+            SELECT \(deploymentID), \(stream), unnest(\(clean)::text[])
             """, logger: logger)
     }
 
@@ -51,7 +54,9 @@ extension Store {
     @discardableResult
     public func addEvent(_ deploymentID: Int64, kind: String, key: String?, message: String,
                          detail: [String: String] = [:]) async throws -> Bool {
-        try await client.query("""
+        let message = Terminal.printable(message, newlines: true)
+        let detail = detail.mapValues { Terminal.printable($0, newlines: true) }
+        return try await client.query("""
             INSERT INTO deployment_events (deployment_id, kind, key, message, detail)
             VALUES (\(deploymentID), \(kind), \(key), \(message), \(try Self.json(detail))::jsonb)
             ON CONFLICT (deployment_id, kind, key) DO NOTHING

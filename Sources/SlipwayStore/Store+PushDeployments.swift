@@ -68,12 +68,15 @@ extension Store {
                             \(wanted.map { $0.ref ?? "" })::text[], \(wanted.map { $0.before ?? "" })::text[])
                      AS w(service, sha, branch, delivery, position, ref, before)
                 JOIN services s ON s.name = w.service AND s.removed_at IS NULL
-                -- Not again: the same push (another announcement of it), or the commit deploying or live
-                -- with nothing newer on the way (a push back to it while another commit builds must win).
+                -- Not again: the same push (another announcement of it, unless the branch went back to its
+                -- old head since: A→B, back to A, then B again deploys B again), or the commit deploying
+                -- or live with nothing newer on the way (a push back to it while another commit builds must win).
                 -- (w.service, not s.name, in the lookups: both columns of the (service, …) indexes are then used.)
                 WHERE NOT EXISTS (SELECT 1 FROM deployments d WHERE d.service = w.service AND d.sha = w.sha
-                                  AND (EXISTS (SELECT 1 FROM webhook_deliveries x WHERE x.id = d.delivery_id
-                                               AND x.ref = nullif(w.ref, '') AND x.before_sha IS NOT DISTINCT FROM nullif(w.before, ''))
+                                  AND ((EXISTS (SELECT 1 FROM webhook_deliveries x WHERE x.id = d.delivery_id
+                                                AND x.ref = nullif(w.ref, '') AND x.before_sha IS NOT DISTINCT FROM nullif(w.before, ''))
+                                        AND NOT EXISTS (SELECT 1 FROM deployments l WHERE l.service = w.service AND l.id > d.id
+                                                        AND l.trigger = 'push' AND l.sha = nullif(w.before, '')))
                                        OR ((d.state IN ('queued', 'building', 'pushing', 'rolling_out', 'watching')
                                             OR d.id = s.live_deployment_id)
                                            AND NOT EXISTS (SELECT 1 FROM deployments n WHERE n.service = w.service AND n.id > d.id

@@ -53,17 +53,21 @@ public enum WebhookParser {
                                message: "no provider header (X-GitHub-Event, X-Gitlab-Event or X-Event-Key)")
         }
         let delivery = deliveryID(for: headers, provider: provider)
+        let events: [NormalizedEvent]
         switch provider {
         case .github:
-            return [try GitHubParser.parse(event: headers["X-GitHub-Event"] ?? "", deliveryID: delivery, body: body)]
+            events = [try GitHubParser.parse(event: headers["X-GitHub-Event"] ?? "", deliveryID: delivery, body: body)]
         case .gitlab:
-            return [try GitLabParser.parse(event: headers["X-Gitlab-Event"] ?? "", deliveryID: delivery, body: body)]
+            events = [try GitLabParser.parse(event: headers["X-Gitlab-Event"] ?? "", deliveryID: delivery, body: body)]
         case .bitbucket:
-            return try BitbucketCloudParser.parse(event: headers["X-Event-Key"] ?? "", deliveryID: delivery, body: body)
+            events = try BitbucketCloudParser.parse(event: headers["X-Event-Key"] ?? "", deliveryID: delivery, body: body)
         case .bitbucketServer:
-            return try BitbucketServerParser.parse(event: headers["X-Event-Key"] ?? "", deliveryID: delivery, body: body)
+            events = try BitbucketServerParser.parse(event: headers["X-Event-Key"] ?? "", deliveryID: delivery, body: body)
         case .poll:
             throw WebhookError(kind: .unknownProvider, message: "polled events have no webhook form")
         }
+        var checked: [NormalizedEvent] = []
+        for event in events { checked.append(try EventValidation.validate(event)) }
+        return checked
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SlipwayCore
 import SlipwayDetect
 
 struct DetectCommand: AsyncParsableCommand {
@@ -46,7 +47,7 @@ struct DetectCommand: AsyncParsableCommand {
                 throw CLIError(error.description)
             }
         } else {
-            print(DetectText.render(plan))
+            print(Terminal.printable(DetectText.render(plan), newlines: true))
         }
         if plan.provider == nil {
             if json || dockerfile { printError(DetectText.nothingDetected) }

@@ -33,7 +33,8 @@ struct StatusCommand: AsyncParsableCommand {
                 let sha = d.sha.map(RolloutDecisions.shortSHA) ?? (d.image ?? "-")
                 print("  #\(d.id)  \(d.state.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0))  \(sha)  \(d.trigger.rawValue)  \(ISO8601.format(d.createdAt))")
                 if let reason = d.reason, d.state == .failed || d.state == .rolledBack || d.state == .superseded {
-                    for line in reason.split(separator: "\n").prefix(6) { print("      \(line)") }
+                    // Rows stored before lines were cleaned on the way in are cleaned on the way out.
+                    for line in reason.split(separator: "\n").prefix(6) { print("      \(Terminal.printable(String(line)))") }
                 }
             }
         }
@@ -61,13 +62,13 @@ struct LogsCommand: AsyncParsableCommand {
             var after: Int64 = 0
             while true {
                 for line in try await store.logs(id, after: after) {
-                    print(line.line)
+                    print(Terminal.printable(line.line))
                     after = line.id
                 }
                 let state = try await store.deployment(id).record.state
                 if !follow || state.isFinal {
                     if state.isFinal, let reason = try await store.deployment(id).record.reason {
-                        print("== \(state.rawValue): \(reason)")
+                        print("== \(state.rawValue): \(Terminal.printable(reason, newlines: true))")
                     } else {
                         print("== \(state.rawValue)")
                     }

@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOFoundationCompat
 import SlipwayBuild
+import SlipwaySystem
 import Testing
 
 @Suite struct TarArchiveTests {
@@ -55,6 +56,23 @@ import Testing
         let ignore = DockerIgnore(fileContents: "node_modules\n**/*.log\n!src/keep.log\n# comment\n")
         let names = try list(try TarArchive.of(directory: dir, ignore: ignore)).map { String($0.split(separator: " ").last!) }
         #expect(Set(names) == ["Dockerfile", "src/", "src/keep.log", "src/a.js"])
+    }
+
+    /// A link to a folder of the server is one entry of the archive: nothing below it is read.
+    @Test func linksAreNeverWalkedInto() throws {
+        let dir = try tree(["Dockerfile": "FROM x\n"], symlinks: ["etc": "/etc", "everything": "/"])
+        let listing = try list(try TarArchive.of(directory: dir))
+        #expect(listing.count == 3)
+        #expect(listing.contains { $0.hasSuffix("etc -> /etc") && $0.hasPrefix("l") })
+        #expect(!listing.contains { $0.contains("passwd") || $0.contains("everything/") })
+    }
+
+    @Test func aDockerignoreThatLeadsOutIsRefused() throws {
+        let outside = try tree(["ignore": "secret-pattern\n"])
+        let dir = try tree(["Dockerfile": "FROM x\n"], symlinks: [".dockerignore": "\(outside)/ignore"])
+        #expect(throws: Confinement.Escape.self) { try DockerIgnore.load(directory: dir) }
+        let inside = try tree(["Dockerfile": "FROM x\n", "ignore.txt": "*.log\n"], symlinks: [".dockerignore": "ignore.txt"])
+        #expect(try DockerIgnore.load(directory: inside).excludes("a.log"))
     }
 
     @Test func refusesContextsOverTheLimit() throws {

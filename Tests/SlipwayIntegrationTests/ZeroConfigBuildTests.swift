@@ -48,11 +48,35 @@ struct ZeroConfigBuildTests {
             "start.sh": "#!/bin/sh\necho \"zero-config up as $(id -un)\"\nwhile true; do sleep 1; done\n",
         ])
         defer { Task { try? await engine.removeContainer(container) } }
-        #expect(dockerfile.contains("RUN chmod +x start.sh"))
+        #expect(dockerfile.contains(#"RUN ["sh", "-c", "chmod +x start.sh"]"#))
         #expect(dockerfile.contains(#"CMD ["sh", "-c", "sh start.sh"]"#))
         let lines = try await waitForLogs(engine, container, containing: "zero-config up")
         #expect(lines.contains { $0.contains("zero-config up as app") }, "\(lines)")
         #expect(try await engine.inspectContainer(container).status == "running")
+        try await engine.stopContainer(container, timeoutSeconds: 1)
+    }
+
+    /// Exec-form RUN with cache mounts, JSON-form COPY and a command holding a line break, built for real.
+    @Test func execFormStepsWithCacheMountsBuild() async throws {
+        let dir = try TestStack.temporaryDirectory("zero-config-exec")
+        try "#!/bin/sh\necho \"exec form up: $(tr '\\n' ' ' < /app/built)\"\nwhile true; do sleep 1; done\n".write(toFile: "\(dir)/start.sh", atomically: true, encoding: .utf8)
+        let plan = BuildPlan(provider: "shell", install: ["echo installed > /root/.cache/probe/mark"], build: ["echo one > built\necho two >> built"],
+                             start: "sh start.sh", installFiles: ["start.sh"], caches: ["/root/.cache/probe"])
+        let images = BaseImages(Dictionary(uniqueKeysWithValues: BaseImageDefaults.keys.map { ($0, try! TestStack.baseImage) }))
+        let dockerfile = try DockerfileRenderer.render(plan, images: images)
+        #expect(dockerfile.contains(#"RUN --mount=type=cache,target=/root/.cache/probe ["sh", "-c", "echo one > built\necho two >> built"]"#))
+        try dockerfile.write(toFile: "\(dir)/Dockerfile.slipway", atomically: true, encoding: .utf8)
+        let engine = try DockerEngine(host: TestStack.dockerHost)
+        let request = BuildRequest(contextDirectory: dir, dockerfile: "Dockerfile.slipway",
+                                   reference: try ImageReference(parsing: "\(try TestStack.registry)/zc/\(name)").withTag("exec"),
+                                   buildArgs: [:], network: TestStack.dockerNetwork, timeout: .minutes(5))
+        let built = try await EngineBuilder(engine: engine).build(request, observer: RecordingObserver())
+        let container = try await engine.createContainer(ContainerSpec(
+            name: name, image: built.reference, env: [:], labels: ["slipway.test": name], network: TestStack.dockerNetwork, restartPolicy: "no"))
+        defer { Task { try? await engine.removeContainer(container) } }
+        try await engine.startContainer(container)
+        let lines = try await waitForLogs(engine, container, containing: "exec form up")
+        #expect(lines.contains { $0.contains("exec form up: one two") }, "\(lines)")
         try await engine.stopContainer(container, timeoutSeconds: 1)
     }
 
@@ -62,7 +86,7 @@ struct ZeroConfigBuildTests {
             "public/about/index.html": "about\n",
         ])
         defer { Task { try? await engine.removeContainer(container) } }
-        #expect(dockerfile.contains("COPY --from=build /app/public /srv"))
+        #expect(dockerfile.contains(#"COPY --from=build ["/app/public", "/srv"]"#))
         // A second container in the site's network namespace asks for the page.
         let probe = try await engine.createContainer(ContainerSpec(
             name: "\(name)-probe", image: try TestStack.baseImage, env: [:], labels: ["slipway.test": name],

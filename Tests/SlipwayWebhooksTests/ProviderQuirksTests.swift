@@ -12,14 +12,14 @@ import Testing
     @Test func oldGitLabMergeRequestWithoutActionUsesItsState() throws {
         let event = try parse([("X-Gitlab-Event", "Merge Request Hook")], """
             {"object_kind":"merge_request","project":{"path_with_namespace":"a/b","git_http_url":"https://gl.example.com/a/b.git"},
-             "object_attributes":{"iid":7,"state":"merged","source_branch":"f","target_branch":"main","last_commit":{"id":"abc"}}}
+             "object_attributes":{"iid":7,"state":"merged","source_branch":"f","target_branch":"main","last_commit":{"id":"abc1234"}}}
             """)
         #expect(event.pullRequest?.action == .merged && event.pullRequest?.number == 7)
     }
 
     @Test func oldGitLabPushWithoutProjectNamesTheRepositoryFromItsHomepage() throws {
         let event = try parse([("X-Gitlab-Event", "Push Hook")], """
-            {"object_kind":"push","ref":"refs/heads/main","before":"1","after":"2",
+            {"object_kind":"push","ref":"refs/heads/main","before":"1111111111111111111111111111111111111111","after":"2222222222222222222222222222222222222222",
              "repository":{"name":"Diaspora","url":"git@example.com:mike/diaspora.git","homepage":"http://example.com/mike/diaspora",
                            "git_http_url":"http://example.com/mike/diaspora.git","git_ssh_url":"git@example.com:mike/diaspora.git"}}
             """)
@@ -39,7 +39,7 @@ import Testing
         let event = try parse([("X-Event-Key", "repo:refs_changed"), ("X-Request-Id", "r")], """
             {"eventKey":"repo:refs_changed","repository":{"slug":"shop","project":{"key":"ACME"},
               "links":{"self":[{"href":"https://bb.example.com/projects/ACME/repos/shop/browse"}]}},
-             "changes":[{"ref":{"id":"refs/heads/main","displayId":"main","type":"BRANCH"},"fromHash":"1","toHash":"2","type":"UPDATE"}]}
+             "changes":[{"ref":{"id":"refs/heads/main","displayId":"main","type":"BRANCH"},"fromHash":"1111111111111111111111111111111111111111","toHash":"2222222222222222222222222222222222222222","type":"UPDATE"}]}
             """)
         #expect(event.provider == .bitbucketServer)
         #expect(event.repository == .init(fullName: "ACME/shop", cloneURL: "https://bb.example.com/scm/acme/shop.git"))
@@ -80,11 +80,34 @@ import Testing
         #expect(!verify(.bitbucket, [("X-Hub-Signature", "sha1=abc")]))
     }
 
+    /// A signed push naming a branch as its commit would have the mirror resolve `refs/heads/<after>`.
+    @Test(arguments: ["some-branch", "HEAD", "main~3", "0d1a26e", "0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c0", ""])
+    func aPushMustNameFullCommitSHAs(_ after: String) throws {
+        let body = #"{"ref":"refs/heads/main","before":"6113728f27ae82c7b1a177c8d03f9e96e0adf246","after":"\#(after)","repository":{"full_name":"a/b"}}"#
+        #expect(throws: WebhookError.self) { try parse([("X-GitHub-Event", "push")], body) }
+        let before = #"{"ref":"refs/heads/main","before":"\#(after)","after":"6113728f27ae82c7b1a177c8d03f9e96e0adf246","repository":{"full_name":"a/b"}}"#
+        #expect(throws: WebhookError.self) { try parse([("X-GitHub-Event", "push")], before) }
+    }
+
+    @Test func shasAreLowerCasedAndSHA256RepositoriesAccepted() throws {
+        let upper = "6113728F27AE82C7B1A177C8D03F9E96E0ADF246"
+        let sha256 = String(repeating: "ab", count: 32)
+        let event = try parse([("X-GitHub-Event", "push")],
+                              #"{"ref":"refs/heads/main","before":"\#(upper)","after":"\#(sha256)","repository":{"full_name":"a/b"}}"#)
+        #expect(event.before == upper.lowercased() && event.after == sha256)
+    }
+
+    @Test(arguments: ["refs/heads/ma\\u001b[2Jin", "refs/heads/a b", "refs/heads/../x", "refs/heads/x.lock", "refs/heads/a\\u0000"])
+    func refsMustBeGitRefNames(_ ref: String) throws {
+        let body = #"{"ref":"\#(ref)","before":"6113728f27ae82c7b1a177c8d03f9e96e0adf246","after":"0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c","repository":{"full_name":"a/b"}}"#
+        #expect(throws: WebhookError.self) { try parse([("X-GitHub-Event", "push")], body) }
+    }
+
     @Test func aMultiChangeBodyPrintsItsFirstChangeAndAllOfThem() throws {
         let body = """
             {"push":{"changes":[
-              {"old":{"type":"branch","name":"main","target":{"hash":"1"}},"new":{"type":"branch","name":"main","target":{"hash":"2"}}},
-              {"old":null,"new":{"type":"tag","name":"v1","target":{"hash":"3"}}}]},
+              {"old":{"type":"branch","name":"main","target":{"hash":"1111111111111111111111111111111111111111"}},"new":{"type":"branch","name":"main","target":{"hash":"2222222222222222222222222222222222222222"}}},
+              {"old":null,"new":{"type":"tag","name":"v1","target":{"hash":"3333333333333333333333333333333333333333"}}}]},
              "repository":{"full_name":"acme/shop"}}
             """
         let event = try parse([("X-Event-Key", "repo:push"), ("X-Request-UUID", "u")], body)

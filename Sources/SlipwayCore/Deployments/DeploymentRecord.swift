@@ -19,12 +19,15 @@ public struct DeploymentRecord: Sendable, Hashable, Codable {
     public var branch: String?
     /// What the runtime knows it by (ECS: the task definition ARN it rolled out).
     public var runtimeRef: String?
+    /// A push the repository did not confirm (`PushVerification`): never the branch's newest commit.
+    public var pushRefused: Bool
 
     public init(id: Int64, service: String, trigger: DeploymentTrigger, state: DeploymentState,
                 sha: String? = nil, image: String? = nil, digest: String? = nil, reason: String? = nil,
                 createdAt: Date, liveAt: Date? = nil, finishedAt: Date? = nil, policy: Policy? = nil, branch: String? = nil,
-                runtimeRef: String? = nil) {
+                runtimeRef: String? = nil, pushRefused: Bool = false) {
         self.runtimeRef = runtimeRef
+        self.pushRefused = pushRefused
         self.policy = policy
         self.branch = branch
         self.id = id

@@ -11,7 +11,9 @@ public enum Reconciler {
         let live = input.liveID.flatMap { id in history.first { $0.id == id } }
         // The newest commit seen on the branch: every push or poll that concerns the
         // service records a deployment, even one superseded before it was built.
-        let head = history.first { $0.trigger == .push && $0.sha != nil && ($0.branch == nil || $0.branch == policy.source.branch) }
+        // A push the repository contradicted does not count.
+        let head = history.first { $0.trigger == .push && !$0.pushRefused && $0.sha != nil
+            && ($0.branch == nil || $0.branch == policy.source.branch) }
         // An operator's deploy, image or rollback that went live after that commit holds until
         // the next one — also once the loop has rolled it out again (self-heal, a policy change).
         let anchor = history.first { ($0.liveAt != nil || $0.id == live?.id) && $0.trigger != .reconcile && $0.trigger != .adopted

@@ -5,8 +5,9 @@
 public enum Terminal {
     /// `text` without escape sequences and control characters (tab kept), without the
     /// bidirectional overrides that reorder what a reader sees; cut to `limit` characters.
-    public static func printable(_ text: String, limit: Int? = nil) -> String {
-        guard needsCleaning(text) || limit.map({ text.count > $0 }) == true else { return text }
+    /// With `newlines`, line breaks stay (a multi-line reason, a Dockerfile); carriage returns go.
+    public static func printable(_ text: String, limit: Int? = nil, newlines: Bool = false) -> String {
+        guard needsCleaning(text, newlines: newlines) || limit.map({ text.count > $0 }) == true else { return text }
         var out = String.UnicodeScalarView()
         var scalars = text.unicodeScalars[...]
         while let c = scalars.popFirst() {
@@ -16,6 +17,8 @@ public enum Terminal {
             case 0x9B:
                 skipControlSequence(&scalars)
             case 0x09:
+                out.append(c)
+            case 0x0A where newlines:
                 out.append(c)
             case 0x00..<0x20, 0x7F, 0x80..<0xA0:
                 continue
@@ -31,9 +34,9 @@ public enum Terminal {
     }
 
     /// Whether `printable` would change `text` (most lines are plain: they are left as they are).
-    public static func needsCleaning(_ text: String) -> Bool {
+    public static func needsCleaning(_ text: String, newlines: Bool = false) -> Bool {
         text.unicodeScalars.contains { c in
-            c.value < 0x20 && c.value != 0x09 || (0x7F..<0xA0).contains(c.value)
+            c.value < 0x20 && c.value != 0x09 && !(newlines && c.value == 0x0A) || (0x7F..<0xA0).contains(c.value)
                 || (0x202A...0x202E).contains(c.value) || (0x2066...0x2069).contains(c.value)
         }
     }

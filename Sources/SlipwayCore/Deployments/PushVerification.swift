@@ -1,0 +1,71 @@
+/// Whether a push is what the repository says it is, once the mirror is fetched: a webhook
+/// (or a poll) names a commit, and only the repository can say that the branch points at it.
+/// A forged, replayed or stale announcement is not deployed; a branch force-pushed back to
+/// an older commit is.
+public enum PushVerification {
+    public struct Facts: Sendable, Hashable {
+        /// The commit the push named, and the branch it named.
+        public var sha: String
+        public var branch: String
+        /// The branch's head in the fetched mirror; nil: the branch is not there.
+        public var head: String?
+        /// Whether `sha` is an ancestor of `head` (the branch moved on since); nil: unknown.
+        public var shaIsAncestorOfHead: Bool?
+        /// The commit the service runs now, when it runs one.
+        public var live: String?
+        /// Whether `sha` is an ancestor of `live`; nil: unknown (`live` is not in the mirror).
+        public var shaIsAncestorOfLive: Bool?
+        /// The head before the push, when the announcement said.
+        public var before: String?
+        /// Whether `before` is an ancestor of `sha` (a fast-forward); nil: `before` is not in the mirror.
+        public var beforeIsAncestorOfSHA: Bool?
+
+        public init(sha: String, branch: String, head: String?, shaIsAncestorOfHead: Bool? = nil, live: String? = nil,
+                    shaIsAncestorOfLive: Bool? = nil, before: String? = nil, beforeIsAncestorOfSHA: Bool? = nil) {
+            self.sha = sha
+            self.branch = branch
+            self.head = head
+            self.shaIsAncestorOfHead = shaIsAncestorOfHead
+            self.live = live
+            self.shaIsAncestorOfLive = shaIsAncestorOfLive
+            self.before = before
+            self.beforeIsAncestorOfSHA = beforeIsAncestorOfSHA
+        }
+    }
+
+    public enum Verdict: Sendable, Hashable {
+        case deploy
+        /// The branch moved on: a newer push is the one to deploy.
+        case supersede(reason: String)
+        /// The repository contradicts the announcement: recorded, not deployed.
+        case refuse(reason: String)
+    }
+
+    static let zeroSHA = String(repeating: "0", count: 40)
+
+    public static func decide(_ facts: Facts, service: String) -> Verdict {
+        let short = RolloutDecisions.shortSHA(facts.sha)
+        guard let head = facts.head else {
+            return .refuse(reason: "the push names branch \(facts.branch), which the repository does not have (deleted since?); nothing was deployed")
+        }
+        guard head == facts.sha else {
+            if facts.shaIsAncestorOfHead == true {
+                return .supersede(reason: "branch \(facts.branch) has moved on to \(RolloutDecisions.shortSHA(head)) since this push of \(short); a newer push deploys the branch's head")
+            }
+            return .refuse(reason: "the push names commit \(short) but branch \(facts.branch) is at \(RolloutDecisions.shortSHA(head)) in the repository; "
+                + "a push is deployed only when its commit is what the branch points at (a forged or replayed webhook, or a branch rewritten since); nothing was deployed")
+        }
+        // The branch really is at the commit. Moving the service back to an ancestor of what
+        // runs takes a force-push that put the branch back there, not a fast-forward announcement.
+        if let live = facts.live, live != facts.sha, facts.shaIsAncestorOfLive == true {
+            // Forced: the old head is not behind the new one (or is gone from the mirror, as a
+            // force-push leaves it). A new branch or an unknown old head is not a force-push.
+            let forced = facts.before.map { $0 != zeroSHA && facts.beforeIsAncestorOfSHA != true } ?? false
+            if !forced {
+                return .refuse(reason: "commit \(short) is older than the live commit \(RolloutDecisions.shortSHA(live)) (an ancestor of it) and the push was not a force-push back to it; "
+                    + "to go back, run `slipway rollback \(service)` or `slipway deploy \(service) --sha \(short)`")
+            }
+        }
+        return .deploy
+    }
+}
