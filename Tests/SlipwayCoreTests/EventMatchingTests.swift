@@ -9,7 +9,7 @@ import Testing
     ]
     let sha = String(repeating: "a", count: 40)
 
-    func push(_ branch: String, url: String = "https://github.com/Acme/Shop.git", deleted: Bool = false) -> NormalizedEvent {
+    func push(_ branch: String, url: String = "https://github.com/acme/shop.git", deleted: Bool = false) -> NormalizedEvent {
         NormalizedEvent(provider: .github, kind: .push, event: "push",
                         repository: .init(fullName: "acme/shop", cloneURL: url), ref: "refs/heads/\(branch)",
                         branch: branch, after: deleted ? String(repeating: "0", count: 40) : sha, deleted: deleted)
@@ -21,6 +21,14 @@ import Testing
             .deploy(service: "web", sha: sha),
             .skip(service: "worker", reason: "push to branch main; the policy tracks release"),
         ])
+    }
+
+    /// `Team/App` and `team/app` may be two repositories: a policy differing only in case is told why it did not deploy.
+    @Test func pathsAreComparedExactlyAndACaseOnlyDifferenceIsNamed() {
+        let outcomes = EventMatching.outcomes(for: push("main", url: "https://github.com/Acme/Shop.git"), routes: routes)
+        #expect(!outcomes.contains { if case .deploy = $0 { true } else { false } })
+        #expect(outcomes.count == 2)
+        #expect(outcomes.allSatisfy { if case .skip(_, let reason) = $0 { reason.contains("only in letter case") } else { false } })
     }
 
     @Test func sshAndHttpsFormsMatch() {

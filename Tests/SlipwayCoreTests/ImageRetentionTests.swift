@@ -45,6 +45,16 @@ import Testing
         #expect(decision.delete.isEmpty, "1 is the rollback target of 2; 3…7 were never deployed here")
     }
 
+    /// Deleting a manifest deletes every tag on it: a release tag someone put on a commit Slipway
+    /// built keeps that image, whatever the retention count.
+    @Test func aManifestAlsoTaggedByHandIsKept() {
+        let tags = Self.tags + [.init(tag: "v1.4.0", digest: Self.digest(2))]
+        let decision = ImageRetention.plan(tags: tags, history: Self.history, live: ["web": 5], keep: 0)
+        #expect(decision.kept[Self.digest(2)] == "also tagged v1.4.0, which Slipway did not make")
+        #expect(!decision.delete.contains(Self.digest(2)))
+        #expect(decision.delete == [Self.digest(1), Self.digest(3), Self.digest(6)])
+    }
+
     /// Two services in one repository (staging and prod): each one's live image and rollback target stay.
     @Test func servicesSharingARepositoryKeepEachOthersImages() {
         let staging = [Self.record(10, .succeeded, n: 1, live: 10, service: "staging"), Self.record(11, .succeeded, n: 2, live: 11, service: "staging"),

@@ -4,7 +4,7 @@ import Testing
 @Suite struct RepoURLTests {
     @Test(arguments: [
         ("https://github.com/acme/shop.git", "github.com/acme/shop", RepoURL.Transport.https),
-        ("https://GitHub.com/Acme/Shop", "github.com/acme/shop", .https),
+        ("https://GitHub.com/Acme/Shop", "github.com/Acme/Shop", .https),
         ("https://github.com:443/acme/shop.git/", "github.com/acme/shop", .https),
         ("git@github.com:acme/shop.git", "github.com/acme/shop", .ssh),
         ("ssh://git@github.com:22/acme/shop.git", "github.com/acme/shop", .ssh),
@@ -21,8 +21,14 @@ import Testing
     }
 
     @Test func sameRepositoryAcrossForms() throws {
-        let forms = ["https://github.com/acme/shop.git", "git@github.com:acme/shop", "ssh://git@github.com/Acme/Shop.git"]
+        let forms = ["https://github.com/acme/shop.git", "git@github.com:acme/shop", "ssh://git@GitHub.com/acme/shop.git"]
         #expect(Set(try forms.map { try RepoURL($0).key }).count == 1)
+    }
+
+    /// A case-sensitive server holds `Team/App` and `team/app` as two repositories.
+    @Test func pathsKeepTheirCase() throws {
+        #expect(try RepoURL("https://git.example.com/Team/App.git").key != RepoURL("https://git.example.com/team/app.git").key)
+        #expect(try RepoURL("https://git.example.com/Team/App.git").key == "git.example.com/Team/App")
     }
 
     @Test(arguments: [

@@ -54,6 +54,12 @@ public enum ImageRetention {
         for tagged in tags where !deployed.contains(tagged.digest) && kept[tagged.digest] == nil {
             kept[tagged.digest] = "no Slipway deployment refers to it (tag \(tagged.tag))"
         }
+        // A delete takes every tag of a manifest: one that someone else also tagged (a release
+        // `v1.4.0` on the commit Slipway built) stays for that tag's sake.
+        let made = Set(history.compactMap { $0.image.flatMap { try? ImageReference(parsing: $0) }?.tag })
+        for tagged in tags where !made.contains(tagged.tag) && kept[tagged.digest] == nil {
+            kept[tagged.digest] = "also tagged \(tagged.tag), which Slipway did not make"
+        }
         let delete = Set(tags.map(\.digest)).subtracting(kept.keys).sorted()
         return Decision(kept: kept, delete: delete)
     }

@@ -36,9 +36,18 @@ public enum EventMatching {
         let keys = Set((event.repository?.urls ?? []).compactMap { try? RepoURL($0).key })
         guard !keys.isEmpty else { return [] }
         let related = routes.filter { keys.contains($0.repo.key) }.sorted { $0.service < $1.service }
+        // Paths are compared exactly (`Team/App` and `team/app` may be two repositories); a
+        // policy that differs only in case is told so rather than left silent.
+        let folded = Set(keys.map { $0.lowercased() })
+        let caseOnly = routes.filter { !keys.contains($0.repo.key) && folded.contains($0.repo.key.lowercased()) }
+            .sorted { $0.service < $1.service }
+            .map { route in
+                Outcome.skip(service: route.service, reason: "the policy's source.repo (\(route.repo.key)) differs from the pushed repository "
+                             + "(\(keys.sorted().joined(separator: ", "))) only in letter case; repository paths are compared exactly: write it as the provider does")
+            }
         // Sorting the file list only pays off when some service filters by paths.
         let changed = related.contains { !$0.paths.isEmpty } ? event.changedPaths.map(ChangedFiles.init) : nil
-        return related.map { route in
+        return caseOnly + related.map { route in
             switch event.kind {
             case .push:
                 guard event.branch == route.branch else {

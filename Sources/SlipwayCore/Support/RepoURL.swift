@@ -1,9 +1,10 @@
 import Foundation
 
 /// A git repository address from a policy or a webhook, with the key two addresses
-/// of the same repository share: `https://GitHub.com/Acme/Shop.git`,
+/// of the same repository share: `https://GitHub.com/acme/shop.git`,
 /// `git@github.com:acme/shop` and `ssh://git@github.com:22/acme/shop.git` all have
-/// the key `github.com/acme/shop`.
+/// the key `github.com/acme/shop`. Only the host is case-insensitive: on a server that
+/// tells `Team/App` from `team/app` they are two repositories, with two mirrors.
 public struct RepoURL: Sendable, Hashable, CustomStringConvertible {
     public enum Transport: String, Sendable { case https, http, ssh, local }
 
@@ -81,7 +82,7 @@ public struct RepoURL: Sendable, Hashable, CustomStringConvertible {
         for port in [":443", ":22", ":80"] where host.hasSuffix(port) {
             host = String(host.dropLast(port.count))
         }
-        return host + "/" + trimmedRepoPath(path).lowercased()
+        return host + "/" + trimmedRepoPath(path)
     }
 
     private static func normalizedLocalPath(_ path: String) -> String {
@@ -93,7 +94,7 @@ public struct RepoURL: Sendable, Hashable, CustomStringConvertible {
         var p = Substring(path)
         while p.hasPrefix("/") { p = p.dropFirst() }
         while p.hasSuffix("/") { p = p.dropLast() }
-        if p.lowercased().hasSuffix(".git") { p = p.dropLast(4) }
+        if p.hasSuffix(".git") { p = p.dropLast(4) }
         while p.hasSuffix("/") { p = p.dropLast() }
         return String(p)
     }
