@@ -25,7 +25,7 @@ let package = Package(
         .target(name: "SlipwayCore"),
         // Policy files: YAML → validated model, errors with file:line:col.
         .target(name: "SlipwayPolicy", dependencies: [
-            "SlipwayCore",
+            "SlipwayCore", "SlipwaySystem",
             .product(name: "Yams", package: "Yams"),
         ]),
         // SigV4, the credential chain, ECS/ECR/Logs calls; the ECS templates embedded from manifests/ecs.
@@ -73,7 +73,7 @@ let package = Package(
         ]),
         // Docker engine API client over a unix socket or TCP.
         .target(name: "SlipwayDocker", dependencies: [
-            "SlipwayCore",
+            "SlipwayCore", "SlipwaySystem",
             .product(name: "NIOFoundationCompat", package: "swift-nio"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
@@ -87,7 +87,7 @@ let package = Package(
         ]),
         // Runtime protocol; the local Docker runtime.
         .target(name: "SlipwayRuntime", dependencies: [
-            "SlipwayCore", "SlipwayDocker", "SlipwayAWS",
+            "SlipwayCore", "SlipwayDocker", "SlipwayAWS", "SlipwaySystem",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Long-running services: workers and job handlers (build, rollout, watch).
@@ -148,7 +148,7 @@ let package = Package(
         ),
 
         // Running external programs (argv arrays, no shell).
-        .target(name: "SlipwaySystem"),
+        .target(name: "SlipwaySystem", dependencies: ["SlipwayCore"]),
         // Helpers shared by the integration and end-to-end suites (temp repos, processes).
         .target(name: "SlipwayTestSupport", dependencies: ["SlipwaySystem"]),
 
@@ -172,7 +172,7 @@ let package = Package(
             "SlipwayAWS", "SlipwayRegistry",
             "SlipwayDetect",
             "SlipwayCore", "SlipwayPolicy", "SlipwayWebhooks", "SlipwayStore", "SlipwayGit", "SlipwayBuild",
-            "SlipwayRuntime", "SlipwayDocker", "SlipwayController", "SlipwayServer", "SlipwayTestSupport",
+            "SlipwayRuntime", "SlipwayDocker", "SlipwayController", "SlipwayServer", "SlipwayTestSupport", "SlipwaySystem",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "Logging", package: "swift-log"),

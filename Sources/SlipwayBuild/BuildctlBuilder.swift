@@ -34,7 +34,7 @@ public struct BuildctlBuilder: Builder {
         let work = "\(scratch)/slipway-buildctl-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         defer { try? FileManager.default.removeItem(atPath: work) }
-        let secrets = try BuildSecrets.files(request.secrets, in: work)
+        let secrets = try BuildSecrets.files(request.secrets, reader: request.secretReader, in: work)
         let metadata = "\(work)/metadata.json"
         let argv = BuildctlArguments.build(request, host: host, metadataFile: metadata, secrets: secrets)
         // buildctl pushes with a Docker config: one for this build, holding only this registry's login.
@@ -97,28 +97,20 @@ extension BuildObserver {
     }
 }
 
-/// Secret values written to files BuildKit reads them from (`--secret id=ID,src=FILE`).
+/// Secret values written to files BuildKit reads them from (`--secret id=ID,src=FILE`),
+/// in the build's own folder, readable by this user only.
 enum BuildSecrets {
-    static func files(_ secrets: [String: SecretReference], in folder: String) throws -> [BuildctlArguments.Secret] {
+    static func files(_ secrets: [String: SecretReference], reader: SecretReader, in folder: String) throws -> [BuildctlArguments.Secret] {
         try secrets.sorted { $0.key < $1.key }.map { id, reference in
-            switch reference {
-            case .file(let path):
-                guard FileManager.default.isReadableFile(atPath: path) else {
-                    throw BuildFailure(stage: .context, message: "build secret \(id): \(path) cannot be read on the Slipway server")
-                }
-                return .init(id: id, file: path)
-            case .environment(let name):
-                guard let value = ProcessInfo.processInfo.environment[name] else {
-                    throw BuildFailure(stage: .context, message: "build secret \(id): the environment variable \(name) is not set on the Slipway server")
-                }
-                let file = "\(folder)/secret-\(id)"
-                guard FileManager.default.createFile(atPath: file, contents: Data(value.utf8), attributes: [.posixPermissions: 0o600]) else {
-                    throw BuildFailure(stage: .context, message: "build secret \(id): could not be written for BuildKit")
-                }
-                return .init(id: id, file: file)
-            case .aws(let arn):
-                throw BuildFailure(stage: .context, message: "build secret \(id): \(arn.text) is in AWS; reading build secrets from Secrets Manager or SSM is not supported yet: use env: or file:")
+            let value: String
+            do { value = try reader.value(reference, for: "build secret \(id)") } catch {
+                throw BuildFailure(stage: .context, message: "\(error)", transient: false)
             }
+            let file = "\(folder)/secret-\(id)"
+            guard FileManager.default.createFile(atPath: file, contents: Data(value.utf8), attributes: [.posixPermissions: 0o600]) else {
+                throw BuildFailure(stage: .context, message: "build secret \(id): could not be written for BuildKit")
+            }
+            return .init(id: id, file: file)
         }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import SlipwayCore
 import SlipwayDocker
+import SlipwaySystem
 
 /// What to build and where to put it.
 public struct BuildRequest: Sendable, Hashable {
@@ -21,6 +22,8 @@ public struct BuildRequest: Sendable, Hashable {
     public var platform: String?
     /// Build secrets by id (`RUN --mount=type=secret,id=ID`), where their values are read from.
     public var secrets: [String: SecretReference]
+    /// Reads `secrets` within the operator's rules for what policies may name.
+    public var secretReader: SecretReader
     /// Images whose build cache seeds this build (the service's last one), so a builder that
     /// never built this repository (a new replica, a pruned cache) starts from the registry.
     public var cacheFrom: [String] = []
@@ -29,7 +32,8 @@ public struct BuildRequest: Sendable, Hashable {
 
     public init(contextDirectory: String, dockerfile: String, reference: ImageReference,
                 buildArgs: [String: String], network: String?, timeout: TimeSpan, target: String? = nil, cache: Bool = true,
-                platform: String? = nil, secrets: [String: SecretReference] = [:]) {
+                platform: String? = nil, secrets: [String: SecretReference] = [:], secretReader: SecretReader = .standard) {
+        self.secretReader = secretReader
         self.platform = platform
         self.secrets = secrets
         self.target = target

@@ -121,7 +121,7 @@ extension EngineBuilder {
         let work = "\(NSTemporaryDirectory())/slipway-secrets-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         defer { try? FileManager.default.removeItem(atPath: work) }
-        let secrets = try BuildSecrets.files(request.secrets, in: work)
+        let secrets = try BuildSecrets.files(request.secrets, reader: request.secretReader, in: work)
         let argv = Self.cliArguments(request, host: cli.host, secrets: secrets)
 
         await observer.phase(.building)

@@ -93,10 +93,11 @@ struct BuildHandler: JobHandler {
             contextDirectory: contextDirectory,
             dockerfile: dockerfile, reference: reference, buildArgs: policy.build.args,
             network: pipeline.dockerNetwork, timeout: policy.build.timeout,
-            target: policy.build.target, cache: policy.build.cache, platform: policy.build.platform, secrets: policy.build.secrets)
+            target: policy.build.target, cache: policy.build.cache, platform: policy.build.platform, secrets: policy.build.secrets,
+            secretReader: pipeline.secrets)
         if let credentials = policy.imageCredentials {
             do {
-                request.registryLogin = try RegistryAuth.from(credentials, registry: reference.registry)
+                request.registryLogin = try RegistryAuth.from(credentials, registry: reference.registry, reader: pipeline.secrets)
             } catch {
                 try await fail(id, "\(error)", logger: sourceLogger)
                 return
@@ -154,7 +155,9 @@ struct BuildHandler: JobHandler {
     func verify(_ built: BuiltImage, login: RegistryAuth?, log: DeploymentLog) async -> String? {
         guard var registry = pipeline.registry, let digest = built.digest, let reference = try? ImageReference(parsing: built.reference),
               let tag = reference.tag else { return nil }
-        if let user = login?.username { registry = registry.logging(in: RegistryCredentials(username: user, password: login?.password ?? "")) }
+        if let user = login?.username {
+            registry = registry.logging(in: RegistryCredentials(username: user, password: login?.password ?? ""), at: reference.registry ?? "docker.io")
+        }
         do {
             let held = try await registry.manifestDigest(host: reference.registry ?? "docker.io", repository: reference.path, reference: tag)
             guard held == digest else {

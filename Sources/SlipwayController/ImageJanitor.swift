@@ -5,6 +5,7 @@ import SlipwayCore
 import SlipwayDocker
 import SlipwayRegistry
 import SlipwayStore
+import SlipwaySystem
 
 /// Deletes images no deployment worth keeping refers to (`ImageRetention` decides), one
 /// service's repository at a time, on one replica (a lease), every `interval`.
@@ -17,7 +18,11 @@ public struct ImageJanitor: Service {
     let logger: Logger
     let holder = "\(ProcessInfo.processInfo.hostName):\(getpid())"
 
-    public init(store: Store, registry: RegistryClient, keep: Int, lease: LeaderLease, interval: Duration = .seconds(3600), logger: Logger) {
+    let secrets: SecretReader
+
+    public init(store: Store, registry: RegistryClient, keep: Int, lease: LeaderLease, interval: Duration = .seconds(3600),
+                secrets: SecretReader = .standard, logger: Logger) {
+        self.secrets = secrets
         self.store = store
         self.registry = registry
         self.keep = keep
@@ -96,8 +101,8 @@ public struct ImageJanitor: Service {
             var registry = self.registry
             for service in report.services {
                 guard let credentials = try await store.service(named: service)?.policy.imageCredentials else { continue }
-                let login = try RegistryAuth.from(credentials, registry: host)
-                registry = registry.logging(in: RegistryCredentials(username: login.username ?? "", password: login.password ?? ""))
+                let login = try RegistryAuth.from(credentials, registry: host, reader: secrets)
+                registry = registry.logging(in: RegistryCredentials(username: login.username ?? "", password: login.password ?? ""), at: host)
                 break
             }
             let tags = try await tagged(host: host, path: reference.path, registry: registry)

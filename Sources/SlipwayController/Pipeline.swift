@@ -6,6 +6,7 @@ import SlipwayGit
 import SlipwayRegistry
 import SlipwayRuntime
 import SlipwayStore
+import SlipwaySystem
 
 /// What the deployment job handlers work with: one real implementation of each seam.
 public struct Pipeline: Sendable {
@@ -23,10 +24,14 @@ public struct Pipeline: Sendable {
     public let baseImages: [String: String]
     /// Asked after each push whether it holds the digest the builder reported; nil: not asked.
     public let registry: RegistryClient?
+    /// Reads the secrets policies name (build secrets, registry logins), within the operator's rules.
+    public let secrets: SecretReader
 
     public init(store: Store, git: any GitFetcher, builder: any Builder, runtime: any Runtime,
                 workDirectory: String, dockerNetwork: String?, watchInterval: Duration = .milliseconds(500),
-                baseImages: [String: String] = [:], registry: RegistryClient? = nil, now: @escaping @Sendable () -> Date = { Date() }) {
+                baseImages: [String: String] = [:], registry: RegistryClient? = nil, secrets: SecretReader = .standard,
+                now: @escaping @Sendable () -> Date = { Date() }) {
+        self.secrets = secrets
         self.baseImages = baseImages
         self.registry = registry
         self.store = store

@@ -19,11 +19,13 @@ public struct PolicySync: Sendable {
     let store: Store
     let git: any GitFetcher
     let allowLocalRepos: Bool
+    let secretRules: SecretRules
     let workDirectory: String
     let logger: Logger
 
     public init(spec: PolicySourceSpec, store: Store, git: any GitFetcher, allowLocalRepos: Bool,
-                workDirectory: String, logger: Logger) {
+                secretRules: SecretRules = .standard(dataDirectory: nil), workDirectory: String, logger: Logger) {
+        self.secretRules = secretRules
         self.spec = spec
         self.store = store
         self.git = git
@@ -53,7 +55,7 @@ public struct PolicySync: Sendable {
             return try await settle(revision: sha) { () throws -> [LocatedPolicy] in
                 // Errors name files as the repository has them (`prod/web.yaml`), not the scratch checkout.
                 do {
-                    return try loader.load(path: path == "." ? checkout : "\(checkout)/\(path)").map { located in
+                    return try loader.load(path: path == "." ? checkout : "\(checkout)/\(path)", confinedTo: checkout).map { located in
                         var located = located
                         located.file = Self.relative(located.file, to: checkout)
                         return located
@@ -69,7 +71,7 @@ public struct PolicySync: Sendable {
         }
     }
 
-    var loader: PolicyLoader { PolicyLoader(allowLocalRepos: allowLocalRepos) }
+    var loader: PolicyLoader { PolicyLoader(allowLocalRepos: allowLocalRepos, secretRules: secretRules) }
 
     private func settle(revision: String, load: () throws -> [LocatedPolicy]) async throws -> Outcome {
         let source = spec.description

@@ -1,23 +1,44 @@
 import Foundation
 import SlipwayCore
+import SlipwaySystem
 
 /// Reads policy files from a folder (recursively, `*.yaml` and `*.yml`) or a single file.
 /// The set is all or nothing: one error anywhere and no policy of it is returned.
 public struct PolicyLoader: Sendable {
     public var parser: PolicyParser
 
-    public init(allowLocalRepos: Bool) {
-        parser = PolicyParser(allowLocalRepos: allowLocalRepos)
+    public init(allowLocalRepos: Bool, secretRules: SecretRules = .standard(dataDirectory: nil)) {
+        parser = PolicyParser(allowLocalRepos: allowLocalRepos, secretRules: secretRules)
     }
 
-    public func load(path: String) throws(PolicyErrors) -> [LocatedPolicy] {
+    /// Policy files are small: a larger one is refused before it is parsed.
+    public static let maxFileBytes = 1 << 20
+
+    /// - Parameter confinedTo: a checkout of a policies repository: files that are links leading
+    ///   out of it are refused, not read.
+    public func load(path: String, confinedTo: String? = nil) throws(PolicyErrors) -> [LocatedPolicy] {
         let files = try Self.policyFiles(at: path)
+        let confinement = confinedTo.map { Confinement(root: $0) }
         var diagnostics: [PolicyDiagnostic] = []
         var policies: [LocatedPolicy] = []
         for file in files {
+            if let confinement, Confinement.realPath(file).map(confinement.contains) != true {
+                diagnostics.append(PolicyDiagnostic(file: file, line: 1, column: 1,
+                    message: "a symbolic link that leads outside the policies repository; Slipway reads nothing outside the checkout: replace the link with the file itself"))
+                continue
+            }
             let text: String
             do {
-                text = try String(contentsOfFile: file, encoding: .utf8)
+                guard let handle = FileHandle(forReadingAtPath: file) else { throw CocoaError(.fileReadNoPermission) }
+                defer { try? handle.close() }
+                let data = try handle.read(upToCount: Self.maxFileBytes + 1) ?? Data()
+                guard data.count <= Self.maxFileBytes else {
+                    diagnostics.append(PolicyDiagnostic(file: file, line: 1, column: 1,
+                        message: "the file is over \(Self.maxFileBytes >> 20) MiB; a policy file holds a few services: split it"))
+                    continue
+                }
+                guard let decoded = String(data: data, encoding: .utf8) else { throw CocoaError(.fileReadInapplicableStringEncoding) }
+                text = decoded
             } catch {
                 diagnostics.append(PolicyDiagnostic(file: file, line: 1, column: 1, message: "cannot read the file as UTF-8 text: \(error.localizedDescription)"))
                 continue

@@ -61,11 +61,17 @@ extension PolicyParser {
 
     func secretReference(_ node: Node, at path: String, reader: inout NodeReader) -> SecretReference? {
         guard let text = reader.nonEmptyString(node, at: path) else { return nil }
+        let reference: SecretReference
         do {
-            return try SecretReference(parsing: text)
+            reference = try SecretReference(parsing: text)
         } catch {
             reader.report(node, "`\(path)`: \(error.message)")
             return nil
         }
+        if let problem = secretRules.problem(reference) {
+            reader.report(node, "`\(path)`: \(problem)")
+            return nil
+        }
+        return reference
     }
 }

@@ -7,8 +7,13 @@ import Yams
 /// Pure: no file system, no network.
 public struct PolicyParser: Sendable {
     public var allowLocalRepos: Bool
+    /// Which `env:` and `file:` references a policy may make.
+    public var secretRules: SecretRules
 
-    public init(allowLocalRepos: Bool) { self.allowLocalRepos = allowLocalRepos }
+    public init(allowLocalRepos: Bool, secretRules: SecretRules = .standard(dataDirectory: nil)) {
+        self.allowLocalRepos = allowLocalRepos
+        self.secretRules = secretRules
+    }
 
     static let topKeys = ["service", "source", "build", "image", "imageCredentials", "deploy", "rollback", "previews", "sync"]
     static let sourceKeys = ["repo", "branch", "paths", "poll", "credentials"]
@@ -33,6 +38,10 @@ public struct PolicyParser: Sendable {
             // Iterated in place: the sequence keeps a syntax error in itself instead of throwing.
             while let document = documents.next() {
                 if NodeReader.isNull(document) { continue }   // an empty document
+                if let problem = YAMLBudget.problem(document) {
+                    reader.report(line: document.mark?.line ?? 1, column: document.mark?.column ?? 1, problem)
+                    continue
+                }
                 if let policy = self.policy(from: document, reader: &reader) { policies.append(policy) }
             }
             if let error = documents.error { throw error }

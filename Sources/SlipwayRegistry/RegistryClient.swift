@@ -31,9 +31,12 @@ public final class RegistryClient: Sendable {
         self.credentials = credentials
     }
 
-    /// The same client, logging in with `credentials` everywhere (a policy's `imageCredentials`).
-    public func logging(in credentials: RegistryCredentials) -> RegistryClient {
-        RegistryClient(http: http, timeout: timeout) { _ in credentials }
+    /// The same client, logging in to `host` with `credentials` (a policy's `imageCredentials`,
+    /// for the registry of its image) and to every other host as before: a login is sent only
+    /// to the registry it belongs to.
+    public func logging(in credentials: RegistryCredentials, at host: String) -> RegistryClient {
+        let others = self.credentials
+        return RegistryClient(http: http, timeout: timeout) { asked in asked == host ? credentials : try await others(asked) }
     }
 
     /// Loopback and `.localhost` registries speak plain HTTP, as the Docker engine assumes.

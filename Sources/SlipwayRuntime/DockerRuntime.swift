@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import SlipwayCore
 import SlipwayDocker
+import SlipwaySystem
 
 /// Runs revisions as containers on a Docker engine (`deploy.target: docker`), labelled
 /// with their service and deployment so every question is answered by a label filter.
@@ -13,8 +14,11 @@ public struct DockerRuntime: Runtime {
     let engine: DockerEngine
     let network: String?
     let auth: RegistryAuthProvider
+    let secrets: SecretReader
 
-    public init(engine: DockerEngine, network: String?, auth: @escaping RegistryAuthProvider = RegistryAuth.anonymous) {
+    public init(engine: DockerEngine, network: String?, auth: @escaping RegistryAuthProvider = RegistryAuth.anonymous,
+                secrets: SecretReader = .standard) {
+        self.secrets = secrets
         self.engine = engine
         self.network = network
         self.auth = auth
@@ -34,7 +38,7 @@ public struct DockerRuntime: Runtime {
         let login: RegistryAuth
         do {
             if let credentials = revision.policy?.imageCredentials {
-                login = try RegistryAuth.from(credentials, registry: registry)
+                login = try RegistryAuth.from(credentials, registry: registry, reader: secrets)
             } else {
                 login = try await auth(registry)
             }

@@ -4,6 +4,7 @@ import SlipwayAWS
 import SlipwayDocker
 import SlipwayRegistry
 import SlipwayRuntime
+import SlipwaySystem
 
 /// The runtimes and registry logins of this process: the Docker engine always; ECS and
 /// ECR logins when AWS settings resolve (region and a credential source, the way the AWS
@@ -14,7 +15,7 @@ struct RuntimeWiring {
     var registryAuth: RegistryAuthProvider
 
     init(engine: DockerEngine, network: String?, environment: [String: String] = ProcessInfo.processInfo.environment,
-         logger: Logger) {
+         secrets: SecretReader = .standard, logger: Logger) {
         let config = DockerConfig.load(environment: environment)
         let fromConfig: RegistryAuthProvider = { host in
             config.credentials(for: host ?? "docker.io").map { RegistryAuth(username: $0.username, password: $0.password, serveraddress: host) }
@@ -24,11 +25,12 @@ struct RuntimeWiring {
         case .success(let client):
             let logins = ECRLogins(client: client, fallback: fromConfig)
             registryAuth = logins.provider
-            runtimes = Runtimes(docker: DockerRuntime(engine: engine, network: network, auth: logins.provider), ecs: ECSRuntime(client: client))
+            runtimes = Runtimes(docker: DockerRuntime(engine: engine, network: network, auth: logins.provider, secrets: secrets),
+                                ecs: ECSRuntime(client: client))
         case .failure(let problem):
             logger.debug("no ECS runtime", metadata: ["reason": "\(problem.description)"])
             registryAuth = fromConfig
-            runtimes = Runtimes(docker: DockerRuntime(engine: engine, network: network, auth: fromConfig), ecs: nil,
+            runtimes = Runtimes(docker: DockerRuntime(engine: engine, network: network, auth: fromConfig, secrets: secrets), ecs: nil,
                                 ecsUnavailable: problem.description)
         }
     }

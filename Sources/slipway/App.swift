@@ -14,6 +14,7 @@ import SlipwayRegistry
 import SlipwayRuntime
 import SlipwayServer
 import SlipwayStore
+import SlipwaySystem
 
 /// Which parts a `serve` process runs; replicas may split them.
 enum Roles: String, ExpressibleByArgument, CaseIterable {
@@ -26,7 +27,7 @@ enum Roles: String, ExpressibleByArgument, CaseIterable {
 enum App {
     static func loadPolicies(_ config: Configuration) throws -> [LocatedPolicy] {
         do {
-            return try PolicyLoader(allowLocalRepos: config.allowLocalRepos).load(path: config.policies)
+            return try PolicyLoader(allowLocalRepos: config.allowLocalRepos, secretRules: config.policySecretRules).load(path: config.policies)
         } catch {
             printError(error.description)
             printError("slipway: refusing to start with invalid policies (\(error.diagnostics.count) error\(error.diagnostics.count == 1 ? "" : "s")); fix them and check with `slipway policies validate \(config.policies)`")
@@ -76,7 +77,8 @@ enum App {
         let applied = try await store.migrate()
         if !applied.isEmpty { logger.info("database migrated", metadata: ["migrations.applied": "\(applied)"]) }
         let git = MirrorCache(directory: "\(dataDir)/mirrors", allowLocalRepos: config.allowLocalRepos)
-        let policySync = PolicySync(spec: spec, store: store, git: git, allowLocalRepos: config.allowLocalRepos,
+        let secrets = SecretReader(rules: config.policySecretRules)
+        let policySync = PolicySync(spec: spec, store: store, git: git, allowLocalRepos: config.allowLocalRepos, secretRules: secrets.rules,
                                     workDirectory: "\(dataDir)/work", logger: logger)
         let policiesWake = WakeSignal()
         let policyWatcher = PolicyWatcher(sync: policySync, interval: config.policiesPoll.duration, wake: policiesWake,
@@ -91,7 +93,7 @@ enum App {
             // The set applied last stays in force; the watcher keeps trying.
             logger.error("policies not read; serving with the set applied last", metadata: ["policies.source": "\(spec)", "error": "\(error)"])
         }
-        let wiring = RuntimeWiring(engine: engine, network: config.dockerNetwork, logger: logger)
+        let wiring = RuntimeWiring(engine: engine, network: config.dockerNetwork, secrets: secrets, logger: logger)
         let runtime = wiring.runtimes
 
         let wake = WakeSignal()
@@ -122,7 +124,8 @@ enum App {
                 workDirectory: "\(dataDir)/work",
                 dockerNetwork: config.dockerNetwork,
                 baseImages: config.baseImages,
-                registry: wiring.registry)
+                registry: wiring.registry,
+                secrets: secrets)
             let handlers = pipeline.handlers
             let stops = StopSignals()
             services.append(QueueListener(configuration: Database.connectionConfiguration(url), wake: wake, stops: stops,
@@ -133,7 +136,8 @@ enum App {
                                    logger: logger))
             if let keep = config.imageRetention {
                 services.append(ImageJanitor(store: store, registry: wiring.registry, keep: keep,
-                                             lease: LeaderLease(pool: store.pool, name: "image-retention", logger: logger), logger: logger))
+                                             lease: LeaderLease(pool: store.pool, name: "image-retention", logger: logger),
+                                             secrets: secrets, logger: logger))
             }
             if let interval = config.reconcileInterval {
                 services.append(ReconcileLoop(planner: Planner(store: store, runtime: runtime, logger: logger), store: store,

@@ -43,3 +43,11 @@ struct CLIError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
 }
+
+extension Configuration {
+    /// SLIPWAY_DATA_DIR as an absolute path.
+    var absoluteDataDir: String { URL(fileURLWithPath: dataDir).standardizedFileURL.path }
+
+    /// What policies' `env:` and `file:` references may name on this server.
+    var policySecretRules: SecretRules { secretRules(dataDirectory: absoluteDataDir) }
+}

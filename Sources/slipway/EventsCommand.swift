@@ -72,7 +72,7 @@ struct PoliciesCommand: AsyncParsableCommand {
         func run() async throws {
             let config = try global.configuration()
             do {
-                let policies = try PolicyLoader(allowLocalRepos: config.allowLocalRepos).load(path: path)
+                let policies = try PolicyLoader(allowLocalRepos: config.allowLocalRepos, secretRules: config.policySecretRules).load(path: path)
                 print("\(policies.count) service\(policies.count == 1 ? "" : "s") valid: \(policies.map(\.policy.service).joined(separator: ", "))")
             } catch {
                 print(error.description)

@@ -31,7 +31,7 @@ struct PlanCommand: AsyncParsableCommand {
         var policies: [Policy]?
         if case .folder(let path) = try PolicySourceSpec(parsing: config.policies) {
             do {
-                policies = try PolicyLoader(allowLocalRepos: config.allowLocalRepos).load(path: path).map(\.policy)
+                policies = try PolicyLoader(allowLocalRepos: config.allowLocalRepos, secretRules: config.policySecretRules).load(path: path).map(\.policy)
             } catch {
                 printError(error.description)
                 throw CLIError("the policies in \(path) have \(error.diagnostics.count) error\(error.diagnostics.count == 1 ? "" : "s"); nothing to plan until they validate")

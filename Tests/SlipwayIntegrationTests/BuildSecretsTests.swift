@@ -2,6 +2,7 @@ import Foundation
 import SlipwayBuild
 import SlipwayCore
 import SlipwayDocker
+import SlipwaySystem
 import SlipwayTestSupport
 import Testing
 
@@ -28,7 +29,9 @@ struct BuildSecretsTests {
         let builder = EngineBuilder(engine: engine, cli: (Self.cli, try TestStack.dockerHost))
         let built = try await builder.build(BuildRequest(contextDirectory: dir, dockerfile: "Dockerfile", reference: reference,
                                                          buildArgs: ["GREETING": "hello"], network: TestStack.dockerNetwork,
-                                                         timeout: .minutes(3), secrets: ["token": .file(secretFile)]),
+                                                         timeout: .minutes(3), secrets: ["token": .file(secretFile)],
+                                                         secretReader: SecretReader(rules: SecretRules(
+                                                             environmentPrefixes: [], folders: [(secretFile as NSString).deletingLastPathComponent]))),
                                             observer: observer)
         #expect(built.digest?.hasPrefix("sha256:") == true)
         let log = await observer.lines.joined(separator: "\n")
@@ -50,7 +53,7 @@ struct BuildSecretsTests {
         let failure = await #expect(throws: BuildFailure.self) {
             _ = try await EngineBuilder(engine: engine).build(
                 BuildRequest(contextDirectory: dir, dockerfile: "Dockerfile", reference: try ImageReference(parsing: "r.example.com/a:b"),
-                             buildArgs: [:], network: nil, timeout: .minutes(1), secrets: ["token": .environment("NOPE")]),
+                             buildArgs: [:], network: nil, timeout: .minutes(1), secrets: ["token": .environment("SLIPWAY_SECRET_NOPE")]),
                 observer: RecordingObserver())
         }
         #expect(failure?.message.contains("SLIPWAY_DOCKER_CLI") == true)

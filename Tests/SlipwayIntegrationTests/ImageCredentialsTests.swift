@@ -3,6 +3,7 @@ import SlipwayBuild
 import SlipwayCore
 import SlipwayDocker
 import SlipwayRegistry
+import SlipwaySystem
 import Testing
 
 /// A policy's `imageCredentials` log in to its registry: the push to the registry with
@@ -14,7 +15,9 @@ struct ImageCredentialsTests {
         let login = try RegistryClientTests.login()
         let file = try TestStack.temporaryDirectory("login") + "/login"
         try "\(login.username):\(login.password)\n".write(toFile: file, atomically: true, encoding: .utf8)
-        let auth = try RegistryAuth.from(.file(file), registry: host)
+        // Policies may read files of this folder only (SLIPWAY_POLICY_SECRET_DIRS).
+        let reader = SecretReader(rules: SecretRules(environmentPrefixes: ["SLIPWAY_SECRET_"], folders: [(file as NSString).deletingLastPathComponent]))
+        let auth = try RegistryAuth.from(.file(file), registry: host, reader: reader)
         #expect(auth.username == login.username && auth.password == login.password, "the trailing newline is not part of it")
 
         let engine = try DockerEngine(host: TestStack.dockerHost)
@@ -31,11 +34,16 @@ struct ImageCredentialsTests {
         request.registryLogin = auth
         let built = try await EngineBuilder(engine: engine).build(request, observer: RecordingObserver())
         let digest = try #require(built.digest)
-        let client = RegistryClient().logging(in: login)
+        let client = RegistryClient().logging(in: login, at: host)
         #expect(try await client.manifestDigest(host: host, repository: request.reference.path, reference: "v1") == digest)
 
-        #expect(throws: RegistryAuth.Unreadable.self) { try RegistryAuth.from(.environment("SLIPWAY_NO_SUCH_LOGIN"), registry: host) }
+        #expect(throws: RegistryAuth.Unreadable.self) { try RegistryAuth.from(.environment("SLIPWAY_SECRET_NO_SUCH_LOGIN"), registry: host, reader: reader) }
         try "no-colon".write(toFile: file, atomically: true, encoding: .utf8)
-        #expect(throws: RegistryAuth.Unreadable.self) { try RegistryAuth.from(.file(file), registry: host) }
+        #expect(throws: RegistryAuth.Unreadable.self) { try RegistryAuth.from(.file(file), registry: host, reader: reader) }
+        // The server's own settings are never a policy's login, wherever it would be sent.
+        let own = SecretReader(rules: reader.rules, environment: ["DATABASE_URL": "postgres://u:p@db/x", "SLIPWAY_WEBHOOK_SECRET_GITHUB": "s"])
+        for name in ["DATABASE_URL", "SLIPWAY_WEBHOOK_SECRET_GITHUB"] {
+            #expect(throws: RegistryAuth.Unreadable.self) { try RegistryAuth.from(.environment(name), registry: host, reader: own) }
+        }
     }
 }

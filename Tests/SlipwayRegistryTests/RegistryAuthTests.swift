@@ -16,6 +16,16 @@ import Testing
         #expect(Challenge.parse(header) == want)
     }
 
+    /// A policy's login is for the registry of its image: any other host gets the server's own, or none.
+    @Test func aPolicyLoginGoesToItsRegistryOnly() async throws {
+        let server = RegistryCredentials(username: "server", password: "s")
+        let base = RegistryClient { host in host == "shared.example.com" ? server : nil }
+        let client = base.logging(in: RegistryCredentials(username: "team", password: "t"), at: "team.example.com")
+        #expect(try await client.credentials("team.example.com")?.username == "team")
+        #expect(try await client.credentials("attacker.example.com") == nil)
+        #expect(try await client.credentials("shared.example.com")?.username == "server")
+    }
+
     @Test func challengesItCannotFollow() {
         #expect(Challenge.parse("Bearer service=\"x\"") == nil, "no realm")
         #expect(Challenge.parse("Negotiate abc") == nil)

@@ -32,6 +32,18 @@ public struct Configuration: Sendable, Hashable {
     public var imageRetention: Int?
     /// A Docker CLI with BuildKit, for builds with secrets on the engine; nil: the docker.io package's `/usr/bin/docker` when present.
     public var dockerCLI: String?
+    /// What `env:` names policies may read must start with (SLIPWAY_POLICY_SECRET_PREFIXES).
+    public var policySecretPrefixes: [String]
+    /// Folders `file:` references of policies must lie in (SLIPWAY_POLICY_SECRET_DIRS); nil: /run/secrets and `<data dir>/secrets`.
+    public var policySecretDirs: [String]?
+    /// Bytes of webhook bodies held at once, across requests; past it, 503 with Retry-After.
+    public var webhookInflightBytes: Int
+
+    /// The rules for policies' secret references, with the data directory as an absolute path.
+    public func secretRules(dataDirectory: String) -> SecretRules {
+        SecretRules(environmentPrefixes: policySecretPrefixes,
+                    folders: policySecretDirs ?? SecretRules.standard(dataDirectory: dataDirectory).folders)
+    }
 
     public struct Invalid: Error, Equatable, CustomStringConvertible {
         public let key: String
@@ -46,7 +58,8 @@ public struct Configuration: Sendable, Hashable {
         "DOCKER_HOST", "BUILDKIT_HOST", "SLIPWAY_DOCKER_NETWORK", "SLIPWAY_LOG_LEVEL",
         "SLIPWAY_BUILD_CONCURRENCY", "SLIPWAY_BUILD_CONCURRENCY_PER_SERVICE", "SLIPWAY_JOB_LEASE",
         "SLIPWAY_JOB_RETENTION", "SLIPWAY_QUEUE_POLL", "SLIPWAY_POLICIES_POLL", "SLIPWAY_RECONCILE_INTERVAL", "SLIPWAY_BASE_IMAGES",
-        "SLIPWAY_IMAGE_RETENTION", "SLIPWAY_DOCKER_CLI",
+        "SLIPWAY_IMAGE_RETENTION", "SLIPWAY_DOCKER_CLI", "SLIPWAY_POLICY_SECRET_PREFIXES", "SLIPWAY_POLICY_SECRET_DIRS",
+        "SLIPWAY_WEBHOOK_MAX_INFLIGHT_MB",
     ]
 
     static let secretKeys: Set<String> = [
@@ -102,8 +115,31 @@ public struct Configuration: Sendable, Hashable {
             baseImages: BaseImageDefaults.parse(value("SLIPWAY_BASE_IMAGES") ?? ""),
             imageRetention: value("SLIPWAY_IMAGE_RETENTION")?.lowercased() == "off" ? nil
                 : try count("SLIPWAY_IMAGE_RETENTION", value("SLIPWAY_IMAGE_RETENTION"), default: 10),
-            dockerCLI: value("SLIPWAY_DOCKER_CLI")
+            dockerCLI: value("SLIPWAY_DOCKER_CLI"),
+            policySecretPrefixes: try prefixes(value("SLIPWAY_POLICY_SECRET_PREFIXES")),
+            policySecretDirs: try folders(value("SLIPWAY_POLICY_SECRET_DIRS")),
+            webhookInflightBytes: try positive("SLIPWAY_WEBHOOK_MAX_INFLIGHT_MB", value("SLIPWAY_WEBHOOK_MAX_INFLIGHT_MB"), default: 128) << 20
         )
+    }
+
+    /// `SLIPWAY_SECRET_,NPM_`: variable-name prefixes, comma-separated.
+    static func prefixes(_ text: String?) throws(Invalid) -> [String] {
+        guard let text else { return [SecretRules.defaultPrefix] }
+        let list = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard !list.isEmpty, list.allSatisfy({ VariableName.isValid($0) && $0.count >= 3 }) else {
+            throw Invalid(key: "SLIPWAY_POLICY_SECRET_PREFIXES", message: "`\(text)` is not a comma-separated list of variable-name prefixes of 3 or more characters, as in SLIPWAY_SECRET_")
+        }
+        return list
+    }
+
+    /// `/run/secrets,/etc/slipway/secrets`: absolute folders, comma-separated.
+    static func folders(_ text: String?) throws(Invalid) -> [String]? {
+        guard let text else { return nil }
+        let list = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard !list.isEmpty, list.allSatisfy({ $0.hasPrefix("/") && $0 != "/" && !$0.split(separator: "/").contains("..") }) else {
+            throw Invalid(key: "SLIPWAY_POLICY_SECRET_DIRS", message: "`\(text)` is not a comma-separated list of absolute folders (not /), as in /run/secrets")
+        }
+        return list
     }
 
     static func flag(_ key: String, _ text: String?) throws(Invalid) -> Bool {

@@ -1,0 +1,32 @@
+import Foundation
+import SlipwayCore
+import SlipwaySystem
+import Testing
+
+/// Reading what a policy's reference names: only within the rules, also through links.
+@Suite struct SecretReaderTests {
+    @Test func readsAllowedValuesAndRefusesTheRest() throws {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("secrets-\(UUID().uuidString)").path
+        let folder = "\(base)/secrets"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try "token-value".write(toFile: "\(folder)/npm", atomically: true, encoding: .utf8)
+        try "server-only".write(toFile: "\(base)/server", atomically: true, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(atPath: "\(folder)/escape", withDestinationPath: "\(base)/server")
+        try FileManager.default.createSymbolicLink(atPath: "\(folder)/alias", withDestinationPath: "npm")
+        let reader = SecretReader(rules: SecretRules(environmentPrefixes: ["SLIPWAY_SECRET_"], folders: [folder]),
+                                  environment: ["SLIPWAY_SECRET_A": "a-value", "DATABASE_URL": "postgres://x"])
+        #expect(try reader.value(.environment("SLIPWAY_SECRET_A"), for: "t") == "a-value")
+        #expect(try reader.value(.file("\(folder)/npm"), for: "t") == "token-value")
+        #expect(try reader.value(.file("\(folder)/alias"), for: "t") == "token-value")
+        #expect(throws: SecretReader.Refused.self) { try reader.value(.file("\(folder)/escape"), for: "t") }
+        #expect(throws: SecretReader.Refused.self) { try reader.value(.file("\(base)/server"), for: "t") }
+        #expect(throws: SecretReader.Refused.self) { try reader.value(.environment("DATABASE_URL"), for: "t") }
+        #expect(throws: SecretReader.Refused.self) { try reader.value(.environment("SLIPWAY_SECRET_UNSET"), for: "t") }
+        do {
+            _ = try reader.value(.file("\(folder)/escape"), for: "build secret npm")
+        } catch {
+            #expect(error.description.hasPrefix("build secret npm:"))
+            #expect(!error.description.contains("server-only"))
+        }
+    }
+}
