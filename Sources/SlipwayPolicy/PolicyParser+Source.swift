@@ -28,6 +28,13 @@ extension PolicyParser {
         if let n = map["credentials"] {
             source.credentials = secretReference(n, at: "source.credentials", reader: &reader)
         }
+        if let n = map["webhookSecret"], let reference = secretReference(n, at: "source.webhookSecret", reader: &reader) {
+            if case .aws = reference {
+                reader.report(n, "`source.webhookSecret` is read on every webhook: name it with env: or file:, not an AWS ARN")
+            } else {
+                source.webhookSecret = reference
+            }
+        }
         return source
     }
 

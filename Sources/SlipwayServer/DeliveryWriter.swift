@@ -11,7 +11,7 @@ import Synchronization
 /// are durable. One writer per process also keeps latest-wins exact between pushes that
 /// arrive together.
 final class DeliveryWriter: Sendable {
-    typealias Work = [(event: NormalizedEvent, deliveryID: String, payload: String)]
+    typealias Work = [(event: NormalizedEvent, deliveryID: String, payload: String, proof: EventMatching.Proof)]
 
     struct Pending: Sendable {
         var work: Work
@@ -169,9 +169,9 @@ final class DeliveryWriter: Sendable {
         let routes = needsRoutes ? try await cache.current(store) : []
         var records: [DeliveryRecord] = []
         for pending in batch {
-            for (event, deliveryID, payload) in pending.work {
+            for (event, deliveryID, payload, proof) in pending.work {
                 records.append(DeliveryRecord(event: event, deliveryID: deliveryID,
-                                              outcomes: event.kind == .ignored ? [] : EventMatching.outcomes(for: event, routes: routes),
+                                              outcomes: event.kind == .ignored ? [] : EventMatching.outcomes(for: event, routes: routes, proof: proof),
                                               payload: payload))
             }
         }

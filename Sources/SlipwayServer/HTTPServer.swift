@@ -12,8 +12,11 @@ public enum HTTPServer {
     /// Webhook bodies above this are refused with 413 (GitHub caps its payloads at 25 MB).
     public static let maxWebhookBytes = 25 << 20
 
+    /// Webhook bodies held at once when nothing else is said (SLIPWAY_WEBHOOK_MAX_INFLIGHT_MB).
+    public static let defaultInflightBytes = 128 << 20
+
     /// `plan` answers `/api/v1/plan` (the planner lives with the controller).
-    public static func router(store: Store, intake: WebhookIntake,
+    public static func router(store: Store, intake: WebhookIntake, budget: BodyBudget = BodyBudget(limit: defaultInflightBytes),
                               plan: (@Sendable (String?) async throws -> [ServicePlan])? = nil) -> Router<BasicRequestContext> {
         let router = Router()
         router.get("/health") { _, _ in "ok\n" }
@@ -29,7 +32,7 @@ public enum HTTPServer {
         }
         for endpoint in WebhookIntake.Endpoint.allCases {
             router.post(RouterPath("/webhooks/\(endpoint.rawValue)")) { request, context in
-                try await webhook(endpoint, request: request, context: context, intake: intake)
+                try await webhook(endpoint, request: request, context: context, intake: intake, budget: budget)
             }
         }
         router.get("/api/v1/services") { _, _ in
@@ -83,21 +86,50 @@ public enum HTTPServer {
         return router
     }
 
+    /// A webhook: refused from its headers when it cannot pass (no body is read), else its
+    /// body is read into the signature check as it arrives, within the size limit and the
+    /// budget all requests share, and handed to the intake.
     static func webhook(_ endpoint: WebhookIntake.Endpoint, request: Request, context: BasicRequestContext,
-                        intake: WebhookIntake) async throws -> Response {
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.body.collect(upTo: maxWebhookBytes)
-        } catch let error as HTTPError where error.status == .contentTooLarge {
-            return json(["error": "body over \(maxWebhookBytes >> 20) MiB"], status: .contentTooLarge)
-        }
+                        intake: WebhookIntake, budget: BodyBudget) async throws -> Response {
         var headers = WebhookHeaders()
         for field in request.headers { headers[field.name.canonicalName] = field.value }
-        switch try await intake.receive(endpoint: endpoint, headers: headers, body: Data(buffer: buffer)) {
-        case .accepted(let receipt): return json(receipt, status: .accepted)
-        case .unauthorized(let message): return json(["error": message], status: .unauthorized)
-        case .badRequest(let message): return json(["error": message], status: .badRequest)
-        case .unavailable(let message): return json(["error": message], status: .serviceUnavailable)
+        var gate: WebhookIntake.Gate
+        switch await intake.admit(endpoint: endpoint, headers: headers) {
+        case .refuse(let answer): return response(answer)
+        case .admit(let admitted): gate = admitted
+        }
+        let tooLarge = json(["error": "body over \(maxWebhookBytes >> 20) MiB"], status: .contentTooLarge)
+        let declared = request.headers[.contentLength].flatMap { Int($0) }
+        if let declared, declared > maxWebhookBytes { return tooLarge }
+        var held = 0
+        defer { budget.release(held) }
+        let busy = Response(status: .serviceUnavailable, headers: [.contentType: "application/json", .retryAfter: "5"],
+                            body: .init(byteBuffer: ByteBuffer(string: #"{"error":"too many webhook bodies at once; redeliver it in a few seconds"}"#)))
+        // A declared length is taken at once: a request that cannot fit is answered before it is read.
+        if let declared {
+            guard budget.reserve(declared) else { return busy }
+            held = declared
+        }
+        var body = ByteBuffer()
+        for try await chunk in request.body {
+            guard body.readableBytes + chunk.readableBytes <= maxWebhookBytes else { return tooLarge }
+            if body.readableBytes + chunk.readableBytes > held {
+                let more = body.readableBytes + chunk.readableBytes - held
+                guard budget.reserve(more) else { return busy }
+                held += more
+            }
+            gate.update(chunk)
+            body.writeImmutableBuffer(chunk)
+        }
+        return response(try await intake.receive(gate, headers: headers, body: Data(buffer: body, byteTransferStrategy: .noCopy)))
+    }
+
+    static func response(_ answer: WebhookIntake.Answer) -> Response {
+        switch answer {
+        case .accepted(let receipt): json(receipt, status: .accepted)
+        case .unauthorized(let message): json(["error": message], status: .unauthorized)
+        case .badRequest(let message): json(["error": message], status: .badRequest)
+        case .unavailable(let message): json(["error": message], status: .serviceUnavailable)
         }
     }
 

@@ -3,10 +3,12 @@ import Foundation
 import Logging
 import SlipwayCore
 import SlipwayStore
+import NIOCore
+import SlipwaySystem
 import SlipwayWebhooks
 import Synchronization
 
-/// Verifies, normalizes, matches and stores one webhook delivery. Nothing is parsed or
+/// Verifies, normalizes, matches and stores one webhook delivery. Nothing is acted on or
 /// stored unless the secret checks out; the delivery and its jobs are stored together,
 /// before the answer, so an accepted webhook is never lost.
 public final class WebhookIntake: Sendable {
@@ -51,35 +53,48 @@ public final class WebhookIntake: Sendable {
     }
 
     let store: Store
+    /// The provider-wide secrets (SLIPWAY_WEBHOOK_SECRET_*).
     let secrets: [NormalizedEvent.Provider: String]
+    /// Reads repositories' own secrets (`source.webhookSecret`) within the operator's rules.
+    let secretReader: SecretReader
     let logger: Logger
     let onQueued: @Sendable () async -> Void
     /// Every stored event (the policy source watches for pushes to its repository).
     let onEvents: @Sendable ([NormalizedEvent]) async -> Void
     let writer: DeliveryWriter
-    private let warnedMissingSecret = Mutex<Set<String>>([])
+    private let warned = Mutex<Set<String>>([])
 
-    public init(store: Store, secrets: [NormalizedEvent.Provider: String], logger: Logger,
+    public init(store: Store, secrets: [NormalizedEvent.Provider: String], secretReader: SecretReader = .standard, logger: Logger,
                 onQueued: @escaping @Sendable () async -> Void = {},
                 onEvents: @escaping @Sendable ([NormalizedEvent]) async -> Void = { _ in }) {
         self.store = store
         self.secrets = secrets
+        self.secretReader = secretReader
         self.logger = logger
         self.onQueued = onQueued
         self.onEvents = onEvents
         self.writer = DeliveryWriter(store: store, logger: logger)
     }
 
+    /// The whole path for a body already in hand: admission, then `receive(_:headers:body:)`.
     public func receive(endpoint: Endpoint, headers: WebhookHeaders, body: Data) async throws -> Answer {
+        switch await admit(endpoint: endpoint, headers: headers) {
+        case .refuse(let answer):
+            return answer
+        case .admit(var gate):
+            gate.update(ByteBuffer(data: body))
+            return try await receive(gate, headers: headers, body: body)
+        }
+    }
+
+    /// Verifies, normalizes, matches and stores a body that `gate` admitted (and was fed).
+    public func receive(_ gate: Gate, headers: WebhookHeaders, body: Data) async throws -> Answer {
+        let endpoint = gate.endpoint
         guard let provider = WebhookParser.provider(for: headers, body: body) else {
             return .badRequest("no \(endpoint.name) event header; this endpoint takes \(endpoint.name) webhooks")
         }
-        guard endpoint.accepts(provider) else {
-            return .badRequest("this endpoint takes \(endpoint.name) webhooks, not \(provider.rawValue); "
-                               + "point the webhook at /webhooks/\(provider == .bitbucketServer ? "bitbucket" : provider.rawValue)")
-        }
-        if let refusal = verify(endpoint: endpoint, provider: provider, headers: headers, body: body) {
-            return .unauthorized(refusal)
+        guard let proof = await proof(gate, headers: headers, body: body) else {
+            return .unauthorized(refusal(endpoint, provider: provider, headers: headers))
         }
 
         let events: [NormalizedEvent]
@@ -96,14 +111,15 @@ public final class WebhookIntake: Sendable {
             // A body with several changes is one delivery per change; the suffix keeps redeliveries recognisable.
             (event: event, deliveryID: index == 0 ? baseID
                 : (event.deliveryID.map { "\($0)#\(index + 1)" } ?? Self.fallbackDeliveryID(event, bodyHash: bodyHash)),
-             payload: try DeliveryRecord.payload(of: event))
+             payload: try DeliveryRecord.payload(of: event), proof: proof)
         }
         let results: [DeliveryResult]
         do {
             results = try await writer.write(work)
         } catch {
             logger.error("webhook not stored; the provider will redeliver", metadata: [
-                "webhook.provider": "\(provider.rawValue)", "webhook.delivery": "\(baseID)", "error": "\(String(reflecting: error))",
+                "webhook.provider": "\(provider.rawValue)", "webhook.delivery": "\(Terminal.printable(baseID, limit: 100))",
+                "error": "\(String(reflecting: error))",
             ])
             return .unavailable("the delivery could not be stored right now; redeliver it")
         }
@@ -113,11 +129,16 @@ public final class WebhookIntake: Sendable {
         return .accepted(receipt)
     }
 
+    /// Runs `body` the first time `key` is seen: one log line per misconfiguration, not one per request.
+    func warnOnce(key: String, _ body: () -> Void) {
+        if warned.withLock({ $0.insert(key).inserted }) { body() }
+    }
+
     func receipt(provider: NormalizedEvent.Provider, deliveryID: String, events: [NormalizedEvent],
                  results: [DeliveryResult]) -> Receipt {
         var log = logger
         log[metadataKey: "webhook.provider"] = "\(provider.rawValue)"
-        log[metadataKey: "webhook.delivery"] = "\(deliveryID)"
+        log[metadataKey: "webhook.delivery"] = "\(Terminal.printable(deliveryID, limit: 100))"
         var receipt = Receipt(provider: provider.rawValue, deliveryID: deliveryID, kind: events[0].kind.rawValue,
                               duplicate: true, deployments: [:], skipped: [:], waiting: [])
         for (event, result) in zip(events, results) {
@@ -138,26 +159,6 @@ public final class WebhookIntake: Sendable {
         }
         if receipt.duplicate { log.info("duplicate delivery ignored") }
         return receipt
-    }
-
-    /// Nil when the request proves it knows the endpoint's secret; otherwise why not.
-    func verify(endpoint: Endpoint, provider: NormalizedEvent.Provider, headers: WebhookHeaders, body: Data) -> String? {
-        guard let secret = secrets[provider] else {
-            let first = warnedMissingSecret.withLock { $0.insert(endpoint.secretVariable).inserted }
-            if first {
-                logger.error("refusing webhooks: no secret configured; set it to the secret of the provider's webhook",
-                             metadata: ["webhook.provider": "\(provider.rawValue)", "config.key": "\(endpoint.secretVariable)"])
-            }
-            return "no webhook secret is configured for \(endpoint.name); set \(endpoint.secretVariable)"
-        }
-        let header = WebhookSignature.header(for: provider)
-        let valid = WebhookSignature.verify(provider: provider, headers: headers, body: body, secret: secret)
-        guard !valid else { return nil }
-        logger.warning("webhook refused: secret does not match", metadata: [
-            "webhook.provider": "\(provider.rawValue)", "http.header": "\(header)",
-            "webhook.delivery": "\(WebhookParser.deliveryID(for: headers, provider: provider) ?? "?")",
-        ])
-        return "\(header) is missing or does not match the body and the secret in \(endpoint.secretVariable)"
     }
 
     /// Without a delivery id header, what the delivery says stands in: its repository, ref,

@@ -56,13 +56,16 @@ extension Store {
     /// reads, so a monorepo with a thousand services is matched without decoding policies.
     public func routes() async throws -> [EventMatching.Route] {
         let rows = try await client.query("""
-            SELECT name, repo_url, branch, coalesce(policy->'source'->'paths', '[]'::jsonb)::text AS paths
+            SELECT name, repo_url, branch, coalesce(policy->'source'->'paths', '[]'::jsonb)::text AS paths,
+                   policy->'source'->>'webhookSecret' AS webhook_secret
             FROM services WHERE removed_at IS NULL
             """, logger: logger).rows()
         return try rows.compactMap { row in
             guard let repo = try? RepoURL(try row.value("repo_url", as: String.self)) else { return nil }
             let paths = try Self.decodeJSON([String].self, try row.value("paths"))
-            return EventMatching.Route(service: try row.value("name"), repo: repo, branch: try row.value("branch"), paths: paths)
+            let secret = try row.value("webhook_secret", as: String?.self).flatMap { try? SecretReference(parsing: $0) }
+            return EventMatching.Route(service: try row.value("name"), repo: repo, branch: try row.value("branch"), paths: paths,
+                                       webhookSecret: secret)
         }
     }
 }

@@ -20,6 +20,17 @@ public enum WebhookSignature {
                                                       using: SymmetricKey(data: Data(secret.utf8)))
     }
 
+    /// True only when `header` is `sha256=` followed by the hex form of `code` (an HMAC computed
+    /// as the body streamed in), compared in constant time.
+    public static func matches(header: String, code: [UInt8]) -> Bool {
+        guard header.hasPrefix("sha256="), let given = hexBytes(header.dropFirst("sha256=".count)), given.count == code.count else {
+            return false
+        }
+        var difference: UInt8 = 0
+        for (a, b) in zip(given, code) { difference |= a ^ b }
+        return difference == 0
+    }
+
     /// Compares two tokens (GitLab's `X-Gitlab-Token`) without leaking where they differ.
     public static func tokensEqual(_ a: String, _ b: String) -> Bool {
         let x = Array(a.utf8), y = Array(b.utf8)

@@ -99,13 +99,13 @@ enum App {
         let wake = WakeSignal()
         var services: [any Service] = [policyWatcher]
         if roles.web {
-            let intake = WebhookIntake(store: store, secrets: config.webhookSecrets, logger: logger,
+            let intake = WebhookIntake(store: store, secrets: config.webhookSecrets, secretReader: secrets, logger: logger,
                                        onQueued: { wake.signal() },
                                        onEvents: { events in
                                            if events.contains(where: { PolicyWatcher.concerns($0, spec: spec) }) { policiesWake.signal() }
                                        })
             services.append(Application(
-                router: HTTPServer.router(store: store, intake: intake, plan: { service in
+                router: HTTPServer.router(store: store, intake: intake, budget: BodyBudget(limit: config.webhookInflightBytes), plan: { service in
                     try await Planner(store: store, runtime: runtime, logger: logger).plan(service: service).services
                 }),
                 configuration: .init(address: .hostname(config.httpHost, port: config.httpPort), serverName: "slipway"),

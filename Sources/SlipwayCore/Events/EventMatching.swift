@@ -6,7 +6,10 @@ public enum EventMatching {
         public var repo: RepoURL
         public var branch: String
         public var paths: PathFilter
-        public init(service: String, repo: RepoURL, branch: String, paths: [String] = []) {
+        /// The repository's own webhook secret (`source.webhookSecret`), when the policy names one.
+        public var webhookSecret: SecretReference?
+        public init(service: String, repo: RepoURL, branch: String, paths: [String] = [], webhookSecret: SecretReference? = nil) {
+            self.webhookSecret = webhookSecret
             self.service = service
             self.repo = repo
             self.branch = branch
@@ -30,9 +33,31 @@ public enum EventMatching {
 
     static let zeroSHA = String(repeating: "0", count: 40)
 
+    /// What vouches for an event.
+    public enum Proof: Sendable, Hashable {
+        /// Slipway saw it itself (a poll of the remote).
+        case observed
+        /// Signed with the provider-wide secret (SLIPWAY_WEBHOOK_SECRET_*).
+        case shared
+        /// Signed with the own secret (`source.webhookSecret`) of repositories: the references
+        /// whose value verified, and the keys of the repositories whose policies name them.
+        case repository(references: Set<String>, keys: Set<String>)
+
+        /// Whether this proof may deploy `route`: a repository with its own secret only with
+        /// that secret; one without, with the shared secret or a secret of its own repository.
+        func admits(_ route: Route) -> Bool {
+            switch self {
+            case .observed: true
+            case .shared: route.webhookSecret == nil
+            case .repository(let references, let keys):
+                keys.contains(route.repo.key) && route.webhookSecret.map { references.contains($0.description) } ?? true
+            }
+        }
+    }
+
     /// Outcomes for the services whose repository the event is about; services of
     /// other repositories are not mentioned (they are not "skipped", just unrelated).
-    public static func outcomes(for event: NormalizedEvent, routes: [Route]) -> [Outcome] {
+    public static func outcomes(for event: NormalizedEvent, routes: [Route], proof: Proof = .observed) -> [Outcome] {
         let keys = Set((event.repository?.urls ?? []).compactMap { try? RepoURL($0).key })
         guard !keys.isEmpty else { return [] }
         let related = routes.filter { keys.contains($0.repo.key) }.sorted { $0.service < $1.service }
@@ -48,6 +73,11 @@ public enum EventMatching {
         // Sorting the file list only pays off when some service filters by paths.
         let changed = related.contains { !$0.paths.isEmpty } ? event.changedPaths.map(ChangedFiles.init) : nil
         return caseOnly + related.map { route in
+            guard proof.admits(route) else {
+                return .skip(service: route.service, reason: route.webhookSecret != nil
+                    ? "the policy sets source.webhookSecret and this delivery was not signed with it (the provider-wide secret does not deploy this service)"
+                    : "the delivery was signed with another repository's own secret")
+            }
             switch event.kind {
             case .push:
                 guard event.branch == route.branch else {

@@ -49,9 +49,13 @@ public struct Policy: Sendable, Hashable, Codable {
         public var poll: TimeSpan?
         /// Token or SSH key for fetching; a reference, never the secret.
         public var credentials: SecretReference?
+        /// The repository's own webhook secret: only deliveries signed with it deploy the service
+        /// (the provider-wide SLIPWAY_WEBHOOK_SECRET_* no longer does).
+        public var webhookSecret: SecretReference?
 
         public init(repo: String, branch: String = "main", paths: [String] = [], poll: TimeSpan? = nil,
-                    credentials: SecretReference? = nil) {
+                    credentials: SecretReference? = nil, webhookSecret: SecretReference? = nil) {
+            self.webhookSecret = webhookSecret
             self.repo = repo
             self.branch = branch
             self.paths = paths
@@ -66,6 +70,7 @@ public struct Policy: Sendable, Hashable, Codable {
             paths = try c.decodeIfPresent([String].self, forKey: .paths) ?? []
             poll = try c.decodeIfPresent(TimeSpan.self, forKey: .poll)
             credentials = try c.decodeIfPresent(SecretReference.self, forKey: .credentials)
+            webhookSecret = try c.decodeIfPresent(SecretReference.self, forKey: .webhookSecret)
         }
     }
 

@@ -1,0 +1,159 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import HTTPTypes
+import NIOCore
+import PostgresNIO
+import SlipwayCore
+import SlipwayServer
+import SlipwayStore
+import SlipwaySystem
+import SlipwayWebhooks
+import Testing
+
+/// What a webhook sender can and cannot make Slipway do: name a branch as a commit, repeat a
+/// push, deploy a repository with its own secret using the shared one, or fill memory.
+@Suite(.enabled(if: TestStack.enabled))
+struct WebhookSecurityTests {
+    static let shared = "shared-secret"
+    static let shopSecret = "shop-own-secret"
+    static let a = String(repeating: "a", count: 40), b = String(repeating: "b", count: 40)
+
+    static func push(repo: String = "acme/shop", before: String = a, after: String = b, extra: String = "") -> String {
+        #"{"ref":"refs/heads/main","before":"\#(before)","after":"\#(after)","deleted":false,\#(extra)"repository":{"full_name":"\#(repo)","clone_url":"https://github.com/\#(repo).git"}}"#
+    }
+
+    static func headers(_ body: String, secret: String?, delivery: String?) -> HTTPFields {
+        var fields = HTTPFields()
+        fields[HTTPField.Name("X-GitHub-Event")!] = "push"
+        if let delivery { fields[HTTPField.Name("X-GitHub-Delivery")!] = delivery }
+        fields[.contentType] = "application/json"
+        if let secret { fields[HTTPField.Name("X-Hub-Signature-256")!] = WebhookSignature.sign(body: Data(body.utf8), secret: secret) }
+        return fields
+    }
+
+    /// shop has its own webhook secret; api has none.
+    func withApp(shared: String? = Self.shared, budget: Int = HTTPServer.defaultInflightBytes,
+                 _ body: @Sendable @escaping (any TestClientProtocol, Store) async throws -> Void) async throws {
+        try await TestStack.withStore { store, _ in
+            try await store.syncServices([
+                (Policy(service: "shop", source: .init(repo: "https://github.com/acme/shop.git",
+                                                        webhookSecret: .environment("SLIPWAY_SECRET_SHOP_HOOK")), image: "r.example.com/shop"), "a.yaml"),
+                (Policy(service: "api", source: .init(repo: "https://github.com/acme/api.git"), image: "r.example.com/api"), "a.yaml"),
+            ])
+            let reader = SecretReader(rules: .standard(dataDirectory: nil), environment: ["SLIPWAY_SECRET_SHOP_HOOK": Self.shopSecret])
+            var secrets: [NormalizedEvent.Provider: String] = [:]
+            secrets[.github] = shared
+            secrets[.gitlab] = shared
+            let intake = WebhookIntake(store: store, secrets: secrets, secretReader: reader, logger: TestStack.logger)
+            let app = Application(router: HTTPServer.router(store: store, intake: intake, budget: BodyBudget(limit: budget)))
+            try await app.test(.router) { client in try await body(client, store) }
+        }
+    }
+
+    func send(_ client: any TestClientProtocol, _ body: String, secret: String?, delivery: String?,
+              extraHeaders: [(String, String)] = []) async throws -> (status: HTTPResponse.Status, body: [String: Any]) {
+        var fields = Self.headers(body, secret: secret, delivery: delivery)
+        for (name, value) in extraHeaders { fields[HTTPField.Name(name)!] = value }
+        return try await client.execute(uri: "/webhooks/github", method: .post, headers: fields, body: ByteBuffer(string: body)) { response in
+            (response.status, (try? JSONSerialization.jsonObject(with: Data(buffer: response.body))) as? [String: Any] ?? [:])
+        }
+    }
+
+    func count(_ store: Store, _ sql: String) async throws -> Int {
+        try await store.client.query(PostgresQuery(unsafeSQL: sql)).collect()[0].decode(Int.self)
+    }
+
+    @Test func aBranchNameAsTheCommitIsRefusedAndNothingIsStored() async throws {
+        try await withApp { client, store in
+            let body = Self.push(repo: "acme/api", after: "some-branch")
+            let answer = try await send(client, body, secret: Self.shared, delivery: "d-branch")
+            #expect(answer.status == .badRequest)
+            #expect((answer.body["error"] as? String)?.contains("not a commit SHA") == true)
+            #expect(try await count(store, "SELECT count(*) FROM webhook_deliveries") == 0)
+            #expect(try await count(store, "SELECT count(*) FROM deployments") == 0)
+        }
+    }
+
+    /// Without delivery ids, A→B, a force-push back to A, then B again: B deploys twice; a
+    /// byte-for-byte redelivery of the last push does not.
+    @Test func theSamePushMadeAgainLaterDeploysAgainWithoutDeliveryIDs() async throws {
+        try await withApp { client, store in
+            let toB = Self.push(repo: "acme/api", before: Self.a, after: Self.b)
+            let backToA = Self.push(repo: "acme/api", before: Self.b, after: Self.a, extra: #""forced":true,"#)
+            #expect(try await send(client, toB, secret: Self.shared, delivery: nil).status == .accepted)
+            #expect(try await send(client, backToA, secret: Self.shared, delivery: nil).status == .accepted)
+            let again = try await send(client, toB, secret: Self.shared, delivery: nil)
+            #expect(again.status == .accepted)
+            #expect((again.body["duplicate"] as? Bool) == false)
+            #expect(try await count(store, "SELECT count(*) FROM deployments WHERE service = 'api' AND sha = '\(Self.b)'") == 2)
+            let redelivered = try await send(client, toB, secret: Self.shared, delivery: nil)
+            #expect((redelivered.body["duplicate"] as? Bool) == true)
+            #expect(try await count(store, "SELECT count(*) FROM deployments WHERE service = 'api'") == 3)
+        }
+    }
+
+    @Test func aRepositoryWithItsOwnSecretIsDeployedOnlyWithIt() async throws {
+        try await withApp { client, store in
+            // The shared secret reaches api, not shop.
+            let shared = try await send(client, Self.push(), secret: Self.shared, delivery: "d-1")
+            #expect(shared.status == .accepted)
+            #expect((shared.body["skipped"] as? [String: String])?["shop"]?.contains("source.webhookSecret") == true)
+            #expect(try await count(store, "SELECT count(*) FROM deployments") == 0)
+            // Shop's own secret deploys shop.
+            let own = try await send(client, Self.push(), secret: Self.shopSecret, delivery: "d-2")
+            #expect(own.status == .accepted)
+            #expect((own.body["deployments"] as? [String: Any])?.keys.sorted() == ["shop"])
+            // Shop's secret proves nothing about api.
+            let elsewhere = try await send(client, Self.push(repo: "acme/api"), secret: Self.shopSecret, delivery: "d-3")
+            #expect(elsewhere.status == .unauthorized)
+            let api = try await send(client, Self.push(repo: "acme/api"), secret: Self.shared, delivery: "d-4")
+            #expect((api.body["deployments"] as? [String: Any])?.keys.sorted() == ["api"])
+        }
+    }
+
+    @Test func ownSecretsWorkWithoutASharedOne() async throws {
+        try await withApp(shared: nil) { client, store in
+            #expect(try await send(client, Self.push(), secret: nil, delivery: "n-1").status == .unauthorized)
+            #expect(try await send(client, Self.push(), secret: "guess", delivery: "n-2").status == .unauthorized)
+            let own = try await send(client, Self.push(), secret: Self.shopSecret, delivery: "n-3")
+            #expect((own.body["deployments"] as? [String: Any])?.keys.sorted() == ["shop"])
+            #expect(try await count(store, "SELECT count(*) FROM webhook_deliveries") == 1)
+        }
+    }
+
+    @Test func gitLabTokensAreCheckedBeforeTheBodyAndScopedToTheirRepository() async throws {
+        try await withApp { client, store in
+            func gitlab(_ repo: String, token: String) async throws -> (HTTPResponse.Status, [String: Any]) {
+                let body = #"{"object_kind":"push","ref":"refs/heads/main","before":"\#(Self.a)","after":"\#(Self.b)","project":{"path_with_namespace":"\#(repo)","git_http_url":"https://github.com/\#(repo).git"}}"#
+                var fields = HTTPFields()
+                fields[HTTPField.Name("X-Gitlab-Event")!] = "Push Hook"
+                fields[HTTPField.Name("X-Gitlab-Token")!] = token
+                return try await client.execute(uri: "/webhooks/gitlab", method: .post, headers: fields, body: ByteBuffer(string: body)) { response in
+                    (response.status, (try? JSONSerialization.jsonObject(with: Data(buffer: response.body))) as? [String: Any] ?? [:])
+                }
+            }
+            #expect(try await gitlab("acme/shop", token: "wrong").0 == .unauthorized)
+            let own = try await gitlab("acme/shop", token: Self.shopSecret)
+            #expect((own.1["deployments"] as? [String: Any])?.keys.sorted() == ["shop"])
+            let other = try await gitlab("acme/api", token: Self.shopSecret)
+            #expect((other.1["skipped"] as? [String: String])?["api"]?.contains("another repository's own secret") == true)
+            #expect(try await count(store, "SELECT count(*) FROM deployments WHERE service = 'api'") == 0)
+        }
+    }
+
+    /// Past the budget every request shares, a signed body is answered 503 with Retry-After, unread.
+    @Test func bodiesPastTheSharedBudgetAre503WithRetryAfter() async throws {
+        try await withApp(budget: 1000) { client, store in
+            let body = Self.push(repo: "acme/api", extra: #""padding":"\#(String(repeating: "x", count: 2000))","#)
+            try await client.execute(uri: "/webhooks/github", method: .post, headers: Self.headers(body, secret: Self.shared, delivery: "big"),
+                                     body: ByteBuffer(string: body)) { response in
+                #expect(response.status == .serviceUnavailable)
+                #expect(response.headers[.retryAfter] == "5")
+            }
+            #expect(try await count(store, "SELECT count(*) FROM webhook_deliveries") == 0)
+            let small = Self.push(repo: "acme/api")
+            #expect(try await send(client, small, secret: Self.shared, delivery: "small").status == .accepted)
+        }
+    }
+}
