@@ -30,6 +30,23 @@ public struct TestRepo: Sendable {
         return try Self.git(["-C", work, "rev-parse", "HEAD"])
     }
 
+    /// Points `branch` at `sha` on the remote, forced (a rewrite, or a revert by force-push), and
+    /// resets the work tree there so later commits build on it.
+    public func forcePush(_ sha: String, branch: String = "main") throws {
+        try Self.git(["-C", work, "reset", "-q", "--hard", sha])
+        try Self.git(["-C", work, "push", "-q", "-f", "origin", "\(sha):refs/heads/\(branch)"])
+    }
+
+    /// A commit on a branch of its own, started from `base`, that `main` never gets; the work
+    /// tree is back where it was after.
+    public func commitAside(_ files: [String: String], branch: String, from base: String) throws -> String {
+        let current = try Self.git(["-C", work, "rev-parse", "HEAD"])
+        try Self.git(["-C", work, "checkout", "-q", "-b", branch, base])
+        let sha = try commit(files, message: "aside", branch: branch)
+        try Self.git(["-C", work, "checkout", "-q", "--detach", current])
+        return sha
+    }
+
     @discardableResult
     static func git(_ arguments: [String]) throws -> String {
         let identity = ["GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "test@example.com",

@@ -156,13 +156,18 @@ final class EndToEnd: @unchecked Sendable {
     }
 
     /// What GitHub sends for a push of `sha` to main, signed with the webhook secret.
-    func push(_ sha: String, delivery: String) async throws {
+    func push(_ sha: String, delivery: String, before: String = "0000000000000000000000000000000000000000", forced: Bool = false) async throws {
         let body = """
-            {"ref":"refs/heads/main","before":"0000000000000000000000000000000000000000","after":"\(sha)",
-             "created":false,"deleted":false,"forced":false,
+            {"ref":"refs/heads/main","before":"\(before)","after":"\(sha)",
+             "created":false,"deleted":false,"forced":\(forced),
              "repository":{"full_name":"e2e/\(service)","clone_url":"\(repo.url)"},
              "head_commit":{"id":"\(sha)"}}
             """
+        try await send(body: body, delivery: delivery)
+    }
+
+    /// Sends `body` as a GitHub push, signed with the webhook secret; expects 202.
+    func send(body: String, delivery: String) async throws {
         var request = HTTPClientRequest(url: "\(baseURL)/webhooks/github")
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
