@@ -2,6 +2,7 @@ import Foundation
 import SlipwayBuild
 import SlipwayCore
 import SlipwayDocker
+import SlipwaySystem
 import SlipwayTestSupport
 import Testing
 
@@ -18,7 +19,8 @@ struct BuildGuardrailTests {
     func request(_ dir: String, timeout: TimeSpan, secrets: [String: SecretReference] = [:]) throws -> BuildRequest {
         BuildRequest(contextDirectory: dir, dockerfile: "Dockerfile",
                      reference: try ImageReference(parsing: "\(try TestStack.registry)/it/guard-\(UUID().uuidString.prefix(8).lowercased()):v1"),
-                     buildArgs: [:], network: TestStack.dockerNetwork, timeout: timeout, secrets: secrets)
+                     buildArgs: [:], network: TestStack.dockerNetwork, timeout: timeout, secrets: secrets,
+                     secretReader: SecretReader(rules: SecretRules(environmentPrefixes: [], folders: [dir])))
     }
 
     /// A builder for either engine path: the API, or the CLI (a build with a secret).
