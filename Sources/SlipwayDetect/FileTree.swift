@@ -244,7 +244,7 @@ public struct DetectionLimits: Sendable, Hashable {
 
     /// Far above what any real application needs (the largest example reads under 100 KiB
     /// and walks under 2,000 names), far below what would hurt the controller.
-    public static let standard = DetectionLimits(fileBytes: 4 << 20, totalBytes: 64 << 20, entries: 200_000, time: .seconds(10))
+    public static let standard = DetectionLimits(fileBytes: 4 << 20, totalBytes: 32 << 20, entries: 200_000, time: .seconds(10))
 }
 
 /// What one detection has spent, and what it was refused.

@@ -40,4 +40,31 @@ enum DetectBench {
         return String(format: #"{"repos": %d, "detected": %d, "rounds": %d, "p50_ms": %.3f, "p99_ms": %.3f, "max_ms": %.3f, "slowest_repo_median_ms": %.3f}"#,
                       folders.count, detected, rounds, percentile(0.5), percentile(0.99), all.last ?? 0, worst)
     }
+
+    /// `slipway-bench detect-hostile DIR [--rounds N]`: one repository built to hurt detection;
+    /// the median time, what detection said, and this process's peak resident memory (run
+    /// one repository per process so the peak is its own).
+    static func hostile(_ arguments: [String]) -> String {
+        let folder = arguments.first ?? "."
+        let rounds = arguments.firstIndex(of: "--rounds").flatMap { Int(arguments[$0 + 1]) } ?? 3
+        var times: [Double] = []
+        var outcome = ""
+        for _ in 0..<rounds {
+            let start = ContinuousClock.now
+            do {
+                let plan = try Detector.plan(DirectoryTree(root: folder, rootName: "app"))
+                outcome = "planned: \(plan.provider ?? "nothing detected")"
+            } catch {
+                outcome = "refused: \(error.description.prefix(100))"
+            }
+            let elapsed = ContinuousClock.now - start
+            times.append(Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000)
+        }
+        times.sort()
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        let outcomeJSON = String(decoding: (try? JSONEncoder().encode(outcome)) ?? Data("\"\"".utf8), as: UTF8.self)
+        return String(format: #"{"repo": "%@", "median_ms": %.3f, "peak_rss_mb": %.1f, "outcome": %@}"#,
+                      (folder as NSString).lastPathComponent, times[times.count / 2], Double(usage.ru_maxrss) / 1024, outcomeJSON)
+    }
 }

@@ -10,6 +10,7 @@ import SlipwayStore
 //   slipway-bench latency --database-url URL --samples S
 //   slipway-bench hello --addr 127.0.0.1:PORT      (deploy/bench/webhooks: the framework ceiling)
 //   slipway-bench detect DIR… [--rounds N]         (deploy/bench/detect: zero-config detection time)
+//   slipway-bench detect-hostile DIR [--rounds N]  (deploy/bench/detect: a repository built to hurt detection)
 //   slipway-bench build --docker-host H --registry R --base IMAGE [--network N] [--rounds 5]  (deploy/bench/build)
 //   slipway-bench ecs-fake --port P --services N   (deploy/bench/ecs: the paging-faithful ECS)
 //   slipway-bench ecs --endpoint URL --services N  (deploy/bench/ecs: one reconcile pass over N services)
@@ -20,6 +21,11 @@ let options = BenchOptions(CommandLine.arguments.dropFirst())
 var logger = Logger(label: "slipway.bench")
 logger.logLevel = .error
 let kind = JobKind("bench.noop")
+
+if CommandLine.arguments.dropFirst().first == "detect-hostile" {
+    print(DetectBench.hostile(Array(CommandLine.arguments.dropFirst(2))))
+    exit(0)
+}
 
 if CommandLine.arguments.dropFirst().first == "detect" {
     print(DetectBench.run(Array(CommandLine.arguments.dropFirst(2))))

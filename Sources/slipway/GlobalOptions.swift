@@ -71,7 +71,7 @@ enum Logs {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = parsed
-            return handler
+            return SafeLogHandler(wrapped: handler)
         }
         return Logger(label: "slipway")
     }

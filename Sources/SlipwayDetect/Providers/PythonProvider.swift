@@ -59,11 +59,24 @@ struct PythonProvider: Provider {
                          caches: ["/root/.cache/pip", "/root/.cache/uv"])
     }
 
+    static let frameworks = ["django", "python-fasthtml", "fastapi", "uvicorn", "flask", "gunicorn"]
+
+    /// The frameworks the dependency files mention (`contains`, as the rules ask).
+    struct DependencyNames {
+        let names: Set<String>
+        init(_ names: Set<String>) { self.names = names }
+        func contains(_ name: String) -> Bool { names.contains(name) }
+    }
+
     /// The rules run in order and a later match overwrites an earlier one.
     func start(_ c: Context) -> String? {
-        let deps = c.tree.allFiles()
-            .filter { path in ["requirements.txt", "pyproject.toml", "Pipfile"].contains { path == $0 || path.hasSuffix("/" + $0) } }
-            .compactMap(c.read).joined(separator: "\n").lowercased()
+        // Which frameworks the dependency files name, read one file at a time (never all at once).
+        var named = Set<String>()
+        for path in c.tree.allFiles() where ["requirements.txt", "pyproject.toml", "Pipfile"].contains(where: { path == $0 || path.hasSuffix("/" + $0) }) {
+            guard let text = c.read(path)?.lowercased() else { continue }
+            named.formUnion(Self.frameworks.filter(text.contains))
+        }
+        let deps = DependencyNames(named)
         let main = Self.mains.first(where: c.has)
         let port = "${PORT:-8000}"
         var start: String?
