@@ -29,6 +29,33 @@ struct GitMirrorTests {
         #expect(try await cache.resolve("main", in: url) == third)
     }
 
+    /// On a case-sensitive server `Team/App` and `team/app` are two repositories: two mirrors.
+    @Test func repositoriesThatDifferOnlyInCaseHaveTheirOwnMirrors() async throws {
+        let cache = MirrorCache(directory: try TestStack.temporaryDirectory("mirrors"), allowLocalRepos: true)
+        let upper = try RepoURL("https://git.example.com/Team/App.git"), lower = try RepoURL("https://git.example.com/team/app.git")
+        #expect(cache.mirrorPath(for: upper) != cache.mirrorPath(for: lower))
+        #expect(cache.mirrorPath(for: upper) == cache.mirrorPath(for: try RepoURL("git@GIT.example.com:Team/App.git")))
+    }
+
+    /// The fetched branch's head and ancestry, as the push check asks them.
+    @Test func branchHeadsAndAncestry() async throws {
+        let repo = try TestRepo()
+        let first = try repo.commit(["a": "1"])
+        let second = try repo.commit(["a": "2"])
+        let aside = try repo.commitAside(["b": "x"], branch: "feature", from: first)
+        let cache = MirrorCache(directory: try TestStack.temporaryDirectory("mirrors"), allowLocalRepos: true)
+        let url = try RepoURL(repo.url)
+        try await cache.fetch(url, logger: TestStack.logger)
+        #expect(try await cache.branchHead("main", in: url) == second)
+        #expect(try await cache.branchHead("feature", in: url) == aside)
+        #expect(try await cache.branchHead("gone", in: url) == nil)
+        #expect(try await cache.isAncestor(first, of: second, in: url) == true)
+        #expect(try await cache.isAncestor(second, of: first, in: url) == false)
+        #expect(try await cache.isAncestor(aside, of: second, in: url) == false)
+        #expect(try await cache.isAncestor(second, of: second, in: url) == false)
+        #expect(try await cache.isAncestor(String(repeating: "9", count: 40), of: second, in: url) == nil)
+    }
+
     @Test func unknownCommitSaysWhatToCheck() async throws {
         let repo = try TestRepo()
         try repo.commit(["a": "1"])
