@@ -24,6 +24,8 @@ public struct BuildRequest: Sendable, Hashable {
     public var secrets: [String: SecretReference]
     /// Reads `secrets` within the operator's rules for what policies may name.
     public var secretReader: SecretReader
+    /// The checkout the context lies in (links may lead anywhere inside it); nil: the context itself.
+    public var checkoutDirectory: String?
     /// Images whose build cache seeds this build (the service's last one), so a builder that
     /// never built this repository (a new replica, a pruned cache) starts from the registry.
     public var cacheFrom: [String] = []
@@ -32,7 +34,9 @@ public struct BuildRequest: Sendable, Hashable {
 
     public init(contextDirectory: String, dockerfile: String, reference: ImageReference,
                 buildArgs: [String: String], network: String?, timeout: TimeSpan, target: String? = nil, cache: Bool = true,
-                platform: String? = nil, secrets: [String: SecretReference] = [:], secretReader: SecretReader = .standard) {
+                platform: String? = nil, secrets: [String: SecretReference] = [:], secretReader: SecretReader = .standard,
+                checkoutDirectory: String? = nil) {
+        self.checkoutDirectory = checkoutDirectory
         self.secretReader = secretReader
         self.platform = platform
         self.secrets = secrets

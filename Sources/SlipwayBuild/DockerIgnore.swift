@@ -27,13 +27,21 @@ public struct DockerIgnore: Sendable, Hashable {
         self.init(patterns: fileContents.split(whereSeparator: \.isNewline).map(String.init))
     }
 
-    /// Reads `<directory>/.dockerignore` if there is one; a link that leads out of `directory`
-    /// is refused (the build checks the checkout before, this is the last guard).
-    public static func load(directory: String) throws -> DockerIgnore {
-        guard let real = try Confinement(root: directory).resolve(".dockerignore"),
-              let handle = FileHandle(forReadingAtPath: real) else { return DockerIgnore(patterns: []) }
+    public struct TooLarge: Error, Sendable, CustomStringConvertible {
+        public var description: String { ".dockerignore is over 1 MiB; keep it to the patterns the build needs" }
+    }
+
+    /// Reads `<directory>/.dockerignore` if there is one; a link that leads out of `checkout`
+    /// (default: `directory`) is refused (the build checks the checkout before, this is the last guard).
+    public static func load(directory: String, checkout: String? = nil) throws -> DockerIgnore {
+        let root = checkout ?? directory
+        let relative = directory == root ? ".dockerignore" : String(Confinement(root: directory).root.dropFirst(Confinement(root: root).root.count + 1)) + "/.dockerignore"
+        guard let real = try Confinement(root: root).resolve(relative), let handle = FileHandle(forReadingAtPath: real) else {
+            return DockerIgnore(patterns: [])
+        }
         defer { try? handle.close() }
-        guard let data = try handle.read(upToCount: 1 << 20) else { return DockerIgnore(patterns: []) }
+        let data = try handle.read(upToCount: (1 << 20) + 1) ?? Data()
+        guard data.count <= 1 << 20 else { throw TooLarge() }
         return DockerIgnore(fileContents: String(decoding: data, as: UTF8.self))
     }
 

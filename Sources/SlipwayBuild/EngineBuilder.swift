@@ -32,7 +32,7 @@ public struct EngineBuilder: Builder {
         }
         let context = try await NIOThreadPool.singleton.runIfActive {
             let ignore: DockerIgnore
-            do { ignore = try DockerIgnore.load(directory: request.contextDirectory) } catch {
+            do { ignore = try DockerIgnore.load(directory: request.contextDirectory, checkout: request.checkoutDirectory) } catch {
                 throw BuildFailure(stage: .context, message: "\(error)")
             }
             return try TarArchive.of(directory: request.contextDirectory, ignore: ignore)

@@ -38,8 +38,9 @@ struct BuildHandler: JobHandler {
         let sha: String
         do {
             // A commit is named by hex digits only: anything else would be resolved as a branch.
-            if let named = deployment.record.sha, named.isEmpty || !named.allSatisfy(\.isHexDigit) {
-                try await fail(id, "`\(Terminal.printable(named, limit: 80))` is not a commit SHA; nothing was built", logger: logger)
+            if let named = deployment.record.sha, named.isEmpty || !named.unicodeScalars.allSatisfy(\.properties.isASCIIHexDigit) {
+                try await fail(id, "`\(Terminal.printable(named, limit: 80))` is not a commit SHA; nothing was built: "
+                               + "deploy a commit by its SHA (`slipway deploy \(deployment.record.service) --sha SHA`)", logger: logger)
                 return
             }
             await log.note("fetching \(policy.source.repo)")
@@ -50,6 +51,7 @@ struct BuildHandler: JobHandler {
                 let branch = deployment.record.branch ?? policy.source.branch
                 switch try await verifyPush(id, sha: sha, branch: branch, service: deployment.record.service, repo: repo) {
                 case .deploy:
+                    try await store.markPushVerified(id)
                     await log.note("branch \(branch) is at \(RolloutDecisions.shortSHA(sha)) in the repository, as the push said")
                 case .supersede(let reason):
                     logger.info("push superseded by the branch's newer head", metadata: ["reason": "\(reason)"])
@@ -81,7 +83,13 @@ struct BuildHandler: JobHandler {
         }
         if dockerfile == nil {
             switch await ZeroConfig(pipeline: pipeline, log: log).prepare(contextDirectory, checkout: workDir, policy: policy, deploymentID: id) {
-            case .success(let generated): dockerfile = generated
+            case .success(let generated):
+                dockerfile = generated
+                // The generated file's own ignore file (`Dockerfile.slipway.dockerignore`) may be in the repository too.
+                if let problem = paths.problem(dockerfile: generated) {
+                    try await fail(id, "\(problem) (at \(RolloutDecisions.shortSHA(sha)))", logger: sourceLogger)
+                    return
+                }
             case .failure(let problem):
                 try await fail(id, "\(problem.description) (in \(policy.build.context) at \(RolloutDecisions.shortSHA(sha)))", logger: sourceLogger)
                 return
@@ -94,7 +102,7 @@ struct BuildHandler: JobHandler {
             dockerfile: dockerfile, reference: reference, buildArgs: policy.build.args,
             network: pipeline.dockerNetwork, timeout: policy.build.timeout,
             target: policy.build.target, cache: policy.build.cache, platform: policy.build.platform, secrets: policy.build.secrets,
-            secretReader: pipeline.secrets)
+            secretReader: pipeline.secrets, checkoutDirectory: workDir)
         if let credentials = policy.imageCredentials {
             do {
                 request.registryLogin = try RegistryAuth.from(credentials, registry: reference.registry, reader: pipeline.secrets)
@@ -137,10 +145,17 @@ struct BuildHandler: JobHandler {
         let head = try await git.branchHead(branch, in: repo)
         var facts = PushVerification.Facts(sha: sha, branch: branch, head: head)
         if let head, head != sha { facts.shaIsAncestorOfHead = try await git.isAncestor(sha, of: head, in: repo) }
-        if let liveID = try await pipeline.store.service(named: service)?.liveDeploymentID,
-           let live = try await pipeline.store.deployment(liveID).record.sha {
-            facts.live = live
-            facts.shaIsAncestorOfLive = try await git.isAncestor(sha, of: live, in: repo)
+        if let liveID = try await pipeline.store.service(named: service)?.liveDeploymentID {
+            let live = try await pipeline.store.deployment(liveID).record
+            if let liveSHA = live.sha {
+                facts.live = liveSHA
+                facts.shaIsAncestorOfLive = try await git.isAncestor(sha, of: liveSHA, in: repo)
+            }
+            // An operator's deployment that went live after this commit had been deployed pins the service.
+            if [.manual, .image, .rollback].contains(live.trigger), live.sha != sha,
+               try await pipeline.store.history(service: service).contains(where: { $0.id < liveID && $0.id != id && $0.record.sha == sha && $0.record.liveAt != nil }) {
+                facts.replacedByOperator = liveID
+            }
         }
         if let before = try await pipeline.store.pushedBefore(deploymentID: id) {
             facts.before = before

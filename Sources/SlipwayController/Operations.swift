@@ -29,8 +29,8 @@ public struct Operations: Sendable {
             }
             return try await store.createDeployment(service: service, trigger: .image, sha: nil, image: image, firstJob: .rollout)
         }
-        if let sha, !(4...40).contains(sha.count) || !sha.allSatisfy(\.isHexDigit) {
-            throw Refused(message: "--sha \(sha) is not a commit SHA (4 to 40 hex digits)")
+        if let sha, !(4...64).contains(sha.count) || !sha.allSatisfy(\.isHexDigit) {
+            throw Refused(message: "--sha \(sha) is not a commit SHA (4 to 64 hex digits)")
         }
         return try await store.createDeployment(service: service, trigger: .manual, sha: sha?.lowercased(), image: nil, firstJob: .build)
     }

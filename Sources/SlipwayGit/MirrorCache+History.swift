@@ -33,7 +33,7 @@ extension MirrorCache {
     /// The id of a full SHA that names a commit in the mirror; nil otherwise.
     static func commitID(_ sha: String, in repository: OpaquePointer?) -> git_oid? {
         var oid = git_oid()
-        guard sha.utf8.count == 40, git_oid_fromstr(&oid, sha) == 0 else { return nil }
+        guard sha.utf8.count == 40 || sha.utf8.count == 64, git_oid_fromstr(&oid, sha) == 0 else { return nil }
         var commit: OpaquePointer?
         guard git_commit_lookup(&commit, repository, &oid) == 0 else { return nil }
         git_commit_free(commit)

@@ -16,7 +16,9 @@ public enum HTTPServer {
     public static let defaultInflightBytes = 128 << 20
 
     /// `plan` answers `/api/v1/plan` (the planner lives with the controller).
+    /// `bodyReadDeadline`: how long a webhook's body may take to arrive (providers send it at once).
     public static func router(store: Store, intake: WebhookIntake, budget: BodyBudget = BodyBudget(limit: defaultInflightBytes),
+                              bodyReadDeadline: Duration = .seconds(30),
                               plan: (@Sendable (String?) async throws -> [ServicePlan])? = nil) -> Router<BasicRequestContext> {
         let router = Router()
         router.get("/health") { _, _ in "ok\n" }
@@ -32,7 +34,7 @@ public enum HTTPServer {
         }
         for endpoint in WebhookIntake.Endpoint.allCases {
             router.post(RouterPath("/webhooks/\(endpoint.rawValue)")) { request, context in
-                try await webhook(endpoint, request: request, context: context, intake: intake, budget: budget)
+                try await webhook(endpoint, request: request, context: context, intake: intake, budget: budget, deadline: bodyReadDeadline)
             }
         }
         router.get("/api/v1/services") { _, _ in
@@ -90,39 +92,42 @@ public enum HTTPServer {
     /// body is read into the signature check as it arrives, within the size limit and the
     /// budget all requests share, and handed to the intake.
     static func webhook(_ endpoint: WebhookIntake.Endpoint, request: Request, context: BasicRequestContext,
-                        intake: WebhookIntake, budget: BodyBudget) async throws -> Response {
+                        intake: WebhookIntake, budget: BodyBudget, deadline bodyReadDeadline: Duration) async throws -> Response {
         var headers = WebhookHeaders()
         for field in request.headers { headers[field.name.canonicalName] = field.value }
-        var gate: WebhookIntake.Gate
+        let gate: Fed
         switch await intake.admit(endpoint: endpoint, headers: headers) {
         case .refuse(let answer): return response(answer)
-        case .admit(let admitted): gate = admitted
+        case .admit(let admitted): gate = Fed(admitted)
         }
         let tooLarge = json(["error": "body over \(maxWebhookBytes >> 20) MiB"], status: .contentTooLarge)
-        let declared = request.headers[.contentLength].flatMap { Int($0) }
+        let declared = request.headers[.contentLength].flatMap { Int($0) }.flatMap { $0 >= 0 ? $0 : nil }
         if let declared, declared > maxWebhookBytes { return tooLarge }
-        var held = 0
-        defer { budget.release(held) }
         let busy = Response(status: .serviceUnavailable, headers: [.contentType: "application/json", .retryAfter: "5"],
                             body: .init(byteBuffer: ByteBuffer(string: #"{"error":"too many webhook bodies at once; redeliver it in a few seconds"}"#)))
-        // A declared length is taken at once: a request that cannot fit is answered before it is read.
-        if let declared {
-            guard budget.reserve(declared) else { return busy }
-            held = declared
-        }
-        var body = ByteBuffer()
-        for try await chunk in request.body {
-            guard body.readableBytes + chunk.readableBytes <= maxWebhookBytes else { return tooLarge }
-            if body.readableBytes + chunk.readableBytes > held {
-                let more = body.readableBytes + chunk.readableBytes - held
-                guard budget.reserve(more) else { return busy }
-                held += more
-            }
+        guard budget.enter() else { return busy }
+        defer { budget.leave() }
+        // Bytes count against the budget as they arrive, never before: a sender that declares a
+        // large body and sends nothing holds nothing, and is cut off at the read deadline.
+        let held = Held(budget)
+        defer { held.releaseAll() }
+        let read = await BodyRead.run(request.body, declared: declared, within: bodyReadDeadline) { chunk, size throws(BodyRead.Stop) in
+            guard size + chunk.readableBytes <= maxWebhookBytes else { throw .tooLarge }
+            guard held.take(chunk.readableBytes) else { throw .busy }
             gate.update(chunk)
-            body.writeImmutableBuffer(chunk)
         }
-        return response(try await intake.receive(gate, headers: headers, body: Data(buffer: body, byteTransferStrategy: .noCopy)))
+        switch read {
+        case .stopped(.tooLarge): return tooLarge
+        case .stopped(.busy): return busy
+        case .stopped(.timedOut):
+            return json(["error": "the body did not arrive within \(bodyReadDeadline); send it at once"], status: .requestTimeout)
+        case .failed(let error):
+            throw error
+        case .read(let body):
+            return response(try await intake.receive(gate.value, headers: headers, body: Data(buffer: body, byteTransferStrategy: .noCopy)))
+        }
     }
+
 
     static func response(_ answer: WebhookIntake.Answer) -> Response {
         switch answer {

@@ -4,9 +4,12 @@ import NIOCore
 import SlipwayCore
 import SlipwaySystem
 import SlipwayWebhooks
+import Synchronization
 
 extension WebhookIntake {
-    /// What a request showed before its body was read, and the check of the body under way.
+    /// What a request showed before its body was read, and the checks of the body under way:
+    /// the body streams into one HMAC per secret that could have signed it (the provider-wide
+    /// one and the repositories' own), so nothing of it is parsed before one matches.
     public struct Gate: Sendable {
         public let endpoint: Endpoint
         public let provider: NormalizedEvent.Provider
@@ -14,28 +17,35 @@ extension WebhookIntake {
         let presented: String
         /// GitLab's token proves itself without the body.
         let tokenProof: EventMatching.Proof?
-        /// The body's HMAC under the provider-wide secret, fed as it arrives.
-        private var mac: HMAC<SHA256>?
+        private var shared: HMAC<SHA256>?
+        private var own: [(secret: RepositorySecret, mac: HMAC<SHA256>)]
 
-        init(endpoint: Endpoint, provider: NormalizedEvent.Provider, presented: String, tokenProof: EventMatching.Proof?, sharedSecret: String?) {
+        init(endpoint: Endpoint, provider: NormalizedEvent.Provider, presented: String, tokenProof: EventMatching.Proof?,
+             sharedSecret: String?, ownSecrets: [RepositorySecret]) {
             self.endpoint = endpoint
             self.provider = provider
             self.presented = presented
             self.tokenProof = tokenProof
-            if tokenProof == nil, provider != .gitlab, let sharedSecret {
-                mac = HMAC<SHA256>(key: SymmetricKey(data: Data(sharedSecret.utf8)))
+            let streams = tokenProof == nil && provider != .gitlab
+            shared = streams ? sharedSecret.map { HMAC<SHA256>(key: SymmetricKey(data: Data($0.utf8))) } : nil
+            own = streams ? ownSecrets.map { ($0, HMAC<SHA256>(key: SymmetricKey(data: Data($0.value.utf8)))) } : []
+        }
+
+        /// Feeds a piece of the body to the running HMACs.
+        public mutating func update(_ chunk: ByteBuffer) {
+            chunk.withUnsafeReadableBytes { bytes in
+                shared?.update(data: bytes)
+                for index in own.indices { own[index].mac.update(data: bytes) }
             }
         }
 
-        /// Feeds a piece of the body to the running HMAC.
-        public mutating func update(_ chunk: ByteBuffer) {
-            chunk.withUnsafeReadableBytes { mac?.update(data: $0) }
-        }
-
-        /// Whether the whole body, fed through `update`, is signed with the provider-wide secret.
-        func sharedSignatureMatches() -> Bool {
-            guard let mac else { return false }
-            return WebhookSignature.matches(header: presented, code: Array(mac.finalize()))
+        /// What vouches for the whole body, fed through `update`; nil: nothing does.
+        func proof() -> EventMatching.Proof? {
+            if let tokenProof { return tokenProof }
+            if let shared, WebhookSignature.matches(header: presented, code: Array(shared.finalize())) { return .shared }
+            let verified = own.filter { WebhookSignature.matches(header: presented, code: Array($0.mac.finalize())) }.map(\.secret)
+            guard !verified.isEmpty else { return nil }
+            return .repository(references: Set(verified.map(\.reference)), keys: Set(verified.flatMap(\.keys)))
         }
     }
 
@@ -56,7 +66,11 @@ extension WebhookIntake {
                                        + "point the webhook at /webhooks/\(provider == .bitbucketServer ? "bitbucket" : provider.rawValue)"))
         }
         let header = WebhookSignature.header(for: provider)
-        let own = await repositorySecrets()
+        let own: [RepositorySecret]
+        do { own = try await repositorySecrets() } catch {
+            logger.error("webhook refused for now: the services could not be read", metadata: ["error": "\(String(reflecting: error))"])
+            return .refuse(.unavailable("the services could not be read right now; redeliver it"))
+        }
         guard secrets[provider] != nil || !own.isEmpty else {
             warnOnce(endpoint)
             return .refuse(.unauthorized("no webhook secret is configured for \(endpoint.name); set \(endpoint.secretVariable), "
@@ -76,38 +90,26 @@ extension WebhookIntake {
                 tokenProof = .repository(references: Set(matching.map(\.reference)), keys: Set(matching.flatMap(\.keys)))
             }
         }
-        return .admit(Gate(endpoint: endpoint, provider: provider, presented: presented, tokenProof: tokenProof, sharedSecret: secrets[provider]))
+        return .admit(Gate(endpoint: endpoint, provider: provider, presented: presented, tokenProof: tokenProof,
+                           sharedSecret: secrets[provider], ownSecrets: own))
     }
 
-    /// What vouches for the body: the token, the provider-wide HMAC, or the own secret of the
-    /// repository the body names. Nil: nothing does.
-    func proof(_ gate: Gate, headers: WebhookHeaders, body: Data) async -> EventMatching.Proof? {
-        if let token = gate.tokenProof { return token }
-        if gate.sharedSignatureMatches() { return .shared }
-        // Only now is an unverified body read, and only for the repositories it names that
-        // have a secret of their own: those secrets are tried, nothing else is acted on.
-        let own = await repositorySecrets()
-        guard !own.isEmpty, let events = try? WebhookParser.parseAll(headers: headers, body: body) else { return nil }
-        let named = Set(events.flatMap { ($0.repository?.urls ?? []).compactMap { try? RepoURL($0).key } })
-        let verified = own.filter { secret in
-            !named.isDisjoint(with: secret.keys) && WebhookSignature.isValid(header: gate.presented, body: body, secret: secret.value)
-        }
-        guard !verified.isEmpty else { return nil }
-        return .repository(references: Set(verified.map(\.reference)), keys: Set(verified.flatMap(\.keys)).intersection(named))
-    }
-
-    /// The repositories' own secrets, read now through the reader (a rotated one is picked up
-    /// within a second): one entry per reference, with the repositories whose policies name it.
-    func repositorySecrets() async -> [RepositorySecret] {
-        guard let routes = try? await writer.routes.current(store) else { return [] }
+    /// The repositories' own secrets, read through the reader at most once a second (a rotated
+    /// one is picked up within a second): one entry per reference, with the repositories whose
+    /// policies name it. A secret that cannot be read (or is empty) verifies nothing.
+    func repositorySecrets() async throws -> [RepositorySecret] {
+        if let cached = ownSecrets.withLock({ $0 }), ContinuousClock.now - cached.at < .seconds(1) { return cached.secrets }
+        let started = ContinuousClock.now
+        let routes = try await writer.routes.current(store)
         var byReference: [String: (SecretReference, Set<String>)] = [:]
         for route in routes {
             guard let reference = route.webhookSecret else { continue }
             byReference[reference.description, default: (reference, [])].1.insert(route.repo.key)
         }
-        return byReference.values.sorted { $0.0.description < $1.0.description }.compactMap { reference, keys in
+        let secrets = byReference.values.sorted { $0.0.description < $1.0.description }.compactMap { reference, keys -> RepositorySecret? in
             do {
-                return RepositorySecret(reference: reference.description, value: try secretReader.value(reference, for: "source.webhookSecret"),
+                return RepositorySecret(reference: reference.description,
+                                        value: try secretReader.value(reference, for: "source.webhookSecret", trimmingNewline: true),
                                         keys: keys)
             } catch {
                 warnOnce(key: reference.description) {
@@ -117,6 +119,8 @@ extension WebhookIntake {
                 return nil
             }
         }
+        ownSecrets.withLock { $0 = (secrets, started) }
+        return secrets
     }
 
     struct RepositorySecret: Sendable {

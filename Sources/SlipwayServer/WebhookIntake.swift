@@ -63,6 +63,8 @@ public final class WebhookIntake: Sendable {
     let onEvents: @Sendable ([NormalizedEvent]) async -> Void
     let writer: DeliveryWriter
     private let warned = Mutex<Set<String>>([])
+    /// The repositories' own webhook secrets, as last read.
+    let ownSecrets = Mutex<(secrets: [RepositorySecret], at: ContinuousClock.Instant)?>(nil)
 
     public init(store: Store, secrets: [NormalizedEvent.Provider: String], secretReader: SecretReader = .standard, logger: Logger,
                 onQueued: @escaping @Sendable () async -> Void = {},
@@ -93,7 +95,7 @@ public final class WebhookIntake: Sendable {
         guard let provider = WebhookParser.provider(for: headers, body: body) else {
             return .badRequest("no \(endpoint.name) event header; this endpoint takes \(endpoint.name) webhooks")
         }
-        guard let proof = await proof(gate, headers: headers, body: body) else {
+        guard let proof = gate.proof() else {
             return .unauthorized(refusal(endpoint, provider: provider, headers: headers))
         }
 
@@ -104,6 +106,19 @@ public final class WebhookIntake: Sendable {
             logger.warning("webhook body refused", metadata: ["webhook.provider": "\(provider.rawValue)", "error": "\(error.message)"])
             return .badRequest(error.message)
         }
+        // A repository's own secret vouches for that repository only, not for whatever the body names.
+        if case .repository(_, let keys) = proof {
+            let named = Set(events.flatMap { ($0.repository?.urls ?? []).compactMap { try? RepoURL($0).key } })
+            guard !named.isDisjoint(with: keys) else {
+                return .unauthorized("the body was signed with another repository's own secret (source.webhookSecret); it proves nothing for this one")
+            }
+        }
+        // Postgres stores no NUL in text or JSON: a payload carrying one is refused whole, not
+        // left to fail the batch it would be written with.
+        let payloads = try events.map(DeliveryRecord.payload(of:))
+        if payloads.contains(where: { $0.contains("\\u0000") }) {
+            return .badRequest("the payload holds a NUL character (\\u0000) in a field Slipway keeps; nothing was stored")
+        }
         let bodyHash = Self.hex(SHA256.hash(data: body))
         let baseID = events[0].deliveryID ?? Self.fallbackDeliveryID(events[0], bodyHash: bodyHash)
         // Encoded here, in parallel with other requests, rather than in the one writer.
@@ -111,7 +126,7 @@ public final class WebhookIntake: Sendable {
             // A body with several changes is one delivery per change; the suffix keeps redeliveries recognisable.
             (event: event, deliveryID: index == 0 ? baseID
                 : (event.deliveryID.map { "\($0)#\(index + 1)" } ?? Self.fallbackDeliveryID(event, bodyHash: bodyHash)),
-             payload: try DeliveryRecord.payload(of: event), proof: proof)
+             payload: payloads[index], proof: proof)
         }
         let results: [DeliveryResult]
         do {

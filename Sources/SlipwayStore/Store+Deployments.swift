@@ -5,7 +5,7 @@ import SlipwayCore
 extension Store {
     static let deploymentColumns = """
         id, service, trigger, state, sha, branch, image, digest, reason, rollback_of, policy::text AS policy,
-        created_at, updated_at, live_at, finished_at, runtime_ref, push_refused
+        created_at, updated_at, live_at, finished_at, runtime_ref, push_verified
         """
 
     /// Inserts a deployment of `service` with a snapshot of its policy; returns its id and that policy.
@@ -167,7 +167,7 @@ extension Store {
             sha: try row.value("sha"), image: try row.value("image"), digest: try row.value("digest"),
             reason: try row.value("reason"), createdAt: try row.value("created_at"),
             liveAt: try row.value("live_at"), finishedAt: try row.value("finished_at"), policy: policy,
-            branch: try row.value("branch"), runtimeRef: try row.value("runtime_ref"), pushRefused: try row.value("push_refused"))
+            branch: try row.value("branch"), runtimeRef: try row.value("runtime_ref"), pushVerified: try row.value("push_verified"))
         return record
     }
 }

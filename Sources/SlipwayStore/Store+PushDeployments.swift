@@ -76,7 +76,7 @@ extension Store {
                                   AND ((EXISTS (SELECT 1 FROM webhook_deliveries x WHERE x.id = d.delivery_id
                                                 AND x.ref = nullif(w.ref, '') AND x.before_sha IS NOT DISTINCT FROM nullif(w.before, ''))
                                         AND NOT EXISTS (SELECT 1 FROM deployments l WHERE l.service = w.service AND l.id > d.id
-                                                        AND l.trigger = 'push' AND l.sha = nullif(w.before, '')))
+                                                        AND l.trigger = 'push' AND l.sha = nullif(w.before, '') AND NOT l.push_refused))
                                        OR ((d.state IN ('queued', 'building', 'pushing', 'rolling_out', 'watching')
                                             OR d.id = s.live_deployment_id)
                                            AND NOT EXISTS (SELECT 1 FROM deployments n WHERE n.service = w.service AND n.id > d.id

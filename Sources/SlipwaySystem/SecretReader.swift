@@ -26,7 +26,21 @@ public struct SecretReader: Sendable, Hashable {
     static let maxBytes = 1 << 20
 
     /// The value of `reference`, for `what` (`build secret npm`, `imageCredentials`) in messages.
-    public func value(_ reference: SecretReference, for what: String) throws(Refused) -> String {
+    /// An empty value is refused (an unfilled mount must not become a secret anyone knows);
+    /// `trimmingNewline` drops one line break at the end, as `echo secret > file` leaves it.
+    public func value(_ reference: SecretReference, for what: String, trimmingNewline: Bool = false) throws(Refused) -> String {
+        let value = try read(reference, for: what)
+        var scalars = value.unicodeScalars
+        if trimmingNewline, scalars.last == "\n" {
+            scalars.removeLast()
+            if scalars.last == "\r" { scalars.removeLast() }
+        }
+        let trimmed = String(scalars)
+        guard !trimmed.isEmpty else { throw Refused("\(what): \(reference) is empty on the Slipway server") }
+        return trimmed
+    }
+
+    private func read(_ reference: SecretReference, for what: String) throws(Refused) -> String {
         if let problem = rules.problem(reference) { throw Refused("\(what): \(problem)") }
         switch reference {
         case .environment(let name):

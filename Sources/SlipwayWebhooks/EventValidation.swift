@@ -41,6 +41,7 @@ enum EventValidation {
     static func ref(_ value: String?, field: String) throws(WebhookError) {
         guard let value else { return }
         let forbidden = value.unicodeScalars.contains { $0.value < 0x21 || $0.value == 0x7F || "~^:?*[\\".unicodeScalars.contains($0) }
+            || Terminal.needsCleaning(value)
         guard !value.isEmpty, value.utf8.count <= 1024, !forbidden, !value.contains(".."), !value.contains("@{"),
               !value.hasPrefix("/"), !value.hasSuffix("/"), !value.hasSuffix(".lock") else {
             throw .malformed("`\(field)` is `\(Terminal.printable(value, limit: 80))`, which is not a git ref name; nothing was deployed")

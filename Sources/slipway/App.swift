@@ -108,6 +108,8 @@ enum App {
                 router: HTTPServer.router(store: store, intake: intake, budget: BodyBudget(limit: config.webhookInflightBytes), plan: { service in
                     try await Planner(store: store, runtime: runtime, logger: logger).plan(service: service).services
                 }),
+                // A connection left idle is closed: a client cannot hold one (or a webhook's budget) open for nothing.
+                server: .http1(configuration: .init(idleTimeout: .seconds(60))),
                 configuration: .init(address: .hostname(config.httpHost, port: config.httpPort), serverName: "slipway"),
                 logger: logger))
         }

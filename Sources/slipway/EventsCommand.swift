@@ -106,7 +106,7 @@ struct PoliciesCommand: AsyncParsableCommand {
                 let revision = set.revision.hasPrefix("files:") ? set.revision : RolloutDecisions.shortSHA(set.revision)
                 print("#\(set.id)  \(set.state.padding(toLength: 8, withPad: " ", startingAt: 0))  \(revision)  \(ISO8601.format(set.createdAt))  \(set.source)")
                 if set.state == "applied" { print("      services: \(set.services.joined(separator: ", "))") }
-                for error in set.errors.prefix(20) { print("      \(error)") }
+                for error in set.errors.prefix(20) { print("      \(Terminal.printable(error))") }
                 if set.errors.count > 20 { print("      … \(set.errors.count - 20) more") }
             }
         }

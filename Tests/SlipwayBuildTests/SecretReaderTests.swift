@@ -30,3 +30,21 @@ import Testing
         }
     }
 }
+
+@Suite struct SecretValueTests {
+    /// An unfilled mount must not become a key anyone knows; `echo secret > file` must match what the provider sends.
+    @Test func emptyValuesAreRefusedAndOneTrailingNewlineMayGo() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("secret-values-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try "".write(toFile: "\(folder)/empty", atomically: true, encoding: .utf8)
+        try "hook-secret\n".write(toFile: "\(folder)/lf", atomically: true, encoding: .utf8)
+        try "hook-secret\r\n".write(toFile: "\(folder)/crlf", atomically: true, encoding: .utf8)
+        try "\n".write(toFile: "\(folder)/newline-only", atomically: true, encoding: .utf8)
+        let reader = SecretReader(rules: SecretRules(environmentPrefixes: [], folders: [folder]), environment: [:])
+        #expect(throws: SecretReader.Refused.self) { try reader.value(.file("\(folder)/empty"), for: "t") }
+        #expect(throws: SecretReader.Refused.self) { try reader.value(.file("\(folder)/newline-only"), for: "t", trimmingNewline: true) }
+        #expect(try reader.value(.file("\(folder)/lf"), for: "t", trimmingNewline: true) == "hook-secret")
+        #expect(try reader.value(.file("\(folder)/crlf"), for: "t", trimmingNewline: true) == "hook-secret")
+        #expect(try reader.value(.file("\(folder)/lf"), for: "t") == "hook-secret\n", "build secrets keep their bytes")
+    }
+}

@@ -38,6 +38,12 @@ import Testing
         Case(name: "the live commit is not in the mirror", facts: .init(sha: a, branch: "main", head: a, live: b, shaIsAncestorOfLive: nil),
              expected: .deploy),
         Case(name: "the live commit itself", facts: .init(sha: a, branch: "main", head: a, live: a, shaIsAncestorOfLive: false), expected: .deploy),
+        Case(name: "a commit an operator rolled back, announced again", facts: .init(sha: b, branch: "main", head: b, live: a,
+                                                                                     shaIsAncestorOfLive: false, replacedByOperator: 7),
+             expected: .refuse),
+        Case(name: "an older commit announced from an all-zero old head of another length",
+             facts: .init(sha: a, branch: "main", head: a, live: b, shaIsAncestorOfLive: true, before: String(repeating: "0", count: 64)),
+             expected: .refuse),
     ]
 
     @Test(arguments: cases)

@@ -109,6 +109,22 @@ import Testing
         #expect(r.actions.first?.sha == Self.shaC)
     }
 
+    /// A push superseded before anyone checked it (or one the repository refused) might name any
+    /// commit: the newest commit is the newest push the fetched repository confirmed.
+    @Test func onlyConfirmedPushesNameTheNewestCommit() {
+        var replayed = Self.record(2, Self.shaB, .superseded, built: false)
+        replayed.pushVerified = false
+        var refused = Self.record(3, Self.shaC, .failed, built: false)
+        refused.pushVerified = false
+        let result = plan([Self.record(1, Self.shaA, .succeeded), replayed, refused], live: 1, observed: [Self.running(1)])
+        #expect(result.desiredSHA == Self.shaA)
+        #expect(result.status == .inSync, "\(result)")
+        // Confirmed, the same push is what the branch wants.
+        var confirmed = replayed
+        confirmed.pushVerified = true
+        #expect(plan([Self.record(1, Self.shaA, .succeeded), confirmed], live: 1, observed: [Self.running(1)]).desiredSHA == Self.shaB)
+    }
+
     @Test func somethingUnderWayIsWaitedFor() {
         let p = plan([Self.record(1, Self.shaA, .succeeded), Self.record(2, Self.shaB, .building, built: false)], live: 1)
         #expect(p.status == .needsBuild)

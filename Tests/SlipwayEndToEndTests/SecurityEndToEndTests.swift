@@ -127,6 +127,31 @@ struct SecurityEndToEndTests {
         #expect(try await e2e.status().liveSHA == x)
     }
 
+    /// A rollback away from a commit is not undone by announcing that commit again, even once
+    /// its delivery is forgotten and the branch still points at it.
+    @Test func aReplayDoesNotUndoARollback() async throws {
+        let e2e = try await Self.start()
+        defer { e2e.stop() }
+        let good = try e2e.repo.commit(["Dockerfile": try Self.runForever("good")])
+        try await e2e.push(good, delivery: "good-1")
+        _ = try await e2e.waitForStatus(timeout: .seconds(180)) { $0.liveSHA == good }
+        let bad = try e2e.repo.commit(["Dockerfile": try Self.runForever("bad")])
+        try await e2e.push(bad, delivery: "bad-1", before: good)
+        _ = try await e2e.waitForStatus(timeout: .seconds(180)) { $0.liveSHA == bad && $0.deployments.first?.state == "succeeded" }
+        let rollback = try Command.run(EndToEnd.binary, ["rollback", e2e.service, "--env-file", "/dev/null"], environment: e2e.environment)
+        #expect(rollback.output.contains("queued"), "\(rollback.output)\(rollback.errors)")
+        let back = try await e2e.waitForStatus(timeout: .seconds(180)) { $0.liveSHA == good && $0.deployments.first?.state == "succeeded" }
+        let rollbackID = try #require(back.deployments.first?.id)
+
+        #expect(try e2e.count("WITH d AS (DELETE FROM webhook_deliveries RETURNING 1) SELECT count(*) FROM d") > 0)
+        try await e2e.push(bad, delivery: "bad-1", before: good)
+        let replayed = try await deployment(e2e, sha: bad, after: rollbackID)
+        #expect(replayed.state == "failed")
+        #expect(replayed.reason?.contains("was replaced by deployment \(rollbackID)") == true, "\(replayed.reason ?? "")")
+        #expect(try await e2e.status().liveSHA == good)
+        #expect(try await e2e.runningContainers().map(\.sha) == [good])
+    }
+
     /// A build step's NUL byte and escape sequences: the log is stored whole (the NUL does not
     /// fail the batch) and `slipway logs` prints it without them.
     @Test func controlCharactersInBuildOutputAreStoredAndShownSafely() async throws {

@@ -137,7 +137,8 @@ struct WebhookSecurityTests {
             let own = try await gitlab("acme/shop", token: Self.shopSecret)
             #expect((own.1["deployments"] as? [String: Any])?.keys.sorted() == ["shop"])
             let other = try await gitlab("acme/api", token: Self.shopSecret)
-            #expect((other.1["skipped"] as? [String: String])?["api"]?.contains("another repository's own secret") == true)
+            #expect(other.0 == .unauthorized)
+            #expect((other.1["error"] as? String)?.contains("another repository's own secret") == true)
             #expect(try await count(store, "SELECT count(*) FROM deployments WHERE service = 'api'") == 0)
         }
     }
@@ -154,6 +155,62 @@ struct WebhookSecurityTests {
             #expect(try await count(store, "SELECT count(*) FROM webhook_deliveries") == 0)
             let small = Self.push(repo: "acme/api")
             #expect(try await send(client, small, secret: Self.shared, delivery: "small").status == .accepted)
+        }
+    }
+}
+
+/// Senders that declare a body and do not send it, on a real socket.
+@Suite(.enabled(if: TestStack.enabled))
+struct SlowWebhookSenderTests {
+    /// Opens a connection, sends the headers of a signed-looking push with a large declared body
+    /// and `sent` bytes of it, and returns the socket.
+    static func stall(port: Int, sent: Int) throws -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
+        let head = "POST /webhooks/github HTTP/1.1\r\nHost: 127.0.0.1\r\nX-GitHub-Event: push\r\nX-Hub-Signature-256: sha256=\(String(repeating: "0", count: 64))\r\n"
+            + "Content-Length: \(25 << 20)\r\n\r\n" + String(repeating: " ", count: sent)
+        _ = head.withCString { send(fd, $0, strlen($0), 0) }
+        return fd
+    }
+
+    /// Reads the status line the server answers on `fd`, waiting as long as it takes.
+    static func status(_ fd: Int32) -> String {
+        var buffer = [UInt8](repeating: 0, count: 512)
+        let count = recv(fd, &buffer, buffer.count, 0)
+        return count > 0 ? String(decoding: buffer[..<count], as: UTF8.self).split(separator: "\r\n").first.map(String.init) ?? "" : "closed"
+    }
+
+    @Test func declaredBodiesHoldNothingAndAStalledOneIsCutOff() async throws {
+        try await TestStack.withStore { store, _ in
+            try await store.syncServices([
+                (Policy(service: "api", source: .init(repo: "https://github.com/acme/api.git"), image: "r.example.com/api"), "a.yaml"),
+            ])
+            let intake = WebhookIntake(store: store, secrets: [.github: WebhookSecurityTests.shared], logger: TestStack.logger)
+            let budget = BodyBudget(limit: 40 << 20)
+            let app = Application(router: HTTPServer.router(store: store, intake: intake, budget: budget, bodyReadDeadline: .seconds(2)))
+            try await app.test(.live) { client in
+                let port = try #require(client.port)
+                // Ten senders declare 250 MiB between them against a 40 MiB budget, and send a little.
+                let stalled = try (0..<10).map { _ in try Self.stall(port: port, sent: 1000) }
+                defer { stalled.forEach { close($0) } }
+                let body = WebhookSecurityTests.push(repo: "acme/api")
+                try await client.execute(uri: "/webhooks/github", method: .post,
+                                         headers: WebhookSecurityTests.headers(body, secret: WebhookSecurityTests.shared, delivery: "while-stalled"),
+                                         body: ByteBuffer(string: body)) { response in
+                    #expect(response.status == .accepted, "a real push is taken while others stall")
+                }
+                #expect(budget.inUse <= 10 * 1000)
+                // Each stalled sender is answered at the deadline, and gives back what it held.
+                for fd in stalled { #expect(Self.status(fd).contains("408")) }
+                #expect(budget.inUse == 0)
+            }
         }
     }
 }

@@ -19,15 +19,16 @@ public struct DeploymentRecord: Sendable, Hashable, Codable {
     public var branch: String?
     /// What the runtime knows it by (ECS: the task definition ARN it rolled out).
     public var runtimeRef: String?
-    /// A push the repository did not confirm (`PushVerification`): never the branch's newest commit.
-    public var pushRefused: Bool
+    /// A push the fetched repository confirmed (`PushVerification`): only these count as the
+    /// branch's newest commit. Records made by hand (tests, benchmarks) count as confirmed.
+    public var pushVerified: Bool
 
     public init(id: Int64, service: String, trigger: DeploymentTrigger, state: DeploymentState,
                 sha: String? = nil, image: String? = nil, digest: String? = nil, reason: String? = nil,
                 createdAt: Date, liveAt: Date? = nil, finishedAt: Date? = nil, policy: Policy? = nil, branch: String? = nil,
-                runtimeRef: String? = nil, pushRefused: Bool = false) {
+                runtimeRef: String? = nil, pushVerified: Bool = true) {
         self.runtimeRef = runtimeRef
-        self.pushRefused = pushRefused
+        self.pushVerified = pushVerified
         self.policy = policy
         self.branch = branch
         self.id = id

@@ -19,9 +19,14 @@ public enum PushVerification {
         public var before: String?
         /// Whether `before` is an ancestor of `sha` (a fast-forward); nil: `before` is not in the mirror.
         public var beforeIsAncestorOfSHA: Bool?
+        /// The deployment that replaced this very commit after it had gone live (a rollback away
+        /// from it, an operator's `deploy --sha` or `--image` after it) and runs now; nil when none.
+        public var replacedByOperator: Int64?
 
         public init(sha: String, branch: String, head: String?, shaIsAncestorOfHead: Bool? = nil, live: String? = nil,
-                    shaIsAncestorOfLive: Bool? = nil, before: String? = nil, beforeIsAncestorOfSHA: Bool? = nil) {
+                    shaIsAncestorOfLive: Bool? = nil, before: String? = nil, beforeIsAncestorOfSHA: Bool? = nil,
+                    replacedByOperator: Int64? = nil) {
+            self.replacedByOperator = replacedByOperator
             self.sha = sha
             self.branch = branch
             self.head = head
@@ -41,7 +46,7 @@ public enum PushVerification {
         case refuse(reason: String)
     }
 
-    static let zeroSHA = String(repeating: "0", count: 40)
+    static func isZero(_ sha: String) -> Bool { sha.allSatisfy { $0 == "0" } }
 
     public static func decide(_ facts: Facts, service: String) -> Verdict {
         let short = RolloutDecisions.shortSHA(facts.sha)
@@ -60,11 +65,17 @@ public enum PushVerification {
         if let live = facts.live, live != facts.sha, facts.shaIsAncestorOfLive == true {
             // Forced: the old head is not behind the new one (or is gone from the mirror, as a
             // force-push leaves it). A new branch or an unknown old head is not a force-push.
-            let forced = facts.before.map { $0 != zeroSHA && facts.beforeIsAncestorOfSHA != true } ?? false
+            let forced = facts.before.map { !isZero($0) && facts.beforeIsAncestorOfSHA != true } ?? false
             if !forced {
                 return .refuse(reason: "commit \(short) is older than the live commit \(RolloutDecisions.shortSHA(live)) (an ancestor of it) and the push was not a force-push back to it; "
                     + "to go back, run `slipway rollback \(service)` or `slipway deploy \(service) --sha \(short)`")
             }
+        }
+        // An operator moved the service off this commit since it was deployed: announcing the
+        // same commit again (a replay, a redelivery) does not undo that.
+        if let operatorDeployment = facts.replacedByOperator, facts.live != facts.sha {
+            return .refuse(reason: "commit \(short) was replaced by deployment \(operatorDeployment) (a rollback or an operator's deploy) after it was deployed; "
+                + "a push of the same commit does not undo that: push a new commit, or run `slipway deploy \(service) --sha \(short)`")
         }
         return .deploy
     }

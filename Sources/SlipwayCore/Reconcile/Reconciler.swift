@@ -11,8 +11,9 @@ public enum Reconciler {
         let live = input.liveID.flatMap { id in history.first { $0.id == id } }
         // The newest commit seen on the branch: every push or poll that concerns the
         // service records a deployment, even one superseded before it was built.
-        // A push the repository contradicted does not count.
-        let head = history.first { $0.trigger == .push && !$0.pushRefused && $0.sha != nil
+        // Only a push the fetched repository confirmed counts: one superseded before it was checked,
+        // or refused, might name any commit. (One still queued is in flight: the plan waits for it.)
+        let head = history.first { $0.trigger == .push && $0.pushVerified && $0.sha != nil
             && ($0.branch == nil || $0.branch == policy.source.branch) }
         // An operator's deploy, image or rollback that went live after that commit holds until
         // the next one — also once the loop has rolled it out again (self-heal, a policy change).

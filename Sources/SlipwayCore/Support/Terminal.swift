@@ -22,7 +22,7 @@ public enum Terminal {
                 out.append(c)
             case 0x00..<0x20, 0x7F, 0x80..<0xA0:
                 continue
-            case 0x202A...0x202E, 0x2066...0x2069:
+            case 0x202A...0x202E, 0x2066...0x2069, 0x200E, 0x200F, 0x061C, 0x2028, 0x2029:
                 continue
             default:
                 out.append(c)
@@ -38,6 +38,7 @@ public enum Terminal {
         text.unicodeScalars.contains { c in
             c.value < 0x20 && c.value != 0x09 && !(newlines && c.value == 0x0A) || (0x7F..<0xA0).contains(c.value)
                 || (0x202A...0x202E).contains(c.value) || (0x2066...0x2069).contains(c.value)
+                || [0x200E, 0x200F, 0x061C, 0x2028, 0x2029].contains(c.value)
         }
     }
 
