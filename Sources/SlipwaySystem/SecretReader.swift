@@ -22,6 +22,15 @@ public struct SecretReader: Sendable, Hashable {
         public init(_ description: String) { self.description = description }
     }
 
+    /// Files Slipway's own settings point at (`*_FILE`, AWS's token and credential files,
+    /// PGPASSFILE), resolved: never a policy's, even inside an allowed folder.
+    var ownFiles: Set<String> {
+        let named = environment.filter { key, _ in
+            key.hasSuffix("_FILE") || ["PGPASSFILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE"].contains(key)
+        }
+        return Set(named.values.compactMap { Confinement.realPath($0) })
+    }
+
     /// Secrets are small: a larger file is refused rather than read whole.
     static let maxBytes = 1 << 20
 
@@ -53,6 +62,9 @@ public struct SecretReader: Sendable, Hashable {
             guard let real, rules.folders.contains(where: { Confinement(root: $0).contains(real) }) else {
                 throw Refused(real == nil ? "\(what): \(path) cannot be read on the Slipway server"
                               : "\(what): \(path) is a link that leads out of the folders policies may read; link only within them")
+            }
+            if ownFiles.contains(real) {
+                throw Refused("\(what): \(path) is a file Slipway's own settings name (a credential of the server), which a policy may never read")
             }
             guard let handle = FileHandle(forReadingAtPath: real) else {
                 throw Refused("\(what): \(path) cannot be read on the Slipway server")

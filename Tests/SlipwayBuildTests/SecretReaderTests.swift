@@ -48,3 +48,18 @@ import Testing
         #expect(try reader.value(.file("\(folder)/lf"), for: "t") == "hook-secret\n", "build secrets keep their bytes")
     }
 }
+
+@Suite struct OwnCredentialFileTests {
+    /// A file one of Slipway's own settings names (a token file, PGPASSFILE) is never a policy's,
+    /// even when it sits in a folder policies may read.
+    @Test func filesTheServersSettingsNameAreRefused() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("own-files-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try "web-identity-token".write(toFile: "\(folder)/token", atomically: true, encoding: .utf8)
+        try "ok".write(toFile: "\(folder)/npmrc", atomically: true, encoding: .utf8)
+        let reader = SecretReader(rules: SecretRules(environmentPrefixes: [], folders: [folder]),
+                                  environment: ["AWS_WEB_IDENTITY_TOKEN_FILE": "\(folder)/token"])
+        #expect(throws: SecretReader.Refused.self) { try reader.value(.file("\(folder)/token"), for: "t") }
+        #expect(try reader.value(.file("\(folder)/npmrc"), for: "t") == "ok")
+    }
+}

@@ -6,7 +6,7 @@ import Testing
     let rules = SecretRules.standard(dataDirectory: "/var/lib/slipway")
 
     @Test(arguments: [
-        "env:SLIPWAY_SECRET_NPM_TOKEN", "file:/run/secrets/npmrc", "file:/run/secrets/team/key", "file:/var/lib/slipway/secrets/login",
+        "env:SLIPWAY_SECRET_NPM_TOKEN", "file:/run/secrets/slipway/npmrc", "file:/run/secrets/slipway/team/key", "file:/var/lib/slipway/secrets/login",
         "arn:aws:ssm:us-east-1:123456789012:parameter/db",
     ])
     func allowed(_ text: String) throws {
@@ -16,9 +16,12 @@ import Testing
     @Test(arguments: [
         ("env:SLIPWAY_WEBHOOK_SECRET_GITHUB", "Slipway's own server"), ("env:DATABASE_URL", "Slipway's own server"),
         ("env:AWS_SECRET_ACCESS_KEY", "Slipway's own server"), ("env:SLIPWAY_TOKEN", "Slipway's own server"),
-        ("env:NPM_TOKEN", "must start with `SLIPWAY_SECRET_`"), ("file:/etc/shadow", "put the file in /run/secrets/"),
+        ("env:NPM_TOKEN", "must start with `SLIPWAY_SECRET_`"), ("file:/etc/shadow", "put the file in /run/secrets/slipway/"),
+        ("file:/run/secrets/db-password", "not in a folder"),
+        ("file:/run/secrets/slipway/kubernetes.io/serviceaccount/token", "service-account token"),
+        ("file:/run/secrets/slipway/eks.amazonaws.com/serviceaccount/token", "service-account token"),
         ("file:/run/secretsx/a", "not in a folder"), ("file:/var/lib/slipway/mirrors/x", "not in a folder"),
-        ("file:/run/secrets", "not in a folder"),
+        ("file:/run/secrets/slipway", "not in a folder"),
     ])
     func refused(_ text: String, _ says: String) throws {
         let problem = rules.problem(try SecretReference(parsing: text))

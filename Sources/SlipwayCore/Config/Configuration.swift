@@ -34,7 +34,7 @@ public struct Configuration: Sendable, Hashable {
     public var dockerCLI: String?
     /// What `env:` names policies may read must start with (SLIPWAY_POLICY_SECRET_PREFIXES).
     public var policySecretPrefixes: [String]
-    /// Folders `file:` references of policies must lie in (SLIPWAY_POLICY_SECRET_DIRS); nil: /run/secrets and `<data dir>/secrets`.
+    /// Folders `file:` references of policies must lie in (SLIPWAY_POLICY_SECRET_DIRS); nil: /run/secrets/slipway and `<data dir>/secrets`.
     public var policySecretDirs: [String]?
     /// Bytes of webhook bodies held at once, across requests; past it, 503 with Retry-After.
     public var webhookInflightBytes: Int
@@ -132,12 +132,12 @@ public struct Configuration: Sendable, Hashable {
         return list
     }
 
-    /// `/run/secrets,/etc/slipway/secrets`: absolute folders, comma-separated.
+    /// `/run/secrets/slipway,/etc/slipway/secrets`: absolute folders, comma-separated.
     static func folders(_ text: String?) throws(Invalid) -> [String]? {
         guard let text else { return nil }
         let list = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         guard !list.isEmpty, list.allSatisfy({ $0.hasPrefix("/") && $0 != "/" && !$0.split(separator: "/").contains("..") }) else {
-            throw Invalid(key: "SLIPWAY_POLICY_SECRET_DIRS", message: "`\(text)` is not a comma-separated list of absolute folders (not /), as in /run/secrets")
+            throw Invalid(key: "SLIPWAY_POLICY_SECRET_DIRS", message: "`\(text)` is not a comma-separated list of absolute folders (not /), as in /run/secrets/slipway")
         }
         return list
     }

@@ -18,7 +18,7 @@ public enum SecretReference: Sendable, Hashable, Codable, CustomStringConvertibl
         } else if text.hasPrefix("file:") {
             let path = String(text.dropFirst(5))
             guard path.hasPrefix("/"), path.count > 1, !path.split(separator: "/").contains("..") else {
-                throw Problem(message: "`\(text)`: after `file:` comes an absolute path on the Slipway server, as in file:/run/secrets/token")
+                throw Problem(message: "`\(text)`: after `file:` comes an absolute path on the Slipway server, as in file:/run/secrets/slipway/token")
             }
             self = .file(path)
         } else if text.hasPrefix("arn:") {

@@ -16,10 +16,16 @@ public struct SecretRules: Sendable, Hashable {
     }
 
     public static let defaultPrefix = "SLIPWAY_SECRET_"
-    public static let defaultFolder = "/run/secrets"
+    /// A folder of its own under /run/secrets: /run/secrets itself is where Docker mounts the
+    /// server's own secrets and Kubernetes and EKS their service-account tokens.
+    public static let defaultFolder = "/run/secrets/slipway"
 
-    /// `SLIPWAY_SECRET_*` variables, and files in /run/secrets (Docker's and Kubernetes' secret
-    /// mounts) or `<data dir>/secrets`.
+    /// Where platforms mount the credentials of the pod or task Slipway runs as: never a
+    /// policy's, whatever the folders say.
+    static let platformFolders = ["kubernetes.io", "eks.amazonaws.com", "pods.eks.amazonaws.com", "azure", "gcp"]
+
+    /// `SLIPWAY_SECRET_*` variables, and files in /run/secrets/slipway (a Docker or Kubernetes
+    /// secret mounted there) or `<data dir>/secrets`.
     public static func standard(dataDirectory: String?) -> SecretRules {
         SecretRules(environmentPrefixes: [defaultPrefix],
                     folders: [defaultFolder] + (dataDirectory.map { [$0.hasSuffix("/") ? "\($0)secrets" : "\($0)/secrets"] } ?? []))
@@ -52,6 +58,9 @@ public struct SecretRules: Sendable, Hashable {
             return nil
         case .file(let path):
             let clean = path.split(separator: "/").filter { $0 != "." }.joined(separator: "/")
+            if clean.split(separator: "/").contains(where: { Self.platformFolders.contains(String($0)) }) {
+                return "`file:\(path)` is where the platform mounts the server's own credentials (a service-account token), which a policy may never read"
+            }
             guard folders.contains(where: { folder in ("/" + clean).hasPrefix(folder == "/" ? "/" : folder + "/") }) else {
                 return "`file:\(path)` is not in a folder policies may read: put the file in \(folderList) "
                     + "(SLIPWAY_POLICY_SECRET_DIRS sets which)"
