@@ -69,7 +69,8 @@ struct QueueStrengthTests {
             var state = try await job(store, id)
             #expect(state.state == "queued" && state.attempts == 1)
             #expect(state.error?.contains("cannotConnectToHost") == true || state.error?.contains("URLError") == true)
-            let delay = try await store.client.query("SELECT extract(epoch FROM run_at - now())::float8 FROM jobs WHERE id = \(id)")
+            // Measured from when the failure was recorded, not from now: a loaded machine reads it later.
+            let delay = try await store.client.query("SELECT extract(epoch FROM run_at - updated_at)::float8 FROM jobs WHERE id = \(id)")
                 .collect()[0].decode(Double.self)
             #expect((1.0...2.0).contains(delay))      // attempt 1, jitter 0.5: 1.5 s
 
