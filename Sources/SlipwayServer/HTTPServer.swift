@@ -105,8 +105,8 @@ public enum HTTPServer {
         if let declared, declared > maxWebhookBytes { return tooLarge }
         let busy = Response(status: .serviceUnavailable, headers: [.contentType: "application/json", .retryAfter: "5"],
                             body: .init(byteBuffer: ByteBuffer(string: #"{"error":"too many webhook bodies at once; redeliver it in a few seconds"}"#)))
+        // A place among the bodies being read, given back once this one is read (not when it is stored).
         guard budget.enter() else { return busy }
-        defer { budget.leave() }
         // Bytes count against the budget as they arrive, never before: a sender that declares a
         // large body and sends nothing holds nothing, and is cut off at the read deadline.
         let held = Held(budget)
@@ -116,6 +116,7 @@ public enum HTTPServer {
             guard held.take(chunk.readableBytes) else { throw .busy }
             gate.update(chunk)
         }
+        budget.leave()
         switch read {
         case .stopped(.tooLarge): return tooLarge
         case .stopped(.busy): return busy
@@ -127,7 +128,6 @@ public enum HTTPServer {
             return response(try await intake.receive(gate.value, headers: headers, body: Data(buffer: body, byteTransferStrategy: .noCopy)))
         }
     }
-
 
     static func response(_ answer: WebhookIntake.Answer) -> Response {
         switch answer {
