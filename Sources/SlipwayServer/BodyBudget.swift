@@ -1,8 +1,8 @@
 import Synchronization
 
 /// Webhook bodies held in memory at once, across all requests: at most `limit` bytes, counted
-/// as they arrive, and at most `readers` bodies being read (each connection being read also
-/// has the server's own buffers in flight). Past either, a request is answered 503 with
+/// as they arrive, and at most `readers` large bodies being read (each connection being read
+/// also has the server's own buffers in flight, up to its body's size). Past either, a request is answered 503 with
 /// `Retry-After` (providers redeliver), so a flood of large bodies cannot take the memory.
 public final class BodyBudget: Sendable {
     public let limit: Int

@@ -15,38 +15,15 @@ enum BodyRead {
 
     /// - Parameter declared: the body's declared length: the buffer is sized for it once (its pages
     ///   are only resident as they are written), so it never grows by doubling nor is copied.
+    /// - Parameter deadline: nil reads in the caller's task, with no timer (a small body: what it
+    ///   can hold is small, and most requests are these).
     static func run<Body: AsyncSequence & Sendable>(
-        _ body: Body, declared: Int?, within deadline: Duration,
+        _ body: Body, declared: Int?, within deadline: Duration?,
         accept: @escaping @Sendable (_ chunk: ByteBuffer, _ sizeSoFar: Int) throws(Stop) -> Void
     ) async -> Outcome where Body.Element == ByteBuffer {
-        await withTaskGroup(of: Outcome.self) { group in
-            group.addTask {
-                // Without a declared length, pieces are kept as they came and joined once at the
-                // end: a buffer grown by doubling would hold up to twice what the budget counted.
-                var buffer = ByteBuffer()
-                var pieces: [ByteBuffer] = []
-                var size = 0
-                if let declared { buffer.reserveCapacity(declared) }
-                do {
-                    for try await chunk in body {
-                        try accept(chunk, size)
-                        size += chunk.readableBytes
-                        if declared != nil, size <= buffer.capacity { buffer.writeImmutableBuffer(chunk) } else { pieces.append(chunk) }
-                    }
-                    if !pieces.isEmpty {
-                        var joined = ByteBuffer()
-                        joined.reserveCapacity(size)
-                        joined.writeImmutableBuffer(buffer)
-                        for piece in pieces { joined.writeImmutableBuffer(piece) }
-                        buffer = joined
-                    }
-                    return .read(buffer)
-                } catch let stop as Stop {
-                    return .stopped(stop)
-                } catch {
-                    return .failed(error)
-                }
-            }
+        guard let deadline else { return await read(body, declared: declared, accept: accept) }
+        return await withTaskGroup(of: Outcome.self) { group in
+            group.addTask { await read(body, declared: declared, accept: accept) }
             group.addTask {
                 try? await Task.sleep(for: deadline)
                 return .stopped(.timedOut)
@@ -54,6 +31,36 @@ enum BodyRead {
             let first = await group.next()!
             group.cancelAll()
             return first
+        }
+    }
+
+    static func read<Body: AsyncSequence & Sendable>(
+        _ body: Body, declared: Int?, accept: @escaping @Sendable (_ chunk: ByteBuffer, _ sizeSoFar: Int) throws(Stop) -> Void
+    ) async -> Outcome where Body.Element == ByteBuffer {
+        // Without a declared length, pieces are kept as they came and joined once at the end: a
+        // buffer grown by doubling would hold up to twice what the budget counted.
+        var buffer = ByteBuffer()
+        var pieces: [ByteBuffer] = []
+        var size = 0
+        if let declared { buffer.reserveCapacity(declared) }
+        do {
+            for try await chunk in body {
+                try accept(chunk, size)
+                size += chunk.readableBytes
+                if declared != nil, size <= buffer.capacity { buffer.writeImmutableBuffer(chunk) } else { pieces.append(chunk) }
+            }
+            if !pieces.isEmpty {
+                var joined = ByteBuffer()
+                joined.reserveCapacity(size)
+                joined.writeImmutableBuffer(buffer)
+                for piece in pieces { joined.writeImmutableBuffer(piece) }
+                buffer = joined
+            }
+            return .read(buffer)
+        } catch let stop as Stop {
+            return .stopped(stop)
+        } catch {
+            return .failed(error)
         }
     }
 }

@@ -12,6 +12,10 @@ public enum HTTPServer {
     /// Webhook bodies above this are refused with 413 (GitHub caps its payloads at 25 MB).
     public static let maxWebhookBytes = 25 << 20
 
+    /// A body up to this size is read without taking one of the budget's places for large ones
+    /// (pushes are a few KiB; GitHub's largest, with 2,048 commits, are a few MiB).
+    static let smallWebhookBytes = 256 << 10
+
     /// Webhook bodies held at once when nothing else is said (SLIPWAY_WEBHOOK_MAX_INFLIGHT_MB).
     public static let defaultInflightBytes = 128 << 20
 
@@ -105,18 +109,23 @@ public enum HTTPServer {
         if let declared, declared > maxWebhookBytes { return tooLarge }
         let busy = Response(status: .serviceUnavailable, headers: [.contentType: "application/json", .retryAfter: "5"],
                             body: .init(byteBuffer: ByteBuffer(string: #"{"error":"too many webhook bodies at once; redeliver it in a few seconds"}"#)))
-        // A place among the bodies being read, given back once this one is read (not when it is stored).
-        guard budget.enter() else { return busy }
+        // A large body (or one of unknown length) takes a place among the large bodies being read,
+        // given back once it is read (not when it is stored): each has the server's own buffers in
+        // flight beside what the budget counts. A small one cannot have more in flight than itself.
+        let large = declared.map { $0 > Self.smallWebhookBytes } ?? true
+        if large { guard budget.enter() else { return busy } }
         // Bytes count against the budget as they arrive, never before: a sender that declares a
         // large body and sends nothing holds nothing, and is cut off at the read deadline.
         let held = Held(budget)
         defer { held.releaseAll() }
-        let read = await BodyRead.run(request.body, declared: declared, within: bodyReadDeadline) { chunk, size throws(BodyRead.Stop) in
+        // A large body must arrive within the deadline: a sender that trickles one holds a place
+        // and budget. A small one is read in this task, with no timer.
+        let read = await BodyRead.run(request.body, declared: declared, within: large ? bodyReadDeadline : nil) { chunk, size throws(BodyRead.Stop) in
             guard size + chunk.readableBytes <= maxWebhookBytes else { throw .tooLarge }
             guard held.take(chunk.readableBytes) else { throw .busy }
             gate.update(chunk)
         }
-        budget.leave()
+        if large { budget.leave() }
         switch read {
         case .stopped(.tooLarge): return tooLarge
         case .stopped(.busy): return busy

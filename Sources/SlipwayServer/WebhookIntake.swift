@@ -119,7 +119,8 @@ public final class WebhookIntake: Sendable {
         if payloads.contains(where: { $0.contains("\\u0000") }) {
             return .badRequest("the payload holds a NUL character (\\u0000) in a field Slipway keeps; nothing was stored")
         }
-        let bodyHash = Self.hex(SHA256.hash(data: body))
+        // Only a delivery without a provider id needs the body's hash.
+        let bodyHash = events.contains { $0.deliveryID == nil } ? Self.hex(SHA256.hash(data: body)) : ""
         let baseID = events[0].deliveryID ?? Self.fallbackDeliveryID(events[0], bodyHash: bodyHash)
         // Encoded here, in parallel with other requests, rather than in the one writer.
         let work = try events.enumerated().map { index, event in
