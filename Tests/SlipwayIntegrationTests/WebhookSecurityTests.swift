@@ -180,11 +180,19 @@ struct SlowWebhookSenderTests {
         return fd
     }
 
-    /// Reads the status line the server answers on `fd`, waiting as long as it takes.
-    static func status(_ fd: Int32) -> String {
-        var buffer = [UInt8](repeating: 0, count: 512)
-        let count = recv(fd, &buffer, buffer.count, 0)
-        return count > 0 ? String(decoding: buffer[..<count], as: UTF8.self).split(separator: "\r\n").first.map(String.init) ?? "" : "closed"
+    /// Reads the status line the server answers on `fd` (up to 60 s), on a Dispatch thread: a
+    /// blocking read on the task pool could starve the very server that is to answer it.
+    static func status(_ fd: Int32) async -> String {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                var timeout = timeval(tv_sec: 60, tv_usec: 0)
+                setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+                var buffer = [UInt8](repeating: 0, count: 512)
+                let count = recv(fd, &buffer, buffer.count, 0)
+                continuation.resume(returning: count > 0
+                    ? String(decoding: buffer[..<count], as: UTF8.self).split(separator: "\r\n").first.map(String.init) ?? "" : "closed")
+            }
+        }
     }
 
     @Test func declaredBodiesHoldNothingAndAStalledOneIsCutOff() async throws {
@@ -208,7 +216,7 @@ struct SlowWebhookSenderTests {
                 }
                 #expect(budget.inUse <= 10 * 1000)
                 // Each stalled sender is answered at the deadline, and gives back what it held.
-                for fd in stalled { #expect(Self.status(fd).contains("408")) }
+                for fd in stalled { #expect(await Self.status(fd).contains("408")) }
                 #expect(budget.inUse == 0)
             }
         }
