@@ -34,11 +34,10 @@ public struct DockerIgnore: Sendable, Hashable {
     /// Reads `<directory>/.dockerignore` if there is one; a link that leads out of `checkout`
     /// (default: `directory`) is refused (the build checks the checkout before, this is the last guard).
     public static func load(directory: String, checkout: String? = nil) throws -> DockerIgnore {
-        let root = checkout ?? directory
-        let relative = directory == root ? ".dockerignore" : String(Confinement(root: directory).root.dropFirst(Confinement(root: root).root.count + 1)) + "/.dockerignore"
-        guard let real = try Confinement(root: root).resolve(relative), let handle = FileHandle(forReadingAtPath: real) else {
-            return DockerIgnore(patterns: [])
-        }
+        let path = "\(directory)/.dockerignore"
+        guard let real = Confinement.realPath(path) else { return DockerIgnore(patterns: []) }
+        guard Confinement(root: checkout ?? directory).contains(real) else { throw Confinement.Escape(path: ".dockerignore") }
+        guard let handle = FileHandle(forReadingAtPath: real) else { return DockerIgnore(patterns: []) }
         defer { try? handle.close() }
         let data = try handle.read(upToCount: (1 << 20) + 1) ?? Data()
         guard data.count <= 1 << 20 else { throw TooLarge() }

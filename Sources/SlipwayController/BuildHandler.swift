@@ -151,11 +151,8 @@ struct BuildHandler: JobHandler {
                 facts.live = liveSHA
                 facts.shaIsAncestorOfLive = try await git.isAncestor(sha, of: liveSHA, in: repo)
             }
-            // An operator's deployment that went live after this commit had been deployed pins the service.
-            if [.manual, .image, .rollback].contains(live.trigger), live.sha != sha,
-               try await pipeline.store.history(service: service).contains(where: { $0.id < liveID && $0.id != id && $0.record.sha == sha && $0.record.liveAt != nil }) {
-                facts.replacedByOperator = liveID
-            }
+            facts.replacedByOperator = PushVerification.replacement(of: sha, pushing: id, live: live,
+                                                                    history: try await pipeline.store.history(service: service).map(\.record))
         }
         if let before = try await pipeline.store.pushedBefore(deploymentID: id) {
             facts.before = before

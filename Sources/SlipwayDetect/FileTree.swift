@@ -140,8 +140,7 @@ public struct DirectoryTree: FileTree {
 
     public func isDirectory(_ path: String) -> Bool {
         guard let real = inside(path, reading: false) else { return false }
-        var directory: ObjCBool = false
-        return FileManager.default.fileExists(atPath: real, isDirectory: &directory) && directory.boolValue
+        return FileManager.default.isDirectory(real)
     }
 
     public func read(_ path: String) -> String? {

@@ -13,23 +13,11 @@ extension Store {
     }
 
     /// Ends a push deployment the fetched repository did not confirm: `failed` (contradicted) or
-    /// `superseded` (the branch moved on), with why, in one transaction with its event. It never
-    /// counts as the branch's newest commit, nor as "the branch went back" for a later push.
+    /// `superseded` (the branch moved on), with why. Marked so it never counts as "the branch went
+    /// back" for a later push; it is never the branch's newest commit either way (not verified).
     public func refusePush(_ id: Int64, state: DeploymentState, reason: String) async throws {
-        let reason = Terminal.printable(reason, newlines: true)
-        let message = "\(state.rawValue): \(reason)"
-        try await client.transaction(logger: logger) { connection in
-            let rows = try await connection.query("""
-                UPDATE deployments SET push_refused = true, state = \(state.rawValue), reason = \(reason), updated_at = now(),
-                    finished_at = now()
-                WHERE id = \(id) AND state IN ('queued', 'building', 'pushing', 'rolling_out', 'watching')
-                RETURNING id
-                """, logger: logger).collect()
-            guard !rows.isEmpty else { return }
-            try await connection.query("""
-                INSERT INTO deployment_events (deployment_id, kind, message) VALUES (\(id), 'state', \(message))
-                """, logger: logger)
-        }
+        try await transition(id, to: state, reason: reason)
+        try await client.query("UPDATE deployments SET push_refused = true WHERE id = \(id)", logger: logger)
     }
 
     /// The fetched repository confirmed the push: its commit may now be the branch's newest.

@@ -1,3 +1,4 @@
+import Foundation
 import SlipwayCore
 import Testing
 
@@ -64,5 +65,24 @@ import Testing
                                                                        shaIsAncestorOfLive: true, before: Self.c, beforeIsAncestorOfSHA: true),
                                                                  service: "web") else { Issue.record("not refused"); return }
         #expect(older.contains("slipway rollback web") && older.contains("slipway deploy web --sha aaaaaaaaaaaa"))
+    }
+}
+
+@Suite struct PushReplacementTests {
+    static func record(_ id: Int64, _ sha: String, _ trigger: DeploymentTrigger, live: Bool = true) -> DeploymentRecord {
+        DeploymentRecord(id: id, service: "web", trigger: trigger, state: .succeeded, sha: sha, createdAt: Date(timeIntervalSince1970: 0),
+                         liveAt: live ? Date(timeIntervalSince1970: Double(id)) : nil)
+    }
+    static let a = String(repeating: "a", count: 40), b = String(repeating: "b", count: 40)
+
+    @Test func aRollbackAwayFromACommitThatWentLivePinsTheService() {
+        let history = [Self.record(1, Self.a, .push), Self.record(2, Self.b, .push), Self.record(3, Self.a, .rollback)]
+        #expect(PushVerification.replacement(of: Self.b, pushing: 4, live: history[2], history: history) == 3)
+        // A commit that never went live, the live commit itself, or a push that went live: no pin.
+        let neverLive = [Self.record(1, Self.a, .push), Self.record(2, Self.b, .push, live: false), Self.record(3, Self.a, .rollback)]
+        #expect(PushVerification.replacement(of: Self.b, pushing: 4, live: neverLive[2], history: neverLive) == nil)
+        #expect(PushVerification.replacement(of: Self.a, pushing: 4, live: history[2], history: history) == nil)
+        #expect(PushVerification.replacement(of: Self.b, pushing: 4, live: Self.record(3, Self.a, .push), history: history) == nil)
+        #expect(PushVerification.replacement(of: Self.b, pushing: 2, live: history[2], history: [history[2]]) == nil)
     }
 }

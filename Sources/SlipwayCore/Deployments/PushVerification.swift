@@ -46,6 +46,14 @@ public enum PushVerification {
         case refuse(reason: String)
     }
 
+    /// The live deployment, when it replaced `sha` after `sha` had gone live: a rollback away from
+    /// it, or an operator's deploy after it (`facts.replacedByOperator`). `pushing` is the push's own deployment.
+    public static func replacement(of sha: String, pushing: Int64, live: DeploymentRecord?, history: [DeploymentRecord]) -> Int64? {
+        guard let live, [.manual, .image, .rollback].contains(live.trigger), live.sha != sha,
+              history.contains(where: { $0.id < live.id && $0.id != pushing && $0.sha == sha && $0.liveAt != nil }) else { return nil }
+        return live.id
+    }
+
     static func isZero(_ sha: String) -> Bool { sha.allSatisfy { $0 == "0" } }
 
     public static func decide(_ facts: Facts, service: String) -> Verdict {

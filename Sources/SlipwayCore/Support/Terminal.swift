@@ -16,13 +16,7 @@ public enum Terminal {
                 skipEscape(&scalars)
             case 0x9B:
                 skipControlSequence(&scalars)
-            case 0x09:
-                out.append(c)
-            case 0x0A where newlines:
-                out.append(c)
-            case 0x00..<0x20, 0x7F, 0x80..<0xA0:
-                continue
-            case 0x202A...0x202E, 0x2066...0x2069, 0x200E, 0x200F, 0x061C, 0x2028, 0x2029:
+            case _ where isUnsafe(c, newlines: newlines):
                 continue
             default:
                 out.append(c)
@@ -35,10 +29,18 @@ public enum Terminal {
 
     /// Whether `printable` would change `text` (most lines are plain: they are left as they are).
     public static func needsCleaning(_ text: String, newlines: Bool = false) -> Bool {
-        text.unicodeScalars.contains { c in
-            c.value < 0x20 && c.value != 0x09 && !(newlines && c.value == 0x0A) || (0x7F..<0xA0).contains(c.value)
-                || (0x202A...0x202E).contains(c.value) || (0x2066...0x2069).contains(c.value)
-                || [0x200E, 0x200F, 0x061C, 0x2028, 0x2029].contains(c.value)
+        text.unicodeScalars.contains { isUnsafe($0, newlines: newlines) }
+    }
+
+    /// A control character (tab kept; line feed with `newlines`), or a mark that reorders or
+    /// breaks what a reader sees.
+    static func isUnsafe(_ c: Unicode.Scalar, newlines: Bool) -> Bool {
+        switch c.value {
+        case 0x09: false
+        case 0x0A: !newlines
+        case 0x00..<0x20, 0x7F..<0xA0: true
+        case 0x202A...0x202E, 0x2066...0x2069, 0x200E, 0x200F, 0x061C, 0x2028, 0x2029: true
+        default: false
         }
     }
 
