@@ -111,8 +111,12 @@ struct BuildHandler: JobHandler {
                 return
             }
         }
-        // The live revision's image carries the build cache: a builder that lost its own starts from it.
-        if let live = try await store.service(named: deployment.record.service)?.liveDeploymentID,
+        // The live revision's image carries the build cache: a builder that lost its own starts from it
+        // (a preview's first build starts from the main environment's).
+        let target = deployment.record.target
+        let ownLive = try await store.liveDeploymentID(of: target)
+        let mainLive = ownLive == nil ? try await store.liveDeploymentID(of: .main(target.service)) : nil
+        if let live = ownLive ?? mainLive,
            let image = try await store.deployment(live).record.image, image.hasPrefix(reference.repository) {
             request.cacheFrom = [image]
         }
@@ -124,7 +128,7 @@ struct BuildHandler: JobHandler {
                 try await fail(id, problem, logger: sourceLogger)
                 return
             }
-            try await store.finishBuild(id, service: deployment.record.service, policy: policy, sha: sha, image: built.reference, digest: built.digest)
+            try await store.finishBuild(id, service: target.service, environment: target.environment, policy: policy, sha: sha, image: built.reference, digest: built.digest)
             sourceLogger.info("image pushed", metadata: ["image.digest": "\(built.digest ?? "?")"])
         } catch let failure as BuildFailure where failure.transient && job.attempts < job.maxAttempts {
             // The registry or builder could not be reached: the queue tries again after a backoff.
@@ -145,7 +149,7 @@ struct BuildHandler: JobHandler {
         let head = try await git.branchHead(branch, in: repo)
         var facts = PushVerification.Facts(sha: sha, branch: branch, head: head)
         if let head, head != sha { facts.shaIsAncestorOfHead = try await git.isAncestor(sha, of: head, in: repo) }
-        if let liveID = try await pipeline.store.service(named: service)?.liveDeploymentID {
+        if let liveID = try await pipeline.store.liveDeploymentID(of: .main(service)) {
             let live = try await pipeline.store.deployment(liveID).record
             if let liveSHA = live.sha {
                 facts.live = liveSHA

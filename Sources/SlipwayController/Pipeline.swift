@@ -53,7 +53,8 @@ public struct Pipeline: Sendable {
 
     /// The handlers of every job kind.
     public var handlers: [any JobHandler] {
-        [BuildHandler(pipeline: self), RolloutHandler(pipeline: self), WatchHandler(pipeline: self), PathsHandler(pipeline: self)]
+        [BuildHandler(pipeline: self), RolloutHandler(pipeline: self), WatchHandler(pipeline: self), RetireHandler(pipeline: self),
+         PathsHandler(pipeline: self)]
     }
 
     func revision(of deployment: DeploymentRow) -> Revision? {
@@ -65,10 +66,12 @@ extension Revision {
     /// The revision a deployment runs; nil before it has an image.
     static func of(_ record: DeploymentRecord, policy: Policy) -> Revision? {
         guard let image = record.image else { return nil }
-        return Revision(service: record.service, deploymentID: record.id, image: image, sha: record.sha,
-                        count: policy.deploy.count, env: policy.deploy.env, port: policy.deploy.port,
-                        healthCheck: policy.deploy.healthCheck, network: policy.deploy.network, policy: policy,
-                        ref: record.runtimeRef, since: record.liveAt)
+        var revision = Revision(service: record.service, deploymentID: record.id, image: image, sha: record.sha,
+                                count: policy.deploy.count, env: policy.deploy.env, port: policy.deploy.port,
+                                healthCheck: policy.deploy.healthCheck, network: policy.deploy.network, policy: policy,
+                                ref: record.runtimeRef, since: record.liveAt)
+        revision.environment = record.environment
+        return revision
     }
 }
 

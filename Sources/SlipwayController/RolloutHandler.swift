@@ -14,69 +14,74 @@ struct RolloutHandler: JobHandler {
         guard let id = job.deploymentID else { throw PermanentJobError("rollout job without a deployment") }
         let store = pipeline.store
         let first = try await store.deployment(id)
-        try await store.withServiceLock(first.record.service) {
+        try await store.withTargetLock(first.record.target) {
             // Read again under the lock: a newer rollout may have finished meanwhile.
             let deployment = try await store.deployment(id)
-            guard !deployment.record.state.isFinal else { return }
             let service = deployment.record.service
-            let live = try await store.service(named: service)?.liveDeploymentID
             var liveRecord: DeploymentRecord?
-            if let live { liveRecord = try await store.deployment(live).record }
-            if case .supersede(let reason) = RolloutDecisions.gate(deployment.record, live: liveRecord) {
-                logger.info("rollout superseded", metadata: ["reason": "\(reason)"])
-                try await store.transition(id, to: .superseded, reason: reason)
-                return
-            }
-            guard let revision = pipeline.revision(of: deployment) else {
-                try await store.transition(id, to: .failed, reason: "nothing to roll out: the deployment has no image")
-                return
-            }
-            try await store.transition(id, to: .rollingOut)
+            if let live = try await store.liveDeploymentID(of: deployment.record.target) { liveRecord = try await store.deployment(live).record }
+            var machine = RolloutMachine(deployment: deployment.record, live: liveRecord, watch: CrashWatch(deployment.policy.rollback))
+            var action = machine.begin()
             var log = logger
-            log[metadataKey: "image.reference"] = "\(revision.image)"
-            log.info("starting new revision", metadata: ["revision.count": "\(revision.count)"])
-
-            let started: Started
-            do {
-                // First what the service runs now: an ECS service made elsewhere is recorded before it is replaced.
-                if let current = try await pipeline.runtime.current(revision) {
-                    try await adoptIfFirst(current, deploymentID: id, service: service, logger: log)
+            while true {
+                switch action {
+                case .none:
+                    return
+                case .end(let state, let reason):
+                    log.info("rollout ended", metadata: ["deployment.state": "\(state.rawValue)", "reason": "\(reason)"])
+                    try await store.transition(id, to: state, reason: reason)
+                    return
+                case .start:
+                    guard let revision = pipeline.revision(of: deployment) else { return }
+                    try await store.transition(id, to: .rollingOut)
+                    log[metadataKey: "image.reference"] = "\(revision.image)"
+                    log.info("starting new revision", metadata: ["revision.count": "\(revision.count)"])
+                    do {
+                        // First what the service runs now: an ECS service made elsewhere is recorded before it is replaced.
+                        if deployment.record.environment == .main, let current = try await pipeline.runtime.current(revision) {
+                            try await adoptIfFirst(current, deploymentID: id, service: service, logger: log)
+                        }
+                        let started = try await pipeline.runtime.start(revision)
+                        if let ref = started.ref {
+                            try await store.setRuntimeRef(id, ref: ref)
+                            log.info("runtime revision", metadata: ["runtime.ref": "\(ref)"])
+                        }
+                        action = machine.started(exits: started.instances.compactMap(\.exit), now: pipeline.now())
+                        if case .rollBackAtStart(let cause, let crashes, let suffix) = action {
+                            var running = revision
+                            running.ref = started.ref ?? revision.ref
+                            try await rollBackAtStart(id, cause: cause, crashes: crashes, suffix: suffix, instances: started.instances,
+                                                      revision: running, policy: deployment.policy, logger: log)
+                            return
+                        }
+                    } catch let failure as RuntimeFailure {
+                        log.warning("new revision did not start", metadata: ["reason": "\(failure.message)"])
+                        action = machine.startFailed(failure.message)
+                    }
+                case .rollBackAtStart:
+                    return  // carried out where the start returned
+                case .goLive:
+                    // Live first, watched at once; the previous revision is retired by a job of its own.
+                    let liveAt = try await store.goLive(id, target: deployment.record.target, policy: deployment.policy)
+                    log.info("new revision live; watching", metadata: ["rollback.window": "\(deployment.policy.rollback.window)",
+                                                                       "live": "\(liveAt != nil)"])
+                    return
                 }
-                started = try await pipeline.runtime.start(revision)
-            } catch let failure as RuntimeFailure {
-                log.warning("new revision did not start", metadata: ["reason": "\(failure.message)"])
-                try await store.transition(id, to: .failed, reason: "\(failure.message); the running revision was not touched")
-                return
             }
-            let instances = started.instances
-            var running = revision
-            if let ref = started.ref {
-                running.ref = ref
-                try await store.setRuntimeRef(id, ref: ref)
-                log.info("runtime revision", metadata: ["runtime.ref": "\(ref)"])
-            }
-
-            // Crashed before the old revision was touched: count it like any crash in the window.
-            let watch = CrashWatch(deployment.policy.rollback)
-            let exits = instances.compactMap(\.exit)
-            if case .rollBack(let cause, let crashes, _) = watch.verdict(liveAt: pipeline.now(), now: pipeline.now(), recorded: [], exits: exits) {
-                let reason = try await CrashReport.reason(cause: cause, crashes: crashes, watch: watch,
-                                                          instances: instances, revision: running, runtime: pipeline.runtime)
-                try await store.addEvent(id, kind: "crash", key: cause.key, message: "\(cause.instance) exited with code \(cause.exitCode)",
-                                         detail: ["exitCode": "\(cause.exitCode)", "finishedAt": ISO8601.format(cause.finishedAt)])
-                try await pipeline.runtime.remove(running)
-                log.warning("new revision crashed at start; previous revision kept", metadata: ["exit.code": "\(cause.exitCode)"])
-                try await store.transition(id, to: .rolledBack, reason: reason + "\nThe previous revision kept running.")
-                return
-            }
-
-            // Live first: from here the new revision serves; then the old one stops.
-            _ = try await store.goLive(id, service: service)
-            let retired = try await pipeline.runtime.retire(except: running)
-            try await store.startWatch(id, service: service, policy: deployment.policy)
-            log.info("new revision live; watching", metadata: ["revision.retired": "\(retired)",
-                                                               "rollback.window": "\(deployment.policy.rollback.window)"])
         }
+    }
+
+    /// It crashed before the previous revision was touched: counted like any crash in the window.
+    func rollBackAtStart(_ id: Int64, cause: CrashWatch.Exit, crashes: Int, suffix: String, instances: [Instance],
+                         revision: Revision, policy: Policy, logger: Logger) async throws {
+        let store = pipeline.store
+        let reason = await CrashReport.reason(cause: cause, crashes: crashes, watch: CrashWatch(policy.rollback),
+                                              instances: instances, revision: revision, runtime: pipeline.runtime)
+        try await store.addEvent(id, kind: "crash", key: cause.key, message: "\(cause.instance) exited with code \(cause.exitCode)",
+                                 detail: ["exitCode": "\(cause.exitCode)", "finishedAt": ISO8601.format(cause.finishedAt)])
+        try await pipeline.runtime.remove(revision)
+        logger.warning("new revision crashed at start; previous revision kept", metadata: ["exit.code": "\(cause.exitCode)"])
+        try await store.transition(id, to: .rolledBack, reason: reason + "\n" + suffix)
     }
 
     /// Before Slipway's first rollout to a service that runs already (an ECS service made
@@ -92,22 +97,12 @@ struct RolloutHandler: JobHandler {
     }
 }
 
-/// The reason text of a crash: which instance, which exit code, and the last lines it wrote.
-enum CrashReport {
-    static let logLines = 20
-
+extension CrashReport {
+    /// The reason text of a crash, with the last lines the instance wrote.
     static func reason(cause: CrashWatch.Exit, crashes: Int, watch: CrashWatch, instances: [Instance],
-                       revision: Revision, runtime: any Runtime) async throws -> String {
-        let name = instances.first { $0.id == cause.instance }?.name ?? String(cause.instance.prefix(12))
-        let detail = instances.first { $0.id == cause.instance }?.detail
+                       revision: Revision, runtime: any Runtime) async -> String {
+        let instance = instances.first { $0.id == cause.instance }
         let lines = (try? await runtime.logTail(revision, instance: cause.instance, lines: logLines)) ?? []
-        var text = "\(name) exited with code \(cause.exitCode)"
-        if let detail, detail.contains("OOM") || detail.contains("OutOfMemory") { text += " (killed for using too much memory)" }
-        if let detail, detail.hasPrefix("container ") { text += " (\(detail))" }
-        text += "; \(crashes) crash\(crashes == 1 ? "" : "es") within \(watch.window) of going live (rollback.crashes: \(watch.threshold))."
-        if !lines.isEmpty {
-            text += "\nLast log lines:\n" + lines.joined(separator: "\n")
-        }
-        return text
+        return reason(cause: cause, crashes: crashes, watch: watch, instanceName: instance?.name, detail: instance?.detail, lastLines: lines)
     }
 }

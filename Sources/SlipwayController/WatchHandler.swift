@@ -17,9 +17,9 @@ struct WatchHandler: JobHandler {
         while !Task.isCancelled {
             let deployment = try await store.deployment(id)
             guard deployment.record.state == .watching, let liveAt = deployment.record.liveAt else { return }
-            let service = deployment.record.service
-            let done: Bool = try await store.withServiceLock(service) {
-                let live = try await store.service(named: service)?.liveDeploymentID
+            let target = deployment.record.target
+            let done: Bool = try await store.withTargetLock(target) {
+                let live = try await store.liveDeploymentID(of: target)
                 guard live == id else {
                     let reason = "replaced by deployment \(live.map(String.init) ?? "none") before its watch window ended, with no crash"
                     try await store.transition(id, to: .succeeded, reason: reason)
@@ -84,8 +84,8 @@ struct WatchHandler: JobHandler {
 
         case .rollBack(let cause, let crashes, let newCrashes):
             try await record(newCrashes, deploymentID: id, logger: logger)
-            let reason = try await CrashReport.reason(cause: cause, crashes: crashes, watch: watch,
-                                                      instances: instances, revision: revision, runtime: runtime)
+            let reason = await CrashReport.reason(cause: cause, crashes: crashes, watch: watch,
+                                                  instances: instances, revision: revision, runtime: runtime)
             try await RollbackAction(pipeline: pipeline).rollBack(deployment, reason: reason, logger: logger)
             return true
         }
@@ -101,41 +101,54 @@ struct WatchHandler: JobHandler {
     }
 }
 
-/// Puts the last good revision back in place of a crashing one.
+/// Puts the last good revision back in place of a crashing one, as `RollbackMachine`
+/// decides. Runs under the service's lock; stopping the failing revision is queued, so
+/// the service counts as rolled back once the earlier revision has started.
 struct RollbackAction {
     let pipeline: Pipeline
 
     func rollBack(_ failing: DeploymentRow, reason: String, logger: Logger) async throws {
         let store = pipeline.store
-        let service = failing.record.service
-        let history = try await store.history(service: service).map(\.record)
+        let target = failing.record.target
+        let history = try await store.history(of: target).map(\.record)
         try await store.addEvent(failing.id, kind: "rollback", key: nil, message: "rollback started")
-        let failingRevision = pipeline.revision(of: failing)
-        guard let target = RolloutDecisions.rollbackTarget(for: failing.id, history: history),
-              let targetRow = try? await store.deployment(target.id), let revision = pipeline.revision(of: targetRow) else {
-            if let failingRevision { try await pipeline.runtime.remove(failingRevision) }
-            try await store.setLive(service: service, deploymentID: nil)
-            try await store.transition(failing.id, to: .failed, reason: reason + "\nNo earlier good deployment to roll back to; the service is stopped.")
-            logger.error("crashing revision stopped; nothing to roll back to")
-            return
-        }
+        var machine = RollbackMachine(failing: failing.record, history: history, reason: reason)
+        var action = machine.begin()
         var log = logger
-        log[metadataKey: "rollback.to"] = "\(target.id)"
-        do {
-            let started = try await pipeline.runtime.start(revision)
-            if let ref = started.ref, ref != revision.ref { try await store.setRuntimeRef(target.id, ref: ref) }
-        } catch let failure as RuntimeFailure {
-            // The crashing revision stays: half a service beats none. A human must look.
-            try await store.transition(failing.id, to: .failed,
-                reason: reason + "\nRolling back to deployment \(target.id) failed too: \(failure.message)")
-            log.error("rollback failed", metadata: ["reason": "\(failure.message)"])
-            return
+        while true {
+            switch action {
+            case .none:
+                return
+            case .stopService(let reason):
+                if let failingRevision = pipeline.revision(of: failing) { try await pipeline.runtime.remove(failingRevision) }
+                try await store.setLive(target, deploymentID: nil)
+                try await store.transition(failing.id, to: .failed, reason: reason)
+                log.error("crashing revision stopped; nothing to roll back to")
+                return
+            case .startTarget(let earlier):
+                log[metadataKey: "rollback.to"] = "\(earlier.id)"
+                guard let policy = earlier.policy, let revision = Revision.of(earlier, policy: policy) else {
+                    action = machine.targetFailed("it has no image or policy on record")
+                    continue
+                }
+                do {
+                    let started = try await pipeline.runtime.start(revision)
+                    if let ref = started.ref, ref != revision.ref { try await store.setRuntimeRef(earlier.id, ref: ref) }
+                    try await pipeline.runtime.settle(revision)
+                    action = machine.targetStarted()
+                } catch let failure as RuntimeFailure {
+                    action = machine.targetFailed(failure.message)
+                }
+            case .restored(let restored, let reason):
+                try await store.rolledBack(failing.id, to: restored.id, target: target, policy: restored.policy ?? failing.policy,
+                                           reason: reason)
+                log.warning("rolled back", metadata: ["git.sha": "\(restored.sha ?? "?")"])
+                return
+            case .giveUp(let reason):
+                try await store.transition(failing.id, to: .failed, reason: reason)
+                log.error("rollback failed", metadata: ["reason": "\(reason)"])
+                return
+            }
         }
-        try await pipeline.runtime.settle(revision)
-        try await pipeline.runtime.retire(except: revision)
-        try await store.setLive(service: service, deploymentID: target.id)
-        let to = "deployment \(target.id)" + (target.sha.map { " (\(RolloutDecisions.shortSHA($0)))" } ?? "")
-        try await store.transition(failing.id, to: .rolledBack, reason: reason + "\nRolled back to \(to).")
-        log.warning("rolled back", metadata: ["git.sha": "\(target.sha ?? "?")"])
     }
 }

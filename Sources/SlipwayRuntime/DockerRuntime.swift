@@ -10,6 +10,12 @@ public struct DockerRuntime: Runtime {
     public static let serviceLabel = "slipway.service"
     public static let deploymentLabel = "slipway.deployment"
     public static let shaLabel = "slipway.sha"
+    /// `main` or `pr-N`; containers made before environments have none and are `main`'s.
+    public static let environmentLabel = "slipway.environment"
+
+    static func environment(of labels: [String: String]) -> String {
+        labels[environmentLabel] ?? DeploymentTarget.Environment.main.rawValue
+    }
 
     let engine: DockerEngine
     let network: String?
@@ -25,7 +31,12 @@ public struct DockerRuntime: Runtime {
     }
 
     public static func containerName(service: String, deploymentID: Int64, index: Int) -> String {
-        "slipway-\(service)-\(deploymentID)-\(index)"
+        containerName(target: .main(service), deploymentID: deploymentID, index: index)
+    }
+
+    /// `slipway-web-12-1` for main, `slipway-web-pr-7-12-1` for a preview.
+    public static func containerName(target: DeploymentTarget, deploymentID: Int64, index: Int) -> String {
+        "slipway-\(target.runtimeName)-\(deploymentID)-\(index)"
     }
 
     /// Containers are per deployment: there is no one revision a service runs.
@@ -50,13 +61,14 @@ public struct DockerRuntime: Runtime {
         } catch let error as DockerError {
             throw RuntimeFailure("image \(revision.image) is not available: \(error.message)")
         }
-        var labels = [Self.serviceLabel: revision.service, Self.deploymentLabel: "\(revision.deploymentID)"]
+        var labels = [Self.serviceLabel: revision.service, Self.deploymentLabel: "\(revision.deploymentID)",
+                      Self.environmentLabel: revision.environment.rawValue]
         labels[Self.shaLabel] = revision.sha
         do {
             for index in 1...max(1, revision.count) {
                 // No restart policy while watched: every exit is seen, counted, and restarted by the watcher.
                 let id = try await engine.createContainer(ContainerSpec(
-                    name: Self.containerName(service: revision.service, deploymentID: revision.deploymentID, index: index),
+                    name: Self.containerName(target: revision.deploymentTarget, deploymentID: revision.deploymentID, index: index),
                     image: revision.image, env: revision.env, labels: labels, network: revision.network ?? network, restartPolicy: "no",
                     port: revision.port, healthCheck: revision.healthCheck.map {
                         ContainerSpec.HealthCheckSpec(test: $0.command, interval: $0.interval.duration, timeout: $0.timeout.duration,
@@ -88,16 +100,22 @@ public struct DockerRuntime: Runtime {
         return out.sorted { $0.name < $1.name }
     }
 
-    public func retire(except revision: Revision) async throws -> Int {
+    public func retirees(except revision: Revision) async throws -> [String] {
         var doomed: [String] = []
         for id in try await engine.containers(labels: [Self.serviceLabel: revision.service]) {
             guard let state = try? await engine.inspectContainer(id) else { continue }
-            if state.labels[Self.deploymentLabel] == "\(revision.deploymentID)" { continue }
+            // Only the same target's: a preview and its service's main environment never retire each other.
+            if state.labels[Self.deploymentLabel] == "\(revision.deploymentID)"
+                || Self.environment(of: state.labels) != revision.environment.rawValue { continue }
             doomed.append(id)
         }
+        return doomed
+    }
+
+    public func retire(_ instances: [String], of revision: Revision) async throws {
         // All at once: each gets the engine's grace period (SIGTERM, then SIGKILL after 10 s), not one after another.
         try await withThrowingTaskGroup(of: Void.self) { group in
-            for id in doomed {
+            for id in instances {
                 group.addTask {
                     try await engine.stopContainer(id)
                     try await engine.removeContainer(id)
@@ -105,7 +123,6 @@ public struct DockerRuntime: Runtime {
             }
             try await group.waitForAll()
         }
-        return doomed.count
     }
 
     public func remove(_ revision: Revision) async throws {
@@ -137,6 +154,8 @@ public struct DockerRuntime: Runtime {
         var units: [String: [String: ObservedUnit]] = [:]
         for container in try await engine.containerSummaries(labels: [Self.serviceLabel]) {
             guard let service = container.labels[Self.serviceLabel] else { continue }
+            // The reconciler compares main environments; previews are not a service's leftovers.
+            guard Self.environment(of: container.labels) == DeploymentTarget.Environment.main.rawValue else { continue }
             let deployment = container.labels[Self.deploymentLabel]
             let key = deployment ?? "image:\(container.image)"
             var unit = units[service]?[key] ?? ObservedUnit(deploymentID: deployment.flatMap { Int64($0) },

@@ -22,9 +22,15 @@ public struct ECSRuntime: Runtime {
         self.concurrency = concurrency
     }
 
+    /// The policy and ECS settings a revision runs under. A preview runs as its own ECS
+    /// service and task definition family, `NAME-pr-N`, beside the main one.
     static func settings(_ revision: Revision) throws -> (Policy, Policy.ECS) {
-        guard let policy = revision.policy, let settings = policy.deploy.ecs else {
+        guard var policy = revision.policy, var settings = policy.deploy.ecs else {
             throw RuntimeFailure("\(revision.service) has no deploy.ecs settings; set deploy.ecs.cluster in its policy")
+        }
+        if revision.environment != .main {
+            settings.service = DeploymentTarget(service: settings.service ?? policy.service, environment: revision.environment).runtimeName
+            policy.deploy.ecs = settings
         }
         return (policy, settings)
     }
@@ -127,7 +133,8 @@ public struct ECSRuntime: Runtime {
         }
     }
 
-    public func retire(except revision: Revision) async throws -> Int { 0 }
+    public func retirees(except revision: Revision) async throws -> [String] { [] }
+    public func retire(_ instances: [String], of revision: Revision) async throws {}
 
     /// Scales the service to zero when it runs `revision`; a service already on another revision is left alone.
     public func remove(_ revision: Revision) async throws {

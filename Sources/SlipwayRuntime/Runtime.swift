@@ -21,6 +21,10 @@ public struct Revision: Sendable, Hashable {
     /// What the runtime already knows this revision by (ECS: a task definition ARN to
     /// put back exactly), or nil to render it from the policy.
     public var ref: String?
+    /// Which copy of the service: `main`, or a pull request's preview.
+    public var environment: DeploymentTarget.Environment = .main
+
+    public var deploymentTarget: DeploymentTarget { DeploymentTarget(service: service, environment: environment) }
 
     public init(service: String, deploymentID: Int64, image: String, sha: String?, count: Int, env: [String: String],
                 port: Int? = nil, healthCheck: Policy.HealthCheck? = nil, network: String? = nil,
@@ -108,9 +112,11 @@ public protocol Runtime: Sendable {
     /// Starts `revision.count` instances. On failure nothing of the revision is left running.
     func start(_ revision: Revision) async throws -> Started
     func instances(of revision: Revision) async throws -> [Instance]
-    /// Stops and removes every instance of the revision's service that is not of `revision`.
-    @discardableResult
-    func retire(except revision: Revision) async throws -> Int
+    /// The instances of the revision's service that are not of `revision`: what retiring
+    /// them would stop. Asked under the target's lock; the stopping happens after it.
+    func retirees(except revision: Revision) async throws -> [String]
+    /// Stops (with the runtime's grace) and removes these instances. Instances gone meanwhile are skipped.
+    func retire(_ instances: [String], of revision: Revision) async throws
     /// Stops and removes the instances of one revision.
     func remove(_ revision: Revision) async throws
     /// Starts stopped instances again.
@@ -127,6 +133,16 @@ public protocol Runtime: Sendable {
     func observe(_ policies: [Policy], knownImages: [String: String]) async throws -> [String: [ObservedUnit]]
     /// Whether the registry holds `repository:tag`, and its digest.
     func imagePresence(repository: String, tag: String) async -> ImagePresence
+}
+
+extension Runtime {
+    /// Stops and removes every instance of the revision's service that is not of `revision`.
+    @discardableResult
+    public func retire(except revision: Revision) async throws -> Int {
+        let doomed = try await retirees(except: revision)
+        try await retire(doomed, of: revision)
+        return doomed.count
+    }
 }
 
 /// A revision that could not be started. The message goes into the deployment's reason.

@@ -27,7 +27,10 @@ public struct Runtimes: Runtime {
     public func current(_ revision: Revision) async throws -> RunningRevision? { try await pick(revision).current(revision) }
     public func start(_ revision: Revision) async throws -> Started { try await pick(revision).start(revision) }
     public func instances(of revision: Revision) async throws -> [Instance] { try await pick(revision).instances(of: revision) }
-    public func retire(except revision: Revision) async throws -> Int { try await pick(revision).retire(except: revision) }
+    public func retirees(except revision: Revision) async throws -> [String] { try await pick(revision).retirees(except: revision) }
+    public func retire(_ instances: [String], of revision: Revision) async throws {
+        try await pick(revision).retire(instances, of: revision)
+    }
     public func remove(_ revision: Revision) async throws { try await pick(revision).remove(revision) }
     public func restart(_ revision: Revision, instances: [String]) async throws {
         try await pick(revision).restart(revision, instances: instances)

@@ -34,29 +34,75 @@ extension JobQueue {
         }
     }
 
-    /// Latest wins: called in the transaction that queues the build of deployment `newer`.
-    /// Older queued builds of the same service and branch end as superseded; running ones are asked to stop.
-    static func supersedeOlderBuilds(than newer: Int64, service: String, branch: String?, sha: String?,
-                                     on connection: PostgresConnection, logger: Logger) async throws {
-        var pending: [LatestWins.PendingBuild] = []
-        for try await (id, deploymentID, jobBranch, state) in try await connection.query("""
-            SELECT id, deployment_id, branch, state FROM jobs
-            WHERE kind = 'build' AND service = \(service) AND state IN ('queued', 'running') AND deployment_id IS NOT NULL
-            FOR UPDATE
-            """, logger: logger).decode((Int64, Int64, String?, String).self) {
-            pending.append(.init(jobID: id, deploymentID: deploymentID, branch: jobBranch, running: state == "running"))
+    /// A build to queue, with the commit it builds (for the superseded ones' reason).
+    struct BuildToQueue {
+        var job: NewJob
+        var sha: String?
+        var deploymentID: Int64 { job.deploymentID! }
+    }
+
+    /// Queues builds with latest wins: in the transaction that queues them, the pending
+    /// builds of their services are locked, `LatestWins.actions` decides per new build what
+    /// becomes of the older ones of its target, and one statement carries that out — ends
+    /// the queued ones superseded, asks the running ones to stop, inserts the new jobs and
+    /// sends the NOTIFYs. Two round trips however many builds a batch holds.
+    static func queueBuilds(_ builds: [BuildToQueue], on connection: PostgresConnection, logger: Logger) async throws {
+        guard !builds.isEmpty else { return }
+        var pending: [String: [LatestWins.PendingBuild]] = [:]
+        for try await (id, deploymentID, service, environment, state) in try await connection.query("""
+            SELECT id, deployment_id, service, environment, state FROM jobs
+            WHERE kind = 'build' AND service = ANY(\(Array(Set(builds.compactMap(\.job.service))))) AND state IN ('queued', 'running')
+              AND deployment_id IS NOT NULL
+            ORDER BY id FOR UPDATE
+            """, logger: logger).decode((Int64, Int64, String, String?, String).self) {
+            pending[service, default: []].append(.init(jobID: id, deploymentID: deploymentID, environment: environment,
+                                                       running: state == "running"))
         }
-        let actions = LatestWins.actions(newer: newer, branch: branch, pending: pending)
-        let reason = "superseded by deployment \(newer)" + (sha.map { " (\(RolloutDecisions.shortSHA($0)))" } ?? "")
-        var queued: [Int64] = [], running: [Int64] = []
-        for action in actions {
-            switch action {
-            case .supersede(let job, _): queued.append(job)
-            case .stop(let job, _): running.append(job)
+        var queued: [Int64: String] = [:], running: [Int64: String] = [:]
+        for build in builds.sorted(by: { $0.deploymentID < $1.deploymentID }) {
+            let reason = "superseded by deployment \(build.deploymentID)" + (build.sha.map { " (\(RolloutDecisions.shortSHA($0)))" } ?? "")
+            // The newest build's reason stands: each later one overwrites the earlier.
+            for action in LatestWins.actions(newer: build.deploymentID, environment: build.job.environment,
+                                             pending: pending[build.job.service ?? ""] ?? []) {
+                switch action {
+                case .supersede(let job, _): queued[job] = reason
+                case .stop(let job, _): running[job] = reason
+                }
             }
         }
-        try await endQueued(queued, state: .superseded, deploymentState: .superseded, reason: reason, on: connection, logger: logger)
-        try await requestStop(running, reason: .superseded, note: reason, on: connection, logger: logger)
+        let jobs = builds.map(\.job)
+        let endedSources = DeploymentTransitions.sourceNames(of: .superseded)
+        try await connection.query("""
+            WITH q(id, reason) AS (SELECT * FROM unnest(\(Array(queued.keys))::int8[], \(Array(queued.values))::text[])),
+            r(id, reason) AS (SELECT * FROM unnest(\(Array(running.keys))::int8[], \(Array(running.values))::text[])),
+            superseded AS (
+                UPDATE jobs SET state = 'superseded', last_error = q.reason, finished_at = now(), updated_at = now()
+                FROM q WHERE jobs.id = q.id AND jobs.state = 'queued'
+                RETURNING jobs.deployment_id AS id, q.reason),
+            stopped AS (
+                UPDATE jobs SET cancel_requested_at = now(), cancel_reason = 'superseded', cancel_note = r.reason, updated_at = now()
+                FROM r WHERE jobs.id = r.id AND jobs.state = 'running' AND jobs.cancel_requested_at IS NULL
+                RETURNING jobs.id),
+            ended AS (
+                UPDATE deployments SET state = 'superseded', reason = e.reason, updated_at = now(), finished_at = now()
+                FROM superseded e
+                WHERE deployments.id = e.id AND deployments.state = ANY(\(endedSources))
+                RETURNING deployments.id, e.reason),
+            noted AS (
+                INSERT INTO deployment_events (deployment_id, kind, message) SELECT id, 'state', 'superseded: ' || reason FROM ended),
+            inserted AS (
+                INSERT INTO jobs (kind, deployment_id, service, environment, priority, max_attempts, dedupe_key, timeout_ms, run_at, payload)
+                SELECT k, d, nullif(s, ''), nullif(e, ''), p, m, nullif(dk, ''), t, now() + dl * interval '1 millisecond', pl
+                FROM unnest(\(jobs.map(\.kind.rawValue))::text[], \(jobs.map { $0.deploymentID! })::int8[],
+                            \(jobs.map { $0.service ?? "" })::text[], \(jobs.map { $0.environment ?? "" })::text[], \(jobs.map(\.priority))::int4[],
+                            \(jobs.map(\.maxAttempts))::int4[], \(jobs.map { $0.dedupeKey ?? "" })::text[],
+                            \(jobs.map(\.timeout.milliseconds))::int8[], \(jobs.map { $0.delay?.milliseconds ?? 0 })::int8[],
+                            \(jobs.map(JobQueue.payloadText))::jsonb[]) AS u(k, d, s, e, p, m, dk, t, dl, pl)
+                ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL AND state IN ('queued', 'running') DO NOTHING
+                RETURNING 1)
+            SELECT (SELECT count(*) FROM (SELECT pg_notify(\(JobQueue.cancelChannel), id || ':superseded') FROM stopped) s),
+                   (SELECT count(*) FROM (SELECT pg_notify(\(JobQueue.channel), 'build') WHERE EXISTS (SELECT 1 FROM inserted)) n)
+            """, logger: logger)
     }
 
     /// `slipway builds cancel`: ends a deployment that has not gone live yet.

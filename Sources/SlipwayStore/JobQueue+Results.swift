@@ -107,15 +107,6 @@ extension JobQueue {
     /// Ends a deployment that is still in flight.
     static func endDeployment(_ id: Int64, state: DeploymentState, reason: String, on connection: PostgresConnection,
                               logger: Logger) async throws {
-        let rows = try await connection.query("""
-            UPDATE deployments SET state = \(state.rawValue), reason = \(reason), updated_at = now(), finished_at = now()
-            WHERE id = \(id) AND state IN ('queued', 'building', 'pushing', 'rolling_out', 'watching')
-            RETURNING id
-            """, logger: logger).collect()
-        if !rows.isEmpty {
-            try await connection.query("""
-                INSERT INTO deployment_events (deployment_id, kind, message) VALUES (\(id), 'state', \(state.rawValue + ": " + reason))
-                """, logger: logger)
-        }
+        try await Store.transition(id, to: state, reason: reason, on: connection, logger: logger)
     }
 }

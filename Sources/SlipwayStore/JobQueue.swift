@@ -64,8 +64,8 @@ public struct JobQueue: Sendable {
     static func insertQuery(_ job: NewJob) -> PostgresQuery {
         """
         WITH inserted AS (
-            INSERT INTO jobs (kind, deployment_id, service, branch, priority, max_attempts, dedupe_key, timeout_ms, run_at, payload)
-            VALUES (\(job.kind.rawValue), \(job.deploymentID), \(job.service), \(job.branch), \(job.priority),
+            INSERT INTO jobs (kind, deployment_id, service, environment, priority, max_attempts, dedupe_key, timeout_ms, run_at, payload)
+            VALUES (\(job.kind.rawValue), \(job.deploymentID), \(job.service), \(job.environment), \(job.priority),
                     \(job.maxAttempts), \(job.dedupeKey), \(job.timeout.milliseconds),
                     now() + \(job.delay?.milliseconds ?? 0) * interval '1 millisecond', \(payloadText(job))::jsonb)
             ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL AND state IN ('queued', 'running') DO NOTHING

@@ -30,12 +30,13 @@ public struct Migrator: Sendable {
     }
 
     /// Returns the versions it applied (empty when the schema was current).
+    /// - Parameter upTo: the last version to apply (upgrade tests stop at an older schema); nil: all.
     @discardableResult
-    public func migrate() async throws -> [Int] {
+    public func migrate(upTo: Int? = nil) async throws -> [Int] {
         try await client.withConnection { connection in
             try await connection.query("SELECT pg_advisory_lock(\(Self.lockID))", logger: logger)
             do {
-                let applied = try await apply(on: connection)
+                let applied = try await apply(on: connection, upTo: upTo ?? Int.max)
                 try await connection.query("SELECT pg_advisory_unlock(\(Self.lockID))", logger: logger)
                 return applied
             } catch {
@@ -45,7 +46,7 @@ public struct Migrator: Sendable {
         }
     }
 
-    private func apply(on connection: PostgresConnection) async throws -> [Int] {
+    private func apply(on connection: PostgresConnection, upTo: Int) async throws -> [Int] {
         try await connection.query("""
             CREATE TABLE IF NOT EXISTS schema_migrations (
                 version integer PRIMARY KEY,
@@ -57,7 +58,7 @@ public struct Migrator: Sendable {
             done.insert(version)
         }
         var applied: [Int] = []
-        for migration in Self.migrations where !done.contains(migration.version) {
+        for migration in Self.migrations where !done.contains(migration.version) && migration.version <= upTo {
             var log = logger
             log[metadataKey: "migration.version"] = "\(migration.version)"
             log.info("applying migration", metadata: ["migration.name": "\(migration.name)"])

@@ -217,15 +217,16 @@ extension Store {
         let limit = newerThan ?? Int64.max
         // Per pair: a deployment from a newer push if there is one, else the latest of that commit.
         let rows = try await connection.query("""
-            SELECT w.service, w.sha, d.id, d.state, d.sha AS deployed, coalesce(d.id = s.live_deployment_id, false) AS live, d.newer
+            SELECT w.service, w.sha, d.id, d.state, d.sha AS deployed, coalesce(d.id = t.live_deployment_id, false) AS live, d.newer
             FROM unnest(\(pairs.map(\.service))::text[], \(pairs.map(\.sha))::text[]) AS w(service, sha)
             JOIN services s ON s.name = w.service
+            LEFT JOIN targets t ON t.service = s.name AND t.environment = 'main'
             CROSS JOIN LATERAL (
                 (SELECT id, state, sha, true AS newer FROM deployments
-                 WHERE service = w.service AND delivery_id > \(limit) ORDER BY delivery_id DESC LIMIT 1)
+                 WHERE service = w.service AND environment = 'main' AND delivery_id > \(limit) ORDER BY delivery_id DESC LIMIT 1)
                 UNION ALL
                 (SELECT id, state, sha, false FROM deployments
-                 WHERE service = w.service AND sha = w.sha ORDER BY id DESC LIMIT 1)
+                 WHERE service = w.service AND environment = 'main' AND sha = w.sha ORDER BY id DESC LIMIT 1)
                 LIMIT 1) AS d
             """, logger: logger)
         var reasons: [String: String] = [:]

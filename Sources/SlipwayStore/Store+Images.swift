@@ -19,9 +19,10 @@ extension Store {
         let services = Array(Set(history.map(\.service)))
         var live: [String: Int64] = [:]
         for row in try await client.query("""
-            SELECT name, live_deployment_id FROM services WHERE name = ANY(\(services)) AND live_deployment_id IS NOT NULL
+            SELECT service, live_deployment_id FROM targets
+            WHERE service = ANY(\(services)) AND environment = 'main' AND live_deployment_id IS NOT NULL
             """, logger: logger).rows() {
-            live[try row.value("name")] = try row.value("live_deployment_id")
+            live[try row.value("service")] = try row.value("live_deployment_id")
         }
         return (history, live)
     }

@@ -25,15 +25,17 @@ extension Store {
     /// Every service (declared or removed) with its recent deployments, in two queries.
     public func planningRows(service: String? = nil, historyLimit: Int = 30) async throws -> [PlanningRow] {
         let services = try await client.query("""
-            SELECT name, policy::text AS policy, removed_at IS NOT NULL AS removed, live_deployment_id
-            FROM services WHERE \(service)::text IS NULL OR name = \(service) ORDER BY name
+            SELECT s.name, s.policy::text AS policy, s.removed_at IS NOT NULL AS removed, t.live_deployment_id
+            FROM services s LEFT JOIN targets t ON t.service = s.name AND t.environment = 'main'
+            WHERE \(service)::text IS NULL OR s.name = \(service) ORDER BY s.name
             """, logger: logger).rows()
         // The newest deployments of each service, read through (service, id) per service.
         let deployments = try await client.query("""
             SELECT \(unescaped: Self.deploymentColumns) FROM (
                 SELECT d.* FROM services s
                 CROSS JOIN LATERAL (
-                    SELECT * FROM deployments WHERE deployments.service = s.name ORDER BY id DESC LIMIT \(historyLimit)
+                    SELECT * FROM deployments WHERE deployments.service = s.name AND deployments.environment = 'main'
+                    ORDER BY id DESC LIMIT \(historyLimit)
                 ) d
                 WHERE \(service)::text IS NULL OR s.name = \(service)
             ) d

@@ -50,9 +50,6 @@ extension Store {
         return created
     }
 
-    static func supersededReason(_ newer: CreatedDeployment) -> String {
-        "superseded by deployment \(newer.id) (\(RolloutDecisions.shortSHA(newer.sha)))"
-    }
 
     static func insertPushDeployments(_ wanted: [WantedDeployment], unlessNewerThan: Int64?, on connection: PostgresConnection,
                                       logger: Logger) async throws -> [CreatedDeployment] {
@@ -72,16 +69,19 @@ extension Store {
                 -- old head since: A→B, back to A, then B again deploys B again), or the commit deploying
                 -- or live with nothing newer on the way (a push back to it while another commit builds must win).
                 -- (w.service, not s.name, in the lookups: both columns of the (service, …) indexes are then used.)
-                WHERE NOT EXISTS (SELECT 1 FROM deployments d WHERE d.service = w.service AND d.sha = w.sha
+                WHERE NOT EXISTS (SELECT 1 FROM deployments d WHERE d.service = w.service AND d.environment = 'main' AND d.sha = w.sha
                                   AND ((EXISTS (SELECT 1 FROM webhook_deliveries x WHERE x.id = d.delivery_id
                                                 AND x.ref = nullif(w.ref, '') AND x.before_sha IS NOT DISTINCT FROM nullif(w.before, ''))
-                                        AND NOT EXISTS (SELECT 1 FROM deployments l WHERE l.service = w.service AND l.id > d.id
+                                        AND NOT EXISTS (SELECT 1 FROM deployments l WHERE l.service = w.service AND l.environment = 'main'
+                                                        AND l.id > d.id
                                                         AND l.trigger = 'push' AND l.sha = nullif(w.before, '') AND NOT l.push_refused))
                                        OR ((d.state IN ('queued', 'building', 'pushing', 'rolling_out', 'watching')
-                                            OR d.id = s.live_deployment_id)
-                                           AND NOT EXISTS (SELECT 1 FROM deployments n WHERE n.service = w.service AND n.id > d.id
+                                            OR d.id = (SELECT live_deployment_id FROM targets
+                                                       WHERE targets.service = w.service AND targets.environment = 'main'))
+                                           AND NOT EXISTS (SELECT 1 FROM deployments n WHERE n.service = w.service
+                                                           AND n.environment = 'main' AND n.id > d.id
                                                            AND n.state IN ('queued', 'building', 'pushing', 'rolling_out', 'watching')))))
-                  AND NOT EXISTS (SELECT 1 FROM deployments d WHERE d.service = w.service
+                  AND NOT EXISTS (SELECT 1 FROM deployments d WHERE d.service = w.service AND d.environment = 'main'
                                   AND d.delivery_id > \(unlessNewerThan ?? Int64.max))),
             numbered AS (
                 SELECT w.*, nextval(pg_get_serial_sequence('deployments', 'id')) AS id FROM w ORDER BY w.position),
@@ -118,47 +118,12 @@ extension Store {
         return created
     }
 
-    /// One statement for what follows a batch's deployments: latest wins for each building
-    /// deployment (older queued builds of its service and branch end as superseded, running
-    /// ones are asked to stop; the rule of `LatestWins.actions`, applied in SQL so the batch
-    /// takes one round trip), one build job per building deployment with the limits its
-    /// policy implies, and the NOTIFYs.
+    /// What follows a batch's deployments: one build job per building deployment with the
+    /// limits its policy implies, and latest wins against older builds of the same targets.
     static func queueBuilds(_ builders: [CreatedDeployment], on connection: PostgresConnection, logger: Logger) async throws {
-        guard !builders.isEmpty else { return }
-        let jobs = builders.map { JobTimeouts.job(.build, deploymentID: $0.id, service: $0.service, branch: $0.branch,
-                                                   buildTimeout: $0.buildTimeout) }
-        try await connection.query("""
-            WITH b(deployment_id, service, branch, reason, max_attempts, dedupe_key, timeout_ms) AS (
-                SELECT * FROM unnest(\(jobs.map { $0.deploymentID! })::int8[], \(jobs.map { $0.service! })::text[],
-                                     \(jobs.map { $0.branch ?? "" })::text[], \(builders.map(supersededReason))::text[],
-                                     \(jobs.map(\.maxAttempts))::int4[], \(jobs.map { $0.dedupeKey! })::text[],
-                                     \(jobs.map(\.timeout.milliseconds))::int8[])),
-            older AS (
-                SELECT j.id, j.state, b.reason FROM jobs j JOIN b ON j.service = b.service AND j.branch IS NOT DISTINCT FROM b.branch
-                WHERE j.kind = 'build' AND j.state IN ('queued', 'running') AND j.deployment_id < b.deployment_id
-                FOR UPDATE OF j),
-            superseded AS (
-                UPDATE jobs SET state = 'superseded', last_error = o.reason, finished_at = now(), updated_at = now()
-                FROM older o WHERE jobs.id = o.id AND o.state = 'queued'
-                RETURNING jobs.deployment_id AS id, o.reason),
-            stopped AS (
-                UPDATE jobs SET cancel_requested_at = now(), cancel_reason = 'superseded', cancel_note = o.reason, updated_at = now()
-                FROM older o WHERE jobs.id = o.id AND o.state = 'running' AND jobs.cancel_requested_at IS NULL
-                RETURNING jobs.id),
-            ended AS (
-                UPDATE deployments SET state = 'superseded', reason = e.reason, updated_at = now(), finished_at = now()
-                FROM superseded e
-                WHERE deployments.id = e.id AND deployments.state IN ('queued', 'building', 'pushing', 'rolling_out', 'watching')
-                RETURNING deployments.id, e.reason),
-            noted AS (
-                INSERT INTO deployment_events (deployment_id, kind, message) SELECT id, 'state', 'superseded: ' || reason FROM ended),
-            inserted AS (
-                INSERT INTO jobs (kind, deployment_id, service, branch, max_attempts, dedupe_key, timeout_ms)
-                SELECT 'build', deployment_id, service, nullif(branch, ''), max_attempts, dedupe_key, timeout_ms FROM b
-                ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL AND state IN ('queued', 'running') DO NOTHING
-                RETURNING 1)
-            SELECT (SELECT count(*) FROM (SELECT pg_notify(\(JobQueue.cancelChannel), id || ':superseded') FROM stopped) s),
-                   (SELECT count(*) FROM (SELECT pg_notify(\(JobQueue.channel), 'build') WHERE EXISTS (SELECT 1 FROM inserted)) n)
-            """, logger: logger)
+        try await JobQueue.queueBuilds(builders.map {
+            JobQueue.BuildToQueue(job: JobTimeouts.job(.build, deploymentID: $0.id, service: $0.service, environment: .main,
+                                                       buildTimeout: $0.buildTimeout), sha: $0.sha)
+        }, on: connection, logger: logger)
     }
 }

@@ -31,16 +31,18 @@ extension Store {
 
     public func services() async throws -> [ServiceRow] {
         let rows = try await client.query("""
-            SELECT name, policy::text AS policy, policy_file, live_deployment_id
-            FROM services WHERE removed_at IS NULL ORDER BY name
+            SELECT s.name, s.policy::text AS policy, s.policy_file, t.live_deployment_id
+            FROM services s LEFT JOIN targets t ON t.service = s.name AND t.environment = 'main'
+            WHERE s.removed_at IS NULL ORDER BY s.name
             """, logger: logger).rows()
         return try rows.map(Self.serviceRow)
     }
 
     public func service(named name: String) async throws -> ServiceRow? {
         let rows = try await client.query("""
-            SELECT name, policy::text AS policy, policy_file, live_deployment_id
-            FROM services WHERE name = \(name) AND removed_at IS NULL
+            SELECT s.name, s.policy::text AS policy, s.policy_file, t.live_deployment_id
+            FROM services s LEFT JOIN targets t ON t.service = s.name AND t.environment = 'main'
+            WHERE s.name = \(name) AND s.removed_at IS NULL
             """, logger: logger).rows()
         return try rows.first.map(Self.serviceRow)
     }

@@ -6,14 +6,15 @@ extension Store {
     /// The status contract for one service or all, deployments newest first.
     public func status(service: String? = nil, deploymentsPerService: Int = 20) async throws -> [ServiceStatus] {
         let services = try await client.query("""
-            SELECT s.name, s.live_deployment_id, l.sha AS live_sha
-            FROM services s LEFT JOIN deployments l ON l.id = s.live_deployment_id
+            SELECT s.name, t.live_deployment_id, l.sha AS live_sha
+            FROM services s LEFT JOIN targets t ON t.service = s.name AND t.environment = 'main'
+            LEFT JOIN deployments l ON l.id = t.live_deployment_id
             WHERE s.removed_at IS NULL AND (\(service)::text IS NULL OR s.name = \(service)) ORDER BY s.name
             """, logger: logger).rows()
         let deployments = try await client.query("""
             SELECT id, service, sha, state, reason, trigger, image, digest, created_at, updated_at, live_at, finished_at
             FROM (SELECT *, row_number() OVER (PARTITION BY service ORDER BY id DESC) AS n FROM deployments
-                  WHERE \(service)::text IS NULL OR service = \(service)) d
+                  WHERE environment = 'main' AND (\(service)::text IS NULL OR service = \(service))) d
             WHERE n <= \(deploymentsPerService) ORDER BY id DESC
             """, logger: logger).rows()
         var byService: [String: [ServiceStatus.Deployment]] = [:]

@@ -154,7 +154,7 @@ enum App {
             // Rollouts and watches mostly wait on the engine, path checks on git: many slots,
             // little CPU; one rollout per service at a time.
             services.append(WorkerPool(
-                settings: .init(name: "rollout", kinds: [.rollout, .watch, .paths], limits: [.rollout: KindLimits(perService: 1)],
+                settings: .init(name: "rollout", kinds: [.rollout, .watch, .retire, .paths], limits: [.rollout: KindLimits(perService: 1)],
                                 concurrency: 16, lease: config.jobLease, pollInterval: config.queuePollInterval),
                 queue: store.queue, handlers: handlers, wake: wake, stops: stops, logger: logger))
         }

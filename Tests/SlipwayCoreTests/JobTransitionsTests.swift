@@ -54,21 +54,21 @@ import Testing
 @Suite struct LatestWinsTests {
     typealias Pending = LatestWins.PendingBuild
 
-    @Test func olderBuildsOfTheSameBranchGo() {
+    @Test func olderBuildsOfTheSameTargetGo() {
         let pending = [
-            Pending(jobID: 10, deploymentID: 1, branch: "main", running: true),
-            Pending(jobID: 11, deploymentID: 2, branch: "main", running: false),
-            Pending(jobID: 12, deploymentID: 3, branch: "release", running: false),
-            Pending(jobID: 14, deploymentID: 5, branch: "main", running: false),   // newer than the new one: stays
+            Pending(jobID: 10, deploymentID: 1, environment: "main", running: true),
+            Pending(jobID: 11, deploymentID: 2, environment: "main", running: false),
+            Pending(jobID: 12, deploymentID: 3, environment: "pr-7", running: false),
+            Pending(jobID: 14, deploymentID: 5, environment: "main", running: false),   // newer than the new one: stays
         ]
-        #expect(LatestWins.actions(newer: 4, branch: "main", pending: pending) == [
+        #expect(LatestWins.actions(newer: 4, environment: "main", pending: pending) == [
             .stop(jobID: 10, deploymentID: 1),
             .supersede(jobID: 11, deploymentID: 2),
         ])
     }
 
     @Test func nothingPendingNothingToDo() {
-        #expect(LatestWins.actions(newer: 1, branch: "main", pending: []).isEmpty)
+        #expect(LatestWins.actions(newer: 1, environment: "main", pending: []).isEmpty)
     }
 }
 
@@ -107,7 +107,8 @@ import Testing
         policy.build.timeout = .minutes(20)
         policy.rollback.window = .seconds(90)
         let build = JobTimeouts.job(.build, deploymentID: 3, service: "web", policy: policy)
-        #expect(build.timeout == .minutes(30) && build.branch == "release" && build.dedupeKey == "build:3")
+        #expect(build.timeout == .minutes(30) && build.environment == "main" && build.dedupeKey == "build:3")
+        #expect(JobTimeouts.job(.build, deploymentID: 4, service: "web", environment: .pullRequest(7), policy: policy).environment == "pr-7")
         #expect(JobTimeouts.job(.watch, deploymentID: 3, service: "web", policy: policy).timeout == TimeSpan(milliseconds: 390_000))
         #expect(JobTimeouts.job(.rollout, deploymentID: 3, service: "web", policy: policy).timeout == .minutes(10))
     }

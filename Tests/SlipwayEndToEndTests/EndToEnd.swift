@@ -258,6 +258,18 @@ final class EndToEnd: @unchecked Sendable {
         return Double(result.output) ?? -1
     }
 
+    /// From the first crash's exit to the deployment ending rolled back (the earlier revision started and live).
+    func exitToRolledBackSeconds(deploymentID: Int64) throws -> Double {
+        let sql = """
+            SELECT extract(epoch FROM r.at - (c.detail->>'finishedAt')::timestamptz)
+            FROM deployment_events c JOIN deployment_events r
+              ON r.deployment_id = c.deployment_id AND r.kind = 'state' AND r.message LIKE 'rolled\\_back%'
+            WHERE c.deployment_id = \(deploymentID) AND c.kind = 'crash' ORDER BY c.id LIMIT 1
+            """
+        let result = try Command.run("/usr/bin/psql", [environment["DATABASE_URL"]!, "-tAc", sql])
+        return Double(result.output) ?? -1
+    }
+
     static func seconds(_ duration: Duration) -> String {
         String(format: "%.2f", Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18)
     }

@@ -8,7 +8,9 @@ import Testing
 
 /// What a user does: run `slipway serve` on real Postgres, Docker engine and registry,
 /// push a commit (a signed GitHub webhook), watch it go live, push a commit that
-/// crashes, and watch Slipway put the first one back.
+/// crashes, and watch Slipway put the first one back. The first revision ignores SIGTERM
+/// (a shell loop as PID 1 does): retiring it takes the engine's whole stop grace, and the
+/// rollback must not wait for that.
 @Suite(.enabled(if: EndToEnd.enabled), .serialized)
 struct PushToRollbackTests {
     @Test func pushDeploysThenACrashingPushRollsBack() async throws {
@@ -21,8 +23,8 @@ struct PushToRollbackTests {
                 COPY serve.sh /serve.sh
                 CMD ["sh", "/serve.sh"]
                 """,
-            "serve.sh": "trap 'exit 0' TERM\necho \"serving: $GREETING\"\nwhile true; do sleep 1; done\n",
-        ], message: "a service that stays up")
+            "serve.sh": "echo \"serving: $GREETING\"\nwhile true; do sleep 1; done\n",
+        ], message: "a service that stays up and ignores SIGTERM")
 
         let pushed = ContinuousClock.now
         try await e2e.push(good, delivery: "e2e-1")
@@ -63,9 +65,12 @@ struct PushToRollbackTests {
         #expect(running.map(\.sha) == [good])
 
         let exitToRollback = try e2e.exitToRollbackSeconds(deploymentID: badDeployment.id)
+        let exitToRolledBack = try e2e.exitToRolledBackSeconds(deploymentID: badDeployment.id)
+        #expect(exitToRolledBack >= exitToRollback && exitToRollback >= 0, "the crash and the rollback are both recorded")
         print("""
             e2e timings: push → live \(EndToEnd.seconds(pushToLive)) s; \
-            container exit → rollback started \(String(format: "%.3f", exitToRollback)) s
+            container exit → rollback started \(String(format: "%.3f", exitToRollback)) s; \
+            container exit → rolled back \(String(format: "%.3f", exitToRolledBack)) s (previous revision ignores SIGTERM)
             """)
     }
 

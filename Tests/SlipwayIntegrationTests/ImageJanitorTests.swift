@@ -31,7 +31,7 @@ struct ImageJanitorTests {
             for (index, sha) in shas.enumerated() {
                 let id = try await store.createDeployment(service: name, trigger: .manual, sha: sha, image: nil, firstJob: .build)
                 try await store.finishBuild(id, service: name, policy: policy, sha: sha, image: "\(registry)/\(repository):\(sha)", digest: digests[index])
-                _ = try await store.goLive(id, service: name)
+                try await store.goLive(id, service: name, policy: policy)
                 try await store.transition(id, to: index == 5 ? .rolledBack : .succeeded)
                 ids.append(id)
             }

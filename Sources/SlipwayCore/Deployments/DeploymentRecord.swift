@@ -22,11 +22,16 @@ public struct DeploymentRecord: Sendable, Hashable, Codable {
     /// A push the fetched repository confirmed (`PushVerification`): only these count as the
     /// branch's newest commit. Records made by hand (tests, benchmarks) count as confirmed.
     public var pushVerified: Bool
+    /// Which copy of the service it deploys: `main`, or a pull request's preview.
+    public var environment: DeploymentTarget.Environment
+
+    public var target: DeploymentTarget { DeploymentTarget(service: service, environment: environment) }
 
     public init(id: Int64, service: String, trigger: DeploymentTrigger, state: DeploymentState,
                 sha: String? = nil, image: String? = nil, digest: String? = nil, reason: String? = nil,
                 createdAt: Date, liveAt: Date? = nil, finishedAt: Date? = nil, policy: Policy? = nil, branch: String? = nil,
-                runtimeRef: String? = nil, pushVerified: Bool = true) {
+                runtimeRef: String? = nil, pushVerified: Bool = true, environment: DeploymentTarget.Environment = .main) {
+        self.environment = environment
         self.runtimeRef = runtimeRef
         self.pushVerified = pushVerified
         self.policy = policy

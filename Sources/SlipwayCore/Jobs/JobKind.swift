@@ -12,6 +12,9 @@ public struct JobKind: RawRepresentable, Sendable, Hashable, Codable, CustomStri
     public static let rollout = JobKind("rollout")
     /// Watch a new revision through its rollback window.
     public static let watch = JobKind("watch")
+    /// Stop and remove what a live revision replaced: queued as it goes live, so a slow
+    /// shutdown of the old revision holds up neither the watch nor a rollback.
+    public static let retire = JobKind("retire")
     /// Compute a push's changed files with git, then decide which services it deploys.
     public static let paths = JobKind("paths")
 }
@@ -21,8 +24,8 @@ public struct NewJob: Sendable, Hashable {
     public var kind: JobKind
     public var deploymentID: Int64?
     public var service: String?
-    /// Latest-wins is per service and branch.
-    public var branch: String?
+    /// The environment of its deployment's target: latest-wins is per service and environment.
+    public var environment: String?
     public var priority: Int
     public var maxAttempts: Int
     /// While a job with this key is queued or running, another is not added.
@@ -33,13 +36,13 @@ public struct NewJob: Sendable, Hashable {
     /// What the handler needs beyond the deployment (e.g. the delivery a `paths` job decides).
     public var payload: [String: String]
 
-    public init(kind: JobKind, deploymentID: Int64? = nil, service: String? = nil, branch: String? = nil,
+    public init(kind: JobKind, deploymentID: Int64? = nil, service: String? = nil, environment: String? = nil,
                 priority: Int = 0, maxAttempts: Int = 5, dedupeKey: String? = nil, delay: TimeSpan? = nil,
                 timeout: TimeSpan = .minutes(60), payload: [String: String] = [:]) {
         self.kind = kind
         self.deploymentID = deploymentID
         self.service = service
-        self.branch = branch
+        self.environment = environment
         self.priority = priority
         self.maxAttempts = maxAttempts
         self.dedupeKey = dedupeKey

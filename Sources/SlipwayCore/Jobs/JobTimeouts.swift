@@ -6,15 +6,16 @@ public enum JobTimeouts {
     /// A watch lasts its window; a restart or a rollback at its end needs a little more.
     static let watchMargin = TimeSpan.minutes(5)
 
-    public static func job(_ kind: JobKind, deploymentID: Int64, service: String, policy: Policy) -> NewJob {
+    public static func job(_ kind: JobKind, deploymentID: Int64, service: String, environment: DeploymentTarget.Environment = .main,
+                           policy: Policy) -> NewJob {
         // An ECS watch may run past its window while ECS still rolls out (CrashWatch.rolloutGrace).
         let grace = policy.deploy.target == .ecs ? Int64(CrashWatch.rolloutGrace * 1000) : 0
-        return job(kind, deploymentID: deploymentID, service: service, branch: policy.source.branch,
+        return job(kind, deploymentID: deploymentID, service: service, environment: environment,
                    buildTimeout: policy.build.timeout, window: TimeSpan(milliseconds: policy.rollback.window.milliseconds + grace))
     }
 
     /// The same from the two durations that matter, for callers that do not decode the whole policy.
-    public static func job(_ kind: JobKind, deploymentID: Int64, service: String, branch: String,
+    public static func job(_ kind: JobKind, deploymentID: Int64, service: String, environment: DeploymentTarget.Environment = .main,
                            buildTimeout: TimeSpan, window: TimeSpan = .seconds(60)) -> NewJob {
         let timeout: TimeSpan
         switch kind {
@@ -22,7 +23,7 @@ public enum JobTimeouts {
         case .watch: timeout = TimeSpan(milliseconds: window.milliseconds + watchMargin.milliseconds)
         default: timeout = rollout
         }
-        return NewJob(kind: kind, deploymentID: deploymentID, service: service, branch: branch,
+        return NewJob(kind: kind, deploymentID: deploymentID, service: service, environment: environment.rawValue,
                       dedupeKey: "\(kind.rawValue):\(deploymentID)", timeout: timeout)
     }
 }

@@ -1,15 +1,17 @@
-/// Latest wins: a newer build request for a service and branch makes older ones moot.
+/// Latest wins: a newer build request for a deployment target (a service's environment)
+/// makes older ones moot.
 public enum LatestWins {
     /// A build job that has not finished.
     public struct PendingBuild: Sendable, Hashable {
         public var jobID: Int64
         public var deploymentID: Int64
-        public var branch: String?
+        /// The environment of its target (`main`, `pr-N`).
+        public var environment: String?
         public var running: Bool
-        public init(jobID: Int64, deploymentID: Int64, branch: String?, running: Bool) {
+        public init(jobID: Int64, deploymentID: Int64, environment: String?, running: Bool) {
             self.jobID = jobID
             self.deploymentID = deploymentID
-            self.branch = branch
+            self.environment = environment
             self.running = running
         }
     }
@@ -21,10 +23,10 @@ public enum LatestWins {
         case stop(jobID: Int64, deploymentID: Int64)
     }
 
-    /// What to do with the pending builds of a service when deployment `newer` (on `branch`) is queued.
-    public static func actions(newer: Int64, branch: String?, pending: [PendingBuild]) -> [Action] {
+    /// What to do with the pending builds of a service when deployment `newer` (of `environment`) is queued.
+    public static func actions(newer: Int64, environment: String?, pending: [PendingBuild]) -> [Action] {
         pending
-            .filter { $0.deploymentID < newer && $0.branch == branch }
+            .filter { $0.deploymentID < newer && $0.environment == environment }
             .sorted { $0.jobID < $1.jobID }
             .map { $0.running ? .stop(jobID: $0.jobID, deploymentID: $0.deploymentID)
                               : .supersede(jobID: $0.jobID, deploymentID: $0.deploymentID) }
