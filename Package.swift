@@ -154,6 +154,11 @@ let package = Package(
 
         // Pure logic, milliseconds.
         .testTarget(name: "SlipwayCoreTests", dependencies: ["SlipwayCore"]),
+        // The long-running services' logic on in-memory seams (leases, clocks): no database, no engine.
+        .testTarget(name: "SlipwayControllerTests", dependencies: [
+            "SlipwayController", "SlipwayCore", "SlipwayStore", "SlipwayTestSupport",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "SlipwayRegistryTests", dependencies: ["SlipwayRegistry"]),
         .testTarget(name: "SlipwayAWSTests", dependencies: [
             "SlipwayAWS", "SlipwayRuntime", "SlipwayCore", "SlipwayECSFake", "SlipwayTestSupport",

@@ -13,15 +13,17 @@ public struct ImageJanitor: Service {
     let store: Store
     let registry: RegistryClient
     let keep: Int
-    let lease: LeaderLease
+    let lease: any Lease
     let interval: Duration
+    let clock: ServiceClock
     let logger: Logger
     let holder = "\(ProcessInfo.processInfo.hostName):\(getpid())"
 
     let secrets: SecretReader
 
-    public init(store: Store, registry: RegistryClient, keep: Int, lease: LeaderLease, interval: Duration = .seconds(3600),
-                secrets: SecretReader = .standard, logger: Logger) {
+    public init(store: Store, registry: RegistryClient, keep: Int, lease: any Lease, interval: Duration = .seconds(3600),
+                secrets: SecretReader = .standard, clock: ServiceClock = .continuous, logger: Logger) {
+        self.clock = clock
         self.secrets = secrets
         self.store = store
         self.registry = registry
@@ -43,16 +45,12 @@ public struct ImageJanitor: Service {
     }
 
     public func run() async throws {
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                // Long enough to cover a pass; released at its end.
-                if (try? await lease.acquire(holder: holder, ttl: .seconds(3600))) == true {
-                    _ = await pass()
-                    try? await lease.release(holder: holder)
-                }
-                try? await Task.sleep(for: interval)
-            }
-        }
+        // Hourly work: the lease is held for a pass only, and renewed while it runs.
+        try await LeasedLoop(lease: lease, holder: holder,
+                             settings: .init(interval: interval, ttl: .seconds(300), releaseAfterPass: true),
+                             clock: clock, logger: logger) {
+            _ = await pass()
+        }.run()
     }
 
     /// Every repository a service (declared or removed) builds into.

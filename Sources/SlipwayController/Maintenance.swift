@@ -30,50 +30,28 @@ public struct Maintenance: Service {
     }
 
     let queue: JobQueue
-    let lease: LeaderLease
+    let lease: any Lease
     let holder: String
     let settings: Settings
+    let clock: ServiceClock
     let logger: Logger
 
-    public init(queue: JobQueue, lease: LeaderLease, holder: String = "\(ProcessInfo.processInfo.hostName):\(getpid())",
-                settings: Settings = Settings(), logger: Logger) {
+    public init(queue: JobQueue, lease: any Lease, holder: String = "\(ProcessInfo.processInfo.hostName):\(getpid())",
+                settings: Settings = Settings(), clock: ServiceClock = .continuous, logger: Logger) {
         self.queue = queue
         self.lease = lease
         self.holder = holder
         self.settings = settings
+        self.clock = clock
         self.logger = logger
     }
 
     public func run() async throws {
-        let leading = await cancelWhenGracefulShutdown { await self.loop() }
-        // Hand over at once rather than after the lease expires.
-        if leading { try? await lease.release(holder: holder) }
-    }
-
-    /// Ticks until cancelled; returns whether this replica led at the end.
-    private func loop() async -> Bool {
-        var leading = false
-        var lastPrune = ContinuousClock.now - settings.pruneEvery
-        while !Task.isCancelled {
-            do {
-                let now = try await lease.acquire(holder: holder, ttl: settings.leaderTTL)
-                if now != leading {
-                    leading = now
-                    logger.notice(now ? "leading queue maintenance" : "no longer leading queue maintenance",
-                                  metadata: ["leader.holder": "\(holder)"])
-                }
-                if leading {
-                    let pruneDue = ContinuousClock.now - lastPrune >= settings.pruneEvery
-                    try await work(prune: pruneDue)
-                    if pruneDue { lastPrune = .now }
-                }
-            } catch {
-                if Task.isCancelled { break }
-                logger.error("queue maintenance failed; trying again", metadata: ["error": "\(String(reflecting: error))"])
-            }
-            try? await Task.sleep(for: settings.tick)
-        }
-        return leading
+        let schedule = Schedule(every: settings.pruneEvery, clock: clock)
+        try await LeasedLoop(lease: lease, holder: holder, settings: .init(interval: settings.tick, ttl: settings.leaderTTL),
+                             clock: clock, logger: logger) {
+            try await work(prune: schedule.due())
+        }.run()
     }
 
     func work(prune: Bool) async throws {

@@ -12,12 +12,14 @@ public struct PolicyWatcher: Service {
     let sync: PolicySync
     let interval: Duration
     let wake: WakeSignal
-    let lease: LeaderLease
+    let lease: any Lease
     let holder: String
+    let clock: ServiceClock
     let logger: Logger
 
-    public init(sync: PolicySync, interval: Duration, wake: WakeSignal, lease: LeaderLease,
-                holder: String = "\(ProcessInfo.processInfo.hostName):\(getpid())", logger: Logger) {
+    public init(sync: PolicySync, interval: Duration, wake: WakeSignal, lease: any Lease,
+                holder: String = "\(ProcessInfo.processInfo.hostName):\(getpid())", clock: ServiceClock = .continuous, logger: Logger) {
+        self.clock = clock
         self.sync = sync
         self.interval = interval
         self.wake = wake
@@ -36,21 +38,16 @@ public struct PolicyWatcher: Service {
     }
 
     public func run() async throws {
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                let generation = wake.generation
-                do {
-                    _ = try await refreshIfLeading()
-                } catch {
-                    if Task.isCancelled { break }
-                    logger.error("policies not refreshed; the set in force stays, trying again", metadata: [
-                        "policies.source": "\(sync.spec)", "error": "\(error)",
-                    ])
-                }
-                await wake.wait(since: generation, timeout: interval)
+        try await LeasedLoop(lease: lease, holder: holder, settings: .init(interval: interval, ttl: leaseTTL), clock: clock,
+                             wake: wake, logger: logger) {
+            do {
+                _ = try await sync.refresh()
+            } catch where !(error is CancellationError) {
+                logger.error("policies not refreshed; the set in force stays, trying again", metadata: [
+                    "policies.source": "\(sync.spec)", "error": "\(error)",
+                ])
             }
-        }
-        try? await lease.release(holder: holder)
+        }.run()
     }
 
     /// Whether a webhook event is a push to the branch the policies come from.

@@ -11,51 +11,36 @@ import SlipwayStore
 public struct Poller: Service {
     let store: Store
     let git: any GitFetcher
-    let lease: LeaderLease
+    let lease: any Lease
     let holder: String
     let tick: Duration
     let leaderTTL: TimeSpan
+    let clock: ServiceClock
     let logger: Logger
 
-    public init(store: Store, git: any GitFetcher, lease: LeaderLease,
+    public init(store: Store, git: any GitFetcher, lease: any Lease,
                 holder: String = "\(ProcessInfo.processInfo.hostName):\(getpid())",
-                tick: Duration = .seconds(1), leaderTTL: TimeSpan = .seconds(10), logger: Logger) {
+                tick: Duration = .seconds(1), leaderTTL: TimeSpan = .seconds(10), clock: ServiceClock = .continuous, logger: Logger) {
         self.store = store
         self.git = git
         self.lease = lease
         self.holder = holder
         self.tick = tick
         self.leaderTTL = leaderTTL
+        self.clock = clock
         self.logger = logger
     }
 
     public func run() async throws {
-        let leading = await cancelWhenGracefulShutdown { await self.loop() }
-        if leading { try? await lease.release(holder: holder) }
-    }
-
-    private func loop() async -> Bool {
-        var leading = false
-        var lastPolled: [String: ContinuousClock.Instant] = [:]
-        while !Task.isCancelled {
-            do {
-                leading = try await lease.acquire(holder: holder, ttl: leaderTTL)
-                if leading {
-                    let due = try await dueTargets(lastPolled: lastPolled)
-                    for target in due {
-                        // A first fetch of a big repository takes a while: hold the lease between targets.
-                        guard !Task.isCancelled, try await lease.acquire(holder: holder, ttl: leaderTTL) else { break }
-                        await poll(target)
-                        for service in target.services { lastPolled[service] = .now }
-                    }
-                }
-            } catch {
-                if Task.isCancelled { break }
-                logger.error("polling failed; trying again", metadata: ["error": "\(String(reflecting: error))"])
+        let polled = Schedule(every: tick, clock: clock)
+        // A first fetch of a big repository takes a while: the loop renews the lease meanwhile.
+        try await LeasedLoop(lease: lease, holder: holder, settings: .init(interval: tick, ttl: leaderTTL), clock: clock, logger: logger) {
+            for target in try await dueTargets(polled: polled) {
+                try Task.checkCancellation()
+                await poll(target)
+                for service in target.services { polled.mark(service) }
             }
-            try? await Task.sleep(for: tick)
-        }
-        return leading
+        }.run()
     }
 
     /// One repository and branch, and the polling services that follow it.
@@ -68,11 +53,11 @@ public struct Poller: Service {
         var ref: String { "refs/heads/\(branch)" }
     }
 
-    func dueTargets(lastPolled: [String: ContinuousClock.Instant]) async throws -> [Target] {
+    func dueTargets(polled: Schedule) async throws -> [Target] {
         var targets: [String: Target] = [:]
         for service in try await store.services() {
             guard let every = service.policy.source.poll, let repo = try? RepoURL(service.policy.source.repo) else { continue }
-            if let last = lastPolled[service.name], ContinuousClock.now - last < .milliseconds(every.milliseconds) { continue }
+            guard polled.isDue(service.name, period: .milliseconds(every.milliseconds)) else { continue }
             let key = repo.key + "#" + service.policy.source.branch
             targets[key, default: Target(repo: repo, branch: service.policy.source.branch, services: [])].services.append(service.name)
             targets[key]?.live.append(service.liveDeploymentID)

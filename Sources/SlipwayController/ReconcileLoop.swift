@@ -13,44 +13,34 @@ public struct ReconcileLoop: Service {
     let planner: Planner
     let store: Store
     let runtime: any Runtime
-    let lease: LeaderLease
+    let lease: any Lease
     let holder: String
     let interval: Duration
+    let clock: ServiceClock
     let logger: Logger
 
-    public init(planner: Planner, store: Store, runtime: any Runtime, lease: LeaderLease,
-                holder: String = "\(ProcessInfo.processInfo.hostName):\(getpid())", interval: Duration, logger: Logger) {
+    public init(planner: Planner, store: Store, runtime: any Runtime, lease: any Lease,
+                holder: String = "\(ProcessInfo.processInfo.hostName):\(getpid())", interval: Duration, clock: ServiceClock = .continuous,
+                logger: Logger) {
         self.planner = planner
         self.store = store
         self.runtime = runtime
         self.lease = lease
         self.holder = holder
         self.interval = interval
+        self.clock = clock
         self.logger = logger
     }
 
-    /// Long enough to span a pass; renewed before every action.
+    /// Outlives one interval, so the leader keeps it between passes; renewed during a pass.
     var leaseTTL: TimeSpan { TimeSpan(milliseconds: Int64(interval.components.seconds) * 3000 + 10_000) }
 
     public func run() async throws {
-        let leading = await cancelWhenGracefulShutdown { await self.loop() }
-        if leading { try? await lease.release(holder: holder) }
-    }
-
-    private func loop() async -> Bool {
-        var leading = false
-        while !Task.isCancelled {
-            try? await Task.sleep(for: interval)
-            do {
-                // The lease outlives one interval, so the leader keeps it between passes.
-                leading = try await lease.acquire(holder: holder, ttl: leaseTTL)
-                if leading { try await pass() }
-            } catch {
-                if Task.isCancelled { break }
-                logger.error("reconcile pass failed; trying again next interval", metadata: ["error": "\(String(reflecting: error))"])
-            }
-        }
-        return leading
+        // Webhooks and polling go first: the first pass comes one interval after start.
+        try await LeasedLoop(lease: lease, holder: holder, settings: .init(interval: interval, ttl: leaseTTL, waitFirst: true),
+                             clock: clock, logger: logger) {
+            try await pass()
+        }.run()
     }
 
     /// One pass over every service; returns the actions it carried out.
@@ -59,8 +49,8 @@ public struct ReconcileLoop: Service {
         var done: [(String, PlanAction)] = []
         let acting: Set<PlanAction.Kind> = [.build, .rollout, .selfHeal, .rollback, .prune]
         for first in try await planner.plan().services where first.actions.contains(where: { acting.contains($0.kind) }) {
-            // A long pass must not outlive its lease: another replica would act too.
-            guard try await lease.acquire(holder: holder, ttl: leaseTTL) else { break }
+            // The loop renews the lease meanwhile and stops the pass if it is lost.
+            try Task.checkCancellation()
             // Look again at this one service just before acting: a push, a rollback or a
             // deployment that started since the pass began changes what is right.
             guard let plan = try await planner.plan(service: first.service).services.first(where: { $0.service == first.service })
