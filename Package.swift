@@ -37,6 +37,7 @@ let package = Package(
         ], plugins: ["EmbedManifests"]),
         // The OCI distribution API: manifests, tags, deletes; basic and bearer-token logins.
         .target(name: "SlipwayRegistry", dependencies: [
+            "SlipwayCore",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOFoundationCompat", package: "swift-nio"),
         ]),
@@ -159,7 +160,7 @@ let package = Package(
             "SlipwayController", "SlipwayCore", "SlipwayStore", "SlipwayTestSupport",
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .testTarget(name: "SlipwayRegistryTests", dependencies: ["SlipwayRegistry"]),
+        .testTarget(name: "SlipwayRegistryTests", dependencies: ["SlipwayRegistry", "SlipwayCore"]),
         .testTarget(name: "SlipwayAWSTests", dependencies: [
             "SlipwayAWS", "SlipwayRuntime", "SlipwayCore", "SlipwayECSFake", "SlipwayTestSupport",
             .product(name: "Hummingbird", package: "hummingbird"),

@@ -13,12 +13,12 @@ public struct BuildctlBuilder: Builder {
     let executable: String
     let runner: any CommandRunner
     /// The push's registry login (ECR's from AWS, others from ~/.docker/config.json).
-    let auth: RegistryAuthProvider
+    let auth: RegistryLoginProvider
     /// Where secret files live during a build (readable by this user only), removed after it.
     let scratch: String
 
     public init(host: String, executable: String = "buildctl", runner: any CommandRunner = StreamingProcess(),
-                scratch: String = NSTemporaryDirectory(), auth: @escaping RegistryAuthProvider = RegistryAuth.anonymous) {
+                scratch: String = NSTemporaryDirectory(), auth: @escaping RegistryLoginProvider = RegistryLogin.anonymous) {
         self.host = host
         self.auth = auth
         self.executable = executable
@@ -40,7 +40,7 @@ public struct BuildctlBuilder: Builder {
         // buildctl pushes with a Docker config: one for this build, holding only this registry's login.
         var settings: [String: String] = [:]
         let registry = request.reference.registry ?? "docker.io"
-        let login: RegistryAuth
+        let login: RegistryLogin
         do {
             if let given = request.registryLogin { login = given } else { login = try await auth(request.reference.registry) }
         } catch {

@@ -30,7 +30,7 @@ public struct BuildRequest: Sendable, Hashable {
     /// never built this repository (a new replica, a pruned cache) starts from the registry.
     public var cacheFrom: [String] = []
     /// The login for the push, from the policy's `imageCredentials`; nil: the builder's own.
-    public var registryLogin: RegistryAuth?
+    public var registryLogin: RegistryLogin?
 
     public init(contextDirectory: String, dockerfile: String, reference: ImageReference,
                 buildArgs: [String: String], network: String?, timeout: TimeSpan, target: String? = nil, cache: Bool = true,

@@ -11,12 +11,12 @@ import SlipwaySystem
 /// secrets travel in; the push is the same.
 public struct EngineBuilder: Builder {
     let engine: DockerEngine
-    let auth: RegistryAuthProvider
+    let auth: RegistryLoginProvider
     /// A Docker CLI with BuildKit (20.10+, or one with buildx) and the engine's address, for builds with secrets.
     let cli: (path: String, host: String)?
     let runner: any CommandRunner
 
-    public init(engine: DockerEngine, auth: @escaping RegistryAuthProvider = RegistryAuth.anonymous,
+    public init(engine: DockerEngine, auth: @escaping RegistryLoginProvider = RegistryLogin.anonymous,
                 cli: (path: String, host: String)? = nil, runner: any CommandRunner = StreamingProcess()) {
         self.engine = engine
         self.auth = auth
@@ -81,7 +81,7 @@ public struct EngineBuilder: Builder {
         await observer.phase(.pushing)
         var digest: String?
         var pushError: String?
-        let login: RegistryAuth
+        let login: RegistryLogin
         do {
             if let given = request.registryLogin { login = given } else { login = try await auth(request.reference.registry) }
         } catch {

@@ -105,7 +105,7 @@ struct BuildHandler: JobHandler {
             secretReader: pipeline.secrets, checkoutDirectory: workDir)
         if let credentials = policy.imageCredentials {
             do {
-                request.registryLogin = try RegistryAuth.from(credentials, registry: reference.registry, reader: pipeline.secrets)
+                request.registryLogin = try RegistryLogin.from(credentials, registry: reference.registry, reader: pipeline.secrets)
             } catch {
                 try await fail(id, "\(error)", logger: sourceLogger)
                 return
@@ -168,12 +168,10 @@ struct BuildHandler: JobHandler {
     /// Asks the registry what the pushed tag points at: a different digest means another
     /// push won the tag (or the registry lost it), and rolling it out would run the wrong image.
     /// A registry that cannot be asked is noted, not fatal: the engine's push succeeded.
-    func verify(_ built: BuiltImage, login: RegistryAuth?, log: DeploymentLog) async -> String? {
+    func verify(_ built: BuiltImage, login: RegistryLogin?, log: DeploymentLog) async -> String? {
         guard var registry = pipeline.registry, let digest = built.digest, let reference = try? ImageReference(parsing: built.reference),
               let tag = reference.tag else { return nil }
-        if let user = login?.username {
-            registry = registry.logging(in: RegistryCredentials(username: user, password: login?.password ?? ""), at: reference.registry ?? "docker.io")
-        }
+        if let login, !login.isAnonymous { registry = registry.withLogin(login, at: reference.registry ?? "docker.io") }
         do {
             let held = try await registry.manifestDigest(host: reference.registry ?? "docker.io", repository: reference.path, reference: tag)
             guard held == digest else {

@@ -11,7 +11,7 @@ import SlipwaySystem
 /// service's repository at a time, on one replica (a lease), every `interval`.
 public struct ImageJanitor: Service {
     let store: Store
-    let registry: RegistryClient
+    let registry: any Registry
     let keep: Int
     let lease: any Lease
     let interval: Duration
@@ -21,7 +21,7 @@ public struct ImageJanitor: Service {
 
     let secrets: SecretReader
 
-    public init(store: Store, registry: RegistryClient, keep: Int, lease: any Lease, interval: Duration = .seconds(3600),
+    public init(store: Store, registry: any Registry, keep: Int, lease: any Lease, interval: Duration = .seconds(3600),
                 secrets: SecretReader = .standard, clock: ServiceClock = .continuous, logger: Logger) {
         self.clock = clock
         self.secrets = secrets
@@ -99,8 +99,7 @@ public struct ImageJanitor: Service {
             var registry = self.registry
             for service in report.services {
                 guard let credentials = try await store.service(named: service)?.policy.imageCredentials else { continue }
-                let login = try RegistryAuth.from(credentials, registry: host, reader: secrets)
-                registry = registry.logging(in: RegistryCredentials(username: login.username ?? "", password: login.password ?? ""), at: host)
+                registry = registry.withLogin(try RegistryLogin.from(credentials, registry: host, reader: secrets), at: host)
                 break
             }
             let tags = try await tagged(host: host, path: reference.path, registry: registry)
@@ -127,7 +126,7 @@ public struct ImageJanitor: Service {
     }
 
     /// Every tag with its digest; a tag whose manifest cannot be read stops the pass for this repository.
-    func tagged(host: String, path: String, registry: RegistryClient) async throws -> [ImageRetention.Tagged] {
+    func tagged(host: String, path: String, registry: any Registry) async throws -> [ImageRetention.Tagged] {
         var out: [ImageRetention.Tagged] = []
         for tag in try await registry.tags(host: host, repository: path) {
             guard let digest = try await registry.manifestDigest(host: host, repository: path, reference: tag) else {

@@ -19,18 +19,22 @@ public struct Pipeline: Sendable {
     public let dockerNetwork: String?
     /// How often a watched revision is looked at.
     public let watchInterval: Duration
+    /// Wall time, for what is compared with the runtime's timestamps (a crash's exit).
     public let now: @Sendable () -> Date
+    /// The waits between looks at a watched revision run on it.
+    public let clock: ServiceClock
     /// Zero-config builds: base image overrides for every service (a policy's own win).
     public let baseImages: [String: String]
     /// Asked after each push whether it holds the digest the builder reported; nil: not asked.
-    public let registry: RegistryClient?
+    public let registry: (any Registry)?
     /// Reads the secrets policies name (build secrets, registry logins), within the operator's rules.
     public let secrets: SecretReader
 
     public init(store: Store, git: any GitFetcher, builder: any Builder, runtime: any Runtime,
                 workDirectory: String, dockerNetwork: String?, watchInterval: Duration = .milliseconds(500),
-                baseImages: [String: String] = [:], registry: RegistryClient? = nil, secrets: SecretReader = .standard,
-                now: @escaping @Sendable () -> Date = { Date() }) {
+                baseImages: [String: String] = [:], registry: (any Registry)? = nil, secrets: SecretReader = .standard,
+                now: @escaping @Sendable () -> Date = { Date() }, clock: ServiceClock = .continuous) {
+        self.clock = clock
         self.secrets = secrets
         self.baseImages = baseImages
         self.registry = registry

@@ -7,7 +7,8 @@ import Synchronization
 final class RunningJobs: Sendable {
     struct Entry {
         var job: ClaimedJob
-        var deadline: ContinuousClock.Instant
+        /// On the pool's clock (`ServiceClock.elapsed`).
+        var deadline: Duration
         var cancel: @Sendable () -> Void
         /// Set once, by whichever reason to stop came first.
         var stop: JobOutcome?
@@ -15,7 +16,7 @@ final class RunningJobs: Sendable {
 
     private let entries = Mutex<[Int64: Entry]>([:])
 
-    func start(_ job: ClaimedJob, deadline: ContinuousClock.Instant, cancel: @escaping @Sendable () -> Void) {
+    func start(_ job: ClaimedJob, deadline: Duration, cancel: @escaping @Sendable () -> Void) {
         entries.withLock { $0[job.id] = Entry(job: job, deadline: deadline, cancel: cancel) }
     }
 
@@ -39,7 +40,7 @@ final class RunningJobs: Sendable {
         entries.withLock { $0.values.map(\.job) }
     }
 
-    func overdue(at now: ContinuousClock.Instant) -> [ClaimedJob] {
+    func overdue(at now: Duration) -> [ClaimedJob] {
         entries.withLock { $0.values.filter { $0.stop == nil && $0.deadline <= now }.map(\.job) }
     }
 

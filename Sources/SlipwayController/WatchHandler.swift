@@ -28,7 +28,7 @@ struct WatchHandler: JobHandler {
                 return try await step(deployment, liveAt: liveAt, logger: logger)
             }
             if done { return }
-            try await Task.sleep(for: pipeline.watchInterval(deployment.policy.deploy.target))
+            try await pipeline.clock.sleep(pipeline.watchInterval(deployment.policy.deploy.target))
         }
     }
 

@@ -40,6 +40,8 @@ public final class WorkerPool: Service, Sendable {
     let logger: Logger
     let owner: String
     let random: @Sendable () -> Double
+    /// Job deadlines, heartbeats and retries of a failed claim run on it.
+    let clock: ServiceClock
     let completions: Completions
     let running = RunningJobs()
     /// Claimed and not yet finished (claimed jobs are counted before they start).
@@ -47,8 +49,9 @@ public final class WorkerPool: Service, Sendable {
     private let slotFreed: WakeSignal
 
     public init(settings: Settings, queue: JobQueue, handlers: [any JobHandler], wake: WakeSignal,
-                stops: StopSignals = StopSignals(), logger: Logger,
+                stops: StopSignals = StopSignals(), logger: Logger, clock: ServiceClock = .continuous,
                 random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }) {
+        self.clock = clock
         self.settings = settings
         self.queue = queue
         self.handlers = Dictionary(handlers.map { ($0.kind, $0) }) { first, _ in first }
@@ -100,7 +103,7 @@ public final class WorkerPool: Service, Sendable {
             } catch {
                 if Task.isCancelled { return }
                 logger.error("claiming jobs failed; retrying", metadata: ["error": "\(String(reflecting: error))"])
-                try? await Task.sleep(for: settings.pollInterval.duration)
+                try? await clock.sleep(settings.pollInterval.duration)
                 continue
             }
             if jobs.isEmpty {
@@ -138,10 +141,10 @@ public final class WorkerPool: Service, Sendable {
     /// Heartbeats for every running job at a third of the lease; deadlines checked more often.
     private func supervise() async {
         let beatEvery = Duration.milliseconds(settings.lease.milliseconds / 3)
-        var lastBeat = ContinuousClock.now
+        var lastBeat = clock.elapsed()
         while !Task.isCancelled {
-            try? await Task.sleep(for: min(.milliseconds(250), beatEvery))
-            let now = ContinuousClock.now
+            try? await clock.sleep(min(.milliseconds(250), beatEvery))
+            let now = clock.elapsed()
             for job in running.overdue(at: now) { running.stop(job.id, because: .timedOut(after: job.timeout)) }
             guard now - lastBeat >= beatEvery else { continue }
             lastBeat = now
@@ -170,7 +173,7 @@ public final class WorkerPool: Service, Sendable {
             _ = try? await queue.apply(.end(.dead, reason: "no handler for job kind \(job.kind)", deploymentState: .failed), to: job)
             return
         }
-        let started = ContinuousClock.now
+        let started = clock.elapsed()
         let jobLogger = log
         let work = Task { try await handler.run(job, logger: jobLogger) }
         running.start(job, deadline: started + job.timeout.duration, cancel: { work.cancel() })
@@ -195,7 +198,7 @@ public final class WorkerPool: Service, Sendable {
             return
         }
         log.warning("job ended without success", metadata: [
-            "job.outcome": "\(outcome)", "job.resolution": "\(resolution)", "job.elapsed": "\(ContinuousClock.now - started)",
+            "job.outcome": "\(outcome)", "job.resolution": "\(resolution)", "job.elapsed": "\(clock.elapsed() - started)",
         ])
         do {
             try await queue.apply(resolution, to: job)

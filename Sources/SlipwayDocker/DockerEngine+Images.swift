@@ -1,3 +1,4 @@
+import SlipwayCore
 import AsyncHTTPClient
 import Foundation
 import NIOCore
@@ -5,25 +6,15 @@ import NIOCore
 /// Credentials for a registry, passed to the engine in `X-Registry-Auth`.
 /// The login for a registry host (nil: Docker Hub); throws when it cannot be had (an ECR
 /// token the AWS credentials may not fetch), with a message that says why.
-public typealias RegistryAuthProvider = @Sendable (_ registry: String?) async throws -> RegistryAuth
-
-public struct RegistryAuth: Sendable, Hashable, Encodable {
-    /// No credentials: public registries and local ones without auth.
-    public static let anonymous: RegistryAuthProvider = { _ in RegistryAuth() }
-
-    public var username: String?
-    public var password: String?
-    public var serveraddress: String?
-
-    public init(username: String? = nil, password: String? = nil, serveraddress: String? = nil) {
-        self.username = username
-        self.password = password
-        self.serveraddress = serveraddress
-    }
-
+extension RegistryLogin {
     /// The engine wants URL-safe base64 of the JSON, and the header even when anonymous.
     var header: String {
-        let json = (try? JSONEncoder().encode(self)) ?? Data("{}".utf8)
+        struct Body: Encodable {
+            var username: String?
+            var password: String?
+            var serveraddress: String?
+        }
+        let json = (try? JSONEncoder().encode(Body(username: username, password: password, serveraddress: serveraddress))) ?? Data("{}".utf8)
         return json.base64EncodedString()
             .replacingOccurrences(of: "+", with: "-")
             .replacingOccurrences(of: "/", with: "_")
@@ -56,14 +47,14 @@ extension DockerEngine {
     }
 
     /// Pushes `repository:tag`; progress lines go to `onLine`.
-    public func push(repository: String, tag: String, auth: RegistryAuth, timeout: TimeAmount,
+    public func push(repository: String, tag: String, auth: RegistryLogin, timeout: TimeAmount,
                      onLine: (Data) async throws -> Void) async throws {
         try await jsonLines(.POST, "/images/\(repository)/push", query: [("tag", tag)],
                             headers: [("X-Registry-Auth", auth.header)], timeout: timeout, onLine: onLine)
     }
 
     /// Pulls `reference` unless the engine has it already.
-    public func ensureImage(_ reference: String, auth: RegistryAuth, timeout: TimeAmount = .minutes(10)) async throws {
+    public func ensureImage(_ reference: String, auth: RegistryLogin, timeout: TimeAmount = .minutes(10)) async throws {
         if try await imageExists(reference) { return }
         var failure: String?
         try await jsonLines(.POST, "/images/create", query: [("fromImage", reference)],

@@ -1,3 +1,4 @@
+import SlipwayCore
 import AsyncHTTPClient
 import Foundation
 import NIOCore
@@ -22,7 +23,7 @@ extension DockerEngine {
 
     /// The manifest digest the registry holds for `reference` (asked through the engine,
     /// with its registry settings); nil when the registry has no such tag.
-    public func registryDigest(_ reference: String, auth: RegistryAuth) async throws -> String? {
+    public func registryDigest(_ reference: String, auth: RegistryLogin) async throws -> String? {
         struct Answer: Decodable { struct Descriptor: Decodable { var digest: String }; var Descriptor: Descriptor }
         let response = try await send(.GET, "/distribution/\(reference)/json", headers: [("X-Registry-Auth", auth.header)],
                                       timeout: .seconds(20))

@@ -1,31 +1,22 @@
 import Foundation
-
-/// A registry login: what `docker login` stores.
-public struct RegistryCredentials: Sendable, Hashable {
-    public var username: String
-    public var password: String
-    public init(username: String, password: String) {
-        self.username = username
-        self.password = password
-    }
-}
+import SlipwayCore
 
 /// The `auths` of `~/.docker/config.json` (or `$DOCKER_CONFIG/config.json`): base64
 /// `user:password` per registry host. Credential helpers are not run.
 public struct DockerConfig: Sendable {
-    public var logins: [String: RegistryCredentials]
+    public var logins: [String: RegistryLogin]
 
     public init(json: Data) {
-        var logins: [String: RegistryCredentials] = [:]
+        var logins: [String: RegistryLogin] = [:]
         let object = (try? JSONSerialization.jsonObject(with: json)) as? [String: Any] ?? [:]
         for (key, value) in object["auths"] as? [String: Any] ?? [:] {
             guard let entry = value as? [String: Any] else { continue }
-            var credentials: RegistryCredentials?
+            var credentials: RegistryLogin?
             if let auth = entry["auth"] as? String, let data = Data(base64Encoded: auth),
                let text = String(data: data, encoding: .utf8), let colon = text.firstIndex(of: ":") {
-                credentials = RegistryCredentials(username: String(text[..<colon]), password: String(text[text.index(after: colon)...]))
+                credentials = RegistryLogin(username: String(text[..<colon]), password: String(text[text.index(after: colon)...]))
             } else if let user = entry["username"] as? String, let password = entry["password"] as? String {
-                credentials = RegistryCredentials(username: user, password: password)
+                credentials = RegistryLogin(username: user, password: password)
             }
             if let credentials { logins[Self.host(key)] = credentials }
         }
@@ -46,7 +37,7 @@ public struct DockerConfig: Sendable {
         return DockerConfig(json: data)
     }
 
-    public func credentials(for host: String) -> RegistryCredentials? {
+    public func credentials(for host: String) -> RegistryLogin? {
         logins[host] ?? (host == "docker.io" ? logins["index.docker.io"] : nil)
     }
 }

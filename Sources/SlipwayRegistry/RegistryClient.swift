@@ -3,14 +3,32 @@ import Foundation
 import NIOCore
 import NIOFoundationCompat
 import NIOHTTP1
+import SlipwayCore
 import Synchronization
+
+/// What Slipway asks of an image registry: the seam the build's push check and image
+/// retention use, with `RegistryClient` the real one and an in-memory one in tests.
+public protocol Registry: Sendable {
+    /// The digest of `repository:reference` (a tag or a digest); nil when the registry has no such manifest.
+    func manifestDigest(host: String, repository: String, reference: String) async throws -> String?
+    func tags(host: String, repository: String) async throws -> [String]
+    func deleteManifest(host: String, repository: String, digest: String) async throws
+    /// The same access, logging in to `host` with `login` (and elsewhere as before).
+    func withLogin(_ login: RegistryLogin, at host: String) -> any Registry
+}
+
+extension RegistryClient: Registry {
+    public func withLogin(_ login: RegistryLogin, at host: String) -> any Registry {
+        logging(in: login, at: host)
+    }
+}
 
 /// The OCI distribution API, as Slipway uses it: does a manifest exist and what is its
 /// digest, what tags does a repository have, delete a manifest. Logs in the way the
 /// registry asks (`WWW-Authenticate`): basic, or a bearer token fetched from its realm.
 public final class RegistryClient: Sendable {
     /// Credentials for a registry host (`127.0.0.1:5000`, `ghcr.io`); nil: anonymous.
-    public typealias Credentials = @Sendable (_ host: String) async throws -> RegistryCredentials?
+    public typealias Credentials = @Sendable (_ host: String) async throws -> RegistryLogin?
 
     let http: HTTPClient
     let credentials: Credentials
@@ -34,7 +52,7 @@ public final class RegistryClient: Sendable {
     /// The same client, logging in to `host` with `credentials` (a policy's `imageCredentials`,
     /// for the registry of its image) and to every other host as before: a login is sent only
     /// to the registry it belongs to.
-    public func logging(in credentials: RegistryCredentials, at host: String) -> RegistryClient {
+    public func logging(in credentials: RegistryLogin, at host: String) -> RegistryClient {
         let others = self.credentials
         return RegistryClient(http: http, timeout: timeout) { asked in asked == host ? credentials : try await others(asked) }
     }
@@ -157,13 +175,14 @@ public final class RegistryClient: Sendable {
     }
 
     func login(_ challenge: Challenge, host: String, scope: String) async throws -> String {
-        let login = try await credentials(host)
+        // An anonymous login is no login.
+        let login = try await credentials(host).flatMap { $0.isAnonymous ? nil : $0 }
         switch challenge {
         case .basic:
-            guard let login else {
+            guard let login, let basic = login.basicAuthorization else {
                 throw RegistryError(host: host, status: 401, message: "the registry needs a login and none is known for \(host): run docker login \(host), or give Slipway the credentials")
             }
-            return "Basic " + Data("\(login.username):\(login.password)".utf8).base64EncodedString()
+            return basic
         case .bearer(let realm, let service, let challengeScope):
             // Credentials go to a token service only over TLS (or on this machine): a realm is the registry's word.
             if login != nil, let url = URL(string: realm), url.scheme != "https", !Self.isLoopback(url.host ?? "") {
@@ -178,9 +197,7 @@ public final class RegistryClient: Sendable {
                 throw RegistryError(host: host, status: 401, message: "the token realm \(realm) is not a URL")
             }
             var request = HTTPClientRequest(url: url)
-            if let login {
-                request.headers.add(name: "Authorization", value: "Basic " + Data("\(login.username):\(login.password)".utf8).base64EncodedString())
-            }
+            if let basic = login?.basicAuthorization { request.headers.add(name: "Authorization", value: basic) }
             let answer = try await execute(request, host: host)
             guard (200..<300).contains(answer.status) else {
                 throw RegistryError(host: host, status: answer.status,

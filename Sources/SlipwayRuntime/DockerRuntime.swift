@@ -19,10 +19,10 @@ public struct DockerRuntime: Runtime {
 
     let engine: DockerEngine
     let network: String?
-    let auth: RegistryAuthProvider
+    let auth: RegistryLoginProvider
     let secrets: SecretReader
 
-    public init(engine: DockerEngine, network: String?, auth: @escaping RegistryAuthProvider = RegistryAuth.anonymous,
+    public init(engine: DockerEngine, network: String?, auth: @escaping RegistryLoginProvider = RegistryLogin.anonymous,
                 secrets: SecretReader = .standard) {
         self.secrets = secrets
         self.engine = engine
@@ -46,10 +46,10 @@ public struct DockerRuntime: Runtime {
         // A retried rollout finds the containers of its first attempt: start over.
         try await remove(revision)
         let registry = try? ImageReference(parsing: revision.image).registry
-        let login: RegistryAuth
+        let login: RegistryLogin
         do {
             if let credentials = revision.policy?.imageCredentials {
-                login = try RegistryAuth.from(credentials, registry: registry, reader: secrets)
+                login = try RegistryLogin.from(credentials, registry: registry, reader: secrets)
             } else {
                 login = try await auth(registry)
             }

@@ -16,7 +16,8 @@ final class DeliveryWriter: Sendable {
     struct Pending: Sendable {
         var work: Work
         var continuation: CheckedContinuation<[DeliveryResult], any Error>
-        var since = ContinuousClock.now
+        /// When it arrived, on the writer's clock.
+        var since: Duration
     }
 
     /// Providers give up after 10 s: a request that waited `staleAfter` for its turn is
@@ -40,20 +41,23 @@ final class DeliveryWriter: Sendable {
     /// requests too long.
     let maxBatch: Int
     let routes: RoutesCache
+    /// Staleness and the wait for an abandoned write run on it.
+    let clock: ServiceClock
     private let state = Mutex(State())
 
-    init(store: Store, logger: Logger, maxBatch: Int = 500, routesMaxAge: Duration = .seconds(1)) {
+    init(store: Store, logger: Logger, maxBatch: Int = 500, routesMaxAge: Duration = .seconds(1), clock: ServiceClock = .continuous) {
+        self.clock = clock
         self.store = store
         self.logger = logger
         self.maxBatch = maxBatch
-        self.routes = RoutesCache(maxAge: routesMaxAge)
+        self.routes = RoutesCache(maxAge: routesMaxAge, clock: clock)
     }
 
     /// Matches and stores `work` with whatever else is waiting; returns its results in order.
     func write(_ work: Work) async throws -> [DeliveryResult] {
         try await withCheckedThrowingContinuation { continuation in
             let start = state.withLock { state -> Bool in
-                state.queue.append(Pending(work: work, continuation: continuation))
+                state.queue.append(Pending(work: work, continuation: continuation, since: clock.elapsed()))
                 guard !state.writing else { return false }
                 state.writing = true
                 return true
@@ -67,12 +71,12 @@ final class DeliveryWriter: Sendable {
         while let taken = next() {
             let batch = fresh(taken)
             guard !batch.isEmpty else { continue }
-            let started = ContinuousClock.now
+            let started = clock.elapsed()
             let (result, abandoned) = await attempt(batch)
             switch result {
             case .success(let results):
                 logger.debug("webhook batch written", metadata: [
-                    "requests.count": "\(batch.count)", "duration_ms": "\(Self.milliseconds(ContinuousClock.now - started))",
+                    "requests.count": "\(batch.count)", "duration_ms": "\(Self.milliseconds(clock.elapsed() - started))",
                     "waited_ms": "\(Self.milliseconds(started - batch[0].since))",
                 ])
                 for (pending, result) in zip(batch, results) { pending.continuation.resume(returning: result) }
@@ -100,7 +104,7 @@ final class DeliveryWriter: Sendable {
     /// Requests that waited too long are answered 503 unwritten; the rest go on.
     private func fresh(_ batch: [Pending]) -> [Pending] {
         batch.filter { pending in
-            guard ContinuousClock.now - pending.since > Self.staleAfter else { return true }
+            guard clock.elapsed() - pending.since > Self.staleAfter else { return true }
             pending.continuation.resume(throwing: Stale())
             return false
         }
@@ -128,12 +132,13 @@ final class DeliveryWriter: Sendable {
     /// Waits (up to 30 s) for a write given up on to end, answering 503 meanwhile to every
     /// request that waits too long, so no answer comes after the providers' 10 s.
     private func settle(_ abandoned: Abandoned) async {
-        let until = ContinuousClock.now + .seconds(30)
-        while !abandoned.isFinished && ContinuousClock.now < until {
-            try? await Task.sleep(for: .milliseconds(100))
+        let until = clock.elapsed() + .seconds(30)
+        while !abandoned.isFinished && clock.elapsed() < until {
+            try? await clock.sleep(.milliseconds(100))
+            let now = clock.elapsed()
             let stale = state.withLock { state -> [Pending] in
-                let stale = state.queue.filter { ContinuousClock.now - $0.since > Self.staleAfter }
-                state.queue.removeAll { ContinuousClock.now - $0.since > Self.staleAfter }
+                let stale = state.queue.filter { now - $0.since > Self.staleAfter }
+                state.queue.removeAll { now - $0.since > Self.staleAfter }
                 return stale
             }
             for pending in stale { pending.continuation.resume(throwing: Stale()) }
@@ -189,13 +194,17 @@ final class DeliveryWriter: Sendable {
 /// they change only when policies do, so a busy intake does not read them per batch.
 final class RoutesCache: Sendable {
     let maxAge: Duration
-    private let cached = Mutex<(routes: [EventMatching.Route], at: ContinuousClock.Instant)?>(nil)
+    let clock: ServiceClock
+    private let cached = Mutex<(routes: [EventMatching.Route], at: Duration)?>(nil)
 
-    init(maxAge: Duration) { self.maxAge = maxAge }
+    init(maxAge: Duration, clock: ServiceClock) {
+        self.maxAge = maxAge
+        self.clock = clock
+    }
 
     func current(_ store: Store) async throws -> [EventMatching.Route] {
-        if let (routes, at) = cached.withLock({ $0 }), ContinuousClock.now - at < maxAge { return routes }
-        let started = ContinuousClock.now
+        if let (routes, at) = cached.withLock({ $0 }), clock.elapsed() - at < maxAge { return routes }
+        let started = clock.elapsed()
         let routes = try await store.routes()
         cached.withLock { $0 = (routes, started) }
         return routes

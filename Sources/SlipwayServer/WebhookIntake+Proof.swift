@@ -98,8 +98,8 @@ extension WebhookIntake {
     /// one is picked up within a second): one entry per reference, with the repositories whose
     /// policies name it. A secret that cannot be read (or is empty) verifies nothing.
     func repositorySecrets() async throws -> [RepositorySecret] {
-        if let cached = ownSecrets.withLock({ $0 }), ContinuousClock.now - cached.at < .seconds(1) { return cached.secrets }
-        let started = ContinuousClock.now
+        if let cached = ownSecrets.withLock({ $0 }), clock.elapsed() - cached.at < .seconds(1) { return cached.secrets }
+        let started = clock.elapsed()
         let routes = try await writer.routes.current(store)
         var byReference: [String: (SecretReference, Set<String>)] = [:]
         for route in routes {

@@ -62,20 +62,22 @@ public final class WebhookIntake: Sendable {
     /// Every stored event (the policy source watches for pushes to its repository).
     let onEvents: @Sendable ([NormalizedEvent]) async -> Void
     let writer: DeliveryWriter
+    let clock: ServiceClock
     private let warned = Mutex<Set<String>>([])
     /// The repositories' own webhook secrets, as last read.
-    let ownSecrets = Mutex<(secrets: [RepositorySecret], at: ContinuousClock.Instant)?>(nil)
+    let ownSecrets = Mutex<(secrets: [RepositorySecret], at: Duration)?>(nil)
 
     public init(store: Store, secrets: [NormalizedEvent.Provider: String], secretReader: SecretReader = .standard, logger: Logger,
                 onQueued: @escaping @Sendable () async -> Void = {},
-                onEvents: @escaping @Sendable ([NormalizedEvent]) async -> Void = { _ in }) {
+                onEvents: @escaping @Sendable ([NormalizedEvent]) async -> Void = { _ in }, clock: ServiceClock = .continuous) {
+        self.clock = clock
         self.store = store
         self.secrets = secrets
         self.secretReader = secretReader
         self.logger = logger
         self.onQueued = onQueued
         self.onEvents = onEvents
-        self.writer = DeliveryWriter(store: store, logger: logger)
+        self.writer = DeliveryWriter(store: store, logger: logger, clock: clock)
     }
 
     /// The whole path for a body already in hand: admission, then `receive(_:headers:body:)`.

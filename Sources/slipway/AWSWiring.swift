@@ -1,3 +1,4 @@
+import SlipwayCore
 import Foundation
 import Logging
 import SlipwayAWS
@@ -12,14 +13,15 @@ import SlipwaySystem
 struct RuntimeWiring {
     var runtimes: Runtimes
     /// Registry logins for the engine's pushes and pulls: ECR's from AWS, others from ~/.docker/config.json.
-    var registryAuth: RegistryAuthProvider
+    var registryAuth: RegistryLoginProvider
 
     init(engine: DockerEngine, network: String?, environment: [String: String] = ProcessInfo.processInfo.environment,
          secrets: SecretReader = .standard, logger: Logger) {
         let config = DockerConfig.load(environment: environment)
-        let fromConfig: RegistryAuthProvider = { host in
-            config.credentials(for: host ?? "docker.io").map { RegistryAuth(username: $0.username, password: $0.password, serveraddress: host) }
-                ?? RegistryAuth()
+        let fromConfig: RegistryLoginProvider = { host in
+            var login = config.credentials(for: host ?? "docker.io") ?? .none
+            login.serveraddress = host
+            return login
         }
         switch Self.aws(environment: environment) {
         case .success(let client):
@@ -38,10 +40,7 @@ struct RuntimeWiring {
     /// The same logins for Slipway's own registry calls (retention, digest checks).
     var registry: RegistryClient {
         let auth = registryAuth
-        return RegistryClient { host in
-            let login = try await auth(host)
-            return login.username.map { RegistryCredentials(username: $0, password: login.password ?? "") }
-        }
+        return RegistryClient { host in try await auth(host) }
     }
 
     static func aws(environment: [String: String]) -> Result<AWSClient, AWSSettings.Problem> {

@@ -155,7 +155,7 @@ actor LineBox {
                                  encoding: .utf8).split(separator: "\n").map(String.init)
         let runner = PlayedBuildctl(lines: fixture, status: 0)
         let builder = BuildctlBuilder(host: "tcp://buildkitd:1234", executable: "/usr/local/bin/buildctl", runner: runner,
-                                      auth: { _ in RegistryAuth(username: "AWS", password: "ecr-token", serveraddress: nil) })
+                                      auth: { _ in RegistryLogin(username: "AWS", password: "ecr-token", serveraddress: nil) })
         let dir = try context()
         let request = BuildRequest(contextDirectory: dir, dockerfile: "Dockerfile",
                                    reference: try ImageReference(parsing: "123456789012.dkr.ecr.us-east-1.amazonaws.com/web:abc"),

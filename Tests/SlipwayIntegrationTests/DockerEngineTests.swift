@@ -81,9 +81,9 @@ struct DockerEngineTests {
         #expect(!lines.contains { $0.contains("exit 7") }, "\(lines)")
 
         let repository = "\(try TestStack.registry)/it/\(name)"
-        #expect(try await engine.registryDigest("\(repository):abc123", auth: RegistryAuth()) == second.digest)
+        #expect(try await engine.registryDigest("\(repository):abc123", auth: RegistryLogin()) == second.digest)
         #expect(first.digest != nil)
-        #expect(try await engine.registryDigest("\(repository):never-pushed", auth: RegistryAuth()) == nil)
+        #expect(try await engine.registryDigest("\(repository):never-pushed", auth: RegistryLogin()) == nil)
         let runtime = DockerRuntime(engine: engine, network: TestStack.dockerNetwork)
         #expect(await runtime.imagePresence(repository: repository, tag: "abc123") == .present(digest: second.digest!))
         #expect(await runtime.imagePresence(repository: repository, tag: "never-pushed") == .missing)

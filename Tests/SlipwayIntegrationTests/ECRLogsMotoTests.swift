@@ -28,7 +28,7 @@ struct ECRLogsMotoTests {
         let login = try await ecr.login()
         #expect(login.user == "AWS")
         #expect(!login.password.isEmpty)
-        let logins = ECRLogins(client: client, fallback: { _ in RegistryAuth(username: "fallback") })
+        let logins = ECRLogins(client: client, fallback: { _ in RegistryLogin(username: "fallback") })
         let auth = try await logins.auth("123456789012.dkr.ecr.us-east-1.amazonaws.com")
         #expect(auth.username == "AWS" && auth.serveraddress == "123456789012.dkr.ecr.us-east-1.amazonaws.com")
         #expect(try await logins.auth("127.0.0.1:5000").username == "fallback")

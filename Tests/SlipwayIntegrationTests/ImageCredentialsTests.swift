@@ -14,10 +14,10 @@ struct ImageCredentialsTests {
         let host = try TestStack.value("SLIPWAY_STACK_REGISTRY_BASIC")
         let login = try RegistryClientTests.login()
         let file = try TestStack.temporaryDirectory("login") + "/login"
-        try "\(login.username):\(login.password)\n".write(toFile: file, atomically: true, encoding: .utf8)
+        try "\(login.username ?? ""):\(login.password ?? "")\n".write(toFile: file, atomically: true, encoding: .utf8)
         // Policies may read files of this folder only (SLIPWAY_POLICY_SECRET_DIRS).
         let reader = SecretReader(rules: SecretRules(environmentPrefixes: ["SLIPWAY_SECRET_"], folders: [(file as NSString).deletingLastPathComponent]))
-        let auth = try RegistryAuth.from(.file(file), registry: host, reader: reader)
+        let auth = try RegistryLogin.from(.file(file), registry: host, reader: reader)
         #expect(auth.username == login.username && auth.password == login.password, "the trailing newline is not part of it")
 
         let engine = try DockerEngine(host: TestStack.dockerHost)
@@ -37,13 +37,13 @@ struct ImageCredentialsTests {
         let client = RegistryClient().logging(in: login, at: host)
         #expect(try await client.manifestDigest(host: host, repository: request.reference.path, reference: "v1") == digest)
 
-        #expect(throws: RegistryAuth.Unreadable.self) { try RegistryAuth.from(.environment("SLIPWAY_SECRET_NO_SUCH_LOGIN"), registry: host, reader: reader) }
+        #expect(throws: RegistryLogin.Unreadable.self) { try RegistryLogin.from(.environment("SLIPWAY_SECRET_NO_SUCH_LOGIN"), registry: host, reader: reader) }
         try "no-colon".write(toFile: file, atomically: true, encoding: .utf8)
-        #expect(throws: RegistryAuth.Unreadable.self) { try RegistryAuth.from(.file(file), registry: host, reader: reader) }
+        #expect(throws: RegistryLogin.Unreadable.self) { try RegistryLogin.from(.file(file), registry: host, reader: reader) }
         // The server's own settings are never a policy's login, wherever it would be sent.
         let own = SecretReader(rules: reader.rules, environment: ["DATABASE_URL": "postgres://u:p@db/x", "SLIPWAY_WEBHOOK_SECRET_GITHUB": "s"])
         for name in ["DATABASE_URL", "SLIPWAY_WEBHOOK_SECRET_GITHUB"] {
-            #expect(throws: RegistryAuth.Unreadable.self) { try RegistryAuth.from(.environment(name), registry: host, reader: own) }
+            #expect(throws: RegistryLogin.Unreadable.self) { try RegistryLogin.from(.environment(name), registry: host, reader: own) }
         }
     }
 }

@@ -4,6 +4,7 @@ import PostgresNIO
 import SlipwayController
 import SlipwayCore
 import SlipwayStore
+import SlipwayTestSupport
 import Testing
 
 /// A handler that runs until cancelled (a long build), recording when it started and stopped.
@@ -50,10 +51,12 @@ struct QueueStrengthTests {
     }
 
     func pool(_ store: Store, _ handlers: [any JobHandler], kinds: [JobKind] = [.build], stops: StopSignals = StopSignals(),
-              wake: WakeSignal = WakeSignal(), lease: TimeSpan = .seconds(3), concurrency: Int = 4) -> WorkerPool {
+              wake: WakeSignal = WakeSignal(), lease: TimeSpan = .seconds(3), concurrency: Int = 4,
+              clock: ServiceClock = .continuous) -> WorkerPool {
         WorkerPool(settings: .init(name: "t", kinds: kinds, concurrency: concurrency, batch: 4, lease: lease,
                                    pollInterval: .milliseconds(100)),
-                   queue: store.queue, handlers: handlers, wake: wake, stops: stops, logger: TestStack.logger, random: { 0.5 })
+                   queue: store.queue, handlers: handlers, wake: wake, stops: stops, logger: TestStack.logger, clock: clock,
+                   random: { 0.5 })
     }
 
     @Test func retryableFailuresBackOffThenGoDeadAndFailTheDeployment() async throws {
@@ -181,20 +184,24 @@ struct QueueStrengthTests {
 
     @Test func jobsPastTheirDeadlineStop() async throws {
         try await TestStack.withStore { store, _ in
-            // A worker pool stops a job at its own deadline.
-            let id = try #require(try await store.queue.enqueue(NewJob(kind: .build, timeout: .milliseconds(300))))
+            // A worker pool stops a job at its own deadline, on the pool's clock: half an hour passes at once.
+            let id = try #require(try await store.queue.enqueue(NewJob(kind: .build, timeout: .minutes(30))))
             let handler = BlockingHandler(kind: .build)
-            let workers = pool(store, [handler])
+            let clock = TestClock()
+            let workers = pool(store, [handler], clock: ServiceClock(clock))
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await workers.run() }
-                let deadline = ContinuousClock.now + .seconds(5)
-                while try await job(store, id).state != "dead" && ContinuousClock.now < deadline {
-                    try await Task.sleep(for: .milliseconds(50))
-                }
+                while handler.started.isEmpty { try await Task.sleep(for: .milliseconds(10)) }
+                await clock.waitForSleepers()       // the supervisor waits for its next look
+                clock.advance(by: Duration.seconds(1800) - Duration.milliseconds(1))
+                await clock.waitForSleepers()
+                #expect(try await job(store, id).state == "running", "a millisecond before its deadline it still runs")
+                clock.advance(by: Duration.milliseconds(250))
+                while try await job(store, id).state != "dead" { try await Task.sleep(for: .milliseconds(20)) }
                 group.cancelAll()
             }
             var state = try await job(store, id)
-            #expect(state.state == "dead" && state.error == "the build job timed out after 300ms")
+            #expect(state.state == "dead" && state.error == "the build job timed out after 30m")
 
             // A stuck worker that never stops: asked, then declared dead after the grace period.
             let stuck = try #require(try await store.queue.enqueue(NewJob(kind: .build, timeout: .milliseconds(100))))

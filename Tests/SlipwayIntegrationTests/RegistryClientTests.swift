@@ -10,17 +10,17 @@ import Testing
 /// engine built and pushed there.
 @Suite(.enabled(if: TestStack.enabled))
 struct RegistryClientTests {
-    static func login() throws -> RegistryCredentials {
-        RegistryCredentials(username: try TestStack.value("SLIPWAY_STACK_REGISTRY_USER"),
+    static func login() throws -> RegistryLogin {
+        RegistryLogin(username: try TestStack.value("SLIPWAY_STACK_REGISTRY_USER"),
                             password: try TestStack.value("SLIPWAY_STACK_REGISTRY_PASSWORD"))
     }
 
     /// Builds a one-layer image and pushes it to `host` with `login`; returns its tag and digest.
-    static func push(to host: String, repository: String, tag: String, login: RegistryCredentials?) async throws -> String {
+    static func push(to host: String, repository: String, tag: String, login: RegistryLogin?) async throws -> String {
         let engine = try DockerEngine(host: TestStack.dockerHost)
         let dir = try TestStack.temporaryDirectory("registry-client")
         try "FROM \(try TestStack.baseImage)\nLABEL build=\(UUID().uuidString)\n".write(toFile: "\(dir)/Dockerfile", atomically: true, encoding: .utf8)
-        let auth = RegistryAuth(username: login?.username, password: login?.password, serveraddress: host)
+        let auth = RegistryLogin(username: login?.username, password: login?.password, serveraddress: host)
         let built = try await EngineBuilder(engine: engine, auth: { _ in auth }).build(
             BuildRequest(contextDirectory: dir, dockerfile: "Dockerfile", reference: try ImageReference(parsing: "\(host)/\(repository):\(tag)"),
                          buildArgs: [:], network: TestStack.dockerNetwork, timeout: .minutes(2)),
@@ -55,7 +55,7 @@ struct RegistryClientTests {
     @Test(arguments: ["SLIPWAY_STACK_REGISTRY_BASIC", "SLIPWAY_STACK_REGISTRY_TOKEN"])
     func wrongOrMissingLoginsSaySo(registry: String) async throws {
         let host = try TestStack.value(registry)
-        let wrong = RegistryClient { _ in RegistryCredentials(username: "slipway", password: "not-the-password") }
+        let wrong = RegistryClient { _ in RegistryLogin(username: "slipway", password: "not-the-password") }
         let refused = await #expect(throws: RegistryError.self) {
             _ = try await wrong.manifestDigest(host: host, repository: "it/any", reference: "v1")
         }

@@ -1,3 +1,4 @@
+import SlipwayCore
 import Foundation
 @testable import SlipwayRegistry
 import Testing
@@ -18,9 +19,9 @@ import Testing
 
     /// A policy's login is for the registry of its image: any other host gets the server's own, or none.
     @Test func aPolicyLoginGoesToItsRegistryOnly() async throws {
-        let server = RegistryCredentials(username: "server", password: "s")
+        let server = RegistryLogin(username: "server", password: "s")
         let base = RegistryClient { host in host == "shared.example.com" ? server : nil }
-        let client = base.logging(in: RegistryCredentials(username: "team", password: "t"), at: "team.example.com")
+        let client = base.logging(in: RegistryLogin(username: "team", password: "t"), at: "team.example.com")
         #expect(try await client.credentials("team.example.com")?.username == "team")
         #expect(try await client.credentials("attacker.example.com") == nil)
         #expect(try await client.credentials("shared.example.com")?.username == "server")
@@ -40,8 +41,8 @@ import Testing
              "credsStore": "desktop"}
             """
         let config = DockerConfig(json: Data(json.utf8))
-        #expect(config.credentials(for: "docker.io") == RegistryCredentials(username: "me", password: "hub-secret"))
-        #expect(config.credentials(for: "127.0.0.1:5000") == RegistryCredentials(username: "ci", password: "p:w"))
+        #expect(config.credentials(for: "docker.io") == RegistryLogin(username: "me", password: "hub-secret"))
+        #expect(config.credentials(for: "127.0.0.1:5000") == RegistryLogin(username: "ci", password: "p:w"))
         #expect(config.credentials(for: "ghcr.io") == nil, "not user:password")
         #expect(DockerConfig(json: Data("not json".utf8)).logins.isEmpty)
     }
