@@ -150,8 +150,13 @@ let package = Package(
 
         // Running external programs (argv arrays, no shell).
         .target(name: "SlipwaySystem", dependencies: ["SlipwayCore"]),
-        // Helpers shared by the integration and end-to-end suites (temp repos, processes).
+        // Helpers shared by the integration and end-to-end suites (temp repos, processes, a test clock).
         .target(name: "SlipwayTestSupport", dependencies: ["SlipwaySystem"]),
+        // In-memory twins of the seams (runtime, builder, git, registry) for tests of the handlers' logic.
+        .target(name: "SlipwayFakes", dependencies: [
+            "SlipwayCore", "SlipwayRuntime", "SlipwayBuild", "SlipwayGit", "SlipwayRegistry",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
 
         // Pure logic, milliseconds.
         .testTarget(name: "SlipwayCoreTests", dependencies: ["SlipwayCore"]),
@@ -178,7 +183,7 @@ let package = Package(
             "SlipwayAWS", "SlipwayRegistry",
             "SlipwayDetect",
             "SlipwayCore", "SlipwayPolicy", "SlipwayWebhooks", "SlipwayStore", "SlipwayGit", "SlipwayBuild",
-            "SlipwayRuntime", "SlipwayDocker", "SlipwayController", "SlipwayServer", "SlipwayTestSupport", "SlipwaySystem",
+            "SlipwayRuntime", "SlipwayDocker", "SlipwayController", "SlipwayServer", "SlipwayTestSupport", "SlipwaySystem", "SlipwayFakes",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "Logging", package: "swift-log"),

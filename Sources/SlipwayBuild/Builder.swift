@@ -57,6 +57,11 @@ public struct BuiltImage: Sendable, Hashable {
     public var reference: String
     /// The registry's manifest digest.
     public var digest: String?
+
+    public init(reference: String, digest: String?) {
+        self.reference = reference
+        self.digest = digest
+    }
 }
 
 public enum BuildPhase: Sendable, Hashable {
