@@ -100,16 +100,25 @@ let package = Package(
             .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
-        // HTTP: webhooks, health, JSON API.
+        // The application layer: the use cases every face calls (deploy, rollback, cancel, plan,
+        // status, logs), the reconcile loop, and the assembly of the running system.
+        .target(name: "SlipwayApp", dependencies: [
+            "SlipwayCore", "SlipwayStore", "SlipwayController", "SlipwayRuntime", "SlipwayAWS", "SlipwayDocker", "SlipwayRegistry",
+            "SlipwayGit", "SlipwayBuild", "SlipwayPolicy", "SlipwaySystem",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        // HTTP: webhooks, health, JSON API. Maps requests onto the application layer.
         .target(name: "SlipwayServer", dependencies: [
-            "SlipwayCore", "SlipwayWebhooks", "SlipwayStore", "SlipwayController",
+            "SlipwayCore", "SlipwayWebhooks", "SlipwayStore", "SlipwayApp",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOFoundationCompat", package: "swift-nio"),
         ]),
         .executableTarget(name: "slipway", dependencies: [
-            "SlipwayCore", "SlipwayPolicy", "SlipwayWebhooks", "SlipwayStore", "SlipwayController", "SlipwayServer",
+            "SlipwayCore", "SlipwayPolicy", "SlipwayWebhooks", "SlipwayStore", "SlipwayController", "SlipwayServer", "SlipwayApp",
             "SlipwayGit", "SlipwayBuild", "SlipwayRuntime", "SlipwayDocker", "SlipwaySystem", "SlipwayDetect", "SlipwayAWS", "SlipwayRegistry",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Hummingbird", package: "hummingbird"),
@@ -126,7 +135,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "slipway-bench", dependencies: [
-            "SlipwayCore", "SlipwayStore", "SlipwayController", "SlipwayDetect", "SlipwayAWS", "SlipwayRuntime", "SlipwayECSFake",
+            "SlipwayCore", "SlipwayStore", "SlipwayController", "SlipwayApp", "SlipwayDetect", "SlipwayAWS", "SlipwayRuntime", "SlipwayECSFake",
             "SlipwayBuild", "SlipwayDocker",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "PostgresNIO", package: "postgres-nio"),
@@ -184,6 +193,7 @@ let package = Package(
             "SlipwayDetect",
             "SlipwayCore", "SlipwayPolicy", "SlipwayWebhooks", "SlipwayStore", "SlipwayGit", "SlipwayBuild",
             "SlipwayRuntime", "SlipwayDocker", "SlipwayController", "SlipwayServer", "SlipwayTestSupport", "SlipwaySystem", "SlipwayFakes",
+            "SlipwayApp",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "Logging", package: "swift-log"),

@@ -66,19 +66,6 @@ public struct Pipeline: Sendable {
     }
 }
 
-extension Revision {
-    /// The revision a deployment runs; nil before it has an image.
-    static func of(_ record: DeploymentRecord, policy: Policy) -> Revision? {
-        guard let image = record.image else { return nil }
-        var revision = Revision(service: record.service, deploymentID: record.id, image: image, sha: record.sha,
-                                count: policy.deploy.count, env: policy.deploy.env, port: policy.deploy.port,
-                                healthCheck: policy.deploy.healthCheck, network: policy.deploy.network, policy: policy,
-                                ref: record.runtimeRef, since: record.liveAt)
-        revision.environment = record.environment
-        return revision
-    }
-}
-
 /// Build output and progress of one deployment, written to its log as it happens.
 struct DeploymentLog: BuildObserver {
     let store: Store

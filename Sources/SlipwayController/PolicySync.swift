@@ -15,7 +15,7 @@ public struct PolicySync: Sendable {
         case rejected(revision: String, errors: [String])
     }
 
-    let spec: PolicySourceSpec
+    public let spec: PolicySourceSpec
     let store: Store
     let git: any GitFetcher
     let allowLocalRepos: Bool

@@ -9,7 +9,7 @@ import SlipwayStore
 /// applies, chosen by a lease: replicas whose folders differ for a while (a rolling
 /// upgrade) must not take turns applying their own versions.
 public struct PolicyWatcher: Service {
-    let sync: PolicySync
+    public let sync: PolicySync
     let interval: Duration
     let wake: WakeSignal
     let lease: any Lease

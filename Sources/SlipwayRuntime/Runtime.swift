@@ -48,6 +48,19 @@ extension Revision {
     public var target: Policy.Target { policy?.deploy.target ?? .docker }
 }
 
+extension Revision {
+    /// The revision a deployment runs; nil before it has an image.
+    public static func of(_ record: DeploymentRecord, policy: Policy) -> Revision? {
+        guard let image = record.image else { return nil }
+        var revision = Revision(service: record.service, deploymentID: record.id, image: image, sha: record.sha,
+                                count: policy.deploy.count, env: policy.deploy.env, port: policy.deploy.port,
+                                healthCheck: policy.deploy.healthCheck, network: policy.deploy.network, policy: policy,
+                                ref: record.runtimeRef, since: record.liveAt)
+        revision.environment = record.environment
+        return revision
+    }
+}
+
 /// What `start` did: the runtime's name for the revision (ECS: its task definition ARN).
 public struct Started: Sendable, Hashable {
     public var ref: String?

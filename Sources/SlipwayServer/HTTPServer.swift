@@ -3,11 +3,13 @@ import Hummingbird
 import Logging
 import NIOCore
 import NIOFoundationCompat
+import SlipwayApp
 import SlipwayCore
 import SlipwayStore
 import SlipwayWebhooks
 
-/// The HTTP face of Slipway: webhooks, health, and the JSON API.
+/// The HTTP face of Slipway: webhooks, health, and the JSON API. Routes map requests onto
+/// the use cases (`Operations`); they decide nothing.
 public enum HTTPServer {
     /// Webhook bodies above this are refused with 413 (GitHub caps its payloads at 25 MB).
     public static let maxWebhookBytes = 25 << 20
@@ -19,83 +21,47 @@ public enum HTTPServer {
     /// Webhook bodies held at once when nothing else is said (SLIPWAY_WEBHOOK_MAX_INFLIGHT_MB).
     public static let defaultInflightBytes = 128 << 20
 
-    /// `plan` answers `/api/v1/plan` (the planner lives with the controller).
+    /// Every route: health, webhooks, and the API over the use cases.
     /// `bodyReadDeadline`: how long a webhook's body may take to arrive (providers send it at once).
-    public static func router(store: Store, intake: WebhookIntake, budget: BodyBudget = BodyBudget(limit: defaultInflightBytes),
-                              bodyReadDeadline: Duration = .seconds(30),
-                              plan: (@Sendable (String?) async throws -> [ServicePlan])? = nil) -> Router<BasicRequestContext> {
-        let router = Router()
-        router.get("/health") { _, _ in "ok\n" }
-        router.get("/ready") { _, _ -> Response in
-            let ready = await store.ping()
-            return Response(status: ready ? .ok : .serviceUnavailable,
-                            body: .init(byteBuffer: ByteBuffer(string: ready ? "ready\n" : "database unreachable\n")))
-        }
-        router.get("/metrics") { _, _ -> Response in
-            let counts = try await store.metricCounts()
-            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-                            body: .init(byteBuffer: ByteBuffer(string: Metrics.render(jobs: counts.jobs, deployments: counts.deployments))))
-        }
-        for endpoint in WebhookIntake.Endpoint.allCases {
-            router.post(RouterPath("/webhooks/\(endpoint.rawValue)")) { request, context in
-                try await webhook(endpoint, request: request, context: context, intake: intake, budget: budget, deadline: bodyReadDeadline)
-            }
-        }
-        router.get("/api/v1/services") { _, _ in
-            json(try await store.status())
-        }
-        router.get("/api/v1/services/:name") { _, context -> Response in
-            let name = try context.parameters.require("name")
-            let status = try await store.status(service: name)
-            guard !status.isEmpty else { return json(["error": "no service \(name)"], status: .notFound) }
-            return json(status)
-        }
-        router.post("/api/v1/deployments/:id/cancel") { _, context -> Response in
-            let id = try context.parameters.require("id", as: Int64.self)
-            do {
-                let (queued, running) = try await store.queue.cancel(deploymentID: id)
-                return json(["deployment": "\(id)", "state": running.isEmpty ? "cancelled" : "stopping",
-                             "queuedJobsEnded": "\(queued.count)", "runningJobsAsked": "\(running.count)"], status: .accepted)
-            } catch let refused as CancelRefused {
-                return json(["error": refused.message], status: .conflict)
-            } catch StoreError.unknownDeployment {
-                return json(["error": "no deployment \(id)"], status: .notFound)
-            }
-        }
-        if let plan {
-            router.get("/api/v1/plan") { request, _ -> Response in
-                json(try await plan(request.uri.queryParameters.get("service")))
-            }
-        }
-        router.get("/api/v1/policies") { _, _ in
-            json(try await store.policySets())
-        }
-        // Server-sent events: the deployment as it happens, until it ends.
-        router.get("/api/v1/deployments/:id/stream") { _, context -> Response in
-            let id = try context.parameters.require("id", as: Int64.self)
-            do { _ = try await store.deployment(id) } catch StoreError.unknownDeployment {
-                return json(["error": "no deployment \(id)"], status: .notFound)
-            }
-            return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
-                            body: ResponseBody { writer in
-                                try await DeploymentStream(store: store, deploymentID: id).run { text in
-                                    try await writer.write(ByteBuffer(string: text))
-                                }
-                                try await writer.finish(nil)
-                            })
-        }
-        router.get("/api/v1/deployments/:id/logs") { _, context -> Response in
-            let id = try context.parameters.require("id", as: Int64.self)
-            let lines = try await store.logs(id).map { ["stream": $0.stream, "line": $0.line, "at": ISO8601.format($0.at)] }
-            return json(lines)
-        }
+    public static func router(operations: Operations, intake: WebhookIntake, budget: BodyBudget = BodyBudget(limit: defaultInflightBytes),
+                              bodyReadDeadline: Duration = .seconds(30)) -> Router<SlipwayRequestContext> {
+        let router = Router(context: SlipwayRequestContext.self)
+        router.add(middleware: RefusalMiddleware())
+        router.addRoutes(HealthRoutes.collection(operations))
+        router.addRoutes(webhookRoutes(intake: intake, budget: budget, deadline: bodyReadDeadline), atPath: "/webhooks")
+        router.addRoutes(APIRoutes.collection(operations), atPath: "/api/v1")
         return router
+    }
+
+    /// The HTTP service of an assembled system: its use cases, and a webhook intake that wakes
+    /// its workers and its policy watcher.
+    public static func application(_ assembly: Assembly) -> some ApplicationProtocol {
+        let config = assembly.config, workQueued = assembly.workQueued
+        let intake = WebhookIntake(store: assembly.store, secrets: config.webhookSecrets, secretReader: assembly.secrets,
+                                   logger: assembly.logger, onQueued: { workQueued.signal() },
+                                   onEvents: { assembly.eventsArrived($0) }, clock: assembly.clock)
+        return Application(
+            router: router(operations: assembly.operations, intake: intake, budget: BodyBudget(limit: config.webhookInflightBytes)),
+            // A connection left idle is closed: a client cannot hold one (or a webhook's budget) open for nothing.
+            server: .http1(configuration: .init(idleTimeout: .seconds(60))),
+            configuration: .init(address: .hostname(config.httpHost, port: config.httpPort), serverName: "slipway"),
+            logger: assembly.logger)
+    }
+
+    static func webhookRoutes(intake: WebhookIntake, budget: BodyBudget, deadline: Duration) -> RouteCollection<SlipwayRequestContext> {
+        let routes = RouteCollection(context: SlipwayRequestContext.self)
+        for endpoint in WebhookIntake.Endpoint.allCases {
+            routes.post(RouterPath(endpoint.rawValue)) { request, context in
+                try await webhook(endpoint, request: request, context: context, intake: intake, budget: budget, deadline: deadline)
+            }
+        }
+        return routes
     }
 
     /// A webhook: refused from its headers when it cannot pass (no body is read), else its
     /// body is read into the signature check as it arrives, within the size limit and the
     /// budget all requests share, and handed to the intake.
-    static func webhook(_ endpoint: WebhookIntake.Endpoint, request: Request, context: BasicRequestContext,
+    static func webhook(_ endpoint: WebhookIntake.Endpoint, request: Request, context: SlipwayRequestContext,
                         intake: WebhookIntake, budget: BodyBudget, deadline bodyReadDeadline: Duration) async throws -> Response {
         var headers = WebhookHeaders()
         for field in request.headers { headers[field.name.canonicalName] = field.value }
@@ -148,8 +114,6 @@ public enum HTTPServer {
     }
 
     static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
-        let data = (try? JSONEncoder.slipway.encode(value)) ?? Data("{}".utf8)
-        return Response(status: status, headers: [.contentType: "application/json"],
-                        body: .init(byteBuffer: ByteBuffer(data: data)))
+        Responses.json(value, status: status)
     }
 }

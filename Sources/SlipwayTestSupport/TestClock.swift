@@ -17,10 +17,24 @@ public final class TestClock: Clock, Sendable {
         var continuation: CheckedContinuation<Void, any Error>
     }
 
+    private struct Watcher {
+        var count: Int
+        var continuation: CheckedContinuation<Void, Never>
+    }
+
     private struct State {
         var now = Instant(offset: .zero)
         var nextID = 0
         var sleepers: [Int: Sleeper] = [:]
+        /// Tests waiting for the code under test to sleep (woken, not polled: a spinning
+        /// test would take the CPU from what it waits for).
+        var watchers: [Int: Watcher] = [:]
+
+        mutating func readyWatchers() -> [CheckedContinuation<Void, Never>] {
+            let ready = watchers.filter { $0.value.count <= sleepers.count }
+            for id in ready.keys { watchers.removeValue(forKey: id) }
+            return ready.values.map(\.continuation)
+        }
     }
 
     private let state = Mutex(State())
@@ -40,13 +54,14 @@ public final class TestClock: Clock, Sendable {
         }
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                let immediate: (any Error)?? = state.withLock { state in
+                let (immediate, watchers) = state.withLock { state -> ((any Error)??, [CheckedContinuation<Void, Never>]) in
                     // Cancelled before the handler could see the sleeper: it must not stay.
-                    if Task.isCancelled { return .some(CancellationError()) }
-                    if deadline <= state.now { return .some(nil) }
+                    if Task.isCancelled { return (.some(CancellationError()), []) }
+                    if deadline <= state.now { return (.some(nil), []) }
                     state.sleepers[id] = Sleeper(deadline: deadline, continuation: continuation)
-                    return .none
+                    return (.none, state.readyWatchers())
                 }
+                for watcher in watchers { watcher.resume() }
                 switch immediate {
                 case .some(.some(let error)): continuation.resume(throwing: error)
                 case .some(.none): continuation.resume()
@@ -56,6 +71,16 @@ public final class TestClock: Clock, Sendable {
         } onCancel: {
             state.withLock { $0.sleepers.removeValue(forKey: id) }?.continuation.resume(throwing: CancellationError())
         }
+    }
+
+    /// Wakes every `waitForSleepers` (the code under test ended without sleeping again).
+    /// Call it after making their `done` true.
+    public func wakeWaiters() {
+        let all = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            defer { state.watchers.removeAll() }
+            return state.watchers.values.map(\.continuation)
+        }
+        for waiter in all { waiter.resume() }
     }
 
     /// Moves time on and wakes every sleeper whose deadline has come.
@@ -70,8 +95,25 @@ public final class TestClock: Clock, Sendable {
         for sleeper in due { sleeper.continuation.resume() }
     }
 
-    /// Returns once at least `count` tasks sleep on the clock (the code under test reached its wait).
-    public func waitForSleepers(_ count: Int = 1) async {
-        while sleeping < count { await Task.yield() }
+    /// Returns once at least `count` tasks sleep on the clock (the code under test reached
+    /// its wait), once `done` holds (checked now and at each `wakeWaiters`), or when the
+    /// waiting task is cancelled.
+    public func waitForSleepers(_ count: Int = 1, unless done: @Sendable () -> Bool = { false }) async {
+        let id = state.withLock { state -> Int in
+            defer { state.nextID += 1 }
+            return state.nextID
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let now = state.withLock { state -> Bool in
+                    if Task.isCancelled || state.sleepers.count >= count || done() { return true }
+                    state.watchers[id] = Watcher(count: count, continuation: continuation)
+                    return false
+                }
+                if now { continuation.resume() }
+            }
+        } onCancel: {
+            state.withLock { $0.watchers.removeValue(forKey: id) }?.continuation.resume()
+        }
     }
 }

@@ -4,7 +4,7 @@ import Hummingbird
 import Logging
 import PostgresNIO
 import ServiceLifecycle
-import SlipwayBuild
+import SlipwayApp
 import SlipwayController
 import SlipwayCore
 import SlipwayDocker
@@ -76,15 +76,9 @@ enum App {
                     url: DatabaseURL, dataDir: String, logger: Logger) async throws {
         let applied = try await store.migrate()
         if !applied.isEmpty { logger.info("database migrated", metadata: ["migrations.applied": "\(applied)"]) }
-        let git = MirrorCache(directory: "\(dataDir)/mirrors", allowLocalRepos: config.allowLocalRepos)
-        let secrets = SecretReader(rules: config.policySecretRules)
-        let policySync = PolicySync(spec: spec, store: store, git: git, allowLocalRepos: config.allowLocalRepos, secretRules: secrets.rules,
-                                    workDirectory: "\(dataDir)/work", logger: logger)
-        let policiesWake = WakeSignal()
-        let policyWatcher = PolicyWatcher(sync: policySync, interval: config.policiesPoll.duration, wake: policiesWake,
-                                          lease: LeaderLease(pool: store.pool, name: "policies", logger: logger), logger: logger)
+        let assembly = Assembly(config: config, spec: spec, store: store, engine: engine, dataDirectory: dataDir, logger: logger)
         do {
-            switch try await policyWatcher.refreshIfLeading() {
+            switch try await assembly.policyWatcher.refreshIfLeading() {
             case .unchanged?: logger.info("policies unchanged since they were applied", metadata: ["policies.source": "\(spec)"])
             case nil: logger.info("another replica applies the policies", metadata: ["policies.source": "\(spec)"])
             default: break
@@ -93,71 +87,9 @@ enum App {
             // The set applied last stays in force; the watcher keeps trying.
             logger.error("policies not read; serving with the set applied last", metadata: ["policies.source": "\(spec)", "error": "\(error)"])
         }
-        let wiring = RuntimeWiring(engine: engine, network: config.dockerNetwork, secrets: secrets, logger: logger)
-        let runtime = wiring.runtimes
-
-        let wake = WakeSignal()
-        var services: [any Service] = [policyWatcher]
-        if roles.web {
-            let intake = WebhookIntake(store: store, secrets: config.webhookSecrets, secretReader: secrets, logger: logger,
-                                       onQueued: { wake.signal() },
-                                       onEvents: { events in
-                                           if events.contains(where: { PolicyWatcher.concerns($0, spec: spec) }) { policiesWake.signal() }
-                                       })
-            services.append(Application(
-                router: HTTPServer.router(store: store, intake: intake, budget: BodyBudget(limit: config.webhookInflightBytes), plan: { service in
-                    try await Planner(store: store, runtime: runtime, logger: logger).plan(service: service).services
-                }),
-                // A connection left idle is closed: a client cannot hold one (or a webhook's budget) open for nothing.
-                server: .http1(configuration: .init(idleTimeout: .seconds(60))),
-                configuration: .init(address: .hostname(config.httpHost, port: config.httpPort), serverName: "slipway"),
-                logger: logger))
-        }
-        if roles.workers {
-            let pipeline = Pipeline(
-                store: store,
-                git: git,
-                // A BuildKit daemon when BUILDKIT_HOST names one; else the engine's BuildKit.
-                builder: config.buildkitHost.map { BuildctlBuilder(host: $0, scratch: "\(dataDir)/work", auth: wiring.registryAuth) as any Builder }
-                    ?? EngineBuilder(engine: engine, auth: wiring.registryAuth,
-                                     cli: (config.dockerCLI ?? (FileManager.default.isExecutableFile(atPath: "/usr/bin/docker") ? "/usr/bin/docker" : nil))
-                                         .map { ($0, config.dockerHost) }),
-                runtime: runtime,
-                workDirectory: "\(dataDir)/work",
-                dockerNetwork: config.dockerNetwork,
-                baseImages: config.baseImages,
-                registry: wiring.registry,
-                secrets: secrets)
-            let handlers = pipeline.handlers
-            let stops = StopSignals()
-            services.append(QueueListener(configuration: Database.connectionConfiguration(url), wake: wake, stops: stops,
-                                          logger: logger))
-            services.append(Maintenance(queue: store.queue, lease: LeaderLease(pool: store.pool, name: "maintenance", logger: logger),
-                                        settings: .init(retention: config.jobRetention), logger: logger))
-            services.append(Poller(store: store, git: git, lease: LeaderLease(pool: store.pool, name: "poller", logger: logger),
-                                   logger: logger))
-            if let keep = config.imageRetention {
-                services.append(ImageJanitor(store: store, registry: wiring.registry, keep: keep,
-                                             lease: LeaderLease(pool: store.pool, name: "image-retention", logger: logger),
-                                             secrets: secrets, logger: logger))
-            }
-            if let interval = config.reconcileInterval {
-                services.append(ReconcileLoop(planner: Planner(store: store, runtime: runtime, logger: logger), store: store,
-                                              runtime: runtime, lease: LeaderLease(pool: store.pool, name: "reconciler", logger: logger),
-                                              interval: interval.duration, logger: logger))
-            }
-            services.append(WorkerPool(
-                settings: .init(name: "build", kinds: [.build],
-                                limits: [.build: KindLimits(global: config.buildConcurrency, perService: config.buildConcurrencyPerService)],
-                                concurrency: config.buildConcurrency, lease: config.jobLease, pollInterval: config.queuePollInterval),
-                queue: store.queue, handlers: handlers, wake: wake, stops: stops, logger: logger))
-            // Rollouts and watches mostly wait on the engine, path checks on git: many slots,
-            // little CPU; one rollout per service at a time.
-            services.append(WorkerPool(
-                settings: .init(name: "rollout", kinds: [.rollout, .watch, .retire, .paths], limits: [.rollout: KindLimits(perService: 1)],
-                                concurrency: 16, lease: config.jobLease, pollInterval: config.queuePollInterval),
-                queue: store.queue, handlers: handlers, wake: wake, stops: stops, logger: logger))
-        }
+        var services: [any Service] = [assembly.policyWatcher]
+        if roles.web { services.append(HTTPServer.application(assembly)) }
+        if roles.workers { services += assembly.workerServices(database: url) }
         logger.info("slipway serving", metadata: [
             "http.address": "\(config.httpHost):\(config.httpPort)", "roles": "\(roles.rawValue)",
             "docker.host": "\(config.dockerHost)",

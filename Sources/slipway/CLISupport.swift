@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import PostgresNIO
+import SlipwayApp
 import SlipwayCore
 import SlipwayStore
 
@@ -16,6 +17,9 @@ func withStore<T: Sendable>(_ config: Configuration, logger: Logger = Logs.quiet
     do { url = try DatabaseURL(parsing: text) } catch { throw CLIError("DATABASE_URL: \(error)") }
     do {
         return try await Store.open(url, logger: logger, migrate: migrate, body)
+    } catch let refused as Operations.Refused {
+        // A use case's refusal says what to do: it is the whole message.
+        throw CLIError(refused.message)
     } catch let error as PSQLError {
         // PSQLError's description hides the server's words; they are what a user needs here.
         if let message = error.serverInfo?[.message] {

@@ -1,6 +1,6 @@
+import SlipwayApp
 import ArgumentParser
 import Foundation
-import SlipwayController
 import SlipwayCore
 import SlipwayStore
 
@@ -23,13 +23,7 @@ struct DeployCommand: AsyncParsableCommand {
     func run() async throws {
         let config = try global.configuration()
         let (service, sha, image) = (self.service, self.sha, self.image)
-        let id = try await withStore(config) { store in
-            do {
-                return try await Operations(store: store).deploy(service: service, sha: sha, image: image)
-            } catch let refused as Operations.Refused {
-                throw CLIError(refused.message)
-            }
-        }
+        let id = try await withStore(config) { try await Operations(store: $0).deploy(service: service, sha: sha, image: image) }
         print("deployment \(id) queued for \(service); follow it with `slipway logs \(id) --follow`")
     }
 }
@@ -50,13 +44,7 @@ struct RollbackCommand: AsyncParsableCommand {
     func run() async throws {
         let config = try global.configuration()
         let (service, to) = (self.service, self.to)
-        let (id, target) = try await withStore(config) { store in
-            do {
-                return try await Operations(store: store).rollback(service: service, to: to)
-            } catch let refused as Operations.Refused {
-                throw CLIError(refused.message)
-            }
-        }
+        let (id, target) = try await withStore(config) { try await Operations(store: $0).rollback(service: service, to: to) }
         let what = target.sha.map(RolloutDecisions.shortSHA) ?? target.image ?? "?"
         print("deployment \(id) queued: \(service) back to deployment \(target.id) (\(what)); follow it with `slipway logs \(id) --follow`")
     }
@@ -79,13 +67,7 @@ struct BuildsCommand: AsyncParsableCommand {
         func run() async throws {
             let config = try global.configuration()
             let id = deployment
-            let (queued, running) = try await withStore(config) { store in
-                do {
-                    return try await Operations(store: store).cancel(deploymentID: id)
-                } catch let refused as Operations.Refused {
-                    throw CLIError(refused.message)
-                }
-            }
+            let (queued, running) = try await withStore(config) { try await Operations(store: $0).cancel(deploymentID: id) }
             if running.isEmpty {
                 print("deployment \(id) cancelled\(queued.isEmpty ? "" : " (\(queued.count) queued job\(queued.count == 1 ? "" : "s") ended)")")
             } else {

@@ -1,3 +1,4 @@
+import SlipwayApp
 import ArgumentParser
 import Foundation
 import Logging

@@ -1,3 +1,4 @@
+import SlipwayApp
 import ArgumentParser
 import Foundation
 import SlipwayController
@@ -39,9 +40,9 @@ struct PlanCommand: AsyncParsableCommand {
         }
         let engine = try DockerEngine(host: config.dockerHost)
         let service = self.service
+        let runtime = RuntimeWiring(engine: engine, network: config.dockerNetwork, logger: Logs.quiet).runtimes
         let result = try await withStore(config) { store in
-            try await Planner(store: store, runtime: RuntimeWiring(engine: engine, network: config.dockerNetwork, logger: Logs.quiet).runtimes, logger: Logs.quiet)
-                .plan(service: service, policies: policies)
+            try await Operations(store: store, runtime: runtime, logger: Logs.quiet).plan(service: service, policies: policies)
         }
         if let service, result.services.isEmpty {
             throw CLIError("no service `\(service)` in the policies or the runtime")

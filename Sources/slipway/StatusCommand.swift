@@ -1,3 +1,4 @@
+import SlipwayApp
 import ArgumentParser
 import Foundation
 import SlipwayCore
@@ -18,11 +19,7 @@ struct StatusCommand: AsyncParsableCommand {
     func run() async throws {
         let config = try global.configuration()
         let service = self.service
-        let statuses = try await withStore(config) { try await $0.status(service: service) }
-        if let service, statuses.isEmpty {
-            printError("no service `\(service)`; `slipway status` lists the services of the policies in force")
-            throw ExitCode(1)
-        }
+        let statuses = try await withStore(config) { try await Operations(store: $0).status(service: service) }
         if json {
             try printJSON(statuses)
             return
@@ -58,23 +55,19 @@ struct LogsCommand: AsyncParsableCommand {
         let id = deployment
         let follow = self.follow
         try await withStore(config) { store in
-            _ = try await store.deployment(id)
-            var after: Int64 = 0
-            while true {
-                for line in try await store.logs(id, after: after) {
+            try await Operations(store: store).follow(id, every: .milliseconds(500)).run(follow: follow) { item in
+                switch item {
+                case .log(let line):
                     print(Terminal.printable(line.line))
-                    after = line.id
-                }
-                let state = try await store.deployment(id).record.state
-                if !follow || state.isFinal {
-                    if state.isFinal, let reason = try await store.deployment(id).record.reason {
-                        print("== \(state.rawValue): \(Terminal.printable(reason, newlines: true))")
+                case .done(let record):
+                    if record.state.isFinal, let reason = record.reason {
+                        print("== \(record.state.rawValue): \(Terminal.printable(reason, newlines: true))")
                     } else {
-                        print("== \(state.rawValue)")
+                        print("== \(record.state.rawValue)")
                     }
-                    return
+                case .event, .quiet:
+                    break
                 }
-                try await Task.sleep(for: .milliseconds(500))
             }
         }
     }

@@ -1,3 +1,4 @@
+import SlipwayApp
 import Foundation
 import HummingbirdTesting
 import NIOCore
@@ -21,7 +22,7 @@ struct DeploymentStreamTests {
             try await store.addEvent(id, kind: "step", key: "1:cached", message: "#1 cached: [1/2] FROM busybox",
                                      detail: ["number": "1", "name": "[1/2] FROM busybox", "state": "cached"])
             let intake = WebhookIntake(store: store, secrets: [:], logger: TestStack.logger)
-            let app = Application(router: HTTPServer.router(store: store, intake: intake))
+            let app = Application(router: HTTPServer.router(operations: Operations(store: store), intake: intake))
             try await app.test(.live) { client in
                 // While the reader waits: a step runs, then the build fails.
                 let later = Task {

@@ -15,14 +15,20 @@ import Testing
 /// test — the watch window passes on a test clock, not on the machine's.
 @Suite(.enabled(if: TestStack.enabled))
 struct JobHandlerTests {
-    /// Wall time that follows a test clock, for what is compared with crash timestamps. It
-    /// starts at the real time, as the database stamps `live_at` with its own clock.
+    /// Wall time for what is compared with the database's stamps (`live_at` is the
+    /// database's own now): real time, moved on by what the test clock advanced since the
+    /// current watch began.
     final class Wall: Sendable {
         let clock = TestClock()
-        let origin = Date()
+        private let baseline = Mutex(Duration.zero)
+
+        var advanced: Duration { TestClock.Instant(offset: .zero).duration(to: clock.now) }
+
+        func watchBegins() { baseline.withLock { $0 = advanced } }
+
         var now: Date {
-            let elapsed = TestClock.Instant(offset: .zero).duration(to: clock.now)
-            return origin.addingTimeInterval(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+            let ahead = advanced - baseline.withLock { $0 }
+            return Date().addingTimeInterval(Double(ahead.components.seconds) + Double(ahead.components.attoseconds) / 1e18)
         }
     }
 
@@ -71,20 +77,22 @@ struct JobHandlerTests {
         /// Runs a watch to its end while the test moves time on: one watch interval per step.
         func watch(_ deployment: Int64, during: @Sendable () async throws -> Void = {}) async throws {
             let job = try await claim(.watch, deployment)
+            wall.watchBegins()
             let ended = Flag()
+            let clock = wall.clock
             let watching = Task {
-                defer { ended.set() }
+                defer {
+                    ended.set()
+                    clock.wakeWaiters()
+                }
                 try await handler(.watch).run(job, logger: TestStack.logger)
             }
-            /// Until the watch sleeps for its next look, or has ended.
-            func settled() async {
-                while wall.clock.sleeping == 0 && !ended.isSet { await Task.yield() }
-            }
-            await settled()
+            // Until the watch sleeps for its next look, or has ended (woken, never polled).
+            await clock.waitForSleepers(unless: { ended.isSet })
             try await during()
             while !ended.isSet {
-                wall.clock.advance(by: .seconds(1))
-                await settled()
+                clock.advance(by: .seconds(1))
+                await clock.waitForSleepers(unless: { ended.isSet })
             }
             try await watching.value
             _ = try await store.queue.complete(job)

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import SlipwayApp
 import PostgresNIO
 import SlipwayBuild
 import SlipwayController
@@ -16,12 +17,16 @@ import Testing
 /// Pushes whose changed files come from git (libgit2 on a real repository), and polling.
 @Suite(.enabled(if: TestStack.enabled))
 struct MonorepoAndPollingTests {
+    /// The system as `serve` assembles it (no engine behind it: these tests stop before builds).
     func pipeline(_ store: Store) throws -> Pipeline {
-        let engine = try DockerEngine(host: "unix:///nonexistent.sock")
         let data = try TestStack.temporaryDirectory("paths")
-        return Pipeline(store: store, git: MirrorCache(directory: "\(data)/mirrors", allowLocalRepos: true),
-                        builder: EngineBuilder(engine: engine), runtime: DockerRuntime(engine: engine, network: nil),
-                        workDirectory: "\(data)/work", dockerNetwork: nil)
+        let config = try Configuration.resolve(environment: [
+            "SLIPWAY_ALLOW_LOCAL_REPOS": "1", "DOCKER_HOST": "unix:///nonexistent.sock", "SLIPWAY_DATA_DIR": data, "SLIPWAY_POLICIES": data,
+        ])
+        let engine = try DockerEngine(host: config.dockerHost)
+        return Assembly(config: config, spec: .folder(data), store: store, engine: engine, dataDirectory: data,
+                        wiring: RuntimeWiring(engine: engine, network: nil, environment: [:], logger: TestStack.logger),
+                        logger: TestStack.logger).pipeline
     }
 
     func policies(_ repo: TestRepo, poll: TimeSpan? = nil) -> [(policy: Policy, file: String)] {

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
-@testable import SlipwayController
+@testable import SlipwayApp
+import SlipwayController
 import SlipwayCore
 import SlipwayFakes
 import SlipwayStore

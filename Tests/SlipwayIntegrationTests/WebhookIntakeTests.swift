@@ -1,3 +1,4 @@
+import SlipwayApp
 import Foundation
 import Hummingbird
 import HummingbirdTesting
@@ -43,7 +44,7 @@ struct WebhookIntakeTests {
                         image: "r.example.com/acme/worker"), "a.yaml"),
             ])
             let intake = WebhookIntake(store: store, secrets: secrets, logger: TestStack.logger)
-            let app = Application(router: HTTPServer.router(store: store, intake: intake))
+            let app = Application(router: HTTPServer.router(operations: Operations(store: store), intake: intake))
             try await app.test(.router) { client in try await body(client, store) }
         }
     }

@@ -1,3 +1,4 @@
+import SlipwayApp
 import Foundation
 import Hummingbird
 import HummingbirdTesting
@@ -46,7 +47,7 @@ struct WebhookSecurityTests {
             secrets[.github] = shared
             secrets[.gitlab] = shared
             let intake = WebhookIntake(store: store, secrets: secrets, secretReader: reader, logger: TestStack.logger)
-            let app = Application(router: HTTPServer.router(store: store, intake: intake, budget: BodyBudget(limit: budget)))
+            let app = Application(router: HTTPServer.router(operations: Operations(store: store), intake: intake, budget: BodyBudget(limit: budget)))
             try await app.test(.router) { client in try await body(client, store) }
         }
     }
@@ -202,7 +203,7 @@ struct SlowWebhookSenderTests {
             ])
             let intake = WebhookIntake(store: store, secrets: [.github: WebhookSecurityTests.shared], logger: TestStack.logger)
             let budget = BodyBudget(limit: 40 << 20)
-            let app = Application(router: HTTPServer.router(store: store, intake: intake, budget: budget, bodyReadDeadline: .seconds(2)))
+            let app = Application(router: HTTPServer.router(operations: Operations(store: store), intake: intake, budget: budget, bodyReadDeadline: .seconds(2)))
             try await app.test(.live) { client in
                 let port = try #require(client.port)
                 // Ten senders declare 250 MiB between them against a 40 MiB budget, and send a little.

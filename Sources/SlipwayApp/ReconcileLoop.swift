@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import ServiceLifecycle
+import SlipwayController
 import SlipwayCore
 import SlipwayRuntime
 import SlipwayStore

@@ -10,12 +10,12 @@ import SlipwaySystem
 /// The runtimes and registry logins of this process: the Docker engine always; ECS and
 /// ECR logins when AWS settings resolve (region and a credential source, the way the AWS
 /// SDKs find them).
-struct RuntimeWiring {
-    var runtimes: Runtimes
+public struct RuntimeWiring: Sendable {
+    public var runtimes: Runtimes
     /// Registry logins for the engine's pushes and pulls: ECR's from AWS, others from ~/.docker/config.json.
-    var registryAuth: RegistryLoginProvider
+    public var registryAuth: RegistryLoginProvider
 
-    init(engine: DockerEngine, network: String?, environment: [String: String] = ProcessInfo.processInfo.environment,
+    public init(engine: DockerEngine, network: String?, environment: [String: String] = ProcessInfo.processInfo.environment,
          secrets: SecretReader = .standard, logger: Logger) {
         let config = DockerConfig.load(environment: environment)
         let fromConfig: RegistryLoginProvider = { host in
@@ -38,7 +38,7 @@ struct RuntimeWiring {
     }
 
     /// The same logins for Slipway's own registry calls (retention, digest checks).
-    var registry: RegistryClient {
+    public var registry: RegistryClient {
         let auth = registryAuth
         return RegistryClient { host in try await auth(host) }
     }

@@ -1,0 +1,127 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import SlipwayBuild
+import SlipwayController
+import SlipwayCore
+import SlipwayDocker
+import SlipwayGit
+import SlipwayRuntime
+import SlipwayStore
+import SlipwaySystem
+
+/// The running system as one value, built from the configuration the same way by `serve`,
+/// `dev`, the tests and the benchmarks: which builder, which runtimes and registry logins,
+/// the job pipeline, the policy watcher, the worker pools and the leased loops with their
+/// lease names. Building it starts nothing; `workerServices` are what a worker runs.
+public struct Assembly: Sendable {
+    /// The leases that choose one replica for each loop.
+    public enum LeaseName {
+        public static let policies = "policies"
+        public static let maintenance = "maintenance"
+        public static let poller = "poller"
+        public static let imageRetention = "image-retention"
+        public static let reconciler = "reconciler"
+    }
+
+    public let config: Configuration
+    public let store: Store
+    public let logger: Logger
+    public let wiring: RuntimeWiring
+    public let git: MirrorCache
+    public let secrets: SecretReader
+    public let pipeline: Pipeline
+    public let operations: Operations
+    public let policyWatcher: PolicyWatcher
+    /// Work was queued (a webhook's build, a NOTIFY): idle workers look at once.
+    public let workQueued = WakeSignal()
+    /// A push reached the policies repository: the watcher refreshes at once.
+    public let policiesPushed: WakeSignal
+    public let stops = StopSignals()
+    public let clock: ServiceClock
+
+    public var runtime: Runtimes { wiring.runtimes }
+    public var spec: PolicySourceSpec { policyWatcher.sync.spec }
+
+    /// - Parameters:
+    ///   - dataDirectory: absolute; mirrors and work directories go below it.
+    ///   - wiring: the runtimes and logins; by default from the environment (ECS when AWS settings resolve).
+    public init(config: Configuration, spec: PolicySourceSpec, store: Store, engine: DockerEngine, dataDirectory: String,
+                wiring: RuntimeWiring? = nil, clock: ServiceClock = .continuous, logger: Logger) {
+        self.config = config
+        self.store = store
+        self.logger = logger
+        self.clock = clock
+        let secrets = SecretReader(rules: config.secretRules(dataDirectory: dataDirectory))
+        self.secrets = secrets
+        let git = MirrorCache(directory: "\(dataDirectory)/mirrors", allowLocalRepos: config.allowLocalRepos)
+        self.git = git
+        let wiring = wiring ?? RuntimeWiring(engine: engine, network: config.dockerNetwork, secrets: secrets, logger: logger)
+        self.wiring = wiring
+        let policiesPushed = WakeSignal()
+        self.policiesPushed = policiesPushed
+        let sync = PolicySync(spec: spec, store: store, git: git, allowLocalRepos: config.allowLocalRepos, secretRules: secrets.rules,
+                              workDirectory: "\(dataDirectory)/work", logger: logger)
+        policyWatcher = PolicyWatcher(sync: sync, interval: config.policiesPoll.duration, wake: policiesPushed,
+                                      lease: LeaderLease(pool: store.pool, name: LeaseName.policies, logger: logger), clock: clock,
+                                      logger: logger)
+        pipeline = Pipeline(store: store, git: git, builder: Self.builder(config, engine: engine, wiring: wiring, dataDirectory: dataDirectory),
+                            runtime: wiring.runtimes, workDirectory: "\(dataDirectory)/work", dockerNetwork: config.dockerNetwork,
+                            baseImages: config.baseImages, registry: wiring.registry, secrets: secrets, clock: clock)
+        operations = Operations(store: store, runtime: wiring.runtimes, logger: logger)
+    }
+
+    /// What the webhook intake reports: events stored. A push to the policies repository
+    /// refreshes the policies at once (on this replica, when it leads).
+    public func eventsArrived(_ events: [NormalizedEvent]) {
+        if events.contains(where: { PolicyWatcher.concerns($0, spec: spec) }) { policiesPushed.signal() }
+    }
+
+    /// A BuildKit daemon when BUILDKIT_HOST names one; else the engine's BuildKit (through the
+    /// docker CLI when there is one, for its progress output).
+    static func builder(_ config: Configuration, engine: DockerEngine, wiring: RuntimeWiring, dataDirectory: String) -> any Builder {
+        if let host = config.buildkitHost {
+            return BuildctlBuilder(host: host, scratch: "\(dataDirectory)/work", auth: wiring.registryAuth)
+        }
+        let cli = config.dockerCLI ?? (FileManager.default.isExecutableFile(atPath: "/usr/bin/docker") ? "/usr/bin/docker" : nil)
+        return EngineBuilder(engine: engine, auth: wiring.registryAuth, cli: cli.map { ($0, config.dockerHost) })
+    }
+
+    /// The two worker pools: builds under the configured limits; rollouts, watches,
+    /// retirements and path checks — mostly waiting on the engine or git — in many slots,
+    /// one rollout per target at a time.
+    public static func poolSettings(_ config: Configuration) -> [WorkerPool.Settings] {
+        [
+            .init(name: "build", kinds: [.build],
+                  limits: [.build: KindLimits(global: config.buildConcurrency, perService: config.buildConcurrencyPerService)],
+                  concurrency: config.buildConcurrency, lease: config.jobLease, pollInterval: config.queuePollInterval),
+            .init(name: "rollout", kinds: [.rollout, .watch, .retire, .paths], limits: [.rollout: KindLimits(perService: 1)],
+                  concurrency: 16, lease: config.jobLease, pollInterval: config.queuePollInterval),
+        ]
+    }
+
+    /// What a worker process runs: the queue listener, the leased loops (maintenance,
+    /// polling, image retention and reconciling where configured) and the worker pools.
+    public func workerServices(database: DatabaseURL) -> [any Service] {
+        let lease = { (name: String) in LeaderLease(pool: store.pool, name: name, logger: logger) }
+        var services: [any Service] = [
+            QueueListener(configuration: Database.connectionConfiguration(database), wake: workQueued, stops: stops, logger: logger),
+            Maintenance(queue: store.queue, lease: lease(LeaseName.maintenance), settings: .init(retention: config.jobRetention),
+                        clock: clock, logger: logger),
+            Poller(store: store, git: git, lease: lease(LeaseName.poller), clock: clock, logger: logger),
+        ]
+        if let keep = config.imageRetention {
+            services.append(ImageJanitor(store: store, registry: wiring.registry, keep: keep, lease: lease(LeaseName.imageRetention),
+                                         secrets: secrets, clock: clock, logger: logger))
+        }
+        if let interval = config.reconcileInterval {
+            services.append(ReconcileLoop(planner: Planner(store: store, runtime: runtime, logger: logger), store: store, runtime: runtime,
+                                          lease: lease(LeaseName.reconciler), interval: interval.duration, clock: clock, logger: logger))
+        }
+        for settings in Self.poolSettings(config) {
+            services.append(WorkerPool(settings: settings, queue: store.queue, handlers: pipeline.handlers, wake: workQueued, stops: stops,
+                                       logger: logger, clock: clock))
+        }
+        return services
+    }
+}

@@ -1,0 +1,156 @@
+import Foundation
+import Logging
+import SlipwayCore
+import SlipwayRuntime
+import SlipwayStore
+
+/// The use cases: what the CLI, the HTTP API and the tests call, so a rule lives here once
+/// and no face decides anything. The verbs that change what runs (`deploy`, `rollback`,
+/// `cancel`) check their input, then record a deployment and its first job in one
+/// transaction; the questions (`status`, `deployment`, `logs`, `plan`, …) read.
+public struct Operations: Sendable {
+    public let store: Store
+    /// What `plan` observes; nil where no runtime is wired (plans then say so).
+    let runtime: (any Runtime)?
+    let logger: Logger
+
+    public init(store: Store, runtime: (any Runtime)? = nil, logger: Logger = Logger(label: "slipway")) {
+        self.store = store
+        self.runtime = runtime
+        self.logger = logger
+    }
+
+    /// A request the situation does not allow, with what to do instead.
+    public struct Refused: Error, CustomStringConvertible, Sendable {
+        public enum Kind: Sendable {
+            /// The input is wrong (HTTP 400).
+            case invalid
+            /// What was named does not exist (404).
+            case notFound
+            /// The state does not allow it now (409).
+            case conflict
+        }
+
+        public var kind: Kind
+        public var message: String
+        public var description: String { message }
+
+        public init(_ kind: Kind, _ message: String) {
+            self.kind = kind
+            self.message = message
+        }
+    }
+
+    // MARK: Changing what runs
+
+    /// Builds and rolls out `sha` (default: the tracked branch's newest commit), or rolls out a prebuilt `image`.
+    public func deploy(service: String, sha: String?, image: String?) async throws -> Int64 {
+        try await requireService(service)
+        if let image {
+            guard sha == nil else { throw Refused(.invalid, "give --sha or --image, not both") }
+            do {
+                let reference = try ImageReference(parsing: image)
+                guard reference.tag != nil || reference.digest != nil else {
+                    throw Refused(.invalid, "--image \(image) needs a tag or digest, as in \(reference.repository):1.4.2")
+                }
+            } catch let error as ImageReference.Invalid {
+                throw Refused(.invalid, "--image: \(error.message)")
+            }
+            return try await store.createDeployment(service: service, trigger: .image, sha: nil, image: image, firstJob: .rollout)
+        }
+        if let sha, !(4...64).contains(sha.count) || !sha.allSatisfy(\.isHexDigit) {
+            throw Refused(.invalid, "--sha \(sha) is not a commit SHA (4 to 64 hex digits)")
+        }
+        return try await store.createDeployment(service: service, trigger: .manual, sha: sha?.lowercased(), image: nil, firstJob: .build)
+    }
+
+    /// Rolls back to deployment `to`, or to the last good revision before the live one.
+    public func rollback(service: String, to targetID: Int64?) async throws -> (deployment: Int64, target: DeploymentRecord) {
+        let row = try await requireService(service)
+        let history = try await store.history(service: service, limit: 200).map(\.record)
+        let target: DeploymentRecord
+        if let targetID {
+            guard let chosen = history.first(where: { $0.id == targetID }) else {
+                throw Refused(.notFound, "deployment \(targetID) is not one of \(service)'s; `slipway status \(service)` lists them")
+            }
+            guard chosen.image != nil else {
+                throw Refused(.conflict, "deployment \(targetID) never produced an image (state \(chosen.state.rawValue)); pick one that ran")
+            }
+            target = chosen
+        } else {
+            guard let live = row.liveDeploymentID else {
+                throw Refused(.conflict, "\(service) runs nothing now; use `slipway rollback \(service) --to ID` to pick a revision")
+            }
+            let liveImage = history.first { $0.id == live }?.image
+            // The last good revision that runs something other than what runs now.
+            guard let chosen = RolloutDecisions.rollbackTarget(for: live, history: history.filter { $0.image != liveImage }) else {
+                throw Refused(.conflict, "\(service) has no earlier successful deployment to roll back to")
+            }
+            target = chosen
+        }
+        let id = try await store.createDeployment(service: service, trigger: .rollback, sha: target.sha, image: target.image,
+                                                  digest: target.digest, rollbackOf: target.id, runtimeRef: target.runtimeRef,
+                                                  firstJob: .rollout)
+        return (id, target)
+    }
+
+    /// Stops a deployment that has not gone live: queued jobs end now, a running build is
+    /// asked to stop (its worker hears it within a second).
+    public func cancel(deploymentID: Int64) async throws -> (queued: [Int64], running: [Int64]) {
+        do {
+            return try await store.queue.cancel(deploymentID: deploymentID)
+        } catch let refused as CancelRefused {
+            throw Refused(.conflict, refused.message)
+        } catch StoreError.unknownDeployment(let id) {
+            throw Refused(.notFound, StoreError.unknownDeployment(id).description)
+        }
+    }
+
+    // MARK: Questions
+
+    /// The status contract for every service, or for one (refused when it does not exist).
+    public func status(service: String? = nil) async throws -> [ServiceStatus] {
+        let statuses = try await store.status(service: service)
+        if let service, statuses.isEmpty { throw Refused(.notFound, StoreError.unknownService(service).description) }
+        return statuses
+    }
+
+    public func deployment(_ id: Int64) async throws -> DeploymentRow {
+        do { return try await store.deployment(id) } catch StoreError.unknownDeployment {
+            throw Refused(.notFound, StoreError.unknownDeployment(id).description)
+        }
+    }
+
+    /// A deployment's log lines after line `after`, oldest first.
+    public func logs(_ id: Int64, after: Int64 = 0, limit: Int = 10_000) async throws -> [LogLine] {
+        _ = try await deployment(id)
+        return try await store.logs(id, after: after, limit: limit)
+    }
+
+    /// The deployment as it happens: everything recorded so far, then what follows, to its end.
+    public func follow(_ id: Int64, every interval: Duration = .milliseconds(250), clock: ServiceClock = .continuous) async throws
+        -> DeploymentFollower {
+        _ = try await deployment(id)
+        return DeploymentFollower(store: store, deploymentID: id, interval: interval, clock: clock)
+    }
+
+    /// Desired against observed, per service. `policies` stands in for the set in force
+    /// (what `slipway plan` does with the files on disk).
+    public func plan(service: String? = nil, policies: [Policy]? = nil) async throws -> Planner.Result {
+        guard let runtime else { throw Refused(.conflict, "this process has no runtime to observe; plan from a server or with `slipway plan`") }
+        return try await Planner(store: store, runtime: runtime, logger: logger).plan(service: service, policies: policies)
+    }
+
+    public func policySets(limit: Int = 10) async throws -> [PolicySetRecord] {
+        try await store.policySets(limit: limit)
+    }
+
+    /// Whether the database answers.
+    public func ready() async -> Bool { await store.ping() }
+
+    @discardableResult
+    func requireService(_ service: String) async throws -> ServiceRow {
+        guard let row = try await store.service(named: service) else { throw Refused(.notFound, StoreError.unknownService(service).description) }
+        return row
+    }
+}
