@@ -130,12 +130,7 @@ public struct JobQueue: Sendable {
             ORDER BY priority DESC, run_at, id
             LIMIT \(limit)
             FOR UPDATE SKIP LOCKED)
-        UPDATE jobs SET state = 'running', attempts = jobs.attempts + 1, lease_token = \(token), lease_owner = \(owner),
-                        lease_expires_at = now() + \(lease.milliseconds) * interval '1 millisecond',
-                        started_at = now(), deadline_at = now() + jobs.timeout_ms * interval '1 millisecond',
-                        updated_at = now()
-        FROM next WHERE jobs.id = next.id
-        RETURNING \(unescaped: Self.returning)
+        \(claimingAs: owner, token: token, lease: lease)
         """
     }
 
@@ -158,12 +153,7 @@ public struct JobQueue: Sendable {
                         ORDER BY priority DESC, run_at, id
                         LIMIT 1
                         FOR UPDATE SKIP LOCKED)
-                    UPDATE jobs SET state = 'running', attempts = jobs.attempts + 1, lease_token = \(token), lease_owner = \(owner),
-                                    lease_expires_at = now() + \(lease.milliseconds) * interval '1 millisecond',
-                                    started_at = now(), deadline_at = now() + jobs.timeout_ms * interval '1 millisecond',
-                                    updated_at = now()
-                    FROM next WHERE jobs.id = next.id
-                    RETURNING \(unescaped: Self.returning)
+                    \(claimingAs: owner, token: token, lease: lease)
                     """, logger: logger)
                 return try await Self.claimed(rows, token: token).first
             }
@@ -178,5 +168,21 @@ public struct JobQueue: Sendable {
                        timeout: TimeSpan(milliseconds: try row.value("timeout_ms")), leaseToken: token,
                        payloadJSON: try row.value("payload", as: String?.self) ?? "{}")
         }
+    }
+}
+
+extension PostgresQuery.StringInterpolation {
+    /// The one way a claim takes the jobs a `next` CTE chose: running, under `token`'s lease,
+    /// with its deadline; both claim statements end with it.
+    mutating func appendInterpolation(claimingAs owner: String, token: UUID, lease: TimeSpan) {
+        appendLiteral("UPDATE jobs SET state = 'running', attempts = jobs.attempts + 1, lease_token = ")
+        appendInterpolation(token)
+        appendLiteral(", lease_owner = ")
+        appendInterpolation(owner)
+        appendLiteral(", lease_expires_at = now() + ")
+        appendInterpolation(lease.milliseconds)
+        appendLiteral(" * interval '1 millisecond', started_at = now(), deadline_at = now() + jobs.timeout_ms * interval '1 millisecond',")
+        appendLiteral(" updated_at = now() FROM next WHERE jobs.id = next.id RETURNING ")
+        appendInterpolation(unescaped: JobQueue.returning)
     }
 }

@@ -146,13 +146,4 @@ struct MonorepoAndPollingTests {
             #expect(events == 40)
         }
     }
-
-    func waitFor(_ condition: @Sendable () async throws -> Bool, timeout: Duration = .seconds(20)) async throws {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if try await condition() { return }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        Issue.record("condition not met within \(timeout)")
-    }
 }

@@ -89,7 +89,7 @@ struct PolicySourceTests {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await watcher.run() }
                 defer { group.cancelAll() }
-                try await Self.waitFor { try await store.services().map(\.name) == ["web"] }
+                try await waitFor { try await store.services().map(\.name) == ["web"] }
 
                 let second = try policies.commit(["api.yaml": Self.policy("api", repo: app.url)])
                 let body = """
@@ -101,19 +101,10 @@ struct PolicySourceTests {
                                               ("X-Hub-Signature-256", WebhookSignature.sign(body: Data(body.utf8), secret: "s"))])
                 let pushed = ContinuousClock.now
                 _ = try await intake.receive(endpoint: .github, headers: headers, body: Data(body.utf8))
-                try await Self.waitFor { try await store.services().map(\.name) == ["api", "web"] }
+                try await waitFor { try await store.services().map(\.name) == ["api", "web"] }
                 print("policies: push webhook → new set applied \(ContinuousClock.now - pushed)")
             }
         }
-    }
-
-    static func waitFor(_ condition: @Sendable () async throws -> Bool, timeout: Duration = .seconds(20)) async throws {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if try await condition() { return }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        Issue.record("condition not met within \(timeout)")
     }
 
     @Test func aMissingBranchSaysHowToFixTheSource() async throws {
