@@ -25,7 +25,11 @@ struct BuildHandler: JobHandler {
         }
         let policy = deployment.policy
         let log = DeploymentLog(store: store, deploymentID: id, logger: logger, attempt: job.attempts)
-        try await store.transition(id, to: .building)
+        // A build run again after it finished (its lease lost as it completed) finds it rolling out: nothing to build.
+        guard try await store.transition(id, to: .building) else {
+            logger.info("deployment is past its build; nothing to build", metadata: ["deployment.state": "\(deployment.record.state.rawValue)"])
+            return
+        }
 
         let repo: RepoURL
         do { repo = try RepoURL(policy.source.repo) } catch {

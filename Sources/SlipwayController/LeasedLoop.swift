@@ -69,8 +69,9 @@ public struct LeasedLoop: Service {
     func loop() async -> Bool {
         var leading = false
         var first = true
+        // Read before each pass: a wake that comes during the pass cuts the next pause short.
+        var generation = wake?.generation
         while !Task.isCancelled {
-            let generation = wake?.generation
             if !first || settings.waitFirst {
                 await pause(since: generation)
                 if Task.isCancelled { break }
@@ -78,10 +79,11 @@ public struct LeasedLoop: Service {
             first = false
             do {
                 let now = try await lease.acquire(holder: holder, ttl: settings.ttl)
-                if now != leading {
+                if now != leading && !settings.releaseAfterPass {
                     logger.notice(now ? "leading" : "no longer leading", metadata: ["lease.name": "\(lease.name)", "lease.holder": "\(holder)"])
                 }
                 leading = now
+                generation = wake?.generation
                 guard leading else { continue }
                 leading = try await passHoldingLease()
                 if !leading { logger.warning("lease lost during a pass; stopped it", metadata: ["lease.name": "\(lease.name)"]) }
@@ -97,7 +99,9 @@ public struct LeasedLoop: Service {
         return leading
     }
 
-    /// Runs the body while renewing the lease; false when a renewal found it lost.
+    /// Runs the body while renewing the lease; false when a renewal found it lost. A renewal
+    /// that fails (the database did not answer) is tried again: the lease holds until its
+    /// TTL, so only a TTL without a renewal, or another holder, ends the pass.
     func passHoldingLease() async throws -> Bool {
         try await withThrowingTaskGroup(of: Bool.self) { group in
             group.addTask {
@@ -105,9 +109,18 @@ public struct LeasedLoop: Service {
                 return true
             }
             group.addTask {
+                var renewed = clock.elapsed()
                 while true {
                     try await clock.sleep(settings.renewEvery)
-                    guard try await lease.acquire(holder: holder, ttl: settings.ttl) else { return false }
+                    do {
+                        guard try await lease.acquire(holder: holder, ttl: settings.ttl) else { return false }
+                        renewed = clock.elapsed()
+                    } catch is CancellationError {
+                        throw CancellationError()
+                    } catch {
+                        logger.warning("lease not renewed; trying again", metadata: ["lease.name": "\(lease.name)", "error": "\(error)"])
+                        if clock.elapsed() - renewed >= settings.ttl.duration { return false }
+                    }
                 }
             }
             defer { group.cancelAll() }

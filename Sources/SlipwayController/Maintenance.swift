@@ -47,10 +47,13 @@ public struct Maintenance: Service {
     }
 
     public func run() async throws {
-        let schedule = Schedule(every: settings.pruneEvery, clock: clock)
+        let schedule = Schedule(clock: clock)
         try await LeasedLoop(lease: lease, holder: holder, settings: .init(interval: settings.tick, ttl: settings.leaderTTL),
                              clock: clock, logger: logger) {
-            try await work(prune: schedule.due())
+            // Pruning's period starts again only once a prune went through.
+            let prune = schedule.isDue("prune", period: settings.pruneEvery)
+            try await work(prune: prune)
+            if prune { schedule.mark("prune") }
         }.run()
     }
 

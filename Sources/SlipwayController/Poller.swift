@@ -32,7 +32,7 @@ public struct Poller: Service {
     }
 
     public func run() async throws {
-        let polled = Schedule(every: tick, clock: clock)
+        let polled = Schedule(clock: clock)
         // A first fetch of a big repository takes a while: the loop renews the lease meanwhile.
         try await LeasedLoop(lease: lease, holder: holder, settings: .init(interval: tick, ttl: leaderTTL), clock: clock, logger: logger) {
             for target in try await dueTargets(polled: polled) {

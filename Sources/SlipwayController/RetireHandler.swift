@@ -5,7 +5,7 @@ import SlipwayRuntime
 import SlipwayStore
 
 /// Stops and removes what a live revision replaced. Which instances go is decided under
-/// the service's lock, and only while the job's deployment is still the live one (a
+/// the target's lock, and only while the job's deployment is still the live one (a
 /// rollback since queues its own); the stopping — up to the runtime's grace for an app
 /// that ignores SIGTERM — happens after the lock is released.
 struct RetireHandler: JobHandler {

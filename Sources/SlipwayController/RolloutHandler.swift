@@ -23,6 +23,7 @@ struct RolloutHandler: JobHandler {
             var machine = RolloutMachine(deployment: deployment.record, live: liveRecord, watch: CrashWatch(deployment.policy.rollback))
             var action = machine.begin()
             var log = logger
+            var running: Revision?
             while true {
                 switch action {
                 case .none:
@@ -32,8 +33,7 @@ struct RolloutHandler: JobHandler {
                     try await store.transition(id, to: state, reason: reason)
                     return
                 case .start:
-                    guard let revision = pipeline.revision(of: deployment) else { return }
-                    try await store.transition(id, to: .rollingOut)
+                    guard let revision = pipeline.revision(of: deployment), try await store.transition(id, to: .rollingOut) else { return }
                     log[metadataKey: "image.reference"] = "\(revision.image)"
                     log.info("starting new revision", metadata: ["revision.count": "\(revision.count)"])
                     do {
@@ -42,14 +42,14 @@ struct RolloutHandler: JobHandler {
                             try await adoptIfFirst(current, deploymentID: id, service: service, logger: log)
                         }
                         let started = try await pipeline.runtime.start(revision)
+                        running = revision
+                        running?.ref = started.ref ?? revision.ref
                         if let ref = started.ref {
                             try await store.setRuntimeRef(id, ref: ref)
                             log.info("runtime revision", metadata: ["runtime.ref": "\(ref)"])
                         }
                         action = machine.started(exits: started.instances.compactMap(\.exit), now: pipeline.now())
-                        if case .rollBackAtStart(let cause, let crashes, let suffix) = action {
-                            var running = revision
-                            running.ref = started.ref ?? revision.ref
+                        if case .rollBackAtStart(let cause, let crashes, let suffix) = action, let running {
                             try await rollBackAtStart(id, cause: cause, crashes: crashes, suffix: suffix, instances: started.instances,
                                                       revision: running, policy: deployment.policy, logger: log)
                             return
@@ -62,9 +62,13 @@ struct RolloutHandler: JobHandler {
                     return  // carried out where the start returned
                 case .goLive:
                     // Live first, watched at once; the previous revision is retired by a job of its own.
-                    let liveAt = try await store.goLive(id, target: deployment.record.target, policy: deployment.policy)
-                    log.info("new revision live; watching", metadata: ["rollback.window": "\(deployment.policy.rollback.window)",
-                                                                       "live": "\(liveAt != nil)"])
+                    guard try await store.goLive(id, target: deployment.record.target, policy: deployment.policy) != nil else {
+                        // Ended while it started (declared dead past its deadline, say): what started must not stay.
+                        if let running { try await pipeline.runtime.remove(running) }
+                        log.warning("deployment ended while its revision started; removed what started")
+                        return
+                    }
+                    log.info("new revision live; watching", metadata: ["rollback.window": "\(deployment.policy.rollback.window)"])
                     return
                 }
             }

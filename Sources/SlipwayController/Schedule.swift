@@ -1,29 +1,16 @@
 import SlipwayCore
 import Synchronization
 
-/// "Every `every`, on the given clock": due the first time it is asked, then once per
-/// period. Keyed, for one period per key (each polled service).
+/// "Once per period, per key, on the given clock" (each polled service, queue pruning):
+/// due the first time it is asked; `mark` starts the period again once the work went through.
 final class Schedule: Sendable {
-    let every: Duration
     let clock: ServiceClock
     private let last = Mutex<[String: Duration]>([:])
 
-    init(every: Duration, clock: ServiceClock) {
-        self.every = every
+    init(clock: ServiceClock) {
         self.clock = clock
     }
 
-    /// Whether `key` is due now; when it is, its period starts again.
-    func due(_ key: String = "") -> Bool {
-        let now = clock.elapsed()
-        return last.withLock { last in
-            if let then = last[key], now - then < every { return false }
-            last[key] = now
-            return true
-        }
-    }
-
-    /// Whether `key` is due after `period`, without starting it again (see `mark`).
     func isDue(_ key: String, period: Duration) -> Bool {
         let now = clock.elapsed()
         return last.withLock { last in last[key].map { now - $0 >= period } ?? true }

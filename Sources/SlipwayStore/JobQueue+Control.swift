@@ -60,7 +60,7 @@ extension JobQueue {
         }
         var queued: [Int64: String] = [:], running: [Int64: String] = [:]
         for build in builds.sorted(by: { $0.deploymentID < $1.deploymentID }) {
-            let reason = "superseded by deployment \(build.deploymentID)" + (build.sha.map { " (\(RolloutDecisions.shortSHA($0)))" } ?? "")
+            let reason = LatestWins.reason(supersededBy: build.deploymentID, sha: build.sha)
             // The newest build's reason stands: each later one overwrites the earlier.
             for action in LatestWins.actions(newer: build.deploymentID, environment: build.job.environment,
                                              pending: pending[build.job.service ?? ""] ?? []) {

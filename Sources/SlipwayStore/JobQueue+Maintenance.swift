@@ -64,20 +64,21 @@ extension JobQueue {
 
     /// Deployments whose job ended without success end with it.
     static func settleDeployments(on connection: PostgresConnection, logger: Logger) async throws {
-        try await connection.query("""
-            WITH ended AS (
-                UPDATE deployments d SET
-                    state = CASE j.state WHEN 'dead' THEN 'failed' ELSE j.state END,
-                    reason = CASE j.state WHEN 'dead' THEN 'the ' || j.kind || ' job gave up: ' || coalesce(j.last_error, 'no error recorded')
-                                          ELSE j.state || ': ' || coalesce(j.last_error, '') END,
-                    updated_at = now(), finished_at = now()
-                FROM jobs j
-                WHERE j.deployment_id = d.id AND j.state IN ('dead', 'cancelled', 'superseded')
-                  AND d.state IN ('queued', 'building', 'pushing', 'rolling_out', 'watching')
-                RETURNING d.id, d.state, d.reason)
-            INSERT INTO deployment_events (deployment_id, kind, message)
-            SELECT id, 'state', state || ': ' || reason FROM ended
-            """, logger: logger)
+        // The candidates here; what each means for its deployment is JobTransitions' call.
+        var ended: [(deployment: Int64, kind: String, state: String, error: String?)] = []
+        for try await row in try await connection.query("""
+            SELECT d.id, j.kind, j.state, j.last_error FROM deployments d JOIN jobs j ON j.deployment_id = d.id
+            WHERE j.state IN ('dead', 'cancelled', 'superseded') AND d.state = ANY(\(DeploymentTransitions.sourceNames(of: .failed)))
+            ORDER BY d.id, j.id
+            FOR UPDATE OF d
+            """, logger: logger).decode((Int64, String, String, String?).self) {
+            ended.append(row)
+        }
+        for (deployment, kind, state, error) in ended {
+            guard let jobState = JobState(rawValue: state),
+                  let outcome = JobTransitions.deploymentOutcome(ofEnded: JobKind(kind), state: jobState, error: error) else { continue }
+            try await Store.transition(deployment, to: outcome.state, reason: outcome.reason, on: connection, logger: logger)
+        }
     }
 
     /// Deletes finished jobs older than `retention`, at most `batch` at a time.

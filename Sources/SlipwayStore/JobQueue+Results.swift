@@ -94,7 +94,7 @@ extension JobQueue {
                         RETURNING last_error
                         """, logger: logger).collect()
                     guard let row = rows.first else { return false }
-                    if let deploymentID = job.deploymentID {
+                    if let deploymentID = job.deploymentID, job.kind.endsItsDeployment {
                         try await Self.endDeployment(deploymentID, state: deploymentState, reason: try row.decode(String.self),
                                                      on: connection, logger: logger)
                     }

@@ -19,7 +19,6 @@ struct CreatedDeployment {
     var record: Int
     var service: String
     var sha: String
-    var branch: String
     var buildTimeout: TimeSpan
     /// False for a deployment that a newer one of the same batch outran: stored superseded.
     var builds: Bool
@@ -45,7 +44,7 @@ extension Store {
         let created = try await insertPushDeployments(unique, unlessNewerThan: unlessNewerThan, on: connection, logger: logger)
         guard !created.isEmpty else { return [] }
 
-        // Per service and branch the newest of the batch builds; the older ones were stored superseded.
+        // Per service the newest of the batch builds; the older ones were stored superseded.
         try await queueBuilds(created.filter(\.builds), on: connection, logger: logger)
         return created
     }
@@ -54,12 +53,10 @@ extension Store {
     static func insertPushDeployments(_ wanted: [WantedDeployment], unlessNewerThan: Int64?, on connection: PostgresConnection,
                                       logger: Logger) async throws -> [CreatedDeployment] {
         // Ids are drawn in the batch's order, so the newest push has the highest id; per service
-        // and branch only the newest builds, the others are stored superseded by it (one write each,
-        // rather than an insert and an update).
+        // only the newest builds, the others are stored superseded by it.
         let rows = try await connection.query("""
             WITH w AS (
-                SELECT w.*, s.policy, coalesce(nullif(w.branch, ''), s.branch) AS deployed_branch,
-                       s.policy->'source'->>'branch' AS job_branch
+                SELECT w.*, s.policy, coalesce(nullif(w.branch, ''), s.branch) AS deployed_branch
                 FROM unnest(\(wanted.map(\.service))::text[], \(wanted.map(\.sha))::text[], \(wanted.map { $0.branch ?? "" })::text[],
                             \(wanted.map(\.deliveryRowID))::int8[], \(wanted.indices.map { Int64($0) })::int8[],
                             \(wanted.map { $0.ref ?? "" })::text[], \(wanted.map { $0.before ?? "" })::text[])
@@ -86,34 +83,41 @@ extension Store {
             numbered AS (
                 SELECT w.*, nextval(pg_get_serial_sequence('deployments', 'id')) AS id FROM w ORDER BY w.position),
             newest AS (
-                SELECT DISTINCT ON (service, job_branch) service, job_branch, id, sha FROM numbered
-                ORDER BY service, job_branch, position DESC),
+                SELECT DISTINCT ON (service) service, id, sha FROM numbered ORDER BY service, position DESC),
             inserted AS (
-                INSERT INTO deployments (id, service, trigger, sha, branch, policy, delivery_id, state, reason, finished_at)
+                INSERT INTO deployments (id, service, trigger, sha, branch, policy, delivery_id, state, finished_at)
                 SELECT n.id, n.service, 'push', n.sha, n.deployed_branch, n.policy, n.delivery,
                        CASE WHEN n.id = x.id THEN 'queued' ELSE 'superseded' END,
-                       CASE WHEN n.id = x.id THEN NULL ELSE 'superseded by deployment ' || x.id || ' (' || left(x.sha, 12) || ')' END,
                        CASE WHEN n.id = x.id THEN NULL ELSE now() END
-                FROM numbered n JOIN newest x ON x.service = n.service AND x.job_branch IS NOT DISTINCT FROM n.job_branch
+                FROM numbered n JOIN newest x ON x.service = n.service
                 ORDER BY n.position
-                RETURNING id, service, sha, delivery_id, state, reason, policy->'source'->>'branch' AS job_branch,
-                          policy->'build'->>'timeout' AS build_timeout),
-            noted AS (
-                INSERT INTO deployment_events (deployment_id, kind, message)
-                SELECT id, 'state', 'superseded: ' || reason FROM inserted WHERE state = 'superseded')
-            SELECT id, service, sha, delivery_id, job_branch, build_timeout, state = 'queued' AS builds FROM inserted ORDER BY id
+                RETURNING id, service, sha, delivery_id, state, policy->'build'->>'timeout' AS build_timeout)
+            SELECT i.id, i.service, i.sha, i.delivery_id, i.build_timeout, i.state = 'queued' AS builds, x.id AS winner, x.sha AS winner_sha
+            FROM inserted i JOIN newest x ON x.service = i.service ORDER BY i.id
             """, logger: logger)
         // Rows come back in insertion order, which is the batch's order; match each to its request.
         var pending = wanted
         var created: [CreatedDeployment] = []
-        for try await (id, service, sha, delivery, jobBranch, timeout, builds) in rows.decode((Int64, String, String, Int64?, String, String?, Bool).self) {
+        var superseded: [(id: Int64, reason: String)] = []
+        for try await (id, service, sha, delivery, timeout, builds, winner, winnerSHA)
+            in rows.decode((Int64, String, String, Int64?, String?, Bool, Int64, String).self) {
+            // Latest wins inside the batch too: an older push of a service in it is stored superseded by the newest.
+            if !builds { superseded.append((id, LatestWins.reason(supersededBy: winner, sha: winnerSHA))) }
             guard let at = pending.firstIndex(where: { $0.service == service && $0.sha == sha && $0.deliveryRowID == delivery }) else {
                 continue
             }
             let build = timeout.flatMap(TimeSpan.init(parsing:)) ?? Policy.Build.defaultTimeout
-            created.append(CreatedDeployment(id: id, record: pending[at].record, service: service, sha: sha, branch: jobBranch,
-                                             buildTimeout: build, builds: builds))
+            created.append(CreatedDeployment(id: id, record: pending[at].record, service: service, sha: sha, buildTimeout: build,
+                                             builds: builds))
             pending.remove(at: at)
+        }
+        if !superseded.isEmpty {
+            // Rare (two pushes of one service in one batch): the reasons, phrased by LatestWins, in one more statement.
+            try await connection.query("""
+                WITH r(id, reason) AS (SELECT * FROM unnest(\(superseded.map(\.id))::int8[], \(superseded.map(\.reason))::text[])),
+                updated AS (UPDATE deployments SET reason = r.reason FROM r WHERE deployments.id = r.id RETURNING deployments.id, r.reason)
+                INSERT INTO deployment_events (deployment_id, kind, message) SELECT id, 'state', 'superseded: ' || reason FROM updated
+                """, logger: logger)
         }
         return created
     }

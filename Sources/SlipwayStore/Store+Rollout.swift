@@ -7,10 +7,16 @@ extension Store {
     public func finishBuild(_ id: Int64, service: String, environment: DeploymentTarget.Environment = .main, policy: Policy, sha: String,
                             image: String, digest: String?) async throws {
         try await client.transaction(logger: logger) { connection in
-            try await connection.query("""
-                UPDATE deployments SET sha = \(sha), image = \(image), digest = \(digest), updated_at = now() WHERE id = \(id)
-                """, logger: logger)
-            guard try await Self.transition(id, to: .rollingOut, reason: nil, note: "built and pushed", on: connection, logger: logger) else { return }
+            // Only a build still in flight records what it built: a late or repeated one (cancelled,
+            // superseded, already rolled out) must not change the image of what ended or runs.
+            let building = [DeploymentState.queued, .building, .pushing].map(\.rawValue)
+            let rows = try await connection.query("""
+                UPDATE deployments SET sha = \(sha), image = \(image), digest = \(digest), updated_at = now()
+                WHERE id = \(id) AND state = ANY(\(building)) RETURNING id
+                """, logger: logger).collect()
+            guard !rows.isEmpty,
+                  try await Self.transition(id, to: .rollingOut, reason: nil, note: "built and pushed", on: connection, logger: logger)
+            else { return }
             try await JobQueue.enqueue(JobTimeouts.job(.rollout, deploymentID: id, service: service, environment: environment, policy: policy),
                                        on: connection, logger: logger)
         }

@@ -47,6 +47,9 @@ public final class TestClock: Clock, Sendable {
     /// How many tasks sleep on it now.
     public var sleeping: Int { state.withLock { $0.sleepers.count } }
 
+    /// When the tasks sleeping on it wake, earliest first.
+    public var deadlines: [Instant] { state.withLock { $0.sleepers.values.map(\.deadline).sorted() } }
+
     public func sleep(until deadline: Instant, tolerance: Duration? = nil) async throws {
         let id = state.withLock { state -> Int in
             defer { state.nextID += 1 }
@@ -97,7 +100,7 @@ public final class TestClock: Clock, Sendable {
 
     /// Returns once at least `count` tasks sleep on the clock (the code under test reached
     /// its wait), once `done` holds (checked now and at each `wakeWaiters`), or when the
-    /// waiting task is cancelled.
+    /// waiting task is cancelled. `done` runs under the clock's lock: it must not use the clock.
     public func waitForSleepers(_ count: Int = 1, unless done: @Sendable () -> Bool = { false }) async {
         let id = state.withLock { state -> Int in
             defer { state.nextID += 1 }

@@ -113,3 +113,26 @@ import Testing
         #expect(JobTimeouts.job(.rollout, deploymentID: 3, service: "web", policy: policy).timeout == .minutes(10))
     }
 }
+
+/// What a job that ended without success (found by maintenance) means for its deployment.
+@Suite struct AbandonedJobTests {
+    @Test(arguments: [
+        (JobKind.build, JobState.dead, String?.some("boom"), DeploymentState?.some(.failed), "the build job gave up: boom"),
+        (.watch, .dead, nil, .failed, "the watch job gave up: no error recorded"),
+        (.rollout, .cancelled, "cancelled on request", .cancelled, "cancelled: cancelled on request"),
+        (.build, .superseded, "superseded by deployment 9 (abc)", .superseded, "superseded: superseded by deployment 9 (abc)"),
+        // A retire job works for a deployment already live: its end decides nothing about it.
+        (.retire, .dead, "docker stop failed", nil, ""),
+        (.build, .succeeded, nil, nil, ""),
+    ])
+    func outcomes(_ kind: JobKind, _ state: JobState, _ error: String?, _ expected: DeploymentState?, _ reason: String) {
+        let outcome = JobTransitions.deploymentOutcome(ofEnded: kind, state: state, error: error)
+        #expect(outcome?.state == expected)
+        if expected != nil { #expect(outcome?.reason == reason) }
+    }
+
+    @Test func onlyRetireJobsLeaveTheirDeploymentAlone() {
+        #expect([JobKind.build, .rollout, .watch, .paths].allSatisfy { $0.endsItsDeployment })
+        #expect(!JobKind.retire.endsItsDeployment)
+    }
+}

@@ -174,6 +174,41 @@ struct JobHandlerTests {
         }
     }
 
+    @Test func aRetireJobThatFailsLeavesTheLiveDeploymentWatched() async throws {
+        try await Self.withRig { rig in
+            let good = try await rig.deployLive()
+            try await rig.watch(good)
+            let next = try await rig.deployLive()
+            // Its retire job gives up (the engine would not stop the old containers) ...
+            let retire = try await rig.claim(.retire, next)
+            #expect(try await rig.store.queue.apply(.end(.dead, reason: "docker stop failed", deploymentState: .failed), to: retire))
+            // ... and a second one is found dead by maintenance: neither says anything about the deployment.
+            try await rig.store.queue.enqueue(JobTimeouts.job(.retire, deploymentID: next, service: "web", policy: rig.policy))
+            try await rig.store.client.query("""
+                UPDATE jobs SET state = 'running', lease_token = gen_random_uuid(), lease_owner = 'gone',
+                    lease_expires_at = now() - interval '1 second', attempts = max_attempts
+                WHERE deployment_id = \(next) AND kind = 'retire' AND state = 'queued'
+                """)
+            #expect(try await rig.store.queue.rescueExpired() == 0, "out of attempts: dead, not requeued")
+            #expect(try await rig.jobs(next).suffix(2) == ["retire:dead", "retire:dead"])
+            #expect(try await rig.state(next).state == .watching)
+            try await rig.watch(next)
+            #expect(try await rig.state(next).state == .succeeded)
+        }
+    }
+
+    @Test func aRolloutRunAgainAfterItWentLiveLeavesTheLiveRevisionAlone() async throws {
+        try await Self.withRig { rig in
+            let live = try await rig.deployLive()
+            let before = rig.runtime.calls
+            // The rollout job's lease expired as it completed: it runs a second time.
+            try await rig.store.queue.enqueue(JobTimeouts.job(.rollout, deploymentID: live, service: "web", policy: rig.policy))
+            try await rig.run(.rollout, live)
+            #expect(rig.runtime.calls == before, "nothing started or removed")
+            #expect(try await rig.state(live).state == .watching)
+        }
+    }
+
     @Test func aCrashWithNoEarlierGoodRevisionStopsTheService() async throws {
         try await Self.withRig { rig in
             let first = try await rig.deployLive()

@@ -15,6 +15,10 @@ public struct JobKind: RawRepresentable, Sendable, Hashable, Codable, CustomStri
     /// Stop and remove what a live revision replaced: queued as it goes live, so a slow
     /// shutdown of the old revision holds up neither the watch nor a rollback.
     public static let retire = JobKind("retire")
+    /// Whether how the job ends decides its deployment's state. A retire job works for a
+    /// deployment that is already live: failing to stop the old revision says nothing about it.
+    public var endsItsDeployment: Bool { self != .retire }
+
     /// Compute a push's changed files with git, then decide which services it deploys.
     public static let paths = JobKind("paths")
 }

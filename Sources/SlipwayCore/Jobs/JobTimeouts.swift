@@ -23,7 +23,9 @@ public enum JobTimeouts {
         case .watch: timeout = TimeSpan(milliseconds: window.milliseconds + watchMargin.milliseconds)
         default: timeout = rollout
         }
+        // Retire jobs are not deduplicated: one queued by a rollback must not be dropped because the
+        // restored deployment's own, from when it last went live, still runs with an older choice.
         return NewJob(kind: kind, deploymentID: deploymentID, service: service, environment: environment.rawValue,
-                      dedupeKey: "\(kind.rawValue):\(deploymentID)", timeout: timeout)
+                      dedupeKey: kind == .retire ? nil : "\(kind.rawValue):\(deploymentID)", timeout: timeout)
     }
 }

@@ -39,6 +39,19 @@ public enum JobResolution: Sendable, Hashable {
 }
 
 public enum JobTransitions {
+    /// What a job found ended without running to success (declared dead by maintenance,
+    /// cancelled or superseded while queued) means for its deployment still in flight; nil:
+    /// nothing (a retire job, or a state that ends nothing).
+    public static func deploymentOutcome(ofEnded kind: JobKind, state: JobState, error: String?) -> (state: DeploymentState, reason: String)? {
+        guard kind.endsItsDeployment else { return nil }
+        switch state {
+        case .dead: return (.failed, "the \(kind) job gave up: \(error ?? "no error recorded")")
+        case .cancelled: return (.cancelled, "cancelled: \(error ?? "")")
+        case .superseded: return (.superseded, "superseded: \(error ?? "")")
+        case .queued, .running, .succeeded, .failed: return nil
+        }
+    }
+
     /// The next state of a job after a run.
     /// - Parameter jitter: a fraction in 0..<1 from the caller's random source.
     public static func resolve(_ outcome: JobOutcome, kind: JobKind, attempts: Int, maxAttempts: Int,

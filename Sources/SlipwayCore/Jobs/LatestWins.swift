@@ -23,6 +23,11 @@ public enum LatestWins {
         case stop(jobID: Int64, deploymentID: Int64)
     }
 
+    /// Why a deployment was superseded, as its reason says.
+    public static func reason(supersededBy newer: Int64, sha: String?) -> String {
+        "superseded by deployment \(newer)" + (sha.map { " (\(RolloutDecisions.shortSHA($0)))" } ?? "")
+    }
+
     /// What to do with the pending builds of a service when deployment `newer` (of `environment`) is queued.
     public static func actions(newer: Int64, environment: String?, pending: [PendingBuild]) -> [Action] {
         pending

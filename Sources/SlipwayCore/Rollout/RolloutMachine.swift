@@ -40,7 +40,9 @@ public struct RolloutMachine: Sendable {
     /// Under the target's lock, with the deployment read again.
     public mutating func begin() -> Action {
         guard state == .initial else { return .none }
-        guard !deployment.state.isFinal else {
+        // Ended meanwhile, or already live (a rollout job run again after its first attempt
+        // went live): nothing to start, and the live revision is not touched.
+        guard DeploymentTransitions.allows(from: deployment.state, to: .rollingOut) else {
             state = .ended
             return .none
         }
