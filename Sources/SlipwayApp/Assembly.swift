@@ -95,7 +95,7 @@ public struct Assembly: Sendable {
             .init(name: "build", kinds: [.build],
                   limits: [.build: KindLimits(global: config.buildConcurrency, perService: config.buildConcurrencyPerService)],
                   concurrency: config.buildConcurrency, lease: config.jobLease, pollInterval: config.queuePollInterval),
-            .init(name: "rollout", kinds: [.rollout, .watch, .retire, .paths], limits: [.rollout: KindLimits(perService: 1)],
+            .init(name: "rollout", kinds: [.rollout, .watch, .retire, .paths], limits: [.rollout: KindLimits(perTarget: 1)],
                   concurrency: 16, lease: config.jobLease, pollInterval: config.queuePollInterval),
         ]
     }

@@ -27,9 +27,12 @@ public struct ClaimedJob: Sendable, Hashable {
 public struct KindLimits: Sendable, Hashable {
     public var global: Int?
     public var perService: Int?
-    public init(global: Int? = nil, perService: Int? = nil) {
+    /// Per deployment target (a service's environment): a preview's rollout does not wait for its service's.
+    public var perTarget: Int?
+    public init(global: Int? = nil, perService: Int? = nil, perTarget: Int? = nil) {
         self.global = global
         self.perService = perService
+        self.perTarget = perTarget
     }
 }
 
@@ -135,7 +138,8 @@ public struct JobQueue: Sendable {
     }
 
     /// Claims one job of `kind` if its limits allow: no more than `limits.global` running
-    /// anywhere, no more than `limits.perService` for its service. Claims of a limited kind
+    /// anywhere, no more than `limits.perService` for its service and `limits.perTarget` for its
+    /// target (service and environment). Claims of a limited kind
     /// take turns (an advisory lock) so two replicas cannot both take the last place.
     public func claim(kind: JobKind, limits: KindLimits, owner: String, lease: TimeSpan) async throws -> ClaimedJob? {
         try await pool.bounded {
@@ -144,12 +148,15 @@ public struct JobQueue: Sendable {
                 try await connection.query("SELECT pg_advisory_xact_lock(hashtext('slipway.claim.' || \(kind.rawValue)))", logger: logger)
                 let rows = try await connection.query("""
                     WITH running AS (
-                        SELECT service, count(*) AS n FROM jobs WHERE state = 'running' AND kind = \(kind.rawValue) GROUP BY service
+                        SELECT service, environment, count(*) AS n FROM jobs WHERE state = 'running' AND kind = \(kind.rawValue)
+                        GROUP BY service, environment
                     ), next AS (
                         SELECT id FROM jobs j
                         WHERE state = 'queued' AND run_at <= now() AND kind = \(kind.rawValue)
                           AND (SELECT coalesce(sum(n), 0) FROM running) < \(limits.global ?? Int.max)
-                          AND coalesce((SELECT n FROM running r WHERE r.service IS NOT DISTINCT FROM j.service), 0) < \(limits.perService ?? Int.max)
+                          AND coalesce((SELECT sum(n) FROM running r WHERE r.service IS NOT DISTINCT FROM j.service), 0) < \(limits.perService ?? Int.max)
+                          AND coalesce((SELECT sum(n) FROM running r WHERE r.service IS NOT DISTINCT FROM j.service
+                                        AND r.environment IS NOT DISTINCT FROM j.environment), 0) < \(limits.perTarget ?? Int.max)
                         ORDER BY priority DESC, run_at, id
                         LIMIT 1
                         FOR UPDATE SKIP LOCKED)

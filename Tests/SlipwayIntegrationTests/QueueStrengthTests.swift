@@ -182,6 +182,28 @@ struct QueueStrengthTests {
         }
     }
 
+    @Test func oneRolloutPerTargetAtATime() async throws {
+        try await TestStack.withStore { store, _ in
+            // Two rollouts of web's main environment, one of its preview for PR 7.
+            for environment in ["main", "main", "pr-7"] {
+                try await store.queue.enqueue(NewJob(kind: .rollout, service: "web", environment: environment))
+            }
+            let limits = KindLimits(perTarget: 1)
+            var claimed: [ClaimedJob] = []
+            while let job = try await store.queue.claim(kind: .rollout, limits: limits, owner: "w", lease: .seconds(30)) {
+                claimed.append(job)
+            }
+            // The preview's rollout does not wait for main's; main's second waits for its first.
+            #expect(claimed.count == 2)
+            let environments = try await store.client.query("""
+                SELECT environment FROM jobs WHERE id = ANY(\(claimed.map(\.id))) ORDER BY environment
+                """).collect().map { try $0.decode(String.self) }
+            #expect(environments == ["main", "pr-7"])
+            _ = try await store.queue.complete(claimed[0])
+            #expect(try await store.queue.claim(kind: .rollout, limits: limits, owner: "w", lease: .seconds(30)) != nil)
+        }
+    }
+
     @Test func jobsPastTheirDeadlineStop() async throws {
         try await TestStack.withStore { store, _ in
             // A worker pool stops a job at its own deadline, on the pool's clock: half an hour passes at once.
