@@ -9,7 +9,7 @@ import SlipwayStore
 /// `cancel`) check their input, then record a deployment and its first job in one
 /// transaction; the questions (`status`, `deployment`, `logs`, `plan`, …) read.
 public struct Operations: Sendable {
-    public let store: Store
+    let store: Store
     /// What `plan` observes; nil where no runtime is wired (plans then say so).
     let runtime: (any Runtime)?
     let logger: Logger
@@ -147,6 +147,12 @@ public struct Operations: Sendable {
 
     /// Whether the database answers.
     public func ready() async -> Bool { await store.ping() }
+
+    /// Jobs by kind and state, deployments by service and state (`/metrics`).
+    public func metricCounts() async throws -> (jobs: [(kind: String, state: String, count: Int)],
+                                                deployments: [(service: String, state: String, count: Int)]) {
+        try await store.metricCounts()
+    }
 
     @discardableResult
     func requireService(_ service: String) async throws -> ServiceRow {

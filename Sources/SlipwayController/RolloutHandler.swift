@@ -4,8 +4,9 @@ import SlipwayCore
 import SlipwayRuntime
 import SlipwayStore
 
-/// Starts the new revision; once it runs, retires the old one, makes the new one live
-/// and queues its watch. A revision that cannot start fails without touching what runs.
+/// Starts the new revision and, once it runs, makes it live: its watch and the retirement
+/// of what it replaces are queued with it. A revision that cannot start fails without
+/// touching what runs. `RolloutMachine` decides each branch; this carries it out.
 struct RolloutHandler: JobHandler {
     let pipeline: Pipeline
     var kind: JobKind { .rollout }
@@ -17,60 +18,58 @@ struct RolloutHandler: JobHandler {
         try await store.withTargetLock(first.record.target) {
             // Read again under the lock: a newer rollout may have finished meanwhile.
             let deployment = try await store.deployment(id)
-            let service = deployment.record.service
-            var liveRecord: DeploymentRecord?
-            if let live = try await store.liveDeploymentID(of: deployment.record.target) { liveRecord = try await store.deployment(live).record }
-            var machine = RolloutMachine(deployment: deployment.record, live: liveRecord, watch: CrashWatch(deployment.policy.rollback))
-            var action = machine.begin()
+            let target = deployment.record.target
+            var live: DeploymentRecord?
+            if let liveID = try await store.liveDeploymentID(of: target) { live = try await store.deployment(liveID).record }
+            var machine = RolloutMachine(deployment: deployment.record, live: live, watch: CrashWatch(deployment.policy.rollback))
             var log = logger
-            var running: Revision?
-            while true {
-                switch action {
-                case .none:
-                    return
-                case .end(let state, let reason):
-                    log.info("rollout ended", metadata: ["deployment.state": "\(state.rawValue)", "reason": "\(reason)"])
+            switch machine.begin() {
+            case .start:
+                break
+            case .end(let state, let reason):
+                log.info("rollout ended", metadata: ["deployment.state": "\(state.rawValue)", "reason": "\(reason)"])
+                try await store.transition(id, to: state, reason: reason)
+                return
+            default:
+                return  // ended meanwhile, or already live
+            }
+            guard var revision = pipeline.revision(of: deployment), try await store.transition(id, to: .rollingOut) else { return }
+            log[metadataKey: "image.reference"] = "\(revision.image)"
+            log.info("starting new revision", metadata: ["revision.count": "\(revision.count)"])
+            let started: Started
+            do {
+                // First what the service runs now: an ECS service made elsewhere is recorded before it is replaced.
+                if target.environment == .main, let current = try await pipeline.runtime.current(revision) {
+                    try await adoptIfFirst(current, deploymentID: id, service: target.service, logger: log)
+                }
+                started = try await pipeline.runtime.start(revision)
+            } catch let failure as RuntimeFailure {
+                log.warning("new revision did not start", metadata: ["reason": "\(failure.message)"])
+                if case .end(let state, let reason) = machine.startFailed(failure.message) {
                     try await store.transition(id, to: state, reason: reason)
-                    return
-                case .start:
-                    guard let revision = pipeline.revision(of: deployment), try await store.transition(id, to: .rollingOut) else { return }
-                    log[metadataKey: "image.reference"] = "\(revision.image)"
-                    log.info("starting new revision", metadata: ["revision.count": "\(revision.count)"])
-                    do {
-                        // First what the service runs now: an ECS service made elsewhere is recorded before it is replaced.
-                        if deployment.record.environment == .main, let current = try await pipeline.runtime.current(revision) {
-                            try await adoptIfFirst(current, deploymentID: id, service: service, logger: log)
-                        }
-                        let started = try await pipeline.runtime.start(revision)
-                        running = revision
-                        running?.ref = started.ref ?? revision.ref
-                        if let ref = started.ref {
-                            try await store.setRuntimeRef(id, ref: ref)
-                            log.info("runtime revision", metadata: ["runtime.ref": "\(ref)"])
-                        }
-                        action = machine.started(exits: started.instances.compactMap(\.exit), now: pipeline.now())
-                        if case .rollBackAtStart(let cause, let crashes, let suffix) = action, let running {
-                            try await rollBackAtStart(id, cause: cause, crashes: crashes, suffix: suffix, instances: started.instances,
-                                                      revision: running, policy: deployment.policy, logger: log)
-                            return
-                        }
-                    } catch let failure as RuntimeFailure {
-                        log.warning("new revision did not start", metadata: ["reason": "\(failure.message)"])
-                        action = machine.startFailed(failure.message)
-                    }
-                case .rollBackAtStart:
-                    return  // carried out where the start returned
-                case .goLive:
-                    // Live first, watched at once; the previous revision is retired by a job of its own.
-                    guard try await store.goLive(id, target: deployment.record.target, policy: deployment.policy) != nil else {
-                        // Ended while it started (declared dead past its deadline, say): what started must not stay.
-                        if let running { try await pipeline.runtime.remove(running) }
-                        log.warning("deployment ended while its revision started; removed what started")
-                        return
-                    }
-                    log.info("new revision live; watching", metadata: ["rollback.window": "\(deployment.policy.rollback.window)"])
+                }
+                return
+            }
+            if let ref = started.ref {
+                revision.ref = ref
+                try await store.setRuntimeRef(id, ref: ref)
+                log.info("runtime revision", metadata: ["runtime.ref": "\(ref)"])
+            }
+            switch machine.started(exits: started.instances.compactMap(\.exit), now: pipeline.now()) {
+            case .rollBackAtStart(let cause, let crashes, let suffix):
+                try await rollBackAtStart(id, cause: cause, crashes: crashes, suffix: suffix, instances: started.instances,
+                                          revision: revision, policy: deployment.policy, logger: log)
+            case .goLive:
+                // Live first, watched at once; the previous revision is retired by a job of its own.
+                guard try await store.goLive(id, target: target, policy: deployment.policy) else {
+                    // Ended while it started (declared dead past its deadline, say): what started must not stay.
+                    try await pipeline.runtime.remove(revision)
+                    log.warning("deployment ended while its revision started; removed what started")
                     return
                 }
+                log.info("new revision live; watching", metadata: ["rollback.window": "\(deployment.policy.rollback.window)"])
+            default:
+                return
             }
         }
     }

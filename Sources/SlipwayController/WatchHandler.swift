@@ -102,8 +102,8 @@ struct WatchHandler: JobHandler {
 }
 
 /// Puts the last good revision back in place of a crashing one, as `RollbackMachine`
-/// decides. Runs under the service's lock; stopping the failing revision is queued, so
-/// the service counts as rolled back once the earlier revision has started.
+/// decides. Runs under the target's lock; stopping the failing revision is queued, so
+/// the target counts as rolled back once the earlier revision has started.
 struct RollbackAction {
     let pipeline: Pipeline
 
@@ -113,42 +113,45 @@ struct RollbackAction {
         let history = try await store.history(of: target).map(\.record)
         try await store.addEvent(failing.id, kind: "rollback", key: nil, message: "rollback started")
         var machine = RollbackMachine(failing: failing.record, history: history, reason: reason)
-        var action = machine.begin()
         var log = logger
-        while true {
-            switch action {
-            case .none:
-                return
-            case .stopService(let reason):
-                if let failingRevision = pipeline.revision(of: failing) { try await pipeline.runtime.remove(failingRevision) }
-                try await store.setLive(target, deploymentID: nil)
-                try await store.transition(failing.id, to: .failed, reason: reason)
-                log.error("crashing revision stopped; nothing to roll back to")
-                return
-            case .startTarget(let earlier):
-                log[metadataKey: "rollback.to"] = "\(earlier.id)"
-                guard let policy = earlier.policy, let revision = Revision.of(earlier, policy: policy) else {
-                    action = machine.targetFailed("it has no image or policy on record")
-                    continue
-                }
-                do {
-                    let started = try await pipeline.runtime.start(revision)
-                    if let ref = started.ref, ref != revision.ref { try await store.setRuntimeRef(earlier.id, ref: ref) }
-                    try await pipeline.runtime.settle(revision)
-                    action = machine.targetStarted()
-                } catch let failure as RuntimeFailure {
-                    action = machine.targetFailed(failure.message)
-                }
-            case .restored(let restored, let reason):
-                try await store.rolledBack(failing.id, to: restored.id, target: target, policy: restored.policy ?? failing.policy,
-                                           reason: reason)
-                log.warning("rolled back", metadata: ["git.sha": "\(restored.sha ?? "?")"])
-                return
-            case .giveUp(let reason):
-                try await store.transition(failing.id, to: .failed, reason: reason)
-                log.error("rollback failed", metadata: ["reason": "\(reason)"])
-                return
-            }
+        let outcome: RollbackMachine.Action
+        switch machine.begin() {
+        case .stopService(let reason):
+            if let failingRevision = pipeline.revision(of: failing) { try await pipeline.runtime.remove(failingRevision) }
+            try await store.setLive(target, deploymentID: nil)
+            try await store.transition(failing.id, to: .failed, reason: reason)
+            log.error("crashing revision stopped; nothing to roll back to")
+            return
+        case .startTarget(let earlier):
+            log[metadataKey: "rollback.to"] = "\(earlier.id)"
+            outcome = try await start(earlier, machine: &machine)
+        default:
+            return
+        }
+        switch outcome {
+        case .restored(let restored, let reason):
+            try await store.rolledBack(failing.id, to: restored.id, target: target, policy: restored.policy ?? failing.policy, reason: reason)
+            log.warning("rolled back", metadata: ["git.sha": "\(restored.sha ?? "?")"])
+        case .giveUp(let reason):
+            try await store.transition(failing.id, to: .failed, reason: reason)
+            log.error("rollback failed", metadata: ["reason": "\(reason)"])
+        default:
+            return
+        }
+    }
+
+    /// Starts the earlier revision and hands the machine how that went.
+    func start(_ earlier: DeploymentRecord, machine: inout RollbackMachine) async throws -> RollbackMachine.Action {
+        guard let policy = earlier.policy, let revision = Revision.of(earlier, policy: policy) else {
+            return machine.targetFailed("it has no image or policy on record")
+        }
+        do {
+            let started = try await pipeline.runtime.start(revision)
+            if let ref = started.ref, ref != revision.ref { try await pipeline.store.setRuntimeRef(earlier.id, ref: ref) }
+            try await pipeline.runtime.settle(revision)
+            return machine.targetStarted()
+        } catch let failure as RuntimeFailure {
+            return machine.targetFailed(failure.message)
         }
     }
 }

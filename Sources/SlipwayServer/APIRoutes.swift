@@ -55,7 +55,7 @@ enum HealthRoutes {
                             body: .init(byteBuffer: ByteBuffer(string: ready ? "ready\n" : "database unreachable\n")))
         }
         routes.get("metrics") { _, _ -> Response in
-            let counts = try await operations.store.metricCounts()
+            let counts = try await operations.metricCounts()
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                             body: .init(byteBuffer: ByteBuffer(string: Metrics.render(jobs: counts.jobs, deployments: counts.deployments))))
         }

@@ -70,7 +70,7 @@ public enum HTTPServer {
         case .refuse(let answer): return response(answer)
         case .admit(let admitted): gate = Fed(admitted)
         }
-        let tooLarge = json(["error": "body over \(maxWebhookBytes >> 20) MiB"], status: .contentTooLarge)
+        let tooLarge = Responses.error("body over \(maxWebhookBytes >> 20) MiB", status: .contentTooLarge)
         let declared = request.headers[.contentLength].flatMap { Int($0) }.flatMap { $0 >= 0 ? $0 : nil }
         if let declared, declared > maxWebhookBytes { return tooLarge }
         let busy = Response(status: .serviceUnavailable, headers: [.contentType: "application/json", .retryAfter: "5"],
@@ -96,7 +96,7 @@ public enum HTTPServer {
         case .stopped(.tooLarge): return tooLarge
         case .stopped(.busy): return busy
         case .stopped(.timedOut):
-            return json(["error": "the body did not arrive within \(bodyReadDeadline); send it at once"], status: .requestTimeout)
+            return Responses.error("the body did not arrive within \(bodyReadDeadline); send it at once", status: .requestTimeout)
         case .failed(let error):
             throw error
         case .read(let body):
@@ -106,14 +106,11 @@ public enum HTTPServer {
 
     static func response(_ answer: WebhookIntake.Answer) -> Response {
         switch answer {
-        case .accepted(let receipt): json(receipt, status: .accepted)
-        case .unauthorized(let message): json(["error": message], status: .unauthorized)
-        case .badRequest(let message): json(["error": message], status: .badRequest)
-        case .unavailable(let message): json(["error": message], status: .serviceUnavailable)
+        case .accepted(let receipt): Responses.json(receipt, status: .accepted)
+        case .unauthorized(let message): Responses.error(message, status: .unauthorized)
+        case .badRequest(let message): Responses.error(message, status: .badRequest)
+        case .unavailable(let message): Responses.error(message, status: .serviceUnavailable)
         }
     }
 
-    static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
-        Responses.json(value, status: status)
-    }
 }

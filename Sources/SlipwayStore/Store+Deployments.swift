@@ -82,7 +82,7 @@ extension Store {
     /// move it backwards or revive it.
     @discardableResult
     public func transition(_ id: Int64, to state: DeploymentState, reason: String? = nil) async throws -> Bool {
-        try await client.withConnection { connection in
+        try await client.transaction(logger: logger) { connection in
             try await Self.transition(id, to: state, reason: reason, on: connection, logger: logger)
         }
     }
@@ -139,20 +139,19 @@ extension Store {
         try await client.query("UPDATE deployments SET sha = \(sha), updated_at = now() WHERE id = \(id)", logger: logger)
     }
 
-    /// Points the service's main environment at another revision; see `setLive(_:deploymentID:)`.
-    public func setLive(service: String, deploymentID: Int64?) async throws {
-        try await setLive(.main(service), deploymentID: deploymentID)
-    }
-
-    /// Points a target at another revision (a rollback target, or none). The revision's
-    /// `live_at` moves to now: rollback targets are chosen by who was live most recently.
+    /// Points a target at another revision (a rollback target, or none).
     public func setLive(_ target: DeploymentTarget, deploymentID: Int64?) async throws {
         try await client.transaction(logger: logger) { connection in
-            try await Self.pointLive(target, at: deploymentID, on: connection, logger: logger)
-            if let deploymentID {
-                try await connection.query("UPDATE deployments SET live_at = now(), updated_at = now() WHERE id = \(deploymentID)",
-                                           logger: logger)
-            }
+            try await Self.repoint(target, to: deploymentID, on: connection, logger: logger)
+        }
+    }
+
+    /// The target's live pointer moves to `deploymentID`, whose `live_at` moves to now:
+    /// rollback targets are chosen by who was live most recently.
+    static func repoint(_ target: DeploymentTarget, to deploymentID: Int64?, on connection: PostgresConnection, logger: Logger) async throws {
+        try await pointLive(target, at: deploymentID, on: connection, logger: logger)
+        if let deploymentID {
+            try await connection.query("UPDATE deployments SET live_at = now(), updated_at = now() WHERE id = \(deploymentID)", logger: logger)
         }
     }
 

@@ -22,30 +22,22 @@ extension Store {
         }
     }
 
-    /// The revision runs: it becomes the service's live revision, its watch is queued and so
+    /// The revision runs: it becomes its target's live revision, its watch is queued and so
     /// is the retirement of what it replaces — together, so a watch never waits on a
-    /// revision that is slow to stop. Returns when it went live; nil when the deployment
-    /// had moved on (cancelled meanwhile) and nothing was done.
+    /// revision that is slow to stop. False when the deployment had moved on (ended
+    /// meanwhile) and nothing was done.
     @discardableResult
-    public func goLive(_ id: Int64, service: String, policy: Policy) async throws -> Date? {
-        try await goLive(id, target: .main(service), policy: policy)
-    }
-
-    @discardableResult
-    public func goLive(_ id: Int64, target: DeploymentTarget, policy: Policy) async throws -> Date? {
-        try await client.transaction(logger: logger) { connection -> Date? in
+    public func goLive(_ id: Int64, target: DeploymentTarget, policy: Policy) async throws -> Bool {
+        try await client.transaction(logger: logger) { connection in
             guard try await Self.transition(id, to: .watching, reason: nil, note: "live", liveNow: true, on: connection, logger: logger) else {
-                return nil
+                return false
             }
             try await Self.pointLive(target, at: id, on: connection, logger: logger)
             for kind in [JobKind.watch, .retire] {
                 try await JobQueue.enqueue(JobTimeouts.job(kind, deploymentID: id, service: target.service, environment: target.environment,
                                                            policy: policy), on: connection, logger: logger)
             }
-            let rows = try await connection.query("SELECT live_at FROM deployments WHERE id = \(id)", logger: logger)
-            var liveAt: Date?
-            for try await value in rows.decode(Date.self) { liveAt = value }
-            return liveAt
+            return true
         }
     }
 
@@ -54,8 +46,7 @@ extension Store {
     /// back, and the retirement of everything but `target` is queued.
     public func rolledBack(_ failing: Int64, to restored: Int64, target: DeploymentTarget, policy: Policy, reason: String) async throws {
         try await client.transaction(logger: logger) { connection in
-            try await Self.pointLive(target, at: restored, on: connection, logger: logger)
-            try await connection.query("UPDATE deployments SET live_at = now(), updated_at = now() WHERE id = \(restored)", logger: logger)
+            try await Self.repoint(target, to: restored, on: connection, logger: logger)
             try await Self.transition(failing, to: .rolledBack, reason: reason, on: connection, logger: logger)
             try await JobQueue.enqueue(JobTimeouts.job(.retire, deploymentID: restored, service: target.service, environment: target.environment,
                                                        policy: policy), on: connection, logger: logger)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SlipwayApp
 import SlipwayCore
 import SlipwayWebhooks
 
@@ -96,7 +97,7 @@ struct PoliciesCommand: AsyncParsableCommand {
         func run() async throws {
             let config = try global.configuration()
             let limit = self.limit
-            let sets = try await withStore(config) { try await $0.policySets(limit: limit) }
+            let sets = try await withStore(config) { try await Operations(store: $0).policySets(limit: limit) }
             if json {
                 try printJSON(sets)
                 return

@@ -117,7 +117,7 @@ struct ConcurrentWebhookTests {
             // x was built and went live.
             try await store.client.query("UPDATE jobs SET state = 'succeeded', finished_at = now() WHERE deployment_id = \(first["web"]!)")
             try await store.transition(first["web"]!, to: .rollingOut)
-            try await store.goLive(first["web"]!, service: "web", policy: try await store.deployment(first["web"]!).policy)
+            try await store.goLive(first["web"]!, target: .main("web"), policy: try await store.deployment(first["web"]!).policy)
             _ = try await record(y, before: x, "2")                  // y builds while x is live
             guard case .recorded(_, let back, let outcomes) = try await record(x, before: y, "3") else { throw CancellationError() }
             #expect(back.keys.sorted() == ["web"], "\(outcomes)")    // back to x: it must win over y

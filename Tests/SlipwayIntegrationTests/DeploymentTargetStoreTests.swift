@@ -31,7 +31,7 @@ struct DeploymentTargetStoreTests {
             // Live pointers are per target.
             try await store.finishBuild(newerPreview, service: "web", environment: .pullRequest(7), policy: Self.policy,
                                         sha: String(repeating: "c", count: 40), image: "r.example.com/web:c", digest: nil)
-            #expect(try await store.goLive(newerPreview, target: preview, policy: Self.policy) != nil)
+            #expect(try await store.goLive(newerPreview, target: preview, policy: Self.policy))
             #expect(try await store.liveDeploymentID(of: preview) == newerPreview)
             #expect(try await store.liveDeploymentID(of: .main("web")) == nil)
             #expect(try await store.service(named: "web")?.liveDeploymentID == nil)

@@ -31,11 +31,11 @@ struct ImageJanitorTests {
             for (index, sha) in shas.enumerated() {
                 let id = try await store.createDeployment(service: name, trigger: .manual, sha: sha, image: nil, firstJob: .build)
                 try await store.finishBuild(id, service: name, policy: policy, sha: sha, image: "\(registry)/\(repository):\(sha)", digest: digests[index])
-                try await store.goLive(id, service: name, policy: policy)
+                try await store.goLive(id, target: .main(name), policy: policy)
                 try await store.transition(id, to: index == 5 ? .rolledBack : .succeeded)
                 ids.append(id)
             }
-            try await store.setLive(service: name, deploymentID: ids[4])
+            try await store.setLive(.main(name), deploymentID: ids[4])
 
             // keep 3: the three newest successful (5, 4, 3) stay; 5 is also live and 4 the rollback target.
             let janitor = ImageJanitor(store: store, registry: RegistryClient(), keep: 3,

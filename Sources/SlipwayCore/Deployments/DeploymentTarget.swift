@@ -30,8 +30,8 @@ public struct DeploymentTarget: Sendable, Hashable, Codable, CustomStringConvert
         public init?(rawValue: String) {
             if rawValue == "main" {
                 self = .main
-            } else if rawValue.hasPrefix("pr-"), let number = Int(rawValue.dropFirst(3)), number > 0,
-                      rawValue.dropFirst(3).allSatisfy(\.isASCII), "\(number)" == rawValue.dropFirst(3) {
+            } else if rawValue.hasPrefix("pr-"), let number = Int(rawValue.dropFirst(3)), number > 0, "\(number)" == rawValue.dropFirst(3) {
+                // Written back exactly: no sign, no leading zero.
                 self = .pullRequest(number)
             } else {
                 return nil
