@@ -41,6 +41,7 @@ public struct AWSClient: Sendable {
         case .logs: "Logs_20140328"
         case .sts: "AWSSecurityTokenServiceV20110615"
         case .ec2: "AmazonEC2"
+        case .elbv2: "ElasticLoadBalancing_v10"
         }
     }
 
@@ -164,6 +165,41 @@ public struct AWSError: Error, Sendable, CustomStringConvertible {
 
 /// The text of the first `<name>…</name>` element: all Slipway reads of the Query APIs' XML.
 public enum XMLText {
+    /// The inner text of each `<member>` directly inside the first `<container>` element
+    /// (nested members, such as a rule's conditions, stay inside their parent's text).
+    public static func members(of container: String, in xml: String) -> [String] {
+        guard let list = first(container, in: xml) else { return [] }
+        var out: [String] = []
+        var depth = 0
+        var start: String.Index?
+        var index = list.startIndex
+        while let tag = list.range(of: "<", range: index..<list.endIndex) {
+            if list[tag.lowerBound...].hasPrefix("<member>") {
+                if depth == 0 { start = list.index(tag.lowerBound, offsetBy: 8) }
+                depth += 1
+                index = list.index(tag.lowerBound, offsetBy: 8)
+            } else if list[tag.lowerBound...].hasPrefix("</member>") {
+                depth -= 1
+                if depth == 0, let from = start { out.append(String(list[from..<tag.lowerBound])) }
+                index = list.index(tag.lowerBound, offsetBy: 9)
+            } else {
+                index = tag.upperBound
+            }
+        }
+        return out
+    }
+
+    /// Every `<name>…</name>` text, in order.
+    public static func all(_ name: String, in xml: String) -> [String] {
+        var out: [String] = []
+        var rest = xml[...]
+        while let start = rest.range(of: "<\(name)>"), let end = rest.range(of: "</\(name)>", range: start.upperBound..<rest.endIndex) {
+            out.append(String(rest[start.upperBound..<end.lowerBound]))
+            rest = rest[end.upperBound...]
+        }
+        return out
+    }
+
     public static func first(_ name: String, in xml: String) -> String? {
         guard let start = xml.range(of: "<\(name)>"), let end = xml.range(of: "</\(name)>", range: start.upperBound..<xml.endIndex) else { return nil }
         return String(xml[start.upperBound..<end.lowerBound])

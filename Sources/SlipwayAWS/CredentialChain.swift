@@ -95,6 +95,8 @@ public struct AWSSettings: Sendable, Hashable {
 public enum AWSEndpoint {
     public enum Service: String, Sendable, CaseIterable {
         case ecs, ecr, logs, sts, ec2
+        /// Elastic Load Balancing v2 (ALB listener rules and target groups).
+        case elbv2
 
         /// The suffix of `AWS_ENDPOINT_URL_…`.
         var variable: String {
@@ -104,6 +106,7 @@ public enum AWSEndpoint {
             case .logs: "CLOUDWATCH_LOGS"
             case .sts: "STS"
             case .ec2: "EC2"
+            case .elbv2: "ELASTIC_LOAD_BALANCING_V2"
             }
         }
 
@@ -114,14 +117,21 @@ public enum AWSEndpoint {
             case .logs: "logs"
             case .sts: "sts"
             case .ec2: "ec2"
+            case .elbv2: "elasticloadbalancing"
             }
         }
 
         /// The service prefix of its IAM actions.
-        public var iamPrefix: String { rawValue }
+        public var iamPrefix: String { self == .elbv2 ? "elasticloadbalancing" : rawValue }
 
         /// The name in the signature's scope.
-        public var signingName: String { self == .ecr ? "ecr" : rawValue }
+        public var signingName: String {
+            switch self {
+            case .ecr: "ecr"
+            case .elbv2: "elasticloadbalancing"
+            default: rawValue
+            }
+        }
     }
 
     public static func url(_ service: Service, region: String, environment env: [String: String]) -> String {

@@ -87,6 +87,19 @@ public struct ECSAPI: Sendable {
         }
     }
 
+    /// The ACTIVE task definition ARNs of a family, page by page.
+    public func listTaskDefinitions(family: String) async throws -> [String] {
+        try await pages("ListTaskDefinitions", ["familyPrefix": family, "status": "ACTIVE"], key: "taskDefinitionArns")
+            .filter { ECSAPI.family(ofARN: $0) == family }
+    }
+
+    /// `arn:…:task-definition/web-pr-7:3` → `web-pr-7` (a prefix lookup also finds `web-pr-70`).
+    public static func family(ofARN arn: String) -> String? {
+        guard let slash = arn.lastIndex(of: "/") else { return nil }
+        let tail = arn[arn.index(after: slash)...]
+        return tail.split(separator: ":").first.map(String.init)
+    }
+
     public func deregisterTaskDefinition(_ arn: String) async throws {
         _ = try await json("DeregisterTaskDefinition", ["taskDefinition": arn])
     }

@@ -22,6 +22,7 @@ public struct Assembly: Sendable {
         public static let poller = "poller"
         public static let imageRetention = "image-retention"
         public static let reconciler = "reconciler"
+        public static let previews = "previews"
     }
 
     public let config: Configuration
@@ -88,14 +89,16 @@ public struct Assembly: Sendable {
     }
 
     /// The two worker pools: builds under the configured limits; rollouts, watches,
-    /// retirements and path checks — mostly waiting on the engine or git — in many slots,
-    /// one rollout per target at a time.
+    /// retirements, path checks, preview decisions and teardowns — mostly waiting on the
+    /// engine or git — in many slots, one rollout per target at a time (and one preview
+    /// decision per pull request number, so one pull request's events land in order).
     public static func poolSettings(_ config: Configuration) -> [WorkerPool.Settings] {
         [
             .init(name: "build", kinds: [.build],
                   limits: [.build: KindLimits(global: config.buildConcurrency, perService: config.buildConcurrencyPerService)],
                   concurrency: config.buildConcurrency, lease: config.jobLease, pollInterval: config.queuePollInterval),
-            .init(name: "rollout", kinds: [.rollout, .watch, .retire, .paths], limits: [.rollout: KindLimits(perTarget: 1)],
+            .init(name: "rollout", kinds: [.rollout, .watch, .retire, .paths, .preview, .teardown],
+                  limits: [.rollout: KindLimits(perTarget: 1), .preview: KindLimits(perTarget: 1), .teardown: KindLimits(perTarget: 1)],
                   concurrency: 16, lease: config.jobLease, pollInterval: config.queuePollInterval),
         ]
     }
@@ -118,6 +121,9 @@ public struct Assembly: Sendable {
             services.append(ReconcileLoop(planner: Planner(store: store, runtime: runtime, logger: logger), store: store, runtime: runtime,
                                           lease: lease(LeaseName.reconciler), interval: interval.duration, clock: clock, logger: logger))
         }
+        // Always on, even with the reconciler off: previews must not outlive their pull requests or TTL.
+        services.append(PreviewSweeper(store: store, runtime: runtime, lease: lease(LeaseName.previews),
+                                       interval: (config.reconcileInterval ?? .seconds(30)).duration, clock: clock, logger: logger))
         for settings in Self.poolSettings(config) {
             services.append(WorkerPool(settings: settings, queue: store.queue, handlers: pipeline.handlers, wake: workQueued, stops: stops,
                                        logger: logger, clock: clock))

@@ -110,9 +110,31 @@ public struct Operations: Sendable {
 
     /// The status contract for every service, or for one (refused when it does not exist).
     public func status(service: String? = nil) async throws -> [ServiceStatus] {
-        let statuses = try await store.status(service: service)
+        var statuses = try await store.status(service: service)
         if let service, statuses.isEmpty { throw Refused(.notFound, StoreError.unknownService(service).description) }
+        let previews = Dictionary(grouping: try await store.previews(service: service), by: \.of)
+        for index in statuses.indices { statuses[index].previews = previews[statuses[index].service] ?? [] }
         return statuses
+    }
+
+    // MARK: Previews
+
+    /// The previews of one service (refused when it does not exist) or of all, open ones first.
+    public func previews(service: String? = nil) async throws -> [PreviewStatus] {
+        if let service { try await requireService(service) }
+        return try await store.previews(service: service)
+    }
+
+    /// Tears a preview down now, as if its pull request had closed (a later commit to it opens it again).
+    public func destroyPreview(service: String, number: Int) async throws {
+        try await requireService(service)
+        guard PreviewRules.refusal(number: number) == nil else {
+            throw Refused(.invalid, "pull request number \(number) is out of range (1 to \(PreviewRules.maxNumber))")
+        }
+        let target = DeploymentTarget(service: service, environment: .pullRequest(number))
+        guard try await store.closePreview(target, reason: "destroyed on request") else {
+            throw Refused(.notFound, "\(service) has no open preview of pull request #\(number); `slipway previews \(service)` lists them")
+        }
     }
 
     public func deployment(_ id: Int64) async throws -> DeploymentRow {

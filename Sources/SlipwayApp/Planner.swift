@@ -100,6 +100,15 @@ public struct Planner: Sendable {
             input.registry[plans[index].desiredSHA!] = presence
             plans[index] = Reconciler.plan(input)
         }
+        // Previews: what is not live yet or behind its head, and what the sweep would tear down.
+        let previews = Dictionary(grouping: try await store.previews(service: service), by: \.of)
+        let teardowns = Dictionary(grouping: try await PreviewSweeper.decide(store: store, runtime: runtime, now: Date(), logger: logger),
+                                   by: \.target.service)
+        for index in plans.indices {
+            let actions = PreviewPlanAction.actions(previews: previews[plans[index].service] ?? [],
+                                                    teardowns: teardowns[plans[index].service] ?? [])
+            if !actions.isEmpty { plans[index].previews = actions }
+        }
         // Containers of services this database never declared are left out: another
         // installation sharing the engine may own them.
         return Result(services: plans, runtimeProblem: problem)

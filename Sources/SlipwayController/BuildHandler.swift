@@ -49,6 +49,16 @@ struct BuildHandler: JobHandler {
             }
             await log.note("fetching \(policy.source.repo)")
             try await pipeline.git.fetch(repo, logger: logger)
+            if case .pullRequest(let number) = deployment.record.environment {
+                // The head of a pull request is not on a branch of the repository: fetched by the preview's ref.
+                guard let source = try await store.previewSource(deployment.record.target), source.open else {
+                    try await store.transition(id, to: .cancelled, reason: "pull request #\(number) is closed; its preview is not built")
+                    return
+                }
+                await log.note("fetching \(source.fetchRef)\(source.headURL.map { " from \($0)" } ?? "")")
+                _ = try await pipeline.git.fetchPullRequest(repo, ref: source.fetchRef, from: source.headURL,
+                                                            as: PreviewRules.localRef(number: number), logger: logger)
+            }
             sha = try await pipeline.git.resolve(deployment.record.sha ?? policy.source.branch, in: repo)
             if deployment.record.sha != sha { try await store.setSHA(id, sha: sha) }
             if deployment.record.trigger == .push {
@@ -100,7 +110,9 @@ struct BuildHandler: JobHandler {
             }
         }
         guard let dockerfile else { return }
-        let reference = try ImageReference(parsing: policy.image).withTag(sha)
+        let tag: String
+        if case .pullRequest(let number) = deployment.record.environment { tag = PreviewRules.imageTag(number: number, sha: sha) } else { tag = sha }
+        let reference = try ImageReference(parsing: policy.image).withTag(tag)
         var request = BuildRequest(
             contextDirectory: contextDirectory,
             dockerfile: dockerfile, reference: reference, buildArgs: policy.build.args,

@@ -58,7 +58,7 @@ public struct Pipeline: Sendable {
     /// The handlers of every job kind.
     public var handlers: [any JobHandler] {
         [BuildHandler(pipeline: self), RolloutHandler(pipeline: self), WatchHandler(pipeline: self), RetireHandler(pipeline: self),
-         PathsHandler(pipeline: self)]
+         PathsHandler(pipeline: self), PreviewHandler(pipeline: self), TeardownHandler(pipeline: self)]
     }
 
     func revision(of deployment: DeploymentRow) -> Revision? {

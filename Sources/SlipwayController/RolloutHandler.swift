@@ -33,6 +33,11 @@ struct RolloutHandler: JobHandler {
             default:
                 return  // ended meanwhile, or already live
             }
+            if case .pullRequest(let number) = target.environment, try await store.previewSource(target)?.open != true {
+                // Closed while it built: a preview of a closed pull request never starts (teardown may have run already).
+                try await store.transition(id, to: .cancelled, reason: "pull request #\(number) is closed; its preview is not rolled out")
+                return
+            }
             guard var revision = pipeline.revision(of: deployment), try await store.transition(id, to: .rollingOut) else { return }
             log[metadataKey: "image.reference"] = "\(revision.image)"
             log.info("starting new revision", metadata: ["revision.count": "\(revision.count)"])
@@ -68,6 +73,10 @@ struct RolloutHandler: JobHandler {
                     return
                 }
                 log.info("new revision live; watching", metadata: ["rollback.window": "\(deployment.policy.rollback.window)"])
+                if target.environment != .main, deployment.policy.previews.url == nil, let first = started.instances.first {
+                    // No URL template: the preview is reached at its container on the engine's network.
+                    try await store.setPreviewAddress(target, url: "http://\(first.name.trimmingCharacters(in: CharacterSet(charactersIn: "/"))):\(deployment.policy.deploy.port ?? 80)")
+                }
             default:
                 return
             }

@@ -48,6 +48,18 @@ public final class FakeGit: GitFetcher {
     }
     public func branchHead(_ branch: String, in repo: RepoURL) async throws -> String? { heads.withLock { $0[branch] } }
     public func isAncestor(_ ancestor: String, of descendant: String, in repo: RepoURL) async throws -> Bool? { nil }
+
+    private let refs = Mutex<[String: String]>([:])
+    /// Points a ref (`refs/pull/7/head`) at a commit, as the provider would.
+    public func setRef(_ ref: String, to sha: String) { refs.withLock { $0[ref] = sha } }
+
+    public func fetchPullRequest(_ repo: RepoURL, ref: String, from url: String?, as local: String, logger: Logger) async throws -> String {
+        let named = refs.withLock { $0[ref] } ?? (ref.hasPrefix("refs/heads/") ? heads.withLock { $0[String(ref.dropFirst(11))] } : nil)
+        guard let sha = named else { throw GitError(operation: "fetch", message: "\(ref) is not in \(url ?? repo.raw)") }
+        return sha
+    }
+
+    public func mergeBase(_ a: String, _ b: String, in repo: RepoURL) async throws -> String? { nil }
 }
 
 /// A builder that "pushes" to a `FakeRegistry`: the image reference comes back with a digest.

@@ -20,7 +20,7 @@ public final class FakeRuntime: Runtime {
     }
 
     public enum Call: Sendable, Hashable {
-        case start(Int64), remove(Int64), retire([String]), settle(Int64), restart([String])
+        case start(Int64), remove(Int64), retire([String]), settle(Int64), restart([String]), tearDown(String)
     }
 
     struct State {
@@ -154,4 +154,17 @@ public final class FakeRuntime: Runtime {
     }
 
     public func imagePresence(repository: String, tag: String) async -> ImagePresence { .unknown }
+
+    public func tearDown(_ target: DeploymentTarget, policy: Policy?, images: [String]) async throws {
+        state.withLock { state in
+            state.calls.append(.tearDown("\(target.service)/\(target.environment.rawValue)"))
+            state.instances.removeAll { $0.service == target.service && $0.environment == target.environment }
+        }
+    }
+
+    public func previewTargets(_ policies: [Policy]) async throws -> Set<DeploymentTarget> {
+        state.withLock { state in
+            Set(state.instances.filter { $0.environment != .main }.map { DeploymentTarget(service: $0.service, environment: $0.environment) })
+        }
+    }
 }

@@ -18,6 +18,11 @@ public protocol GitFetcher: Sendable {
     /// Whether `ancestor` is an ancestor of `descendant` in the mirror (a commit is not its own);
     /// nil when either is not there.
     func isAncestor(_ ancestor: String, of descendant: String, in repo: RepoURL) async throws -> Bool?
+    /// Fetches a pull request's head ref (from `url`, a fork, or the repository itself) into
+    /// the mirror as `local`; returns the commit it names.
+    func fetchPullRequest(_ repo: RepoURL, ref: String, from url: String?, as local: String, logger: Logger) async throws -> String
+    /// The best common ancestor of two commits of the mirror; nil when there is none.
+    func mergeBase(_ a: String, _ b: String, in repo: RepoURL) async throws -> String?
 }
 
 public struct GitError: Error, Sendable, CustomStringConvertible {

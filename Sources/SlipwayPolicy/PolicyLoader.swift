@@ -67,6 +67,14 @@ public struct PolicyLoader: Sendable {
                 first[located.policy.service] = located
             }
         }
+        // A declared name may not be another service's preview (`web-pr-3` beside `web` with previews).
+        for located in policies {
+            guard let base = PreviewRules.collision(located.policy.service, previewing: first.mapValues(\.policy.previews.enabled)),
+                  let owner = first[base] else { continue }
+            out.append(PolicyDiagnostic(
+                file: located.file, line: located.line, column: located.column,
+                message: "`service` `\(located.policy.service)` is the name of a preview of `\(base)` (previews.enabled at \(owner.file):\(owner.line)); choose another name"))
+        }
         return out
     }
 

@@ -19,7 +19,8 @@ public struct PolicyParser: Sendable {
     static let sourceKeys = ["repo", "branch", "paths", "poll", "credentials", "webhookSecret"]
     static let buildKeys = ["context", "dockerfile", "args", "secrets", "target", "timeout", "cache", "baseImages", "platform"]
     static let rollbackKeys = ["window", "crashes"]
-    static let previewKeys = ["enabled", "ttl", "count", "env"]
+    static let previewKeys = ["enabled", "ttl", "count", "env", "forks", "forkSecrets", "url", "loadBalancer"]
+    static let loadBalancerKeys = ["listenerArn", "priorities", "healthCheckPath", "vpcId"]
     static let syncKeys = ["selfHeal", "prune"]
 
     /// All or nothing: no policy of a file with any error.
@@ -83,7 +84,7 @@ public struct PolicyParser: Sendable {
         let build = top["build"].map { parseBuild($0, holder: top.keys["build"], reader: &reader) } ?? Policy.Build()
         let deploy = top["deploy"].map { parseDeploy($0, holder: top.keys["deploy"], reader: &reader) } ?? Policy.Deploy()
         let rollback = top["rollback"].map { parseRollback($0, holder: top.keys["rollback"], reader: &reader) } ?? Policy.Rollback()
-        let previews = top["previews"].map { parsePreviews($0, holder: top.keys["previews"], reader: &reader) } ?? Policy.Previews()
+        let previews = top["previews"].map { parsePreviews($0, holder: top.keys["previews"], deploy: deploy, reader: &reader) } ?? Policy.Previews()
         let sync = top["sync"].map { parseSync($0, holder: top.keys["sync"], reader: &reader) } ?? Policy.Sync()
         let imageCredentials = top["imageCredentials"].flatMap { secretReference($0, at: "imageCredentials", reader: &reader) }
 
@@ -121,7 +122,7 @@ public struct PolicyParser: Sendable {
         return rollback
     }
 
-    private func parsePreviews(_ node: Node, holder: Node?, reader: inout NodeReader) -> Policy.Previews {
+    private func parsePreviews(_ node: Node, holder: Node?, deploy: Policy.Deploy, reader: inout NodeReader) -> Policy.Previews {
         var previews = Policy.Previews()
         guard let map = reader.mapping(node, at: "previews", holder: holder, allowed: Self.previewKeys) else { return previews }
         if let n = map["enabled"] { previews.enabled = reader.bool(n, at: "previews.enabled") ?? false }
@@ -131,8 +132,68 @@ public struct PolicyParser: Sendable {
         if let n = map["count"] { previews.count = reader.int(n, at: "previews.count", range: 1...100) ?? previews.count }
         if let n = map["env"] {
             previews.env = reader.variables(n, at: "previews.env", what: "an environment variable") ?? [:]
+            for name in previews.env.keys where name.hasPrefix("SLIPWAY_") {
+                reader.report(n, "`previews.env` sets `\(name)`; SLIPWAY_PREVIEW, SLIPWAY_PR_NUMBER and SLIPWAY_PR_BRANCH are set by Slipway, and SLIPWAY_* names are kept for it")
+            }
+        }
+        if let n = map["forks"] { previews.forks = reader.bool(n, at: "previews.forks") ?? false }
+        if let n = map["forkSecrets"] {
+            previews.forkSecrets = reader.bool(n, at: "previews.forkSecrets") ?? false
+            if previews.forkSecrets && !previews.forks {
+                reader.report(map.keys["forkSecrets"], "`previews.forkSecrets` is true but `previews.forks` is not: fork pull requests are not built, so there is nothing to give secrets to; set `forks: true` or remove `forkSecrets`")
+            }
+        }
+        if let n = map["url"], let text = reader.nonEmptyString(n, at: "previews.url") {
+            if let problem = PreviewRules.templateProblem(text) {
+                reader.report(n, "`previews.url`: \(problem)")
+            } else {
+                previews.url = text
+            }
+        }
+        if let n = map["loadBalancer"] {
+            previews.loadBalancer = parseLoadBalancer(n, holder: map.keys["loadBalancer"], reader: &reader)
+            let key = map.keys["loadBalancer"]
+            if deploy.target != .ecs {
+                reader.report(key, "`previews.loadBalancer` is for the ecs target (an ALB listener); on docker a preview is reached at its container or `previews.url`")
+            } else if map["url"] == nil {
+                reader.report(key, "`previews.loadBalancer` needs `previews.url`: its listener rule matches the preview URL's host")
+            } else if deploy.port == nil {
+                reader.report(key, "`previews.loadBalancer` needs `deploy.port`: the preview's target group forwards to it")
+            }
         }
         return previews
+    }
+
+    private func parseLoadBalancer(_ node: Node, holder: Node?, reader: inout NodeReader) -> Policy.Previews.LoadBalancer? {
+        guard let map = reader.mapping(node, at: "previews.loadBalancer", holder: holder, allowed: Self.loadBalancerKeys) else { return nil }
+        let before = reader.diagnostics.count
+        var listener = ""
+        if let n = reader.required(map, "listenerArn", hint: ", as in arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/web/50dc6c495c0c9188/f2f7dc8efc522ab2"),
+           let text = reader.nonEmptyString(n, at: "previews.loadBalancer.listenerArn") {
+            if text.hasPrefix("arn:") && text.contains(":listener/") { listener = text } else {
+                reader.report(n, "`previews.loadBalancer.listenerArn` `\(Terminal.printable(text, limit: 80))` is not a listener ARN (arn:…:elasticloadbalancing:…:listener/…)")
+            }
+        }
+        var balancer = Policy.Previews.LoadBalancer(listenerArn: listener)
+        if let n = map["priorities"], let text = reader.nonEmptyString(n, at: "previews.loadBalancer.priorities") {
+            let parts = text.split(separator: "-").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            if parts.count == 2, let low = parts[0], let high = parts[1], 1 <= low, low <= high, high <= 50000 {
+                balancer.priorities = low...high
+            } else {
+                reader.report(n, "`previews.loadBalancer.priorities` is `\(Terminal.printable(text, limit: 40))`; write a range of rule priorities within 1–50000, as in `1000-1999`")
+            }
+        }
+        if let n = map["healthCheckPath"], let text = reader.nonEmptyString(n, at: "previews.loadBalancer.healthCheckPath") {
+            if text.hasPrefix("/") { balancer.healthCheckPath = text } else {
+                reader.report(n, "`previews.loadBalancer.healthCheckPath` must start with `/`, as in `/healthz`")
+            }
+        }
+        if let n = map["vpcId"], let text = reader.nonEmptyString(n, at: "previews.loadBalancer.vpcId") {
+            if text.hasPrefix("vpc-") { balancer.vpcId = text } else {
+                reader.report(n, "`previews.loadBalancer.vpcId` `\(Terminal.printable(text, limit: 40))` is not a VPC id (vpc-…)")
+            }
+        }
+        return reader.diagnostics.count == before ? balancer : nil
     }
 
     private func parseSync(_ node: Node, holder: Node?, reader: inout NodeReader) -> Policy.Sync {

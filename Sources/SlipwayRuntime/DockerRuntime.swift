@@ -166,6 +166,34 @@ public struct DockerRuntime: Runtime {
         return units.mapValues { $0.values.sorted { ($0.deploymentID ?? 0) < ($1.deploymentID ?? 0) } }
     }
 
+    public func tearDown(_ target: DeploymentTarget, policy: Policy?, images: [String]) async throws {
+        let labels = [Self.serviceLabel: target.service, Self.environmentLabel: target.environment.rawValue]
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for id in try await engine.containers(labels: labels) {
+                group.addTask {
+                    try? await engine.stopContainer(id)
+                    try await engine.removeContainer(id)
+                }
+            }
+            try await group.waitForAll()
+        }
+        // The engine's copies of the preview's images (built or pulled here); one still in use elsewhere stays.
+        for image in images where (try? await engine.imageExists(image)) == true {
+            try? await engine.removeImage(image)
+        }
+    }
+
+    public func previewTargets(_ policies: [Policy]) async throws -> Set<DeploymentTarget> {
+        var out: Set<DeploymentTarget> = []
+        for container in try await engine.containerSummaries(labels: [Self.serviceLabel, Self.environmentLabel]) {
+            guard let service = container.labels[Self.serviceLabel],
+                  let environment = DeploymentTarget.Environment(rawValue: Self.environment(of: container.labels)),
+                  environment != .main else { continue }
+            out.insert(DeploymentTarget(service: service, environment: environment))
+        }
+        return out
+    }
+
     public func imagePresence(repository: String, tag: String) async -> ImagePresence {
         do {
             let login = try await auth(try? ImageReference(parsing: "\(repository):\(tag)").registry)

@@ -56,8 +56,14 @@ public struct ECSRuntime: Runtime {
             }
             let arn = try await taskDefinition(for: revision, policy: policy)
             guard let existing else {
-                guard let request = ECSTemplates.createService(policy, taskDefinition: arn, count: revision.count) else {
+                guard var request = ECSTemplates.createService(policy, taskDefinition: arn, count: revision.count) else {
                     throw RuntimeFailure("\(revision.service) has no deploy.ecs settings; set deploy.cluster in its policy")
+                }
+                // A preview behind the ALB: its target group and host rule first, so the service registers into it.
+                if revision.environment != .main, let balancer = policy.previews.loadBalancer, let port = policy.deploy.port {
+                    let group = try await PreviewLoadBalancer(client: client).ensure(target: revision.deploymentTarget, policy: policy,
+                                                                                     balancer: balancer)
+                    request["loadBalancers"] = [["targetGroupArn": group, "containerName": policy.service, "containerPort": port]]
                 }
                 _ = try await ecs.createService(request)
                 return Started(ref: arn, instances: [])
@@ -149,6 +155,50 @@ public struct ECSRuntime: Runtime {
     }
 
     public func restart(_ revision: Revision, instances: [String]) async throws {}
+
+    /// A preview's own ECS service goes (scaled to zero, then deleted with its tasks), and so
+    /// do its task-definition family's revisions and, with `previews.loadBalancer`, its rule
+    /// and target group. The main service is never touched: its name is not the preview's.
+    public func tearDown(_ target: DeploymentTarget, policy: Policy?, images: [String]) async throws {
+        guard target.environment != .main, let policy, let base = policy.deploy.ecs else { return }
+        let name = DeploymentTarget(service: base.service ?? policy.service, environment: target.environment).runtimeName
+        try await Self.translated(cluster: base.cluster, region: ecs.region) {
+            if try await ecs.describeServices(cluster: base.cluster, names: [name]).contains(where: \.isActive) {
+                _ = try await ecs.updateService(cluster: base.cluster, service: name, taskDefinition: nil, desiredCount: 0)
+                try await ecs.deleteService(cluster: base.cluster, service: name, force: true)
+            }
+            for arn in try await ecs.listTaskDefinitions(family: name) {
+                try await ecs.deregisterTaskDefinition(arn)
+            }
+            if let balancer = policy.previews.loadBalancer {
+                try await PreviewLoadBalancer(client: client).remove(target: target, balancer: balancer)
+            }
+        }
+    }
+
+    /// The services named `NAME-pr-N` in the clusters of these policies.
+    public func previewTargets(_ policies: [Policy]) async throws -> Set<DeploymentTarget> {
+        var out: Set<DeploymentTarget> = []
+        var byCluster: [String: [(prefix: String, service: String)]] = [:]
+        for policy in policies {
+            guard let settings = policy.deploy.ecs else { continue }
+            byCluster[settings.cluster, default: []].append(((settings.service ?? policy.service) + "-pr-", policy.service))
+        }
+        for (cluster, services) in byCluster {
+            let names = try await Self.translated(cluster: cluster, region: ecs.region) {
+                try await ecs.listServices(cluster: cluster).compactMap { $0.split(separator: "/").last.map(String.init) }
+            }
+            let active = Set(try await ecs.describeServices(cluster: cluster, names: names).filter(\.isActive).map(\.name))
+            for name in active {
+                for (prefix, service) in services where name.hasPrefix(prefix) {
+                    if let environment = DeploymentTarget.Environment(rawValue: "pr-" + name.dropFirst(prefix.count)) {
+                        out.insert(DeploymentTarget(service: service, environment: environment))
+                    }
+                }
+            }
+        }
+        return out
+    }
 
     public func settle(_ revision: Revision) async throws {}
 

@@ -146,6 +146,13 @@ public protocol Runtime: Sendable {
     func observe(_ policies: [Policy], knownImages: [String: String]) async throws -> [String: [ObservedUnit]]
     /// Whether the registry holds `repository:tag`, and its digest.
     func imagePresence(repository: String, tag: String) async -> ImagePresence
+    /// Removes everything a preview target runs and owns (instances, its ECS service and
+    /// task definitions, load-balancer rule and target group) and the local copies of
+    /// `images`. Safe to repeat; what is gone already is skipped.
+    func tearDown(_ target: DeploymentTarget, policy: Policy?, images: [String]) async throws
+    /// The preview targets the runtime holds for these policies (and, where it can tell,
+    /// of services no policy declares any more): what the preview sweep compares with the database.
+    func previewTargets(_ policies: [Policy]) async throws -> Set<DeploymentTarget>
 }
 
 extension Runtime {

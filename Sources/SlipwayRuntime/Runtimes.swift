@@ -74,6 +74,22 @@ public struct Runtimes: Runtime {
         return units
     }
 
+    public func tearDown(_ target: DeploymentTarget, policy: Policy?, images: [String]) async throws {
+        // A preview of an ecs service runs on ECS; the engine may still hold what it built.
+        if policy?.deploy.target == .ecs {
+            guard let ecs else { throw RuntimeFailure("\(target) runs on ECS, but this server cannot reach ECS: \(ecsUnavailable)") }
+            try await ecs.tearDown(target, policy: policy, images: [])
+        }
+        try await docker.tearDown(target, policy: policy, images: images)
+    }
+
+    public func previewTargets(_ policies: [Policy]) async throws -> Set<DeploymentTarget> {
+        var out = try await docker.previewTargets(policies.filter { $0.deploy.target == .docker })
+        let onECS = policies.filter { $0.deploy.target == .ecs }
+        if let ecs, !onECS.isEmpty { out.formUnion(try await ecs.previewTargets(onECS)) }
+        return out
+    }
+
     public func imagePresence(repository: String, tag: String) async -> ImagePresence {
         if let ecs {
             let answer = await ecs.imagePresence(repository: repository, tag: tag)

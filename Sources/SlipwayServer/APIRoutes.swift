@@ -4,7 +4,7 @@ import NIOCore
 import SlipwayApp
 import SlipwayCore
 
-/// `/api/v1`: services, deployments (cancel, logs, the live stream), plan, policy sets.
+/// `/api/v1`: services (and their previews), deployments (cancel, logs, the live stream), plan, policy sets.
 /// Each route reads its parameters and calls one use case.
 enum APIRoutes {
     static func collection(_ operations: Operations) -> RouteCollection<SlipwayRequestContext> {
@@ -14,6 +14,9 @@ enum APIRoutes {
         }
         routes.get("services/:name") { _, context in
             Responses.json(try await operations.status(service: try context.parameters.require("name")))
+        }
+        routes.get("services/:name/previews") { _, context in
+            Responses.json(try await operations.previews(service: try context.parameters.require("name")))
         }
         routes.post("deployments/:id/cancel") { _, context in
             let id = try context.parameters.require("id", as: Int64.self)

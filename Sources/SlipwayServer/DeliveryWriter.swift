@@ -170,7 +170,7 @@ final class DeliveryWriter: Sendable {
 
     /// Each request's events are matched against the routes (read at most once a second).
     static func write(_ batch: [Pending], store: Store, routes cache: RoutesCache) async throws -> [[DeliveryResult]] {
-        let needsRoutes = batch.contains { $0.work.contains { $0.event.kind == .push } }
+        let needsRoutes = batch.contains { $0.work.contains { $0.event.kind == .push || $0.event.kind == .pullRequest } }
         let routes = needsRoutes ? try await cache.current(store) : []
         var records: [DeliveryRecord] = []
         for pending in batch {

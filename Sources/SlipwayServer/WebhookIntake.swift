@@ -166,7 +166,7 @@ public final class WebhookIntake: Sendable {
             for outcome in outcomes {
                 switch outcome {
                 case .skip(let service, let reason): receipt.skipped[service] = reason
-                case .awaitChangedPaths(let service, _): receipt.waiting.append(service)
+                case .awaitChangedPaths(let service, _), .preview(let service, _): receipt.waiting.append(service)
                 case .deploy: break
                 }
             }

@@ -92,6 +92,7 @@ extension Store {
 
         var results: [DeliveryResult] = []
         var waiting: [(rowID: Int64, services: [String])] = []
+        var previews: [(rowID: Int64, services: [String], number: Int)] = []
         var changed: [(rowID: Int64, event: NormalizedEvent, outcomes: [EventMatching.Outcome])] = []
         for (index, record) in records.enumerated() {
             guard let rowID = rowIDs[index] else {
@@ -104,10 +105,13 @@ extension Store {
             }
             let services = outcomes.compactMap { if case .awaitChangedPaths(let s, _) = $0 { s } else { nil } }
             if !services.isEmpty { waiting.append((rowID, services)) }
+            let previewing = outcomes.compactMap { if case .preview(let s, _) = $0 { s } else { nil } }
+            if !previewing.isEmpty, let number = record.event.pullRequest?.number { previews.append((rowID, previewing, number)) }
             if outcomes != record.outcomes { changed.append((rowID, record.event, outcomes)) }
             results.append(.recorded(deliveryRowID: rowID, deployments: deployments[index], outcomes: outcomes))
         }
         try await enqueuePathJobs(waiting, on: connection, logger: logger)
+        try await enqueuePreviewJobs(previews, on: connection, logger: logger)
         try await updateOutcomes(changed, on: connection, logger: logger)
         return results
     }
@@ -196,6 +200,19 @@ extension Store {
         for (rowID, services) in waiting {
             try await JobQueue.enqueue(NewJob(kind: .paths, dedupeKey: "paths:\(rowID)", timeout: .minutes(10),
                                               payload: ["delivery": "\(rowID)", "services": services.joined(separator: ",")]),
+                                       on: connection, logger: logger)
+        }
+    }
+
+    /// One `preview` job per pull request event: it fetches the head and opens, updates or
+    /// closes the previews. Jobs of one pull request run one at a time, in order (the
+    /// environment key), so an older event never lands after a newer one.
+    static func enqueuePreviewJobs(_ previews: [(rowID: Int64, services: [String], number: Int)], on connection: PostgresConnection,
+                                   logger: Logger) async throws {
+        for (rowID, services, number) in previews {
+            try await JobQueue.enqueue(NewJob(kind: .preview, environment: "pr-\(number)", dedupeKey: "preview:\(rowID)", timeout: .minutes(10),
+                                              payload: ["delivery": "\(rowID)", "services": services.joined(separator: ","),
+                                                        "number": "\(number)"]),
                                        on: connection, logger: logger)
         }
     }

@@ -59,15 +59,16 @@ extension Store {
     public func routes() async throws -> [EventMatching.Route] {
         let rows = try await client.query("""
             SELECT name, repo_url, branch, coalesce(policy->'source'->'paths', '[]'::jsonb)::text AS paths,
-                   policy->'source'->>'webhookSecret' AS webhook_secret
+                   policy->'source'->>'webhookSecret' AS webhook_secret, coalesce(policy->'previews', '{}'::jsonb)::text AS previews
             FROM services WHERE removed_at IS NULL
             """, logger: logger).rows()
         return try rows.compactMap { row in
             guard let repo = try? RepoURL(try row.value("repo_url", as: String.self)) else { return nil }
             let paths = try Self.decodeJSON([String].self, try row.value("paths"))
             let secret = try row.value("webhook_secret", as: String?.self).flatMap { try? SecretReference(parsing: $0) }
+            let previews = (try? Self.decodeJSON(Policy.Previews.self, try row.value("previews"))) ?? Policy.Previews()
             return EventMatching.Route(service: try row.value("name"), repo: repo, branch: try row.value("branch"), paths: paths,
-                                       webhookSecret: secret)
+                                       webhookSecret: secret, previews: previews)
         }
     }
 }

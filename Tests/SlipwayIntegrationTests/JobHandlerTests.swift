@@ -298,4 +298,8 @@ struct CrashingOnStart: Runtime {
     func progress(_ revision: Revision) async throws -> RolloutProgress { .done }
     func observe(_ policies: [Policy], knownImages: [String: String]) async throws -> [String: [ObservedUnit]] { [:] }
     func imagePresence(repository: String, tag: String) async -> ImagePresence { .unknown }
+    func tearDown(_ target: DeploymentTarget, policy: Policy?, images: [String]) async throws {
+        try await inner.tearDown(target, policy: policy, images: images)
+    }
+    func previewTargets(_ policies: [Policy]) async throws -> Set<DeploymentTarget> { try await inner.previewTargets(policies) }
 }

@@ -38,4 +38,6 @@ public enum DeploymentTrigger: String, Sendable, Hashable, Codable {
     case reconcile
     /// What an ECS service ran before Slipway's first rollout to it, recorded so a rollback can put it back.
     case adopted
+    /// A pull request's new head, built as its preview.
+    case pullRequest = "pull_request"
 }

@@ -67,6 +67,8 @@ public struct ServiceStatus: Sendable, Hashable, Encodable {
     public var liveDeploymentID: Int64?
     public var state: State
     public var deployments: [Deployment]
+    /// Its pull requests' previews, open ones first; printed only for a service that has had any.
+    public var previews: [PreviewStatus] = []
 
     /// - Parameters:
     ///   - live: the deployment running now, if any (it may be older than the listed ones).
@@ -85,7 +87,7 @@ public struct ServiceStatus: Sendable, Hashable, Encodable {
         return deployments.isEmpty ? .notDeployed : .down
     }
 
-    private enum CodingKeys: String, CodingKey { case service, liveSHA, liveDeploymentID, state, deployments }
+    private enum CodingKeys: String, CodingKey { case service, liveSHA, liveDeploymentID, state, deployments, previews }
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
@@ -94,6 +96,7 @@ public struct ServiceStatus: Sendable, Hashable, Encodable {
         try c.encode(liveDeploymentID, forKey: .liveDeploymentID)
         try c.encode(state, forKey: .state)
         try c.encode(deployments, forKey: .deployments)
+        if !previews.isEmpty { try c.encode(previews, forKey: .previews) }
     }
 }
 

@@ -8,8 +8,12 @@ public enum EventMatching {
         public var paths: PathFilter
         /// The repository's own webhook secret (`source.webhookSecret`), when the policy names one.
         public var webhookSecret: SecretReference?
-        public init(service: String, repo: RepoURL, branch: String, paths: [String] = [], webhookSecret: SecretReference? = nil) {
+        /// What the policy says about pull-request previews.
+        public var previews: Policy.Previews
+        public init(service: String, repo: RepoURL, branch: String, paths: [String] = [], webhookSecret: SecretReference? = nil,
+                    previews: Policy.Previews = Policy.Previews()) {
             self.webhookSecret = webhookSecret
+            self.previews = previews
             self.service = service
             self.repo = repo
             self.branch = branch
@@ -23,10 +27,13 @@ public enum EventMatching {
         /// The service has `source.paths` and the payload does not list the changed
         /// files: they are computed with git before deciding.
         case awaitChangedPaths(service: String, sha: String)
+        /// A pull request event for a service with previews: decided by a `preview` job,
+        /// which fetches the head by its pull-request ref (or tears the preview down).
+        case preview(service: String, number: Int)
 
         public var service: String {
             switch self {
-            case .deploy(let s, _), .skip(let s, _), .awaitChangedPaths(let s, _): s
+            case .deploy(let s, _), .skip(let s, _), .awaitChangedPaths(let s, _), .preview(let s, _): s
             }
         }
     }
@@ -95,10 +102,36 @@ public enum EventMatching {
             case .tag:
                 return .skip(service: route.service, reason: "tag \(event.tag ?? "?") pushed; tags do not deploy")
             case .pullRequest:
-                return .skip(service: route.service, reason: "pull request events do not deploy (previews are off)")
+                return previewOutcome(route: route, event: event)
             case .ping, .ignored:
                 return .skip(service: route.service, reason: "\(event.event) events do not deploy")
             }
+        }
+    }
+
+    /// A pull request opened, updated or reopened builds a preview where the policy allows
+    /// it; one closed or merged always goes to the preview job, which tears down whatever
+    /// preview there is (previews may have been switched off since it opened).
+    static func previewOutcome(route: Route, event: NormalizedEvent) -> Outcome {
+        guard let pull = event.pullRequest else {
+            return .skip(service: route.service, reason: "the \(event.event) event names no pull request")
+        }
+        if let refusal = PreviewRules.refusal(number: pull.number) { return .skip(service: route.service, reason: refusal) }
+        switch pull.action {
+        case .closed, .merged:
+            return .preview(service: route.service, number: pull.number)
+        case .opened, .reopened, .updated:
+            guard route.previews.enabled else {
+                return .skip(service: route.service, reason: "previews are off for this service (previews.enabled is false)")
+            }
+            if !route.previews.forks, PreviewRules.isFork(headCloneURL: pull.headCloneURL, repositoryURLs: event.repository?.urls ?? []) {
+                return .skip(service: route.service, reason: "pull request #\(pull.number) comes from another repository "
+                             + "(\(Terminal.printable(pull.headCloneURL ?? "?", limit: 120))); previews.forks is false, so a fork's code is not built")
+            }
+            guard pull.headSHA != nil else {
+                return .skip(service: route.service, reason: "pull request #\(pull.number) event names no head commit")
+            }
+            return .preview(service: route.service, number: pull.number)
         }
     }
 
@@ -139,6 +172,10 @@ public enum EventMatching {
             case .skip(let service, let reason): (service, "skipped because \(reason)")
             case .awaitChangedPaths(let service, let sha):
                 (service, "waiting: the payload does not list the changed files; computing them with git for \(sha)")
+            case .preview(let service, let number):
+                (service, event.pullRequest.map { $0.action == .closed || $0.action == .merged } == true
+                    ? "tearing down the preview of pull request #\(number)"
+                    : "preview of pull request #\(number): its head is fetched, then built")
             }
         })
         let outcome: String
@@ -147,7 +184,7 @@ public enum EventMatching {
         } else if outcomes.isEmpty {
             outcome = event.kind == .push ? "unmatched" : "ignored"
         } else {
-            let deploys = outcomes.contains { if case .deploy = $0 { true } else { false } }
+            let deploys = outcomes.contains { if case .deploy = $0 { true } else if case .preview = $0 { true } else { false } }
             let waits = outcomes.contains { if case .awaitChangedPaths = $0 { true } else { false } }
             outcome = deploys ? "queued" : waits ? "matching" : "skipped"
         }

@@ -17,10 +17,14 @@ public struct JobKind: RawRepresentable, Sendable, Hashable, Codable, CustomStri
     public static let retire = JobKind("retire")
     /// Whether how the job ends decides its deployment's state. A retire job works for a
     /// deployment that is already live: failing to stop the old revision says nothing about it.
-    public var endsItsDeployment: Bool { self != .retire }
+    public var endsItsDeployment: Bool { self != .retire && self != .teardown }
 
     /// Compute a push's changed files with git, then decide which services it deploys.
     public static let paths = JobKind("paths")
+    /// Fetch a pull request's head and open, update or close its services' previews.
+    public static let preview = JobKind("preview")
+    /// Remove everything a closed preview runs: instances, runtime resources, images.
+    public static let teardown = JobKind("teardown")
 }
 
 /// A job to put on the queue.

@@ -248,12 +248,26 @@ public struct Policy: Sendable, Hashable, Codable {
         public var count: Int
         /// Overrides `deploy.env` in previews.
         public var env: [String: String]
+        /// Whether a pull request whose head lives in another repository (a fork) is built.
+        public var forks: Bool
+        /// Whether fork builds get the service's build args and secrets (and ECS secrets);
+        /// without it a fork's code never sees them.
+        public var forkSecrets: Bool
+        /// Where a preview answers: a template with `{number}`, `{service}`, `{branch}`.
+        public var url: String?
+        /// ECS: a host-header rule and target group per preview on this listener.
+        public var loadBalancer: LoadBalancer?
 
-        public init(enabled: Bool = false, ttl: TimeSpan = .seconds(72 * 3600), count: Int = 5, env: [String: String] = [:]) {
+        public init(enabled: Bool = false, ttl: TimeSpan = .seconds(72 * 3600), count: Int = 5, env: [String: String] = [:],
+                    forks: Bool = false, forkSecrets: Bool = false, url: String? = nil, loadBalancer: LoadBalancer? = nil) {
             self.enabled = enabled
             self.ttl = ttl
             self.count = count
             self.env = env
+            self.forks = forks
+            self.forkSecrets = forkSecrets
+            self.url = url
+            self.loadBalancer = loadBalancer
         }
 
         public init(from decoder: any Decoder) throws {
@@ -263,6 +277,27 @@ public struct Policy: Sendable, Hashable, Codable {
             ttl = try c.decodeIfPresent(TimeSpan.self, forKey: .ttl) ?? defaults.ttl
             count = try c.decodeIfPresent(Int.self, forKey: .count) ?? defaults.count
             env = try c.decodeIfPresent([String: String].self, forKey: .env) ?? defaults.env
+            forks = try c.decodeIfPresent(Bool.self, forKey: .forks) ?? false
+            forkSecrets = try c.decodeIfPresent(Bool.self, forKey: .forkSecrets) ?? false
+            url = try c.decodeIfPresent(String.self, forKey: .url)
+            loadBalancer = try c.decodeIfPresent(LoadBalancer.self, forKey: .loadBalancer)
+        }
+
+        /// An ALB listener previews hang off: a target group and a host-header rule each.
+        public struct LoadBalancer: Sendable, Hashable, Codable {
+            public var listenerArn: String
+            /// Rule priorities previews may take (ALB priorities are unique per listener).
+            public var priorities: ClosedRange<Int>
+            public var healthCheckPath: String
+            public var vpcId: String?
+
+            public init(listenerArn: String, priorities: ClosedRange<Int> = 1000...1999, healthCheckPath: String = "/",
+                        vpcId: String? = nil) {
+                self.listenerArn = listenerArn
+                self.priorities = priorities
+                self.healthCheckPath = healthCheckPath
+                self.vpcId = vpcId
+            }
         }
     }
 

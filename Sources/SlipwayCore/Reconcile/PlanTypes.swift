@@ -67,6 +67,46 @@ public struct PlanAction: Sendable, Hashable, Codable {
     }
 }
 
+/// What happens to one pull request's preview: `create` (open, nothing live yet),
+/// `update` (a newer head than what runs), `tear_down` (and why).
+public struct PreviewPlanAction: Sendable, Hashable, Codable {
+    /// The actions for a service's previews: open ones not live yet or behind their head,
+    /// and the teardowns the sweep decided.
+    public static func actions(previews: [PreviewStatus], teardowns: [PreviewSweep.Closure]) -> [PreviewPlanAction] {
+        let leaving = Dictionary(teardowns.compactMap { closure -> (Int, String)? in
+            guard case .pullRequest(let number) = closure.target.environment else { return nil }
+            return (number, closure.reason)
+        }, uniquingKeysWith: { a, _ in a })
+        var out: [PreviewPlanAction] = []
+        for preview in previews where preview.state != .tornDown && leaving[preview.number] == nil {
+            let head = preview.headSHA.map { String($0.prefix(12)) } ?? "?"
+            if preview.liveSHA == nil {
+                out.append(.init(number: preview.number, action: .create,
+                                 reason: "pull request #\(preview.number) at \(head) has no live preview yet (\(preview.state.rawValue))"))
+            } else if preview.liveSHA != preview.headSHA {
+                out.append(.init(number: preview.number, action: .update,
+                                 reason: "pull request #\(preview.number) moved to \(head); the preview runs \(preview.liveSHA!.prefix(12)) (\(preview.state.rawValue))"))
+            }
+        }
+        out += leaving.sorted { $0.key < $1.key }.map { .init(number: $0.key, action: .tearDown, reason: $0.value) }
+        return out
+    }
+
+    public enum Kind: String, Sendable, Hashable, Codable {
+        case create
+        case update
+        case tearDown = "tear_down"
+    }
+    public var number: Int
+    public var action: Kind
+    public var reason: String
+    public init(number: Int, action: Kind, reason: String) {
+        self.number = number
+        self.action = action
+        self.reason = reason
+    }
+}
+
 /// The answer of `plan` for one service.
 public struct ServicePlan: Sendable, Hashable, Codable {
     public var service: String
@@ -78,6 +118,8 @@ public struct ServicePlan: Sendable, Hashable, Codable {
     public var liveDeployment: Int64?
     public var differences: [PlanDifference]
     public var actions: [PlanAction]
+    /// What happens to its pull requests' previews; absent when nothing does.
+    public var previews: [PreviewPlanAction]?
 
     public init(service: String, status: PlanStatus, reason: String? = nil, desiredSHA: String? = nil, liveSHA: String? = nil,
                 liveDeployment: Int64? = nil, differences: [PlanDifference] = [], actions: [PlanAction]) {

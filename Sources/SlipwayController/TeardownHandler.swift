@@ -1,0 +1,70 @@
+import Foundation
+import Logging
+import SlipwayCore
+import SlipwayRegistry
+import SlipwayRuntime
+import SlipwayStore
+
+/// Removes a closed preview: its instances and runtime resources, then the images only it
+/// used (from the engine and the registry), then its live pointer. Each step is safe to
+/// repeat, so a teardown cut off by a crash completes when its job runs again; a preview
+/// reopened meanwhile is left alone.
+struct TeardownHandler: JobHandler {
+    let pipeline: Pipeline
+    var kind: JobKind { .teardown }
+
+    func run(_ job: ClaimedJob, logger: Logger) async throws {
+        let payload = job.payload
+        guard let service = payload["service"], let environment = payload["environment"].flatMap(DeploymentTarget.Environment.init(rawValue:)),
+              environment != .main else {
+            throw PermanentJobError("teardown job \(job.id) names no preview (service \(payload["service"] ?? "-"), environment \(payload["environment"] ?? "-"))")
+        }
+        let store = pipeline.store
+        let target = DeploymentTarget(service: service, environment: environment)
+        var log = logger
+        log[metadataKey: "service.name"] = "\(service)"
+        log[metadataKey: "preview"] = "\(environment.rawValue)"
+        // The runtime settings come from the preview's newest deployment (the policy may be gone by now).
+        var policy = try await store.history(of: target, limit: 1).first?.policy
+        if policy == nil { policy = try await store.service(named: service)?.policy }
+        let images = try await store.previewImages(target)
+        let tornDown: Bool = try await store.withTargetLock(target) {
+            if let source = try await store.previewSource(target), source.open {
+                return false
+            }
+            try await pipeline.runtime.tearDown(target, policy: policy, images: images.map(\.image))
+            return true
+        }
+        guard tornDown else {
+            log.info("preview reopened before its teardown; left running")
+            return
+        }
+        let deleted = await deleteFromRegistry(images, policy: policy, logger: log)
+        try await store.finishTeardown(target)
+        log.notice("preview torn down", metadata: ["reason": "\(payload["reason"] ?? "-")", "images.deleted": "\(deleted)"])
+    }
+
+    /// The preview's own images go from the registry too; a registry that cannot be asked is
+    /// left to image retention, which deletes what no deployment keeps.
+    func deleteFromRegistry(_ images: [(image: String, digest: String?)], policy: Policy?, logger: Logger) async -> Int {
+        guard var registry = pipeline.registry else { return 0 }
+        var deleted = 0
+        for (image, digest) in images {
+            guard let digest, let reference = try? ImageReference(parsing: image) else { continue }
+            let host = reference.registry ?? "docker.io"
+            if let credentials = policy?.imageCredentials,
+               let login = try? RegistryLogin.from(credentials, registry: host, reader: pipeline.secrets) {
+                registry = registry.withLogin(login, at: host)
+            }
+            do {
+                try await registry.deleteManifest(host: host, repository: reference.path, digest: digest)
+                deleted += 1
+            } catch {
+                logger.warning("preview image not deleted from the registry; image retention will", metadata: [
+                    "image.reference": "\(image)", "error": "\(error)",
+                ])
+            }
+        }
+        return deleted
+    }
+}
