@@ -13,6 +13,9 @@ public struct DockerRuntime: Runtime {
     /// `main` or `pr-N`; containers made before environments have none and are `main`'s.
     public static let environmentLabel = "slipway.environment"
 
+    /// SIGTERM, then SIGKILL after this many seconds, when a preview is torn down.
+    public static let teardownGraceSeconds = 3
+
     static func environment(of labels: [String: String]) -> String {
         labels[environmentLabel] ?? DeploymentTarget.Environment.main.rawValue
     }
@@ -171,7 +174,8 @@ public struct DockerRuntime: Runtime {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for id in try await engine.containers(labels: labels) {
                 group.addTask {
-                    try? await engine.stopContainer(id)
+                    // A preview is thrown away: a short grace, not the engine's 10 s, so a closed pull request is gone in seconds.
+                    try? await engine.stopContainer(id, timeoutSeconds: Self.teardownGraceSeconds)
                     try await engine.removeContainer(id)
                 }
             }

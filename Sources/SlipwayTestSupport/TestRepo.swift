@@ -47,6 +47,11 @@ public struct TestRepo: Sendable {
         return sha
     }
 
+    /// Points a ref the provider makes (`refs/pull/7/head`) at `sha` on the remote, as GitHub does for a pull request.
+    public func pushRef(_ sha: String, ref: String) throws {
+        try Self.git(["-C", work, "push", "-q", "-f", "origin", "\(sha):\(ref)"])
+    }
+
     @discardableResult
     static func git(_ arguments: [String]) throws -> String {
         let identity = ["GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "test@example.com",

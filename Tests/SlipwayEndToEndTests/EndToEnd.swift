@@ -166,12 +166,25 @@ final class EndToEnd: @unchecked Sendable {
         try await send(body: body, delivery: delivery)
     }
 
+    /// What GitHub sends for a pull request event (`opened`, `synchronize`, `closed`, …) of `head`.
+    func pullRequest(_ action: String, number: Int, head: String, branch: String, merged: Bool = false,
+                     headRepo: String? = nil, delivery: String = UUID().uuidString) async throws {
+        let body = """
+            {"action":"\(action)","number":\(number),
+             "pull_request":{"number":\(number),"merged":\(merged),
+                             "head":{"ref":"\(branch)","sha":"\(head)","repo":{"full_name":"e2e/fork","clone_url":"\(headRepo ?? repo.url)"}},
+                             "base":{"ref":"main","sha":"\(head)","repo":{"full_name":"e2e/\(service)","clone_url":"\(repo.url)"}}},
+             "repository":{"full_name":"e2e/\(service)","clone_url":"\(repo.url)"}}
+            """
+        try await send(body: body, delivery: delivery, event: "pull_request")
+    }
+
     /// Sends `body` as a GitHub push, signed with the webhook secret; expects 202.
-    func send(body: String, delivery: String) async throws {
+    func send(body: String, delivery: String, event: String = "push") async throws {
         var request = HTTPClientRequest(url: "\(baseURL)/webhooks/github")
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
-        request.headers.add(name: "X-GitHub-Event", value: "push")
+        request.headers.add(name: "X-GitHub-Event", value: event)
         request.headers.add(name: "X-GitHub-Delivery", value: delivery)
         request.headers.add(name: "X-Hub-Signature-256", value: WebhookSignature.sign(body: Data(body.utf8), secret: secret))
         request.body = .bytes(ByteBuffer(string: body))
@@ -186,10 +199,23 @@ final class EndToEnd: @unchecked Sendable {
             var state: String
             var reason: String?
         }
+        struct Preview: Decodable {
+            var number: Int
+            var service: String
+            var branch: String?
+            var sha: String?
+            var state: String
+            var url: String?
+            var updatedAt: String
+            var reason: String?
+        }
         var service: String
         var liveSHA: String?
         var state: String
         var deployments: [Deployment]
+        var previews: [Preview]?
+
+        func preview(_ number: Int) -> Preview? { previews?.first { $0.number == number } }
     }
 
     /// `slipway status SERVICE --json`, as a user would run it.

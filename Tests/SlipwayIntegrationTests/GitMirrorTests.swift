@@ -29,6 +29,40 @@ struct GitMirrorTests {
         #expect(try await cache.resolve("main", in: url) == third)
     }
 
+    /// A pull request's head lives on a ref no branch fetch brings (`refs/merge-requests/5/head`)
+    /// or in a fork: fetched by that ref into the mirror, kept across branch fetches (which
+    /// prune), and compared with the base by their merge base.
+    @Test func pullRequestHeadsAreFetchedByTheirRefsAndSurviveBranchFetches() async throws {
+        let repo = try TestRepo()
+        let base = try repo.commit(["Dockerfile": "FROM scratch\n", "web/app.sh": "one\n"])
+        let head = try repo.commitAside(["web/app.sh": "two\n"], branch: "tmp-pr", from: base)
+        try repo.pushRef(head, ref: "refs/merge-requests/5/head")
+        _ = try Command.run("/usr/bin/git", ["--git-dir", repo.bare, "branch", "-D", "tmp-pr"])
+        let mainMoved = try repo.commit(["docs/readme.md": "later\n"])
+        let cache = MirrorCache(directory: try TestStack.temporaryDirectory("mirrors"), allowLocalRepos: true)
+        let url = try RepoURL(repo.url)
+        try await cache.fetch(url, logger: TestStack.logger)
+        let fetched = try await cache.fetchPullRequest(url, ref: "refs/merge-requests/5/head", from: nil, as: "refs/slipway/pull/5",
+                                                       logger: TestStack.logger)
+        #expect(fetched == head)
+        // A later branch fetch prunes branches, not the pull request's head.
+        try await cache.fetch(url, logger: TestStack.logger)
+        #expect(try await cache.resolve(head, in: url) == head)
+        #expect(try await cache.mergeBase(mainMoved, head, in: url) == base)
+        #expect(try await cache.changedPaths(from: base, to: head, in: url) == ["web/app.sh"])
+
+        // A fork's branch, fetched from the fork's URL into the same mirror.
+        let fork = try TestRepo()
+        let forked = try fork.commit(["Dockerfile": "FROM scratch\n# fork\n"], branch: "main")
+        let fromFork = try await cache.fetchPullRequest(url, ref: "refs/heads/main", from: fork.url, as: "refs/slipway/pull/6",
+                                                        logger: TestStack.logger)
+        #expect(fromFork == forked)
+        // A ref that does not exist: a clear error, nothing fetched.
+        await #expect(throws: GitError.self) {
+            _ = try await cache.fetchPullRequest(url, ref: "refs/pull/99/head", from: nil, as: "refs/slipway/pull/99", logger: TestStack.logger)
+        }
+    }
+
     /// On a case-sensitive server `Team/App` and `team/app` are two repositories: two mirrors.
     @Test func repositoriesThatDifferOnlyInCaseHaveTheirOwnMirrors() async throws {
         let cache = MirrorCache(directory: try TestStack.temporaryDirectory("mirrors"), allowLocalRepos: true)
