@@ -103,7 +103,8 @@ public struct ImageJanitor: Service {
                 break
             }
             let tags = try await tagged(host: host, path: reference.path, registry: registry)
-            let decision = ImageRetention.plan(tags: tags, history: history, live: live, keep: keep)
+            let decision = ImageRetention.plan(tags: tags, history: history, live: live, keep: keep,
+                                               pinned: try await store.previewPins(inRepository: repository))
             report.kept = decision.kept
             guard !decision.delete.isEmpty else { return report }
             // A push may have landed while deciding: its new tag could point at a digest about to go.

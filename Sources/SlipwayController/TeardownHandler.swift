@@ -32,6 +32,7 @@ struct TeardownHandler: JobHandler {
             if let source = try await store.previewSource(target), source.open {
                 return false
             }
+            // The engine's tags of the preview go whatever they point at (untagging keeps an image others use).
             try await pipeline.runtime.tearDown(target, policy: policy, images: images.map(\.image))
             return true
         }
@@ -44,18 +45,33 @@ struct TeardownHandler: JobHandler {
         log.notice("preview torn down", metadata: ["reason": "\(payload["reason"] ?? "-")", "images.deleted": "\(deleted)"])
     }
 
-    /// The preview's own images go from the registry too; a registry that cannot be asked is
-    /// left to image retention, which deletes what no deployment keeps.
-    func deleteFromRegistry(_ images: [(image: String, digest: String?)], policy: Policy?, logger: Logger) async -> Int {
+    /// The preview's own images go from the registry too. One whose digest something else
+    /// uses stays; only its tag is asked to go, which registries may refuse (distribution 2
+    /// cannot delete a tag alone): then the tag stays, pointing at an image kept anyway. A
+    /// registry that cannot be asked is left to image retention.
+    func deleteFromRegistry(_ images: [(image: String, digest: String?, shared: Bool)], policy: Policy?, logger: Logger) async -> Int {
         guard var registry = pipeline.registry else { return 0 }
         var deleted = 0
-        for (image, digest) in images {
-            guard let digest, let reference = try? ImageReference(parsing: image) else { continue }
+        for (image, digest, shared) in images {
+            guard let reference = try? ImageReference(parsing: image) else { continue }
             let host = reference.registry ?? "docker.io"
             if let credentials = policy?.imageCredentials,
                let login = try? RegistryLogin.from(credentials, registry: host, reader: pipeline.secrets) {
                 registry = registry.withLogin(login, at: host)
             }
+            guard !shared else {
+                if let tag = reference.tag {
+                    do {
+                        try await registry.deleteManifest(host: host, repository: reference.path, digest: tag)
+                        deleted += 1
+                    } catch {
+                        logger.info("the registry keeps the preview's tag: its image is also another deployment's, and this registry cannot delete a tag alone",
+                                    metadata: ["image.reference": "\(image)", "error": "\(error)"])
+                    }
+                }
+                continue
+            }
+            guard let digest else { continue }
             do {
                 try await registry.deleteManifest(host: host, repository: reference.path, digest: digest)
                 deleted += 1

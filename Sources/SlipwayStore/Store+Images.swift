@@ -38,3 +38,21 @@ extension Store {
         return out
     }
 }
+
+extension Store {
+    /// Digests in `repository` that open previews run now: image retention keeps them
+    /// (a preview restarted or scaled must still find its image).
+    public func previewPins(inRepository repository: String) async throws -> Set<String> {
+        let tagged = "\(repository):%", pinned = "\(repository)@%"
+        var out: Set<String> = []
+        for try await digest in try await client.query("""
+            SELECT d.digest FROM targets t
+            JOIN deployments d ON d.id = t.live_deployment_id
+            JOIN previews p ON p.service = t.service AND 'pr-' || p.number = t.environment AND p.state = 'open'
+            WHERE t.environment <> 'main' AND d.digest IS NOT NULL AND (d.image LIKE \(tagged) OR d.image LIKE \(pinned))
+            """, logger: logger).decode(String.self) {
+            out.insert(digest)
+        }
+        return out
+    }
+}

@@ -271,21 +271,22 @@ extension Store {
             """, logger: logger)
     }
 
-    /// Images of a preview's deployments that nothing else uses: no deployment of the main
-    /// line or of another open preview names the same image or digest.
-    public func previewImages(_ target: DeploymentTarget) async throws -> [(image: String, digest: String?)] {
-        var out: [(String, String?)] = []
-        for try await (image, digest) in try await client.query("""
-            SELECT DISTINCT d.image, d.digest FROM deployments d
-            WHERE d.service = \(target.service) AND d.environment = \(target.environment.rawValue) AND d.image IS NOT NULL
-              AND NOT EXISTS (
+    /// Images of a preview's deployments, each with whether something else uses its digest:
+    /// a deployment of the main line or of another open preview with the same image or digest
+    /// (a pull request that changed nothing the image holds builds main's very image).
+    public func previewImages(_ target: DeploymentTarget) async throws -> [(image: String, digest: String?, shared: Bool)] {
+        var out: [(String, String?, Bool)] = []
+        for try await (image, digest, shared) in try await client.query("""
+            SELECT DISTINCT d.image, d.digest, EXISTS (
                   SELECT 1 FROM deployments o
                   WHERE (o.service <> d.service OR o.environment <> d.environment)
                     AND (o.image = d.image OR (d.digest IS NOT NULL AND o.digest = d.digest))
                     AND (o.environment = 'main' OR EXISTS (SELECT 1 FROM previews p WHERE p.service = o.service
-                                                           AND 'pr-' || p.number = o.environment AND p.state = 'open')))
-            """, logger: logger).decode((String, String?).self) {
-            out.append((image, digest))
+                                                           AND 'pr-' || p.number = o.environment AND p.state = 'open'))) AS shared
+            FROM deployments d
+            WHERE d.service = \(target.service) AND d.environment = \(target.environment.rawValue) AND d.image IS NOT NULL
+            """, logger: logger).decode((String, String?, Bool).self) {
+            out.append((image, digest, shared))
         }
         return out
     }

@@ -128,6 +128,40 @@ struct PreviewsEndToEndTests {
     }
 }
 
+/// kill -9 of `slipway serve` in the middle of a teardown: started again, it completes it.
+@Suite(.enabled(if: EndToEnd.enabled))
+struct PreviewTeardownChaosTests {
+    @Test func aTeardownCutOffBySIGKILLCompletesAfterARestart() async throws {
+        let repo = try TestRepo()
+        // An app that ignores SIGTERM: each teardown of it takes the full grace, long enough to be cut off.
+        let main = try repo.commit(["Dockerfile": """
+            FROM \(try EndToEnd.value("SLIPWAY_STACK_BASE_IMAGE"))
+            CMD ["sh", "-c", "trap '' TERM; while true; do sleep 1; done"]
+            """])
+        let e2e = try await EndToEnd.start(rollbackWindow: "1s", jobLease: "3s", repo: repo,
+                                           settings: ["SLIPWAY_RECONCILE_INTERVAL": "1s"],
+                                           policyTail: "previews:\n  enabled: true")
+        defer { e2e.stop() }
+        let engine = try DockerEngine(host: try EndToEnd.value("SLIPWAY_STACK_DOCKER_HOST"))
+        let head = try repo.commitAside(["README.md": "pr\n"], branch: "chaos", from: main)
+        try repo.pushRef(head, ref: "refs/pull/3/head")
+        try await e2e.pullRequest("opened", number: 3, head: head, branch: "chaos")
+        _ = try await e2e.waitForStatus(timeout: .seconds(120)) { $0.preview(3)?.state == "live" }
+        try await e2e.pullRequest("closed", number: 3, head: head, branch: "chaos")
+        try await e2e.waitUntil(timeout: .seconds(30), "the teardown to be running") {
+            try e2e.count("SELECT count(*) FROM jobs WHERE kind = 'teardown' AND state = 'running'") == 1
+        }
+        e2e.kill()
+        #expect(try e2e.count("SELECT count(*) FROM previews WHERE number = 3 AND torn_down_at IS NULL") == 1, "finished before the kill")
+        try await e2e.launch()
+        try await e2e.waitUntil(timeout: .seconds(90), "the teardown to complete after the restart") {
+            try e2e.count("SELECT count(*) FROM previews WHERE number = 3 AND torn_down_at IS NOT NULL") == 1
+        }
+        #expect(try await engine.containers(labels: ["slipway.service": e2e.service, "slipway.environment": "pr-3"]).isEmpty)
+        #expect(try e2e.count("SELECT count(*) FROM targets WHERE environment = 'pr-3'") == 0)
+    }
+}
+
 extension EndToEnd {
     /// Waits until `check` holds, or records what it waited for.
     func waitUntil(timeout: Duration, _ what: String, _ check: () async throws -> Bool) async throws {

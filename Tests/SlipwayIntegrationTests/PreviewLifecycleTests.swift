@@ -112,6 +112,46 @@ struct PreviewLifecycleTests {
         }
     }
 
+    @Test func aCrashingPreviewRollsBackToItsOwnLastGoodCommitOrStopsAndMainIsUntouched() async throws {
+        try await Self.withPreviews { rig, _ in
+            let main = try await rig.deployLive()
+            try await rig.watch(main)
+            let good = rig.git.commit(["Dockerfile": "FROM scratch\n# good"], branch: "feature/x")
+            rig.git.setRef("refs/pull/7/head", to: good)
+            try await Self.deliver(Self.event(.opened, sha: good), rig: rig)
+            let first = try #require(try await Self.previewDeployments(rig).first?.record.id)
+            try await rig.run(.build, first)
+            try await rig.run(.rollout, first)
+            try await rig.watch(first)
+            let bad = rig.git.commit(["Dockerfile": "FROM scratch\n# bad"], branch: "feature/x")
+            rig.git.setRef("refs/pull/7/head", to: bad)
+            try await Self.deliver(Self.event(.updated, sha: bad), rig: rig)
+            let second = try #require(try await Self.previewDeployments(rig).first?.record.id)
+            try await rig.run(.build, second)
+            try await rig.run(.rollout, second)
+            try await rig.watch(second) { rig.runtime.crash(second, exitCode: 2) }
+            let failed = try await rig.state(second)
+            #expect(failed.state == .rolledBack && failed.reason?.contains("Rolled back to deployment \(first)") == true, "\(failed)")
+            #expect(try await rig.store.liveDeploymentID(of: DeploymentTarget(service: "web", environment: .pullRequest(7))) == first)
+            #expect(try await rig.store.liveDeploymentID(of: .main("web")) == main)
+            #expect(rig.runtime.running.contains(main))
+            let preview = try #require(try await rig.store.previews(service: "web").first)
+            #expect(preview.state == .live && preview.sha == good)
+
+            // A preview whose first commit crashes has nothing to go back to: stopped and failed.
+            let lone = rig.git.commit(["Dockerfile": "FROM scratch\n# lone"], branch: "z")
+            rig.git.setRef("refs/pull/8/head", to: lone)
+            try await Self.deliver(Self.event(.opened, number: 8, sha: lone, branch: "z"), rig: rig)
+            let only = try #require(try await Self.previewDeployments(rig, number: 8).first?.record.id)
+            try await rig.run(.build, only)
+            try await rig.run(.rollout, only)
+            try await rig.watch(only) { rig.runtime.crash(only, exitCode: 1) }
+            #expect(try await rig.store.previews(service: "web").first { $0.number == 8 }?.state == .failed)
+            #expect(!rig.runtime.running.contains(only))
+            #expect(try await rig.store.liveDeploymentID(of: .main("web")) == main)
+        }
+    }
+
     @Test func twoCommitsInQuickSuccessionBuildOnlyTheNewer() async throws {
         try await Self.withPreviews { rig, _ in
             let one = rig.git.commit(["Dockerfile": "FROM scratch\n# 1"], branch: "feature/x")
