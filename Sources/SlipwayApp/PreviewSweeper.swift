@@ -53,7 +53,8 @@ public struct PreviewSweeper: Service {
         var closures = PreviewSweep.closures(open: open, policies: Dictionary(services.map { ($0.name, $0.policy.previews) },
                                                                                uniquingKeysWith: { a, _ in a }), now: now)
         do {
-            let observed = try await runtime.previewTargets(services.map(\.policy))
+            // Services removed since may have left previews: their last policies say where to look.
+            let observed = try await runtime.previewTargets(try await store.everyPolicy())
             closures += PreviewSweep.orphans(observed: observed, open: Set(open.map(\.target)))
         } catch {
             logger.warning("preview sweep: the runtime did not answer; leftovers are looked for next time", metadata: ["error": "\(error)"])

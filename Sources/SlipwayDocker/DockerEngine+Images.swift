@@ -122,6 +122,14 @@ extension DockerEngine {
 }
 
 extension DockerEngine {
+    /// Gives an image of the engine another name (`repository:tag`).
+    public func tag(_ source: String, as target: String) async throws {
+        guard let colon = target.lastIndex(of: ":"), !target[colon...].contains("/") else {
+            throw DockerError(status: 400, message: "\(target) names no tag")
+        }
+        try await call(.POST, "/images/\(source)/tag", query: [("repo", String(target[..<colon])), ("tag", String(target[target.index(after: colon)...]))])
+    }
+
     /// Removes an image from the engine (not the registry).
     public func removeImage(_ reference: String) async throws {
         do {

@@ -163,8 +163,10 @@ public final class FakeRuntime: Runtime {
     }
 
     public func previewTargets(_ policies: [Policy]) async throws -> Set<DeploymentTarget> {
-        state.withLock { state in
-            Set(state.instances.filter { $0.environment != .main }.map { DeploymentTarget(service: $0.service, environment: $0.environment) })
+        let known = Set(policies.map(\.service))
+        return state.withLock { state in
+            Set(state.instances.filter { $0.environment != .main && known.contains($0.service) }
+                .map { DeploymentTarget(service: $0.service, environment: $0.environment) })
         }
     }
 }

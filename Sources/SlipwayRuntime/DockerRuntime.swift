@@ -187,10 +187,12 @@ public struct DockerRuntime: Runtime {
         }
     }
 
+    /// Only services of these policies: another installation sharing the engine owns the rest.
     public func previewTargets(_ policies: [Policy]) async throws -> Set<DeploymentTarget> {
+        let known = Set(policies.map(\.service))
         var out: Set<DeploymentTarget> = []
         for container in try await engine.containerSummaries(labels: [Self.serviceLabel, Self.environmentLabel]) {
-            guard let service = container.labels[Self.serviceLabel],
+            guard let service = container.labels[Self.serviceLabel], known.contains(service),
                   let environment = DeploymentTarget.Environment(rawValue: Self.environment(of: container.labels)),
                   environment != .main else { continue }
             out.insert(DeploymentTarget(service: service, environment: environment))

@@ -84,7 +84,8 @@ public struct Runtimes: Runtime {
     }
 
     public func previewTargets(_ policies: [Policy]) async throws -> Set<DeploymentTarget> {
-        var out = try await docker.previewTargets(policies.filter { $0.deploy.target == .docker })
+        // Every policy for the engine (a service moved to ECS may have left previews there); ECS only its own.
+        var out = try await docker.previewTargets(policies)
         let onECS = policies.filter { $0.deploy.target == .ecs }
         if let ecs, !onECS.isEmpty { out.formUnion(try await ecs.previewTargets(onECS)) }
         return out

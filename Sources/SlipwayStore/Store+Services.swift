@@ -38,6 +38,14 @@ extension Store {
         return try rows.map(Self.serviceRow)
     }
 
+    /// The last policy of every service this database has known, removed ones included:
+    /// what may have left something behind in a runtime.
+    public func everyPolicy() async throws -> [Policy] {
+        try await client.query("SELECT policy::text AS policy FROM services ORDER BY name", logger: logger).rows().map {
+            try Self.decodeJSON(Policy.self, try $0.value("policy"))
+        }
+    }
+
     public func service(named name: String) async throws -> ServiceRow? {
         let rows = try await client.query("""
             SELECT s.name, s.policy::text AS policy, s.policy_file, t.live_deployment_id

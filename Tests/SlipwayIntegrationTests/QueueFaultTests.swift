@@ -27,11 +27,28 @@ struct QueueFaultTests {
         let listener = QueueListener(configuration: Database.connectionConfiguration(url), wake: wake, stops: stops, logger: TestStack.logger)
         let maintenance = Maintenance(queue: store.queue, lease: LeaderLease(pool: store.pool, name: "maintenance", logger: TestStack.logger),
                                       settings: .init(tick: .milliseconds(200), leaderTTL: .seconds(2)), logger: TestStack.logger)
+        let running = Running()
+        // A part that does not stop once cancelled would hang the test: name it.
+        let watchdog = Task {
+            try await Task.sleep(for: .seconds(110))
+            while true {
+                print("QueueFaultTests: still running: \(running.names)")
+                try await Task.sleep(for: .seconds(10))
+            }
+        }
+        defer { watchdog.cancel() }
         return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await pool.run() }
-            group.addTask { try await listener.run() }
-            group.addTask { try await maintenance.run() }
-            group.addTask {
+            func add(_ name: String, _ body: @escaping @Sendable () async throws -> Void) {
+                running.start(name)
+                group.addTask {
+                    defer { running.end(name) }
+                    try await body()
+                }
+            }
+            add("pool") { try await pool.run() }
+            add("listener") { try await listener.run() }
+            add("maintenance") { try await maintenance.run() }
+            add("fault") {
                 try await fault()
                 // Counted in memory: a database query here could itself be caught by the fault.
                 faultDone.set(Set(handler.runs).count < ids.count)
@@ -117,6 +134,15 @@ final class SlowCountingHandler: JobHandler, @unchecked Sendable {
         try await Task.sleep(for: jobTime)
         lock.withLock { _runs.append(job.id) }
     }
+}
+
+/// The parts of a drain still running.
+final class Running: @unchecked Sendable {
+    private let lock = NSLock()
+    private var _names: Set<String> = []
+    var names: [String] { lock.withLock { _names.sorted() } }
+    func start(_ name: String) { _ = lock.withLock { _names.insert(name) } }
+    func end(_ name: String) { _ = lock.withLock { _names.remove(name) } }
 }
 
 final class FaultFlag: @unchecked Sendable {
