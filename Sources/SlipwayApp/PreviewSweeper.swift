@@ -66,16 +66,19 @@ public struct PreviewSweeper: Service {
         return closures
     }
 
-    /// One sweep: closes (and queues the teardown of) what `decide` returns.
+    /// One sweep: closes (and queues the teardown of) what `decide` returns; returns what it closed.
     @discardableResult
     public func pass() async throws -> [PreviewSweep.Closure] {
-        let closures = try await decide()
-        for closure in closures {
-            try await store.closePreview(closure.target, reason: closure.reason)
+        var closed: [PreviewSweep.Closure] = []
+        for closure in try await decide() {
+            let cause: Store.PreviewClosing = closure.seen.map { .sweep(seen: $0) } ?? .leftover
+            // False: reopened or given a commit since the sweep looked, or (a leftover) an open preview accounts for it.
+            guard try await store.closePreview(closure.target, reason: closure.reason, cause: cause) else { continue }
             logger.notice("preview closed by the sweep", metadata: ["service.name": "\(closure.target.service)",
                                                                     "preview": "\(closure.target.environment.rawValue)",
                                                                     "reason": "\(closure.reason)"])
+            closed.append(closure)
         }
-        return closures
+        return closed
     }
 }

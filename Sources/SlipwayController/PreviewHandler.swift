@@ -32,7 +32,7 @@ struct PreviewHandler: JobHandler {
             switch pull.action {
             case .closed, .merged:
                 let reason = "pull request #\(pull.number) was \(pull.action == .merged ? "merged" : "closed")"
-                let closed = try await store.closePreview(target, reason: reason, deliveryRowID: rowID)
+                let closed = try await store.closePreview(target, reason: reason, cause: .webhook(deliveryRowID: rowID))
                 detail[service] = closed ? "preview closed (\(reason)); tearing it down" : "no open preview of pull request #\(pull.number); nothing to tear down"
                 logger.info("pull request closed", metadata: ["service.name": "\(service)", "preview.closed": "\(closed)"])
             case .opened, .reopened, .updated:

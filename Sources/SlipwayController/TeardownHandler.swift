@@ -27,22 +27,21 @@ struct TeardownHandler: JobHandler {
         // The runtime settings come from the preview's newest deployment (the policy may be gone by now).
         var policy = try await store.history(of: target, limit: 1).first?.policy
         if policy == nil { policy = try await store.service(named: service)?.policy }
-        let images = try await store.previewImages(target)
-        let tornDown: Bool = try await store.withTargetLock(target) {
-            if let source = try await store.previewSource(target), source.open {
-                return false
-            }
+        let outcome: (tornDown: Bool, deleted: Int) = try await store.withTargetLock(target) {
+            // A preview reopened since its close keeps running; its images stay.
+            if let source = try await store.previewSource(target), source.open { return (false, 0) }
+            let images = try await store.previewImages(target)
             // The engine's tags of the preview go whatever they point at (untagging keeps an image others use).
             try await pipeline.runtime.tearDown(target, policy: policy, images: images.map(\.image))
-            return true
+            // Which images something else uses is asked after the instances are gone and before anything is deleted.
+            return (true, await deleteFromRegistry(try await store.previewImages(target), policy: policy, logger: log))
         }
-        guard tornDown else {
+        guard outcome.tornDown else {
             log.info("preview reopened before its teardown; left running")
             return
         }
-        let deleted = await deleteFromRegistry(images, policy: policy, logger: log)
         try await store.finishTeardown(target)
-        log.notice("preview torn down", metadata: ["reason": "\(payload["reason"] ?? "-")", "images.deleted": "\(deleted)"])
+        log.notice("preview torn down", metadata: ["reason": "\(payload["reason"] ?? "-")", "images.deleted": "\(outcome.deleted)"])
     }
 
     /// The preview's own images go from the registry too. One whose digest something else
@@ -50,7 +49,15 @@ struct TeardownHandler: JobHandler {
     /// cannot delete a tag alone): then the tag stays, pointing at an image kept anyway. A
     /// registry that cannot be asked is left to image retention.
     func deleteFromRegistry(_ images: [(image: String, digest: String?, shared: Bool)], policy: Policy?, logger: Logger) async -> Int {
-        guard var registry = pipeline.registry else { return 0 }
+        guard var registry = pipeline.registry, let repository = policy.flatMap({ try? ImageReference(parsing: $0.image).repository }) else { return 0 }
+        // A build in flight into the repository may be about to push one of these digests (a merge of the
+        // pull request builds its very commit): its deployment names no image yet, so nothing is deleted now.
+        if let history = try? await pipeline.store.deployments(inRepository: repository).history,
+           let busy = history.first(where: { !$0.state.isFinal && $0.digest == nil }) {
+            logger.info("a build into the repository is in flight; the preview's images are left to image retention",
+                        metadata: ["busy.deployment.id": "\(busy.id)"])
+            return 0
+        }
         var deleted = 0
         for (image, digest, shared) in images {
             guard let reference = try? ImageReference(parsing: image) else { continue }

@@ -43,12 +43,17 @@ struct PreviewLoadBalancer {
         let rules = try await elb.rules(listener: balancer.listenerArn)
         if rules.contains(where: { $0.targetGroups.contains(group.arn) }) { return group.arn }
         let taken = Set(rules.compactMap { Int($0.priority) })
-        guard let priority = balancer.priorities.first(where: { !taken.contains($0) }) else {
-            throw RuntimeFailure("no free rule priority in previews.loadBalancer.priorities (\(balancer.priorities.lowerBound)–\(balancer.priorities.upperBound)) on \(balancer.listenerArn): widen the range or lower previews.count")
+        // Another preview's rollout may take a free priority at the same moment: the next free one is tried.
+        for priority in balancer.priorities.lazy.filter({ !taken.contains($0) }).prefix(5) {
+            do {
+                _ = try await elb.createRule(listener: balancer.listenerArn, priority: priority, host: host, targetGroup: group.arn,
+                                             tags: Self.tags(target))
+                return group.arn
+            } catch let error as AWSError where error.code == "PriorityInUse" {
+                continue
+            }
         }
-        _ = try await elb.createRule(listener: balancer.listenerArn, priority: priority, host: host, targetGroup: group.arn,
-                                     tags: Self.tags(target))
-        return group.arn
+        throw RuntimeFailure("no free rule priority in previews.loadBalancer.priorities (\(balancer.priorities.lowerBound)–\(balancer.priorities.upperBound)) on \(balancer.listenerArn): widen the range or lower previews.count")
     }
 
     /// The preview's rule(s) and target group, when they exist.

@@ -89,7 +89,7 @@ extension Store {
             let open = try await Self.openPreviews(service: opening.service, on: connection, logger: logger)
             let evicted = PreviewSweep.overCount(open, count: opening.policy.previews.count)
             for closure in evicted {
-                try await Self.closePreview(closure.target, reason: closure.reason, deliveryRowID: nil, on: connection, logger: logger)
+                try await Self.closePreview(closure.target, reason: closure.reason, cause: .request, on: connection, logger: logger)
             }
             return (id, nil, evicted)
         }
@@ -112,31 +112,70 @@ extension Store {
             """, logger: logger)
     }
 
-    /// Closes a preview (a closed or merged pull request, TTL, count, `slipway previews
-    /// destroy`) and queues its teardown; builds and rollouts of it still under way end
-    /// cancelled. False when there was no open preview (or a newer event was applied).
+    /// Why a preview is being closed, which decides what it may close.
+    public enum PreviewClosing: Sendable, Hashable {
+        /// A close or merge webhook: not over a newer event of the pull request.
+        case webhook(deliveryRowID: Int64)
+        /// The sweep (TTL, count, previews off): only if it was not reopened or given a commit since it looked.
+        case sweep(seen: PreviewSweep.Open)
+        /// What a runtime still holds, or a teardown that never finished: never closes an open preview.
+        case leftover
+        /// `slipway previews destroy`, or a newer pull request past `previews.count` in the same transaction.
+        case request
+    }
+
+    /// Closes a preview and queues its teardown; builds and rollouts of it still under way end
+    /// cancelled. False when nothing was closed (no open preview, a newer event applied, or
+    /// the preview changed since the sweep looked); a leftover's teardown is queued unless an
+    /// open preview accounts for it.
     @discardableResult
-    public func closePreview(_ target: DeploymentTarget, reason: String, deliveryRowID: Int64? = nil) async throws -> Bool {
+    public func closePreview(_ target: DeploymentTarget, reason: String, cause: PreviewClosing = .request) async throws -> Bool {
         try await client.transaction(logger: logger) { connection in
-            try await Self.closePreview(target, reason: reason, deliveryRowID: deliveryRowID, on: connection, logger: logger)
+            try await Self.closePreview(target, reason: reason, cause: cause, on: connection, logger: logger)
         }
     }
 
     @discardableResult
-    static func closePreview(_ target: DeploymentTarget, reason: String, deliveryRowID: Int64?, on connection: PostgresConnection,
+    static func closePreview(_ target: DeploymentTarget, reason: String, cause: PreviewClosing, on connection: PostgresConnection,
                              logger: Logger) async throws -> Bool {
         guard case .pullRequest(let number) = target.environment else { return false }
+        var deliveryRowID: Int64?, seenOpened: Date?, seenUpdated: Date?
+        switch cause {
+        case .webhook(let id): deliveryRowID = id
+        case .sweep(let seen): (seenOpened, seenUpdated) = (seen.openedAt, seen.updatedAt)
+        case .leftover:
+            let open = try await connection.query("""
+                SELECT 1 FROM previews WHERE service = \(target.service) AND number = \(number) AND state = 'open' FOR UPDATE
+                """, logger: logger).collect()
+            guard open.isEmpty else { return false }
+        case .request: break
+        }
         let environment = target.environment.rawValue
+        // Stamps read back from the database lose a little precision: "not changed since" allows a millisecond.
         let closed = try await connection.query("""
             UPDATE previews SET state = 'closed', reason = \(reason), closed_at = now(),
                 delivery_id = coalesce(\(deliveryRowID), delivery_id)
             WHERE service = \(target.service) AND number = \(number) AND state = 'open'
               AND (\(deliveryRowID)::int8 IS NULL OR delivery_id IS NULL OR delivery_id <= \(deliveryRowID))
+              AND (\(seenOpened)::timestamptz IS NULL OR (opened_at <= \(seenOpened)::timestamptz + interval '1 millisecond'
+                                                         AND updated_at <= \(seenUpdated)::timestamptz + interval '1 millisecond'))
             RETURNING number
             """, logger: logger).collect()
-        // A webhook's close that closed nothing (no preview, or a newer event applied since) changes nothing;
-        // the sweep's (no delivery) goes on: a runtime may hold a preview with no open row (a crash, a lost record).
-        if closed.isEmpty, deliveryRowID != nil { return false }
+        switch cause {
+        case .webhook(let id) where closed.isEmpty:
+            // Closed before any event opened it (or before the open's job ran): the row remembers the
+            // close, so an older "opened" that runs late builds nothing. A newer event, if any, stands.
+            try await connection.query("""
+                INSERT INTO previews (service, number, state, delivery_id, reason, closed_at, torn_down_at)
+                VALUES (\(target.service), \(number), 'closed', \(id), \(reason), now(), now())
+                ON CONFLICT (service, number) DO NOTHING
+                """, logger: logger)
+            return false
+        case .sweep where closed.isEmpty:
+            return false
+        default:
+            break
+        }
         let teardownReason = closed.isEmpty ? reason : "preview closed: \(reason)"
         // What is still under way for it ends now: queued jobs at once, running ones are asked to stop.
         var queued: [Int64] = [], running: [Int64] = []
@@ -163,7 +202,7 @@ extension Store {
                                           dedupeKey: "teardown:\(target.service)/\(environment)", timeout: .minutes(15),
                                           payload: ["reason": teardownReason, "service": target.service, "environment": environment]),
                                    on: connection, logger: logger)
-        return !closed.isEmpty
+        return !closed.isEmpty || cause == .leftover
     }
 
     /// The teardown is done: the preview's live pointer goes, and the preview is recorded
@@ -222,12 +261,6 @@ extension Store {
         return out
     }
 
-    /// Queues a teardown for a preview target (a runtime leftover, a stalled teardown); the
-    /// open row, if any, is closed with `reason`.
-    public func queueTeardown(_ target: DeploymentTarget, reason: String) async throws {
-        try await closePreview(target, reason: reason)
-    }
-
     /// The previews of a service (or all), for `status` and `slipway previews`: open first.
     public func previews(service: String? = nil) async throws -> [PreviewStatus] {
         let rows = try await client.query("""
@@ -239,6 +272,8 @@ extension Store {
             LEFT JOIN LATERAL (SELECT state, sha FROM deployments WHERE service = p.service AND environment = 'pr-' || p.number
                                ORDER BY id DESC LIMIT 1) d ON true
             WHERE (\(service)::text IS NULL OR p.service = \(service))
+              -- a pull request closed before anything was built for it is remembered, not listed
+              AND EXISTS (SELECT 1 FROM deployments x WHERE x.service = p.service AND x.environment = 'pr-' || p.number)
             """, logger: logger).rows()
         var out: [PreviewStatus] = []
         for row in rows {

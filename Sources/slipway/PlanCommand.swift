@@ -73,6 +73,9 @@ enum PlanText {
         for action in plan.actions where !(plan.status == .blocked && action.kind == .nothing) {
             lines.append("  → \(action.kind.rawValue): \(action.reason)")
         }
+        for preview in plan.previews ?? [] {
+            lines.append("  → preview #\(preview.number) \(preview.action.rawValue): \(preview.reason)")
+        }
         return lines.joined(separator: "\n")
     }
 }

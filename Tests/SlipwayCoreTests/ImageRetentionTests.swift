@@ -33,6 +33,26 @@ import Testing
         #expect(three.kept[Self.digest(3)]?.contains("last 3 successful") == true)
     }
 
+    /// Previews are not the main line's history: three newer successful previews do not push
+    /// main's rollback image out of `keep`; an open preview's live image stays (pinned), one
+    /// in flight stays, and a closed preview's image may go.
+    @Test func previewsNeitherCrowdOutTheMainLineNorLoseTheirLiveImage() {
+        func preview(_ id: Int64, _ state: DeploymentState, n: Int, number: Int) -> DeploymentRecord {
+            var record = Self.record(id, state, n: n, live: state == .succeeded ? Double(100 + id) : nil)
+            record.environment = .pullRequest(number)
+            return record
+        }
+        let history = [Self.record(1, .succeeded, n: 1, live: 10), Self.record(2, .succeeded, n: 2, live: 20),
+                       preview(3, .succeeded, n: 3, number: 7), preview(4, .succeeded, n: 4, number: 8), preview(5, .succeeded, n: 5, number: 9),
+                       preview(6, .building, n: 6, number: 10)]
+        let decision = ImageRetention.plan(tags: Self.tags, history: history, live: ["web": 2], keep: 1, pinned: [Self.digest(4)])
+        #expect(decision.kept[Self.digest(2)] == "web: live (deployment 2)")
+        #expect(decision.kept[Self.digest(1)] == "web: what a rollback would put back (deployment 1)")
+        #expect(decision.kept[Self.digest(4)] == "an open preview")
+        #expect(decision.kept[Self.digest(6)] == "web (pr-10): deployment 6 is building")
+        #expect(decision.delete == [Self.digest(3), Self.digest(5)])
+    }
+
     @Test func neverTouchesWhatNoDeploymentReferred() {
         // `latest`, a release tag, a cache, and a SHA tag CI pushed: none is a Slipway deployment's.
         let ci = String(repeating: "c", count: 40)

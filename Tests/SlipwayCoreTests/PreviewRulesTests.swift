@@ -41,6 +41,7 @@ import Testing
         Row(name: "fork", event: event(.opened, headURL: "https://github.com/mallory/web.git"), skip: "previews.forks is false"),
         Row(name: "fork allowed", event: event(.opened, headURL: "https://github.com/mallory/web.git"), forks: true),
         Row(name: "the ssh address is the same repository", event: event(.opened, headURL: "git@github.com:acme/web.git")),
+        Row(name: "a head repository the event does not name is a fork", event: event(.opened, headURL: nil), skip: "previews.forks is false"),
         Row(name: "no head", event: event(.opened, head: nil), skip: "names no head commit"),
         Row(name: "number past 2^31", event: event(.opened, number: Int(Int32.max) + 1), skip: "out of range (1 to 2147483647)"),
         Row(name: "number zero", event: event(.closed, number: 0), skip: "out of range"),
@@ -146,6 +147,12 @@ import Testing
         forkHead.fork = true
         let fork = PreviewRules.policy(base, head: forkHead)
         #expect(fork.build.args.isEmpty && fork.build.secrets.isEmpty)
+        var onECS = base
+        onECS.deploy = .init(target: .ecs, ecs: .init(cluster: "c", secrets: ["DB": "arn:aws:ssm:us-east-1:1:parameter/db"],
+                                                      taskRoleArn: "arn:aws:iam::1:role/web"))
+        let forkOnECS = PreviewRules.policy(onECS, head: forkHead)
+        #expect(forkOnECS.deploy.ecs?.secrets.isEmpty == true && forkOnECS.deploy.ecs?.taskRoleArn == nil)
+        #expect(PreviewRules.policy(onECS, head: head).deploy.ecs?.taskRoleArn == "arn:aws:iam::1:role/web")
         base.previews.forkSecrets = true
         #expect(PreviewRules.policy(base, head: forkHead).build.secrets == base.build.secrets)
     }

@@ -43,9 +43,9 @@ struct BuildGuardrailTests {
     }
 
     /// Cancelled while its step runs (a `builds cancel`, a newer push): the build returns within
-    /// 5 s, and the step's process (the engine runs on this machine) is gone within 30 s — the
-    /// engine's own teardown, which takes much longer while the whole suite builds beside it
-    /// (16 s seen); the step itself would run 120 s.
+    /// 5 s, and the step's process (the engine runs on this machine) is gone within 10 s — the
+    /// engine's own teardown. deploy/test.sh runs this suite after the others, on a quiet
+    /// machine: beside the whole suite the engine's timings measure the machine, not Slipway.
     @Test(arguments: [false, true])
     func aCancelledBuildStopsWithinSeconds(throughTheCLI: Bool) async throws {
         let (builder, request, marker) = try hangingBuild(throughTheCLI: throughTheCLI, timeout: .minutes(5))
@@ -57,10 +57,10 @@ struct BuildGuardrailTests {
         building.cancel()
         _ = try? await building.value
         let ended = ContinuousClock.now - asked
-        while Self.running(marker) && ContinuousClock.now - asked < .seconds(35) { try await Task.sleep(for: .milliseconds(50)) }
+        while Self.running(marker) && ContinuousClock.now - asked < .seconds(15) { try await Task.sleep(for: .milliseconds(50)) }
         let gone = ContinuousClock.now - asked
         #expect(ended < .seconds(5), "the build returned \(ended) after the cancel")
-        #expect(gone < .seconds(30), "the step still ran \(gone) after the cancel")
+        #expect(gone < .seconds(10), "the step still ran \(gone) after the cancel")
         print("build cancel (\(throughTheCLI ? "CLI" : "engine API")): returned after \(ended), step gone after \(gone)")
     }
 
@@ -70,14 +70,12 @@ struct BuildGuardrailTests {
         let started = ContinuousClock.now
         let failure = await #expect(throws: BuildFailure.self) { _ = try await builder.build(request, observer: RecordingObserver()) }
         let took = ContinuousClock.now - started
-        // Whether or not the step had started on a busy machine, none of it runs 30 s later
-        // (the engine tears the step down itself; beside the whole suite that takes a while).
+        // Whether or not the step had started, none of it runs 10 s later (the engine tears the step down itself).
         let after = ContinuousClock.now
-        while Self.running(marker) && ContinuousClock.now - after < .seconds(30) { try await Task.sleep(for: .milliseconds(50)) }
+        while Self.running(marker) && ContinuousClock.now - after < .seconds(10) { try await Task.sleep(for: .milliseconds(50)) }
         #expect(!Self.running(marker), "the step still runs after the timeout")
         #expect(failure?.message.contains("build.timeout") == true, "\(String(describing: failure))")
-        // Far below the step's 120 s; the rest is the engine starting the step beside the whole suite (18 s seen).
-        #expect(took < .seconds(40), "ended \(took) after it started (timeout 3 s)")
+        #expect(took < .seconds(15), "ended \(took) after it started (timeout 3 s)")
         print("build timeout 3 s (\(throughTheCLI ? "CLI" : "engine API")): failed after \(took)")
     }
 

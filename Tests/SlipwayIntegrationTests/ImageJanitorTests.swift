@@ -64,46 +64,4 @@ struct ImageJanitorTests {
             #expect(busy.problem?.contains("is queued") == true, "\(String(describing: busy.problem))")
         }
     }
-
-    /// An open preview's live image stays however old it is; once the preview is closed it may go.
-    @Test func anOpenPreviewsLiveImageIsKeptUntilThePreviewCloses() async throws {
-        try await TestStack.withStore { store, _ in
-            let registry = try TestStack.registry
-            let name = "janpv-\(UUID().uuidString.prefix(8).lowercased())"
-            let repository = "it/\(name)"
-            var policy = Policy(service: name, source: .init(repo: "https://github.com/acme/\(name).git"), image: "\(registry)/\(repository)")
-            policy.previews.enabled = true
-            try await store.syncServices([(policy, "\(name).yaml")])
-            let head = String(repeating: "e", count: 40)
-            let previewTag = PreviewRules.imageTag(number: 4, sha: head)
-            let previewDigest = try await RegistryClientTests.push(to: registry, repository: repository, tag: previewTag, login: nil)
-            let target = DeploymentTarget(service: name, environment: .pullRequest(4))
-            let opened = try await store.openPreview(PreviewOpening(
-                service: name, head: .init(number: 4, branch: "b", sha: head, fork: false), sha: head, headURL: nil,
-                fetchRef: "refs/pull/4/head", url: nil, deliveryRowID: nil, policy: PreviewRules.policy(policy, head: .init(number: 4, branch: "b", sha: head, fork: false))))
-            let previewID = try #require(opened.deploymentID)
-            try await store.finishBuild(previewID, service: name, environment: target.environment, policy: policy, sha: head,
-                                        image: "\(registry)/\(repository):\(previewTag)", digest: previewDigest)
-            try await store.goLive(previewID, target: target, policy: policy)
-            try await store.transition(previewID, to: .succeeded)
-            // Two newer successful main deployments: with keep 1, only retention's pin holds the preview's image.
-            for digit in ["1", "2"] {
-                let sha = String(repeating: digit, count: 40)
-                let digest = try await RegistryClientTests.push(to: registry, repository: repository, tag: sha, login: nil)
-                let id = try await store.createDeployment(service: name, trigger: .manual, sha: sha, image: nil, firstJob: .build)
-                try await store.finishBuild(id, service: name, policy: policy, sha: sha, image: "\(registry)/\(repository):\(sha)", digest: digest)
-                try await store.goLive(id, target: .main(name), policy: policy)
-                try await store.transition(id, to: .succeeded)
-            }
-            let janitor = ImageJanitor(store: store, registry: RegistryClient(), keep: 1,
-                                       lease: LeaderLease(pool: store.pool, name: "retention-\(name)", logger: Logger(label: "test")),
-                                       logger: Logger(label: "test"))
-            let report = await janitor.prune(service: name, dryRun: true)
-            #expect(report.kept[previewDigest] == "an open preview", "\(report.kept)")
-            #expect(!report.deleted.contains(previewDigest))
-            try await store.closePreview(target, reason: "closed in the test")
-            #expect(await janitor.prune(service: name, dryRun: true).deleted.contains(previewDigest))
-        }
-    }
 }
-

@@ -192,6 +192,46 @@ struct PreviewLifecycleTests {
         }
     }
 
+    @Test func aCloseWhoseOpenRunsLateLeavesNoPreview() async throws {
+        try await Self.withPreviews { rig, _ in
+            let head = rig.git.commit(["Dockerfile": "FROM scratch"], branch: "feature/x")
+            rig.git.setRef("refs/pull/7/head", to: head)
+            let open = Self.event(.opened, sha: head), close = Self.event(.closed, sha: head)
+            let routes = try await rig.store.routes()
+            for event in [open, close] {
+                _ = try await rig.store.recordDelivery(event, deliveryID: event.deliveryID!, outcomes: EventMatching.outcomes(for: event, routes: routes))
+            }
+            // The open's job failed once (a fetch) and runs again after the close's.
+            for job in try await rig.store.queue.claim(kinds: [.preview], limit: 10, owner: "test", lease: .seconds(60)).reversed() {
+                try await rig.handler(.preview).run(job, logger: TestStack.logger)
+                _ = try await rig.store.queue.complete(job)
+            }
+            #expect(try await Self.previewDeployments(rig).isEmpty)
+            #expect(try await rig.store.previews(service: "web").isEmpty)
+            #expect(try await rig.store.openPreviews().isEmpty)
+        }
+    }
+
+    @Test func theSweepDoesNotCloseAPreviewThatChangedSinceItLooked() async throws {
+        try await Self.withPreviews { rig, _ in
+            let head = rig.git.commit(["Dockerfile": "FROM scratch"], branch: "feature/x")
+            rig.git.setRef("refs/pull/7/head", to: head)
+            try await Self.deliver(Self.event(.opened, sha: head), rig: rig)
+            let seen = try #require(try await rig.store.openPreviews().first)
+            // A new commit lands after the sweep's snapshot.
+            let next = rig.git.commit(["Dockerfile": "FROM scratch\n# 2"], branch: "feature/x")
+            rig.git.setRef("refs/pull/7/head", to: next)
+            try await Self.deliver(Self.event(.updated, sha: next), rig: rig)
+            let target = DeploymentTarget(service: "web", environment: .pullRequest(7))
+            #expect(try await rig.store.closePreview(target, reason: "idle", cause: .sweep(seen: seen)) == false)
+            #expect(try await rig.store.openPreviews().count == 1)
+            #expect(try await Self.previewDeployments(rig).first?.record.state == .queued)
+            // A leftover's teardown is not queued over an open preview either.
+            #expect(try await rig.store.closePreview(target, reason: "leftover", cause: .leftover) == false)
+            #expect(try await rig.store.queue.claim(kinds: [.teardown], limit: 10, owner: "test", lease: .seconds(60)).isEmpty)
+        }
+    }
+
     @Test func aForkIsSkippedWithItsReasonUnlessThePolicyAllowsItAndThenWithoutSecrets() async throws {
         try await Self.withPreviews { rig, _ in
             let head = rig.git.commit(["Dockerfile": "FROM scratch"], branch: "evil")
@@ -219,6 +259,20 @@ struct PreviewLifecycleTests {
             let huge = try await Self.deliver(Self.event(.opened, number: Int(Int32.max) + 1, sha: String(repeating: "cd", count: 20)), rig: rig)
             #expect(huge["web"]?.contains("out of range") == true, "\(huge)")
             #expect(try await rig.store.previews(service: "web").isEmpty)
+        }
+    }
+
+    @Test func aLongUnicodeBranchGetsItsPreviewWithASafeURLAndItsNameInTheEnvironment() async throws {
+        try await Self.withPreviews(url: "https://{branch}.{service}.preview.example.com") { rig, _ in
+            let branch = "fëature/" + String(repeating: "ü", count: 150) + "-" + String(repeating: "x", count: 140)
+            let head = rig.git.commit(["Dockerfile": "FROM scratch"], branch: "long")
+            rig.git.setRef("refs/pull/12/head", to: head)
+            try await Self.deliver(Self.event(.opened, number: 12, sha: head, branch: branch), rig: rig)
+            let row = try #require(try await Self.previewDeployments(rig, number: 12).first)
+            #expect(row.policy.deploy.env["SLIPWAY_PR_BRANCH"] == branch)
+            let url = try #require(try await rig.store.previews(service: "web").first?.url)
+            let label = try #require(URL(string: url)?.host?.split(separator: ".").first)
+            #expect(label.count <= 63 && label.allSatisfy { $0.isASCII }, "\(url)")
         }
     }
 

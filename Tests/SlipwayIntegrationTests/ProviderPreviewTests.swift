@@ -121,6 +121,17 @@ struct ProviderPreviewTests {
                 try await rig.run(.build, opened.record.id)
                 try await rig.run(.rollout, opened.record.id)
                 #expect(try await rig.store.previews(service: provider.service).first?.state == .live)
+                // The API lists it as `slipway previews` does.
+                try await client.execute(uri: "/api/v1/services/\(provider.service)/previews", method: .get) { response in
+                    #expect(response.status == .ok)
+                    let listed = try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [[String: Any]]
+                    #expect(listed?.first?["number"] as? Int == provider.number && listed?.first?["state"] as? String == "live",
+                            "\(String(buffer: response.body))")
+                    #expect(listed?.first?["service"] as? String == "\(provider.service)-pr-\(provider.number)")
+                }
+                try await client.execute(uri: "/api/v1/services/nope/previews", method: .get) { response in
+                    #expect(response.status == .notFound)
+                }
 
                 let second = rig.git.commit(["Dockerfile": "FROM scratch\n# 2"], branch: "feat")
                 rig.git.setRef(provider.ref, to: second)

@@ -64,11 +64,11 @@ public enum RolloutDecisions {
         case supersede(reason: String)
     }
 
-    /// Whether a built deployment may roll out now. An automatic (push) deployment
+    /// Whether a built deployment may roll out now. An automatic (push, pull request) deployment
     /// never replaces a newer one that is already live; explicit verbs always proceed.
     public static func gate(_ deployment: DeploymentRecord, live: DeploymentRecord?) -> Gate {
-        guard deployment.trigger == .push || deployment.trigger == .reconcile, let live, live.id > deployment.id,
-              [.push, .manual, .reconcile].contains(live.trigger) else { return .proceed }
+        guard [.push, .reconcile, .pullRequest].contains(deployment.trigger), let live, live.id > deployment.id,
+              [.push, .manual, .reconcile, .pullRequest].contains(live.trigger) else { return .proceed }
         return .supersede(reason: "deployment \(live.id) of a newer commit (\(live.sha.map(shortSHA) ?? "?")) is already live")
     }
 

@@ -34,7 +34,10 @@ public enum ImageRetention {
         func hold(_ record: DeploymentRecord, _ why: String) {
             for digest in digests(of: record, tags: tags) where kept[digest] == nil { kept[digest] = why }
         }
-        for (service, records) in Dictionary(grouping: history, by: \.service).sorted(by: { $0.key < $1.key }) {
+        // The main line's live revision, rollback target and last `keep`: previews are not part of
+        // that history (their live images come pinned; one in flight is held below).
+        for (service, records) in Dictionary(grouping: history.filter { $0.environment == .main }, by: \.service)
+            .sorted(by: { $0.key < $1.key }) {
             let newestFirst = records.sorted { $0.id > $1.id }
             if let liveID = live[service], let current = newestFirst.first(where: { $0.id == liveID }) {
                 hold(current, "\(service): live (deployment \(current.id))")
@@ -48,6 +51,9 @@ public enum ImageRetention {
             for record in newestFirst.filter({ $0.state == .succeeded }).prefix(max(0, keep)) {
                 hold(record, "\(service): one of the last \(keep) successful deployments (deployment \(record.id))")
             }
+        }
+        for record in history where record.environment != .main && !record.state.isFinal {
+            hold(record, "\(record.target): deployment \(record.id) is \(record.state.rawValue)")
         }
         for digest in pinned where kept[digest] == nil { kept[digest] = "an open preview" }
         let deployed = history.reduce(into: Set<String>()) { $0.formUnion(digests(of: $1, tags: tags)) }

@@ -33,11 +33,13 @@ public enum PreviewRules {
     }
 
     /// Whether a pull request's head is in another repository: its clone URL names another
-    /// repository than the event's (none given means the same one).
+    /// repository than the event's. A head repository the event does not name (GitHub sends
+    /// `head.repo: null` once a fork is deleted) or that is not a URL counts as a fork: what
+    /// cannot be shown to be the repository itself is not trusted as it.
     public static func isFork(headCloneURL: String?, repositoryURLs: [String]) -> Bool {
-        guard let head = headCloneURL, let headKey = try? RepoURL(head).key else { return false }
+        guard let head = headCloneURL, let headKey = try? RepoURL(head).key else { return true }
         let keys = Set(repositoryURLs.compactMap { try? RepoURL($0).key })
-        return !keys.isEmpty && !keys.contains(headKey)
+        return !keys.contains(headKey)
     }
 
     /// Where a pull request's head is fetched from: the provider's pull-request ref on the
@@ -150,7 +152,7 @@ public enum PreviewRules {
 
     /// The service's policy as its preview of `head` deploys it: `previews.env` over
     /// `deploy.env` plus `SLIPWAY_PREVIEW`, `SLIPWAY_PR_NUMBER`, `SLIPWAY_PR_BRANCH`; for a
-    /// fork without `previews.forkSecrets`, no build args, build secrets or ECS secrets.
+    /// fork without `previews.forkSecrets`, no build args, build secrets, ECS secrets or task role.
     public static func policy(_ base: Policy, head: PullRequestHead) -> Policy {
         var policy = base
         var env = base.deploy.env.merging(base.previews.env) { _, preview in preview }
@@ -162,6 +164,8 @@ public enum PreviewRules {
             policy.build.args = [:]
             policy.build.secrets = [:]
             policy.deploy.ecs?.secrets = [:]
+            // The task role could read what the secrets named: a fork's code runs without it.
+            policy.deploy.ecs?.taskRoleArn = nil
         }
         return policy
     }

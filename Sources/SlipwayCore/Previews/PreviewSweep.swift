@@ -102,9 +102,14 @@ public enum PreviewSweep {
     public struct Closure: Sendable, Hashable {
         public var target: DeploymentTarget
         public var reason: String
-        public init(target: DeploymentTarget, reason: String) {
+        /// The open preview as the sweep saw it (idle, over the count, switched off): closed only
+        /// if it has not been reopened or given a commit since. nil: a leftover, torn down only
+        /// while no open preview accounts for it.
+        public var seen: Open?
+        public init(target: DeploymentTarget, reason: String, seen: Open? = nil) {
             self.target = target
             self.reason = reason
+            self.seen = seen
         }
     }
 
@@ -115,11 +120,11 @@ public enum PreviewSweep {
         for service in byService.keys.sorted() {
             let previews = byService[service]!.sorted { ($0.openedAt, $0.number) < ($1.openedAt, $1.number) }
             guard let settings = policies[service] else {
-                out += previews.map { Closure(target: $0.target, reason: "the service \(service) is no longer declared by a policy") }
+                out += previews.map { Closure(target: $0.target, reason: "the service \(service) is no longer declared by a policy", seen: $0) }
                 continue
             }
             guard settings.enabled else {
-                out += previews.map { Closure(target: $0.target, reason: "previews.enabled is false for \(service)") }
+                out += previews.map { Closure(target: $0.target, reason: "previews.enabled is false for \(service)", seen: $0) }
                 continue
             }
             var kept: [Open] = []
@@ -127,7 +132,8 @@ public enum PreviewSweep {
                 let idle = now.timeIntervalSince(preview.updatedAt)
                 if idle >= Double(settings.ttl.milliseconds) / 1000 {
                     out.append(Closure(target: preview.target,
-                                       reason: "no new commit for \(settings.ttl) (previews.ttl); last at \(ISO8601.format(preview.updatedAt))"))
+                                       reason: "no new commit for \(settings.ttl) (previews.ttl); last at \(ISO8601.format(preview.updatedAt))",
+                                       seen: preview))
                 } else {
                     kept.append(preview)
                 }
@@ -144,7 +150,7 @@ public enum PreviewSweep {
         let newest = previews.last!
         return previews.prefix(previews.count - count).map {
             Closure(target: $0.target, reason: "previews.count (\(count)) reached: the oldest preview goes first "
-                    + "(pull request #\(newest.number) opened after it)")
+                    + "(pull request #\(newest.number) opened after it)", seen: $0)
         }
     }
 
