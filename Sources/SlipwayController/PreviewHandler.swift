@@ -36,7 +36,8 @@ struct PreviewHandler: JobHandler {
                 detail[service] = closed ? "preview closed (\(reason)); tearing it down" : "no open preview of pull request #\(pull.number); nothing to tear down"
                 logger.info("pull request closed", metadata: ["service.name": "\(service)", "preview.closed": "\(closed)"])
             case .opened, .reopened, .updated:
-                switch try await open(service: service, event: event, pull: pull, rowID: rowID, logger: logger) {
+                switch try await open(service: service, event: event, pull: pull, rowID: rowID,
+                                      lastAttempt: job.attempts >= job.maxAttempts, logger: logger) {
                 case .deployed(let id, let sha):
                     built = true
                     detail[service] = "preview deployment \(id) of \(sha.prefix(12))"
@@ -54,7 +55,9 @@ struct PreviewHandler: JobHandler {
         case skipped(String)
     }
 
-    func open(service: String, event: NormalizedEvent, pull: NormalizedEvent.PullRequest, rowID: Int64,
+    /// - Parameter lastAttempt: a repository that cannot be fetched is tried again by the queue;
+    ///   on the last attempt the delivery says why instead.
+    func open(service: String, event: NormalizedEvent, pull: NormalizedEvent.PullRequest, rowID: Int64, lastAttempt: Bool,
               logger: Logger) async throws -> Opened {
         let store = pipeline.store
         var log = logger
@@ -75,7 +78,11 @@ struct PreviewHandler: JobHandler {
             return .skipped("pull request #\(pull.number) names no source branch to fetch its head from")
         }
         // The base branch too: what the pull request changes is computed against it.
-        try await pipeline.git.fetch(repo, logger: log)
+        do {
+            try await pipeline.git.fetch(repo, logger: log)
+        } catch let error as GitError where lastAttempt {
+            return .skipped("\(policy.source.repo) could not be fetched (\(error.message)); push a new commit to the pull request to try again")
+        }
         let local = PreviewRules.localRef(number: pull.number)
         var fetchRef = ref, fetchURL = source
         var refHead: String

@@ -22,7 +22,13 @@ public final class FakeGit: GitFetcher {
         return sha
     }
 
-    public func fetch(_ repo: RepoURL, logger: Logger) async throws {}
+    private let fetchFailure = Mutex<String?>(nil)
+    /// Fetches fail so (nil: they succeed again), as an unreachable remote would.
+    public func failFetches(_ message: String?) { fetchFailure.withLock { $0 = message } }
+
+    public func fetch(_ repo: RepoURL, logger: Logger) async throws {
+        if let message = fetchFailure.withLock({ $0 }) { throw GitError(operation: "fetch", message: message) }
+    }
 
     public func resolve(_ revision: String, in repo: RepoURL) async throws -> String {
         if let head = heads.withLock({ $0[revision] }) { return head }

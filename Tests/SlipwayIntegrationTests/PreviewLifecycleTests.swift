@@ -5,6 +5,7 @@ import SlipwayApp
 @testable import SlipwayController
 import SlipwayCore
 import SlipwayFakes
+import SlipwayGit
 import SlipwayRuntime
 import SlipwayStore
 import SlipwayTestSupport
@@ -273,6 +274,23 @@ struct PreviewLifecycleTests {
             let url = try #require(try await rig.store.previews(service: "web").first?.url)
             let label = try #require(URL(string: url)?.host?.split(separator: ".").first)
             #expect(label.count <= 63 && label.allSatisfy { $0.isASCII }, "\(url)")
+        }
+    }
+
+    @Test func aRepositoryThatCannotBeFetchedIsTriedAgainAndOnTheLastAttemptTheDeliverySaysWhy() async throws {
+        try await Self.withPreviews { rig, _ in
+            rig.git.failFetches("connection refused")
+            let event = Self.event(.opened, sha: String(repeating: "ab", count: 20))
+            let outcomes = EventMatching.outcomes(for: event, routes: try await rig.store.routes())
+            guard case .recorded(let rowID, _, _) = try await rig.store.recordDelivery(event, deliveryID: event.deliveryID!, outcomes: outcomes)
+            else { Issue.record("duplicate"); return }
+            var job = try #require(try await rig.store.queue.claim(kinds: [.preview], limit: 1, owner: "test", lease: .seconds(60)).first)
+            await #expect(throws: GitError.self) { try await rig.handler(.preview).run(job, logger: TestStack.logger) }
+            job.attempts = job.maxAttempts
+            try await rig.handler(.preview).run(job, logger: TestStack.logger)
+            let text = try await rig.store.client.query("SELECT outcome || ' ' || (detail->>'web') FROM webhook_deliveries WHERE id = \(rowID)")
+                .collect()[0].decode(String.self)
+            #expect(text.hasPrefix("skipped ") && text.contains("could not be fetched (connection refused)"), "\(text)")
         }
     }
 
