@@ -34,8 +34,8 @@ public struct PreviewSweeper: Service {
     }
 
     public func run() async throws {
-        let ttl = TimeSpan(milliseconds: Int64(interval.components.seconds) * 3000 + 10_000)
-        try await LeasedLoop(lease: lease, holder: holder, settings: .init(interval: interval, ttl: ttl, waitFirst: false),
+        try await LeasedLoop(lease: lease, holder: holder,
+                             settings: .init(interval: interval, ttl: ReconcileLoop.leaseTTL(outliving: interval), waitFirst: false),
                              clock: clock, logger: logger) {
             _ = try await pass()
         }.run()

@@ -34,7 +34,12 @@ public struct ReconcileLoop: Service {
     }
 
     /// Outlives one interval, so the leader keeps it between passes; renewed during a pass.
-    var leaseTTL: TimeSpan { TimeSpan(milliseconds: Int64(interval.components.seconds) * 3000 + 10_000) }
+    var leaseTTL: TimeSpan { Self.leaseTTL(outliving: interval) }
+
+    /// A lease that outlives three intervals: its holder keeps it between passes.
+    static func leaseTTL(outliving interval: Duration) -> TimeSpan {
+        TimeSpan(milliseconds: Int64(interval.components.seconds) * 3000 + 10_000)
+    }
 
     public func run() async throws {
         // Webhooks and polling go first: the first pass comes one interval after start.

@@ -22,7 +22,8 @@ extension MirrorCache {
         return try await NIOThreadPool.singleton.runIfActive {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             return try withFileLock(path + ".lock") {
-                try Self.fetchRefBlocking(url: source.raw, mirror: path, refspec: spec)
+                // Not pruned: a ref the remote lacks is then simply missing here (reported below).
+                try Self.fetchBlocking(url: source.raw, mirror: path, refspecs: [spec], prune: false, message: "slipway: fetch pull request")
                 return try Self.withRepository(path) { repository in
                     var oid = git_oid()
                     let code = git_reference_name_to_id(&oid, repository, local)
@@ -33,28 +34,6 @@ extension MirrorCache {
                     return withUnsafePointer(to: oid) { Self.oidString($0) }
                 }
             }
-        }
-    }
-
-    static func fetchRefBlocking(url: String, mirror: String, refspec: String) throws {
-        var repository: OpaquePointer?
-        if FileManager.default.fileExists(atPath: mirror) {
-            try LibGit2.check(git_repository_open_bare(&repository, mirror), "open mirror")
-        } else {
-            try LibGit2.check(git_repository_init(&repository, mirror, 1), "create mirror")
-        }
-        defer { git_repository_free(repository) }
-        var remote: OpaquePointer?
-        try LibGit2.check(git_remote_create_anonymous(&remote, repository, url), "remote \(url)")
-        defer { git_remote_free(remote) }
-        var options = git_fetch_options()
-        try LibGit2.check(git_fetch_options_init(&options, UInt32(GIT_FETCH_OPTIONS_VERSION)), "fetch options")
-        options.prune = GIT_FETCH_NO_PRUNE
-        options.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE
-        try LibGit2.withStrArray([refspec]) { refspecs in
-            let code = git_remote_fetch(remote, &refspecs, &options, "slipway: fetch pull request")
-            // A ref the remote does not have: libgit2 fetches nothing and the local ref stays missing (reported by the caller).
-            try LibGit2.check(code, "fetch \(refspec) from \(url)")
         }
     }
 

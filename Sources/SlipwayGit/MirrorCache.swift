@@ -60,7 +60,15 @@ public struct MirrorCache: GitFetcher {
 
     // MARK: - libgit2, on a thread-pool thread
 
+    /// The mirror's branches and tags, pruned: what the remote deleted goes here too.
     static func fetchBlocking(url: String, mirror: String) throws {
+        try fetchBlocking(url: url, mirror: mirror, refspecs: ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"], prune: true,
+                          message: "slipway: fetch")
+    }
+
+    /// Fetches `refspecs` from `url` into the mirror (created when missing); `prune` removes
+    /// local refs the refspecs cover that the remote no longer has.
+    static func fetchBlocking(url: String, mirror: String, refspecs specs: [String], prune: Bool, message: String) throws {
         var repository: OpaquePointer?
         if FileManager.default.fileExists(atPath: mirror) {
             try LibGit2.check(git_repository_open_bare(&repository, mirror), "open mirror")
@@ -75,10 +83,10 @@ public struct MirrorCache: GitFetcher {
 
         var options = git_fetch_options()
         try LibGit2.check(git_fetch_options_init(&options, UInt32(GIT_FETCH_OPTIONS_VERSION)), "fetch options")
-        options.prune = GIT_FETCH_PRUNE
+        options.prune = prune ? GIT_FETCH_PRUNE : GIT_FETCH_NO_PRUNE
         options.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE
-        try LibGit2.withStrArray(["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"]) { refspecs in
-            try LibGit2.check(git_remote_fetch(remote, &refspecs, &options, "slipway: fetch"), "fetch \(url)")
+        try LibGit2.withStrArray(specs) { refspecs in
+            try LibGit2.check(git_remote_fetch(remote, &refspecs, &options, message), "fetch \(url)")
         }
     }
 
