@@ -73,6 +73,13 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         // Docker engine API client over a unix socket or TCP.
+        .target(name: "SlipwaySourceHosts", dependencies: [
+            "SlipwayCore",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "_CryptoExtras", package: "swift-crypto"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOFoundationCompat", package: "swift-nio"),
+        ]),
         .target(name: "SlipwayDocker", dependencies: [
             "SlipwayCore", "SlipwaySystem",
             .product(name: "NIOFoundationCompat", package: "swift-nio"),
@@ -94,7 +101,7 @@ let package = Package(
         // Long-running services: workers and job handlers (build, rollout, watch).
         .target(name: "SlipwayController", dependencies: [
             "SlipwayCore", "SlipwayPolicy", "SlipwayStore", "SlipwayGit", "SlipwayBuild", "SlipwayRuntime", "SlipwayDetect",
-            "SlipwayRegistry", "SlipwayDocker", "SlipwaySystem",
+            "SlipwayRegistry", "SlipwayDocker", "SlipwaySystem", "SlipwaySourceHosts",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "PostgresNIO", package: "postgres-nio"),
@@ -104,7 +111,7 @@ let package = Package(
         // status, logs), the reconcile loop, and the assembly of the running system.
         .target(name: "SlipwayApp", dependencies: [
             "SlipwayCore", "SlipwayStore", "SlipwayController", "SlipwayRuntime", "SlipwayAWS", "SlipwayDocker", "SlipwayRegistry",
-            "SlipwayGit", "SlipwayBuild", "SlipwayPolicy", "SlipwaySystem",
+            "SlipwayGit", "SlipwayBuild", "SlipwayPolicy", "SlipwaySystem", "SlipwaySourceHosts",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -175,6 +182,11 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "SlipwayRegistryTests", dependencies: ["SlipwayRegistry", "SlipwayCore"]),
+        .testTarget(name: "SlipwaySourceHostsTests", dependencies: [
+            "SlipwaySourceHosts", "SlipwayGit", "SlipwayCore",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "_CryptoExtras", package: "swift-crypto"),
+        ]),
         .testTarget(name: "SlipwayAWSTests", dependencies: [
             "SlipwayAWS", "SlipwayRuntime", "SlipwayCore", "SlipwayECSFake", "SlipwayTestSupport",
             .product(name: "Hummingbird", package: "hummingbird"),
@@ -193,6 +205,7 @@ let package = Package(
             "SlipwayDetect",
             "SlipwayCore", "SlipwayPolicy", "SlipwayWebhooks", "SlipwayStore", "SlipwayGit", "SlipwayBuild",
             "SlipwayRuntime", "SlipwayDocker", "SlipwayController", "SlipwayServer", "SlipwayTestSupport", "SlipwaySystem", "SlipwayFakes",
+            "SlipwaySourceHosts",
             "SlipwayApp",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "PostgresNIO", package: "postgres-nio"),

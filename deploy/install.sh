@@ -19,7 +19,9 @@ have python3 || need+=(python3)
 have runuser || need+=(util-linux)
 have wrk || need+=(wrk)                 # deploy/bench/webhooks
 have htpasswd || need+=(apache2-utils)  # the test registry with basic auth
-have openssl || need+=(openssl)         # the test registry with token auth
+have openssl || need+=(openssl)         # the test registry with token auth, the HTTPS git server
+have ssh-keygen || need+=(openssh-client)  # the test git server's host and deploy keys
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)  # the test git server over ssh (its own sshd, own port)
 
 if [ ${#need[@]} -gt 0 ]; then
     echo "installing: ${need[*]}" >&2
@@ -30,8 +32,26 @@ if [ ${#need[@]} -gt 0 ]; then
     fi
     export DEBIAN_FRONTEND=noninteractive
     $sudo apt-get update -qq
-    # The package scripts must not start system services: the stack starts its own.
+    # The package scripts must not start system services (a Postgres, a dockerd, an sshd on
+    # port 22): the stack starts its own, on loopback. invoke-rc.d and deb-systemd-invoke skip
+    # every start when policy-rc.d exits 101; Docker images ship one, elsewhere one is put
+    # there for the install only (never replacing one that is there).
+    policy=/usr/sbin/policy-rc.d
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\n# Put by Slipway deploy/install.sh for one apt-get install; removed after.\nexit 101\n' \
+            | $sudo tee "$policy" >/dev/null
+        $sudo chmod 755 "$policy"
+        trap '$sudo rm -f "$policy"' EXIT
+    fi
+    new_sshd=""
+    [ -x /usr/sbin/sshd ] || new_sshd=1
     $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+    if [ -n "$(trap -p EXIT)" ]; then $sudo rm -f "$policy"; trap - EXIT; fi
+    # Not at the next boot either: Debian's ssh.service and ssh.socket do not start while this
+    # file exists. Only when this script brought sshd in; remove the file to run a system sshd.
+    if [ -n "$new_sshd" ] && [ -d /etc/ssh ]; then
+        $sudo touch /etc/ssh/sshd_not_to_be_run
+    fi
 fi
 
 # The AWS API in tests: moto's server (ECS, ECR, CloudWatch Logs, IAM, STS).

@@ -7,6 +7,7 @@ import SlipwayCore
 import SlipwayDocker
 import SlipwayGit
 import SlipwayRuntime
+import SlipwaySourceHosts
 import SlipwayStore
 import SlipwaySystem
 
@@ -31,6 +32,9 @@ public struct Assembly: Sendable {
     public let wiring: RuntimeWiring
     public let git: MirrorCache
     public let secrets: SecretReader
+    /// How Slipway proves itself to source hosts, for fetches and reports.
+    public let sourceAccess: SourceAccess
+    public let reportTransport: any APITransport
     public let pipeline: Pipeline
     public let operations: Operations
     public let policyWatcher: PolicyWatcher
@@ -48,21 +52,30 @@ public struct Assembly: Sendable {
     ///   - dataDirectory: absolute; mirrors and work directories go below it.
     ///   - wiring: the runtimes and logins; by default from the environment (ECS when AWS settings resolve).
     public init(config: Configuration, spec: PolicySourceSpec, store: Store, engine: DockerEngine, dataDirectory: String,
-                wiring: RuntimeWiring? = nil, clock: ServiceClock = .continuous, logger: Logger) {
+                wiring: RuntimeWiring? = nil, clock: ServiceClock = .continuous, reportTransport: (any APITransport)? = nil,
+                logger: Logger) {
         self.config = config
         self.store = store
         self.logger = logger
         self.clock = clock
         let secrets = SecretReader(rules: config.secretRules(dataDirectory: dataDirectory))
         self.secrets = secrets
-        let git = MirrorCache(directory: "\(dataDirectory)/mirrors", allowLocalRepos: config.allowLocalRepos)
+        let transport = reportTransport ?? HTTPTransport()
+        self.reportTransport = transport
+        let access = SourceAccess(store: store, hosts: config.sourceHosts, secrets: secrets, knownHostsFile: config.sshKnownHosts,
+                                  apps: GitHubAppTokens(transport: transport), logger: logger)
+        self.sourceAccess = access
+        let git = MirrorCache(directory: "\(dataDirectory)/mirrors", allowLocalRepos: config.allowLocalRepos, access: access)
         self.git = git
         let wiring = wiring ?? RuntimeWiring(engine: engine, network: config.dockerNetwork, secrets: secrets, logger: logger)
         self.wiring = wiring
         let policiesPushed = WakeSignal()
         self.policiesPushed = policiesPushed
+        let hosts = config.sourceHosts
         let sync = PolicySync(spec: spec, store: store, git: git, allowLocalRepos: config.allowLocalRepos, secretRules: secrets.rules,
-                              workDirectory: "\(dataDirectory)/work", logger: logger)
+                              workDirectory: "\(dataDirectory)/work",
+                              reportTarget: { policy in hosts.reportTarget(for: policy.source.repo).map { ($0.provider.rawValue, $0.repository) } },
+                              logger: logger)
         policyWatcher = PolicyWatcher(sync: sync, interval: config.policiesPoll.duration, wake: policiesPushed,
                                       lease: LeaderLease(pool: store.pool, name: LeaseName.policies, logger: logger), clock: clock,
                                       logger: logger)
@@ -70,6 +83,29 @@ public struct Assembly: Sendable {
                             runtime: wiring.runtimes, workDirectory: "\(dataDirectory)/work", dockerNetwork: config.dockerNetwork,
                             baseImages: config.baseImages, registry: wiring.registry, secrets: secrets, clock: clock)
         operations = Operations(store: store, runtime: wiring.runtimes, logger: logger)
+    }
+
+    /// The job handlers: the pipeline's, and the reporter's.
+    public var handlers: [any JobHandler] {
+        pipeline.handlers + [NotifyHandler(store: store, access: sourceAccess, hosts: config.sourceHosts, transport: reportTransport)]
+    }
+
+    /// Says which providers this server reports to (their deployments queue reports from now
+    /// on), one log line for each it cannot report to, and where each service's repository reports.
+    public func startReporting() async throws {
+        let hosts = config.sourceHosts
+        let able = CommitStatus.Provider.allCases.filter { hosts.hasCredentials($0) && hosts.apiURL($0) != nil }
+        try await store.setReportProviders(able.map(\.rawValue))
+        for provider in CommitStatus.Provider.allCases where !able.contains(provider) {
+            logger.notice("no commit statuses or comments for \(provider.displayName): no credentials", metadata: [
+                "provider": "\(provider.rawValue)",
+                "hint": "set \(provider.tokenSetting)\(provider == .bitbucketServer ? " and SLIPWAY_BITBUCKET_SERVER_API_URL" : ""), or name credentials in a policy's source.credentials",
+            ])
+        }
+        let policies = try await store.everyPolicy()
+        try await store.setServiceReportTargets(Dictionary(policies.map { policy in
+            (policy.service, hosts.reportTarget(for: policy.source.repo).map { ($0.provider.rawValue, $0.repository) })
+        }, uniquingKeysWith: { a, _ in a }))
     }
 
     /// What the webhook intake reports: events stored. A push to the policies repository
@@ -100,6 +136,8 @@ public struct Assembly: Sendable {
             .init(name: "rollout", kinds: [.rollout, .watch, .retire, .paths, .preview, .teardown],
                   limits: [.rollout: KindLimits(perTarget: 1), .preview: KindLimits(perTarget: 1), .teardown: KindLimits(perTarget: 1)],
                   concurrency: 16, lease: config.jobLease, pollInterval: config.queuePollInterval),
+            // Reports to source hosts in their own slots: a slow provider never takes a rollout's.
+            .init(name: "notify", kinds: [.notify], concurrency: 8, lease: config.jobLease, pollInterval: config.queuePollInterval),
         ]
     }
 
@@ -125,7 +163,7 @@ public struct Assembly: Sendable {
         services.append(PreviewSweeper(store: store, runtime: runtime, lease: lease(LeaseName.previews),
                                        interval: (config.reconcileInterval ?? .seconds(30)).duration, clock: clock, logger: logger))
         for settings in Self.poolSettings(config) {
-            services.append(WorkerPool(settings: settings, queue: store.queue, handlers: pipeline.handlers, wake: workQueued, stops: stops,
+            services.append(WorkerPool(settings: settings, queue: store.queue, handlers: handlers, wake: workQueued, stops: stops,
                                        logger: logger, clock: clock))
         }
         return services

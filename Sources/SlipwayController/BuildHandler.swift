@@ -82,6 +82,12 @@ struct BuildHandler: JobHandler {
             await log.note("checking out \(sha)")
             try await pipeline.git.checkout(sha, of: repo, into: workDir)
         } catch let error as GitError {
+            // A server that is down or slow may be back: the queue tries again. Refused credentials,
+            // an unknown host key or a missing commit fail now, as no retry can change them.
+            if error.retryable && job.attempts < job.maxAttempts {
+                await log.note("fetching failed (attempt \(job.attempts) of \(job.maxAttempts)); trying again: \(error.message)")
+                throw error
+            }
             try await fail(id, "fetching the source failed: \(error)", logger: logger)
             return
         }

@@ -16,3 +16,14 @@ public struct PermanentJobError: Error, CustomStringConvertible {
     public init(_ message: String) { self.message = message }
     public var description: String { message }
 }
+
+/// An error after which the job is tried again no sooner than `after` (a rate limit's reset).
+public struct RetryLater: Error, CustomStringConvertible {
+    public var message: String
+    public var after: TimeSpan?
+    public init(_ message: String, after: TimeSpan?) {
+        self.message = message
+        self.after = after
+    }
+    public var description: String { message }
+}

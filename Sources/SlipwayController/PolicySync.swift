@@ -23,8 +23,13 @@ public struct PolicySync: Sendable {
     let workDirectory: String
     let logger: Logger
 
+    /// Where a service's repository reports when no event names it; nil: not written.
+    let reportTarget: (@Sendable (Policy) -> (provider: String, repository: String)?)?
+
     public init(spec: PolicySourceSpec, store: Store, git: any GitFetcher, allowLocalRepos: Bool,
-                secretRules: SecretRules = .standard(dataDirectory: nil), workDirectory: String, logger: Logger) {
+                secretRules: SecretRules = .standard(dataDirectory: nil), workDirectory: String,
+                reportTarget: (@Sendable (Policy) -> (provider: String, repository: String)?)? = nil, logger: Logger) {
+        self.reportTarget = reportTarget
         self.secretRules = secretRules
         self.spec = spec
         self.store = store
@@ -79,6 +84,10 @@ public struct PolicySync: Sendable {
             let policies = try load()
             guard try await store.applyPolicySet(source: source, revision: revision, policies: policies.map { ($0.policy, $0.file) })
             else { return .unchanged }
+            if let reportTarget {
+                try await store.setServiceReportTargets(Dictionary(policies.map { ($0.policy.service, reportTarget($0.policy)) },
+                                                                   uniquingKeysWith: { a, _ in a }))
+            }
             let names = policies.map(\.policy.service)
             logger.notice("policies applied", metadata: [
                 "policies.source": "\(source)", "policies.revision": "\(revision)", "services.count": "\(names.count)",

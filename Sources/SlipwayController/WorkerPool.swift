@@ -190,9 +190,11 @@ public final class WorkerPool: Service, Sendable {
         case (nil, .failure(let error as PermanentJobError)): outcome = .failed(message: error.message, retryable: false)
         case (nil, .failure(let error)): outcome = .failed(message: "\(error)", retryable: true)
         }
+        var notBefore: TimeSpan?
+        if case .failure(let error as RetryLater) = result { notBefore = error.after }
         // Randomness only where a retry needs it (it costs a system call).
         let resolution = JobTransitions.resolve(outcome, kind: job.kind, attempts: job.attempts, maxAttempts: job.maxAttempts,
-                                                jitter: outcome == .succeeded ? 0 : random())
+                                                jitter: outcome == .succeeded ? 0 : random(), notBefore: notBefore)
         if case .complete = resolution {
             await completions.add(job)
             return

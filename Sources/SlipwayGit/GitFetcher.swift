@@ -28,9 +28,13 @@ public protocol GitFetcher: Sendable {
 public struct GitError: Error, Sendable, CustomStringConvertible {
     public var operation: String
     public var message: String
+    /// Whether trying again later can help: the network or the server failed, not the
+    /// credentials, the host key or the repository's content.
+    public var retryable: Bool
     public var description: String { "git \(operation): \(message)" }
-    public init(operation: String, message: String) {
+    public init(operation: String, message: String, retryable: Bool = false) {
         self.operation = operation
         self.message = message
+        self.retryable = retryable
     }
 }

@@ -51,11 +51,19 @@ extension MirrorCache {
             throw GitError(operation: "ls-remote", message: "\(repo) is a local repository; set SLIPWAY_ALLOW_LOCAL_REPOS=1 to allow it")
         }
         let url = repo.raw
+        let access = try await access(for: repo, url: url)
         return try await NIOThreadPool.singleton.runIfActive {
             var remote: OpaquePointer?
             try LibGit2.check(git_remote_create_detached(&remote, url), "remote \(url)")
             defer { git_remote_free(remote) }
-            try LibGit2.check(git_remote_connect(remote, GIT_DIRECTION_FETCH, nil, nil, nil), "connect to \(url)")
+            var callbacks = git_remote_callbacks()
+            try LibGit2.check(git_remote_init_callbacks(&callbacks, UInt32(GIT_REMOTE_CALLBACKS_VERSION)), "remote callbacks")
+            let session = FetchSession(access: access, url: url, repo: "\(repo)")
+            session.install(into: &callbacks)
+            defer { withExtendedLifetime(session) {} }
+            try session.run {
+                try LibGit2.check(git_remote_connect(remote, GIT_DIRECTION_FETCH, &callbacks, nil, nil), "connect to \(url)")
+            }
             defer { git_remote_disconnect(remote) }
             var heads: UnsafeMutablePointer<UnsafePointer<git_remote_head>?>?
             var count = 0

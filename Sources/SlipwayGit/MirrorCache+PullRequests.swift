@@ -19,11 +19,13 @@ extension MirrorCache {
         }
         let path = mirrorPath(for: repo)
         let spec = "+\(ref):\(local)"
+        let access = try await access(for: repo, url: source.raw)
         return try await NIOThreadPool.singleton.runIfActive {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             return try withFileLock(path + ".lock") {
                 // Not pruned: a ref the remote lacks is then simply missing here (reported below).
-                try Self.fetchBlocking(url: source.raw, mirror: path, refspecs: [spec], prune: false, message: "slipway: fetch pull request")
+                try Self.fetchBlocking(url: source.raw, mirror: path, refspecs: [spec], prune: false, message: "slipway: fetch pull request",
+                                       access: access, repo: "\(source)")
                 return try Self.withRepository(path) { repository in
                     var oid = git_oid()
                     let code = git_reference_name_to_id(&oid, repository, local)

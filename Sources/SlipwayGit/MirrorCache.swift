@@ -10,11 +10,31 @@ import SlipwayCore
 public struct MirrorCache: GitFetcher {
     public let directory: String
     public let allowLocalRepos: Bool
+    /// Credentials and known hosts per repository; nil: every repository is fetched anonymously.
+    public let access: (any GitAccessProvider)?
 
-    public init(directory: String, allowLocalRepos: Bool) {
+    public init(directory: String, allowLocalRepos: Bool, access: (any GitAccessProvider)? = nil) {
         self.directory = directory
         self.allowLocalRepos = allowLocalRepos
+        self.access = access
         _ = LibGit2.initialized
+    }
+
+    /// Trusts the certificate authorities in `file` for https fetches from now on, instead of the
+    /// system's (what SSL_CERT_FILE does at start-up); for a private git server's CA.
+    public static func trustCertificates(file: String) throws {
+        _ = LibGit2.initialized
+        try LibGit2.check(slipway_git_set_ssl_cert_locations(file, nil), "trust \(file)")
+    }
+
+    /// How to reach `url` when fetching for `repo`: the repository's own access, or none for
+    /// another host (a fork elsewhere never sees the repository's credentials).
+    func access(for repo: RepoURL, url: String) async throws -> GitAccess {
+        guard let access, !repo.isLocal else { return .anonymous }
+        if url != repo.raw {
+            guard let other = try? RepoURL(url), other.host == repo.host, other.transport == repo.transport else { return .anonymous }
+        }
+        return try await access.access(for: repo)
     }
 
     /// `<dir>/<last path part>-<hash of the key>.git`: readable, and unique per repository.
@@ -31,10 +51,11 @@ public struct MirrorCache: GitFetcher {
         }
         let path = mirrorPath(for: repo)
         let url = repo.raw
+        let access = try await access(for: repo, url: url)
         try await NIOThreadPool.singleton.runIfActive {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             try withFileLock(path + ".lock") {
-                try Self.fetchBlocking(url: url, mirror: path)
+                try Self.fetchBlocking(url: url, mirror: path, access: access, repo: "\(repo)")
             }
         }
     }
@@ -61,14 +82,15 @@ public struct MirrorCache: GitFetcher {
     // MARK: - libgit2, on a thread-pool thread
 
     /// The mirror's branches and tags, pruned: what the remote deleted goes here too.
-    static func fetchBlocking(url: String, mirror: String) throws {
+    static func fetchBlocking(url: String, mirror: String, access: GitAccess = .anonymous, repo: String? = nil) throws {
         try fetchBlocking(url: url, mirror: mirror, refspecs: ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"], prune: true,
-                          message: "slipway: fetch")
+                          message: "slipway: fetch", access: access, repo: repo ?? url)
     }
 
     /// Fetches `refspecs` from `url` into the mirror (created when missing); `prune` removes
     /// local refs the refspecs cover that the remote no longer has.
-    static func fetchBlocking(url: String, mirror: String, refspecs specs: [String], prune: Bool, message: String) throws {
+    static func fetchBlocking(url: String, mirror: String, refspecs specs: [String], prune: Bool, message: String,
+                              access: GitAccess, repo: String) throws {
         var repository: OpaquePointer?
         if FileManager.default.fileExists(atPath: mirror) {
             try LibGit2.check(git_repository_open_bare(&repository, mirror), "open mirror")
@@ -85,8 +107,12 @@ public struct MirrorCache: GitFetcher {
         try LibGit2.check(git_fetch_options_init(&options, UInt32(GIT_FETCH_OPTIONS_VERSION)), "fetch options")
         options.prune = prune ? GIT_FETCH_PRUNE : GIT_FETCH_NO_PRUNE
         options.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE
-        try LibGit2.withStrArray(specs) { refspecs in
-            try LibGit2.check(git_remote_fetch(remote, &refspecs, &options, message), "fetch \(url)")
+        let session = FetchSession(access: access, url: url, repo: repo)
+        session.install(into: &options.callbacks)
+        try session.run {
+            try LibGit2.withStrArray(specs) { refspecs in
+                try LibGit2.check(git_remote_fetch(remote, &refspecs, &options, message), "fetch \(url)")
+            }
         }
     }
 

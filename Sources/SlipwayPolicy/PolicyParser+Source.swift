@@ -28,6 +28,23 @@ extension PolicyParser {
         if let n = map["credentials"] {
             source.credentials = secretReference(n, at: "source.credentials", reader: &reader)
         }
+        if let n = map["keyPassphrase"] {
+            source.keyPassphrase = secretReference(n, at: "source.keyPassphrase", reader: &reader)
+            if map["credentials"] == nil {
+                reader.report(n, "`source.keyPassphrase` unlocks the SSH key in `source.credentials`, which is not set")
+            } else if repo.transport != .ssh {
+                reader.report(n, "`source.keyPassphrase` is for an SSH key, but `source.repo` is not an ssh:// or git@host:path address")
+            }
+        }
+        if let n = map["knownHosts"], let text = reader.nonEmptyString(n, at: "source.knownHosts") {
+            if let problem = KnownHostsText.problem(text) {
+                reader.report(n, "`source.knownHosts`: \(problem)")
+            } else if repo.transport != .ssh {
+                reader.report(n, "`source.knownHosts` checks an ssh server's host key, but `source.repo` is not an ssh:// or git@host:path address")
+            } else {
+                source.knownHosts = text
+            }
+        }
         if let n = map["webhookSecret"], let reference = secretReference(n, at: "source.webhookSecret", reader: &reader) {
             if case .aws = reference {
                 reader.report(n, "`source.webhookSecret` is read on every webhook: name it with env: or file:, not an AWS ARN")

@@ -16,7 +16,7 @@ public struct PolicyParser: Sendable {
     }
 
     static let topKeys = ["service", "source", "build", "image", "imageCredentials", "deploy", "rollback", "previews", "sync"]
-    static let sourceKeys = ["repo", "branch", "paths", "poll", "credentials", "webhookSecret"]
+    static let sourceKeys = ["repo", "branch", "paths", "poll", "credentials", "keyPassphrase", "knownHosts", "webhookSecret"]
     static let buildKeys = ["context", "dockerfile", "args", "secrets", "target", "timeout", "cache", "baseImages", "platform"]
     static let rollbackKeys = ["window", "crashes"]
     static let previewKeys = ["enabled", "ttl", "count", "env", "forks", "forkSecrets", "url", "loadBalancer"]

@@ -122,7 +122,7 @@ extension Store {
         let ids = try await deliveryIDs(records, on: connection, logger: logger)
         var columns = (provider: [String](), delivery: [String](), event: [String](), kind: [String](), repository: [String](),
                        ref: [String](), before: [String](), after: [String](), outcome: [String](), detail: [String](),
-                       payload: [String]())
+                       payload: [String](), name: [String]())
         for (record, id) in zip(records, ids) {
             let event = record.event
             let (outcome, detail) = EventMatching.summary(for: event, outcomes: record.outcomes)
@@ -131,6 +131,7 @@ extension Store {
             columns.event.append(event.event)
             columns.kind.append(event.kind.rawValue)
             columns.repository.append(event.repository?.cloneURL ?? "")
+            columns.name.append(event.repository?.fullName ?? "")
             columns.ref.append(event.ref ?? "")
             columns.before.append(event.before ?? "")
             columns.after.append(event.after ?? "")
@@ -141,13 +142,13 @@ extension Store {
         // Arrays cannot carry NULL here: '' stands for it and is turned back.
         let rows = try await connection.query("""
             INSERT INTO webhook_deliveries (provider, delivery_id, event, kind, repository, ref, before_sha, after_sha, outcome,
-                                            detail, payload)
+                                            detail, payload, repository_name)
             SELECT provider, delivery, event, kind, nullif(repository, ''), nullif(ref, ''), nullif(before, ''), nullif(after, ''),
-                   outcome, detail::jsonb, payload::jsonb
+                   outcome, detail::jsonb, payload::jsonb, nullif(name, '')
             FROM unnest(\(columns.provider)::text[], \(columns.delivery)::text[], \(columns.event)::text[], \(columns.kind)::text[],
                         \(columns.repository)::text[], \(columns.ref)::text[], \(columns.before)::text[], \(columns.after)::text[],
-                        \(columns.outcome)::text[], \(columns.detail)::text[], \(columns.payload)::text[])
-                 AS d(provider, delivery, event, kind, repository, ref, before, after, outcome, detail, payload)
+                        \(columns.outcome)::text[], \(columns.detail)::text[], \(columns.payload)::text[], \(columns.name)::text[])
+                 AS d(provider, delivery, event, kind, repository, ref, before, after, outcome, detail, payload, name)
             ON CONFLICT (provider, delivery_id) DO NOTHING
             RETURNING id, provider, delivery_id
             """, logger: logger)

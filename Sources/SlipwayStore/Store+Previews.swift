@@ -98,10 +98,15 @@ extension Store {
     static func upsertPreview(_ opening: PreviewOpening, on connection: PostgresConnection, logger: Logger) async throws {
         // A reopened preview starts its life (and its count position) again; a new commit moves `updated_at` (the TTL).
         try await connection.query("""
-            INSERT INTO previews (service, number, state, branch, head_sha, head_url, fork, fetch_ref, url, delivery_id)
-            VALUES (\(opening.service), \(opening.head.number), 'open', \(opening.head.branch), \(opening.sha), \(opening.headURL),
-                    \(opening.head.fork), \(opening.fetchRef), \(opening.url), \(opening.deliveryRowID))
+            INSERT INTO previews (service, number, state, branch, head_sha, head_url, fork, fetch_ref, url, delivery_id,
+                                  report_provider, report_repository)
+            SELECT \(opening.service), \(opening.head.number), 'open', \(opening.head.branch), \(opening.sha), \(opening.headURL),
+                   \(opening.head.fork), \(opening.fetchRef), \(opening.url), \(opening.deliveryRowID), w.provider, w.repository_name
+            FROM (SELECT 1) AS one
+            LEFT JOIN webhook_deliveries w ON w.id = \(opening.deliveryRowID) AND w.provider <> 'poll' AND w.repository_name IS NOT NULL
             ON CONFLICT (service, number) DO UPDATE SET
+                report_provider = coalesce(EXCLUDED.report_provider, previews.report_provider),
+                report_repository = coalesce(EXCLUDED.report_repository, previews.report_repository),
                 opened_at = CASE WHEN previews.state = 'closed' THEN now() ELSE previews.opened_at END,
                 updated_at = CASE WHEN previews.state = 'closed' OR previews.head_sha IS DISTINCT FROM EXCLUDED.head_sha
                                   THEN now() ELSE previews.updated_at END,
@@ -263,15 +268,27 @@ extension Store {
 
     /// The previews of a service (or all), for `status` and `slipway previews`: open first.
     public func previews(service: String? = nil) async throws -> [PreviewStatus] {
+        try await previewStatuses(service: service, pullRequest: nil)
+    }
+
+    /// The previews of one pull request across services, as its comment shows them.
+    public func previews(of pullRequest: ReportedPullRequest) async throws -> [PreviewStatus] {
+        try await previewStatuses(service: nil, pullRequest: pullRequest)
+    }
+
+    func previewStatuses(service: String?, pullRequest: ReportedPullRequest?) async throws -> [PreviewStatus] {
         let rows = try await client.query("""
-            SELECT p.service, p.number, p.state, p.branch, p.head_sha, p.url, p.updated_at, p.reason, p.closed_at,
-                   d.state AS newest_state, d.sha AS newest_sha, t.live_deployment_id, l.sha AS live_sha
+            SELECT p.service, p.number, p.state, p.branch, p.head_sha, p.url, p.updated_at, p.reason, p.closed_at, p.torn_down_at,
+                   d.state AS newest_state, d.sha AS newest_sha, d.reason AS newest_reason, t.live_deployment_id, l.sha AS live_sha
             FROM previews p
             LEFT JOIN targets t ON t.service = p.service AND t.environment = 'pr-' || p.number
             LEFT JOIN deployments l ON l.id = t.live_deployment_id
-            LEFT JOIN LATERAL (SELECT state, sha FROM deployments WHERE service = p.service AND environment = 'pr-' || p.number
+            LEFT JOIN LATERAL (SELECT state, sha, reason FROM deployments WHERE service = p.service AND environment = 'pr-' || p.number
                                ORDER BY id DESC LIMIT 1) d ON true
             WHERE (\(service)::text IS NULL OR p.service = \(service))
+              AND (\(pullRequest?.provider)::text IS NULL
+                   OR (p.report_provider = \(pullRequest?.provider) AND p.report_repository = \(pullRequest?.repository)
+                       AND p.number = \(pullRequest?.number)))
               -- a pull request closed before anything was built for it is remembered, not listed
               AND EXISTS (SELECT 1 FROM deployments x WHERE x.service = p.service AND x.environment = 'pr-' || p.number)
             """, logger: logger).rows()
@@ -292,6 +309,8 @@ extension Store {
                 of: service)
             status.headSHA = head
             status.liveSHA = liveID == nil ? nil : live
+            if let newest, [.failed, .rolledBack].contains(newest) { status.failure = try row.value("newest_reason") }
+            status.tornDown = try row.value("torn_down_at", as: Date?.self) != nil
             out.append(status)
         }
         return PreviewStatus.ordered(out)

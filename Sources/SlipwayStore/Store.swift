@@ -38,16 +38,18 @@ public struct Store: Sendable {
                 }
                 running.forEach { $0.cancel() }
             }
-            group.addTask {
-                await PoolWatchdog(pool: pool, logger: logger, interval: .seconds(2), timeout: .seconds(5),
-                                   start: { newClients.yield($0) }).run()
-            }
             defer {
                 newClients.finish()
                 group.cancelAll()
             }
             let store = Store(pool: pool, logger: logger)
+            // Migrations first, the watchdog after: a migration may hold its connection longer than
+            // a ping may wait, and replacing the pool under it would leave the migration waiting forever.
             if migrate { _ = try await store.migrate() }
+            group.addTask {
+                await PoolWatchdog(pool: pool, logger: logger, interval: .seconds(2), timeout: .seconds(5),
+                                   start: { newClients.yield($0) }).run()
+            }
             return try await body(store)
         }
     }

@@ -9,8 +9,17 @@ public struct TestRepo: Sendable {
 
     public init(branch: String = "main") throws {
         let root = try Scratch.directory("repo")
-        bare = "\(root)/app.git"
-        work = "\(root)/work"
+        try self.init(bareAt: "\(root)/app.git", work: "\(root)/work", branch: branch)
+    }
+
+    /// A repository whose bare side lives at `bare` (a folder a git server serves).
+    public init(bareAt bare: String, branch: String = "main") throws {
+        try self.init(bareAt: bare, work: try Scratch.directory("work"), branch: branch)
+    }
+
+    init(bareAt bare: String, work: String, branch: String) throws {
+        self.bare = bare
+        self.work = work
         try Self.git(["init", "-q", "--bare", "--initial-branch=\(branch)", bare])
         try Self.git(["init", "-q", "--initial-branch=\(branch)", work])
         try Self.git(["-C", work, "remote", "add", "origin", bare])

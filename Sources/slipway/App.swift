@@ -87,6 +87,9 @@ enum App {
             // The set applied last stays in force; the watcher keeps trying.
             logger.error("policies not read; serving with the set applied last", metadata: ["policies.source": "\(spec)", "error": "\(error)"])
         }
+        do { try await assembly.startReporting() } catch {
+            logger.error("reporting to source hosts not set up; deployments go on without statuses", metadata: ["error": "\(error)"])
+        }
         var services: [any Service] = [assembly.policyWatcher]
         if roles.web { services.append(HTTPServer.application(assembly)) }
         if roles.workers { services += assembly.workerServices(database: url) }

@@ -10,10 +10,10 @@ import Testing
 
     @Test(arguments: [
         (DeploymentState.queued, nil as String?, "pending", "pending", "INPROGRESS", "INPROGRESS", "Slipway: queued"),
-        (.building, nil, "pending", "pending", "INPROGRESS", "INPROGRESS", "Slipway: building"),
-        (.pushing, nil, "pending", "pending", "INPROGRESS", "INPROGRESS", "Slipway: pushing the image"),
-        (.rollingOut, nil, "pending", "pending", "INPROGRESS", "INPROGRESS", "Slipway: rolling out"),
-        (.watching, nil, "pending", "pending", "INPROGRESS", "INPROGRESS", "Slipway: live, watching for crashes"),
+        (.building, nil, "pending", "running", "INPROGRESS", "INPROGRESS", "Slipway: building"),
+        (.pushing, nil, "pending", "running", "INPROGRESS", "INPROGRESS", "Slipway: pushing the image"),
+        (.rollingOut, nil, "pending", "running", "INPROGRESS", "INPROGRESS", "Slipway: rolling out"),
+        (.watching, nil, "pending", "running", "INPROGRESS", "INPROGRESS", "Slipway: live, watching for crashes"),
         (.succeeded, nil, "success", "success", "SUCCESSFUL", "SUCCESSFUL", "Slipway: live"),
         (.rolledBack, crash, "failure", "failed", "FAILED", "FAILED",
          "Slipway: slipway-web-12-1 exited with code 3; 1 crash within 30s of going live (rollback.crashes: 1)."),

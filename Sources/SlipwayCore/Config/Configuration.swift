@@ -38,6 +38,10 @@ public struct Configuration: Sendable, Hashable {
     public var policySecretDirs: [String]?
     /// Bytes of webhook bodies held at once, across requests; past it, 503 with Retry-After.
     public var webhookInflightBytes: Int
+    /// The source hosts' APIs and the server's credentials for them (statuses, comments, fetches).
+    public var sourceHosts: SourceHosts = SourceHosts()
+    /// A known_hosts file every ssh fetch checks host keys against (SLIPWAY_SSH_KNOWN_HOSTS).
+    public var sshKnownHosts: String?
 
     /// The rules for policies' secret references, with the data directory as an absolute path.
     public func secretRules(dataDirectory: String) -> SecretRules {
@@ -60,10 +64,14 @@ public struct Configuration: Sendable, Hashable {
         "SLIPWAY_JOB_RETENTION", "SLIPWAY_QUEUE_POLL", "SLIPWAY_POLICIES_POLL", "SLIPWAY_RECONCILE_INTERVAL", "SLIPWAY_BASE_IMAGES",
         "SLIPWAY_IMAGE_RETENTION", "SLIPWAY_DOCKER_CLI", "SLIPWAY_POLICY_SECRET_PREFIXES", "SLIPWAY_POLICY_SECRET_DIRS",
         "SLIPWAY_WEBHOOK_MAX_INFLIGHT_MB",
+        "SLIPWAY_GITHUB_API_URL", "SLIPWAY_GITHUB_TOKEN", "SLIPWAY_GITHUB_APP_ID", "SLIPWAY_GITHUB_APP_KEY_FILE",
+        "SLIPWAY_GITLAB_API_URL", "SLIPWAY_GITLAB_TOKEN", "SLIPWAY_BITBUCKET_API_URL", "SLIPWAY_BITBUCKET_TOKEN",
+        "SLIPWAY_BITBUCKET_SERVER_API_URL", "SLIPWAY_BITBUCKET_SERVER_TOKEN", "SLIPWAY_PUBLIC_URL", "SLIPWAY_SSH_KNOWN_HOSTS",
     ]
 
     static let secretKeys: Set<String> = [
         "SLIPWAY_WEBHOOK_SECRET_GITHUB", "SLIPWAY_WEBHOOK_SECRET_GITLAB", "SLIPWAY_WEBHOOK_SECRET_BITBUCKET",
+        "SLIPWAY_GITHUB_TOKEN", "SLIPWAY_GITLAB_TOKEN", "SLIPWAY_BITBUCKET_TOKEN", "SLIPWAY_BITBUCKET_SERVER_TOKEN",
     ]
 
     /// - Parameters:
@@ -91,7 +99,7 @@ public struct Configuration: Sendable, Hashable {
         secrets[.bitbucket] = value("SLIPWAY_WEBHOOK_SECRET_BITBUCKET")
         secrets[.bitbucketServer] = value("SLIPWAY_WEBHOOK_SECRET_BITBUCKET")
 
-        return Configuration(
+        var config = Configuration(
             databaseURL: value("DATABASE_URL"),
             httpHost: String(address[..<colon]).trimmingCharacters(in: ["[", "]"]),
             httpPort: port,
@@ -120,6 +128,43 @@ public struct Configuration: Sendable, Hashable {
             policySecretDirs: try folders(value("SLIPWAY_POLICY_SECRET_DIRS")),
             webhookInflightBytes: try positive("SLIPWAY_WEBHOOK_MAX_INFLIGHT_MB", value("SLIPWAY_WEBHOOK_MAX_INFLIGHT_MB"), default: 128) << 20
         )
+        config.sourceHosts = try sourceHosts(value)
+        config.sshKnownHosts = value("SLIPWAY_SSH_KNOWN_HOSTS")
+        return config
+    }
+
+    static func sourceHosts(_ value: (String) -> String?) throws(Invalid) -> SourceHosts {
+        func url(_ key: String, default fallback: String?) throws(Invalid) -> String? {
+            guard let text = value(key) else { return fallback }
+            guard let scheme = text.range(of: "://"), ["http", "https"].contains(text[..<scheme.lowerBound].lowercased()),
+                  SourceHosts.host(of: text) != nil else {
+                throw Invalid(key: key, message: "`\(text)` is not an http(s) URL, as in https://github.example.com/api/v3")
+            }
+            return text
+        }
+        var tokens: [SourceHosts.Provider: String] = [:]
+        tokens[.github] = value("SLIPWAY_GITHUB_TOKEN")
+        tokens[.gitlab] = value("SLIPWAY_GITLAB_TOKEN")
+        tokens[.bitbucket] = value("SLIPWAY_BITBUCKET_TOKEN")
+        tokens[.bitbucketServer] = value("SLIPWAY_BITBUCKET_SERVER_TOKEN")
+        let appID = value("SLIPWAY_GITHUB_APP_ID"), appKey = value("SLIPWAY_GITHUB_APP_KEY_FILE")
+        if let appID, !appID.allSatisfy(\.isNumber) {
+            throw Invalid(key: "SLIPWAY_GITHUB_APP_ID", message: "`\(appID)` is not a GitHub App id (a number, on the App's settings page)")
+        }
+        if (appID == nil) != (appKey == nil) {
+            throw Invalid(key: appID == nil ? "SLIPWAY_GITHUB_APP_ID" : "SLIPWAY_GITHUB_APP_KEY_FILE",
+                          message: "a GitHub App needs both SLIPWAY_GITHUB_APP_ID and SLIPWAY_GITHUB_APP_KEY_FILE (the path of its PEM private key)")
+        }
+        if let appKey, !appKey.hasPrefix("/") {
+            throw Invalid(key: "SLIPWAY_GITHUB_APP_KEY_FILE", message: "`\(appKey)` is not an absolute path to the App's PEM private key")
+        }
+        return SourceHosts(
+            githubAPI: try url("SLIPWAY_GITHUB_API_URL", default: SourceHosts.defaultGitHubAPI)!,
+            gitlabAPI: try url("SLIPWAY_GITLAB_API_URL", default: SourceHosts.defaultGitLabAPI)!,
+            bitbucketAPI: try url("SLIPWAY_BITBUCKET_API_URL", default: SourceHosts.defaultBitbucketAPI)!,
+            bitbucketServerAPI: try url("SLIPWAY_BITBUCKET_SERVER_API_URL", default: nil),
+            tokens: tokens, githubAppID: appID, githubAppKeyFile: appKey,
+            publicURL: try url("SLIPWAY_PUBLIC_URL", default: nil))
     }
 
     /// `SLIPWAY_SECRET_,NPM_`: variable-name prefixes, comma-separated.

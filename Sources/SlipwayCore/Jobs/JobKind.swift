@@ -17,7 +17,7 @@ public struct JobKind: RawRepresentable, Sendable, Hashable, Codable, CustomStri
     public static let retire = JobKind("retire")
     /// Whether how the job ends decides its deployment's state. A retire job works for a
     /// deployment that is already live: failing to stop the old revision says nothing about it.
-    public var endsItsDeployment: Bool { self != .retire && self != .teardown }
+    public var endsItsDeployment: Bool { self != .retire && self != .teardown && self != .notify }
 
     /// Compute a push's changed files with git, then decide which services it deploys.
     public static let paths = JobKind("paths")
@@ -25,6 +25,9 @@ public struct JobKind: RawRepresentable, Sendable, Hashable, Codable, CustomStri
     public static let preview = JobKind("preview")
     /// Remove everything a closed preview runs: instances, runtime resources, images.
     public static let teardown = JobKind("teardown")
+    /// Tell the source host: a commit status, or a pull request's comment. Queued by the
+    /// database as the state it reports changes; never holds up a deployment.
+    public static let notify = JobKind("notify")
 }
 
 /// A job to put on the queue.

@@ -54,8 +54,9 @@ public enum JobTransitions {
 
     /// The next state of a job after a run.
     /// - Parameter jitter: a fraction in 0..<1 from the caller's random source.
+    /// - Parameter notBefore: the least wait the failure asked for (a source host's `Retry-After`).
     public static func resolve(_ outcome: JobOutcome, kind: JobKind, attempts: Int, maxAttempts: Int,
-                               jitter: Double) -> JobResolution {
+                               jitter: Double, notBefore: TimeSpan? = nil) -> JobResolution {
         switch outcome {
         case .succeeded:
             return .complete
@@ -63,7 +64,8 @@ public enum JobTransitions {
             return .nothing
         case .failed(let message, let retryable):
             if retryable && attempts < maxAttempts {
-                return .retry(after: Backoff.delay(attempt: attempts, jitter: jitter), error: message)
+                let backoff = Backoff.delay(attempt: attempts, jitter: jitter)
+                return .retry(after: max(backoff, notBefore ?? backoff), error: message)
             }
             let why = retryable ? "the \(kind) job gave up after \(attempts) attempts: \(message)" : message
             return .end(.dead, reason: why, deploymentState: .failed)

@@ -47,8 +47,12 @@ public struct Policy: Sendable, Hashable, Codable {
         public var branch: String
         public var paths: [String]
         public var poll: TimeSpan?
-        /// Token or SSH key for fetching; a reference, never the secret.
+        /// Token, `user:password`, SSH key or GitHub App for fetching; a reference, never the secret.
         public var credentials: SecretReference?
+        /// The passphrase of an SSH key in `credentials`.
+        public var keyPassphrase: SecretReference?
+        /// `known_hosts` lines the ssh server's host key must be among (added to SLIPWAY_SSH_KNOWN_HOSTS').
+        public var knownHosts: String?
         /// The repository's own webhook secret: only deliveries signed with it deploy the service
         /// (the provider-wide SLIPWAY_WEBHOOK_SECRET_* no longer does).
         public var webhookSecret: SecretReference?
@@ -70,6 +74,8 @@ public struct Policy: Sendable, Hashable, Codable {
             paths = try c.decodeIfPresent([String].self, forKey: .paths) ?? []
             poll = try c.decodeIfPresent(TimeSpan.self, forKey: .poll)
             credentials = try c.decodeIfPresent(SecretReference.self, forKey: .credentials)
+            keyPassphrase = try c.decodeIfPresent(SecretReference.self, forKey: .keyPassphrase)
+            knownHosts = try c.decodeIfPresent(String.self, forKey: .knownHosts)
             webhookSecret = try c.decodeIfPresent(SecretReference.self, forKey: .webhookSecret)
         }
     }

@@ -37,6 +37,10 @@ public struct PreviewStatus: Sendable, Hashable, Encodable {
     /// The pull request's head and what the preview runs (not printed; `plan` compares them).
     public var headSHA: String?
     public var liveSHA: String?
+    /// Why its newest deployment failed or was rolled back (not printed; the pull request's comment shows it).
+    public var failure: String?
+    /// Whether its runtime resources are gone (not printed).
+    public var tornDown = false
 
     public init(number: Int, service: String, branch: String?, sha: String?, state: State, url: String?, updatedAt: Date,
                 reason: String? = nil, of base: String? = nil) {

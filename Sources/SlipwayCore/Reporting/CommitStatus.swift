@@ -21,6 +21,16 @@ public enum CommitStatus {
         public var isFinal: Bool {
             if case .pending = self { false } else { true }
         }
+
+        /// As stored with what was sent: `pending`, `success`, `failure`, `cancelled`.
+        public var name: String {
+            switch self {
+            case .pending: "pending"
+            case .success: "success"
+            case .failure: "failure"
+            case .cancelled: "cancelled"
+            }
+        }
     }
 
     /// The phase of a deployment in `state` (`reason` as stored).
@@ -47,6 +57,12 @@ public enum CommitStatus {
         return !(sent.isFinal && !next.isFinal)
     }
 
+    /// The same rule against what was sent, by its stored name.
+    public static func replaces(_ next: Phase, sentName: String?) -> Bool {
+        guard let sentName else { return true }
+        return !(sentName != "pending" && !next.isFinal)
+    }
+
     /// `slipway/web`, `slipway/web-pr-7`: the context (GitHub), name (GitLab) and key (Bitbucket).
     public static func context(_ target: DeploymentTarget) -> String { "slipway/\(target.runtimeName)" }
 
@@ -60,11 +76,17 @@ public enum CommitStatus {
 
     /// The provider's state word and a description within its limit.
     public static func report(_ phase: Phase, provider: Provider, target: DeploymentTarget, targetURL: String?) -> Report {
+        report(phase, provider: provider, context: context(target), targetURL: targetURL)
+    }
+
+    public static func report(_ phase: Phase, provider: Provider, context: String, targetURL: String?) -> Report {
         let state: String
         let description: String
         switch phase {
         case .pending(let stage):
-            state = [.github: "pending", .gitlab: "pending", .bitbucket: "INPROGRESS", .bitbucketServer: "INPROGRESS"][provider]!
+            // GitLab tells queued (`pending`) from under way (`running`); the others have one word.
+            let gitlab = stage == "queued" ? "pending" : "running"
+            state = [.github: "pending", .gitlab: gitlab, .bitbucket: "INPROGRESS", .bitbucketServer: "INPROGRESS"][provider]!
             description = "Slipway: \(stage)"
         case .success:
             state = [.github: "success", .gitlab: "success", .bitbucket: "SUCCESSFUL", .bitbucketServer: "SUCCESSFUL"][provider]!
@@ -77,7 +99,7 @@ public enum CommitStatus {
             state = [.github: "error", .gitlab: "canceled", .bitbucket: "STOPPED", .bitbucketServer: "FAILED"][provider]!
             description = "Slipway: \(why)"
         }
-        return Report(state: state, context: context(target), description: truncated(description, limit: descriptionLimit(provider)),
+        return Report(state: state, context: context, description: truncated(description, limit: descriptionLimit(provider)),
                       targetURL: targetURL)
     }
 
