@@ -87,6 +87,11 @@ BEGIN
         NEW.report_repository := NULL;
     END IF;
     RETURN NEW;
+EXCEPTION WHEN OTHERS THEN
+    RAISE WARNING 'slipway: where deployment % reports could not be decided: %', NEW.id, SQLERRM;
+    NEW.report_provider := NULL;
+    NEW.report_repository := NULL;
+    RETURN NEW;
 END $$;
 CREATE TRIGGER deployments_report_target BEFORE INSERT ON deployments
     FOR EACH ROW EXECUTE FUNCTION slipway_report_target();
@@ -95,7 +100,7 @@ CREATE TRIGGER deployments_report_target BEFORE INSERT ON deployments
 CREATE FUNCTION slipway_report_change() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     report_id bigint;
-    context text;
+    report_context text;
 BEGIN
     IF NEW.report_provider IS NULL OR NEW.report_repository IS NULL THEN
         RETURN NEW;
@@ -104,9 +109,9 @@ BEGIN
         RETURN NEW;
     END IF;
     IF NEW.sha IS NOT NULL AND NEW.sha ~ '^[0-9a-f]{40}([0-9a-f]{24})?$' THEN
-        context := 'slipway/' || NEW.service || CASE WHEN NEW.environment = 'main' THEN '' ELSE '-' || NEW.environment END;
+        report_context := 'slipway/' || NEW.service || CASE WHEN NEW.environment = 'main' THEN '' ELSE '-' || NEW.environment END;
         INSERT INTO commit_reports AS r (provider, repository, sha, context, deployment_id, state, reason)
-        VALUES (NEW.report_provider, NEW.report_repository, NEW.sha, context, NEW.id, NEW.state, NEW.reason)
+        VALUES (NEW.report_provider, NEW.report_repository, NEW.sha, report_context, NEW.id, NEW.state, NEW.reason)
         ON CONFLICT (provider, repository, sha, context) DO UPDATE
             SET deployment_id = EXCLUDED.deployment_id, state = EXCLUDED.state, reason = EXCLUDED.reason,
                 version = r.version + 1, changed_at = now()
@@ -122,6 +127,10 @@ BEGIN
     IF NEW.environment ~ '^pr-' THEN
         PERFORM slipway_comment_changed(NEW.report_provider, NEW.report_repository, substr(NEW.environment, 4)::integer);
     END IF;
+    RETURN NEW;
+EXCEPTION WHEN OTHERS THEN
+    -- Reporting never holds up a deployment: the change goes through, unreported, with a warning in the server's log.
+    RAISE WARNING 'slipway: the change of deployment % was not queued for reporting: %', NEW.id, SQLERRM;
     RETURN NEW;
 END $$;
 
@@ -149,6 +158,9 @@ BEGIN
             OR NEW.url IS DISTINCT FROM OLD.url) THEN
         PERFORM slipway_comment_changed(NEW.report_provider, NEW.report_repository, NEW.number);
     END IF;
+    RETURN NEW;
+EXCEPTION WHEN OTHERS THEN
+    RAISE WARNING 'slipway: the change of preview %/% was not queued for reporting: %', NEW.service, NEW.number, SQLERRM;
     RETURN NEW;
 END $$;
 CREATE TRIGGER previews_comment AFTER UPDATE ON previews

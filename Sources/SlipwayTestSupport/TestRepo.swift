@@ -5,16 +5,19 @@ import Foundation
 public struct TestRepo: Sendable {
     public let bare: String
     public let work: String
-    public var url: String { "file://\(bare)" }
+    /// Where a git server serves it; nil: the bare folder itself (`file://`).
+    public var servedAt: String?
+    public var url: String { servedAt ?? "file://\(bare)" }
 
     public init(branch: String = "main") throws {
         let root = try Scratch.directory("repo")
         try self.init(bareAt: "\(root)/app.git", work: "\(root)/work", branch: branch)
     }
 
-    /// A repository whose bare side lives at `bare` (a folder a git server serves).
-    public init(bareAt bare: String, branch: String = "main") throws {
+    /// A repository whose bare side lives at `bare` (a folder a git server serves at `url`).
+    public init(bareAt bare: String, servedAt url: String? = nil, branch: String = "main") throws {
         try self.init(bareAt: bare, work: try Scratch.directory("work"), branch: branch)
+        servedAt = url
     }
 
     init(bareAt bare: String, work: String, branch: String) throws {

@@ -101,7 +101,8 @@ enum BitbucketCloudParser {
     /// `https://bitbucket.org/<full name>.git`, on the host of the repository's web link.
     static func repository(_ r: Repository) -> NormalizedEvent.Repository {
         var host = "bitbucket.org"
-        if let href = r.links?.html?.href, let url = URL(string: href), let h = url.host { host = h }
+        // The web link's port too: a mirror or proxy in front of Bitbucket may serve on one.
+        if let href = r.links?.html?.href, let url = URL(string: href), let h = url.host { host = url.port.map { "\(h):\($0)" } ?? h }
         let clone = r.full_name.map { "https://\(host)/\($0).git" }
         let ssh = r.full_name.map { "git@\(host):\($0).git" }
         return NormalizedEvent.Repository(fullName: r.full_name, cloneURL: clone, otherURLs: ssh.map { [$0] } ?? [])

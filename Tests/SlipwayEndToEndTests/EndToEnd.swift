@@ -115,7 +115,8 @@ final class EndToEnd: @unchecked Sendable {
         process.executableURL = URL(fileURLWithPath: Self.binary)
         process.arguments = ["serve", "--env-file", "/dev/null"]
         process.environment = Self.environment.merging(environment) { $1 }
-            .merging(["SLIPWAY_WEBHOOK_SECRET_GITHUB": secret]) { $1 }
+            .merging(["SLIPWAY_WEBHOOK_SECRET_GITHUB": secret, "SLIPWAY_WEBHOOK_SECRET_GITLAB": secret,
+                      "SLIPWAY_WEBHOOK_SECRET_BITBUCKET": secret]) { $1 }
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logFile))
         try log.seekToEnd()
         process.standardOutput = log
@@ -166,6 +167,31 @@ final class EndToEnd: @unchecked Sendable {
         try await send(body: body, delivery: delivery)
     }
 
+    /// What GitLab sends for a push of `sha` to main of project `path`.
+    func gitlabPush(_ sha: String, project path: String, delivery: String, before: String = "0000000000000000000000000000000000000000") async throws {
+        let body = """
+            {"object_kind":"push","event_name":"push","ref":"refs/heads/main","before":"\(before)","after":"\(sha)",
+             "checkout_sha":"\(sha)","total_commits_count":1,
+             "project":{"path_with_namespace":"\(path)","git_http_url":"\(repo.url)"},
+             "commits":[{"id":"\(sha)","added":[],"modified":["www/index.html"],"removed":[]}]}
+            """
+        try await send(body: body, delivery: delivery, path: "/webhooks/gitlab",
+                       headers: [("X-Gitlab-Event", "Push Hook"), ("X-Gitlab-Event-UUID", delivery), ("X-Gitlab-Token", secret)])
+    }
+
+    /// What Bitbucket Cloud sends for a push of `sha` to main of `fullName`, whose web page is `web`.
+    func bitbucketPush(_ sha: String, fullName: String, web: String, delivery: String, before: String) async throws {
+        let body = """
+            {"push":{"changes":[{"old":{"type":"branch","name":"main","target":{"type":"commit","hash":"\(before)"}},
+                                 "new":{"type":"branch","name":"main","target":{"type":"commit","hash":"\(sha)"}},
+                                 "created":false,"closed":false,"forced":false,"truncated":false}]},
+             "repository":{"type":"repository","full_name":"\(fullName)","links":{"html":{"href":"\(web)"}}},"actor":{"display_name":"Ada"}}
+            """
+        try await send(body: body, delivery: delivery, path: "/webhooks/bitbucket",
+                       headers: [("X-Event-Key", "repo:push"), ("X-Request-UUID", delivery), ("X-Hook-UUID", "hook-1"),
+                                 ("X-Hub-Signature", WebhookSignature.sign(body: Data(body.utf8), secret: secret))])
+    }
+
     /// What GitHub sends for a pull request event (`opened`, `synchronize`, `closed`, …) of `head`.
     func pullRequest(_ action: String, number: Int, head: String, branch: String, merged: Bool = false,
                      headRepo: String? = nil, delivery: String = UUID().uuidString) async throws {
@@ -181,12 +207,17 @@ final class EndToEnd: @unchecked Sendable {
 
     /// Sends `body` as a GitHub push, signed with the webhook secret; expects 202.
     func send(body: String, delivery: String, event: String = "push") async throws {
-        var request = HTTPClientRequest(url: "\(baseURL)/webhooks/github")
+        try await send(body: body, delivery: delivery, path: "/webhooks/github", headers: [
+            ("X-GitHub-Event", event), ("X-GitHub-Delivery", delivery),
+            ("X-Hub-Signature-256", WebhookSignature.sign(body: Data(body.utf8), secret: secret)),
+        ])
+    }
+
+    func send(body: String, delivery: String, path: String, headers: [(String, String)]) async throws {
+        var request = HTTPClientRequest(url: "\(baseURL)\(path)")
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
-        request.headers.add(name: "X-GitHub-Event", value: event)
-        request.headers.add(name: "X-GitHub-Delivery", value: delivery)
-        request.headers.add(name: "X-Hub-Signature-256", value: WebhookSignature.sign(body: Data(body.utf8), secret: secret))
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
         request.body = .bytes(ByteBuffer(string: body))
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
         #expect(response.status == .accepted, "webhook answered \(response.status)")
