@@ -83,7 +83,10 @@ public actor GitHubAppTokens {
         guard let id = (installation["id"] as? Int).map(String.init) ?? (installation["id"] as? String) else {
             throw Refused(description: "GitHub's answer about the App's installation on \(repository) has no id", retryable: false)
         }
-        let answer = try await call(APICall(method: "POST", url: "\(api)/app/installations/\(id)/access_tokens", headers: headers, body: Data("{}".utf8)),
+        // Scoped to the one repository: a leaked token reaches nothing else of the owner's.
+        let scope = Data(#"{"repositories":["\#(parts[1])"]}"#.utf8)
+        let answer = try await call(APICall(method: "POST", url: "\(api)/app/installations/\(id)/access_tokens",
+                                            headers: headers + [("Content-Type", "application/json")], body: scope),
                                     what: "an installation token for \(repository)")
         guard let token = answer["token"] as? String, let expiresText = answer["expires_at"] as? String else {
             throw Refused(description: "GitHub's installation token answer has no token or expires_at", retryable: true)

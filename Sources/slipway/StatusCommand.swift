@@ -19,7 +19,9 @@ struct StatusCommand: AsyncParsableCommand {
     func run() async throws {
         let config = try global.configuration()
         let service = self.service
-        let statuses = try await withStore(config) { try await Operations(store: $0).status(service: service) }
+        let (statuses, problems) = try await withStore(config) { store in
+            (try await Operations(store: store).status(service: service), try await store.reportProblems())
+        }
         if json {
             try printJSON(statuses)
             return
@@ -33,6 +35,13 @@ struct StatusCommand: AsyncParsableCommand {
                     // Rows stored before lines were cleaned on the way in are cleaned on the way out.
                     for line in reason.split(separator: "\n").prefix(6) { print("      \(Terminal.printable(String(line)))") }
                 }
+            }
+        }
+        // Statuses and comments the source host did not take: deployments went on; these wait or gave up.
+        if !problems.isEmpty {
+            print("not yet reported to source hosts:")
+            for p in problems {
+                print("  \(p.provider) \(Terminal.printable(p.repository)) \(Terminal.printable(p.subject)): \(Terminal.printable(p.error, limit: 300))")
             }
         }
     }
