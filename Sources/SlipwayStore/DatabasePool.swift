@@ -31,6 +31,17 @@ public final class DatabasePool: Sendable {
 
     private let current: Mutex<Clients>
     let url: DatabaseURL
+    /// Migrations under way: the watchdog leaves the pool alone meanwhile (a migration may hold
+    /// its connection longer than a ping may wait, and a replaced pool would strand it).
+    private let migrations = Mutex(0)
+
+    var isMigrating: Bool { migrations.withLock { $0 > 0 } }
+
+    func migrating<T>(_ work: () async throws -> T) async rethrows -> T {
+        migrations.withLock { $0 += 1 }
+        defer { migrations.withLock { $0 -= 1 } }
+        return try await work()
+    }
 
     init(_ clients: Clients, url: DatabaseURL) {
         current = Mutex(clients)
@@ -71,7 +82,7 @@ struct PoolWatchdog {
             for client in clients where !silent {
                 silent = await !answers(within: timeout, { _ = try await client.query("SELECT 1").collect() })
             }
-            guard silent else { continue }
+            guard silent, !pool.isMigrating else { continue }
             // A pool is silent. Replace both only if the database itself answers a fresh connection.
             guard await answers(within: timeout, { try await Database.probe(pool.url, logger: logger) }) else { continue }
             logger.warning("the database connection pool stopped answering while the database did; replacing the pool")

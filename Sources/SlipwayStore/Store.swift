@@ -55,7 +55,7 @@ public struct Store: Sendable {
     }
 
     public func migrate() async throws -> [Int] {
-        try await Migrator(client: client, logger: logger).migrate()
+        try await pool.migrating { try await Migrator(client: client, logger: logger).migrate() }
     }
 
     /// True when the database answers.

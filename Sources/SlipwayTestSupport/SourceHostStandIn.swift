@@ -42,7 +42,13 @@ public final class SourceHostStandIn: @unchecked Sendable {
     deinit { stop() }
 
     public func stop() {
-        if process.isRunning { process.terminate() }
+        guard process.isRunning else { return }
+        // SLIPWAY_STANDIN_DUMP=DIR keeps what Slipway sent, to read after the run.
+        if let dump = ProcessInfo.processInfo.environment["SLIPWAY_STANDIN_DUMP"], let data = try? Self.get("\(url)/_standin/requests") {
+            try? FileManager.default.createDirectory(atPath: dump, withIntermediateDirectories: true)
+            try? data.write(to: URL(fileURLWithPath: "\(dump)/requests-\(UUID().uuidString.prefix(8)).json"))
+        }
+        process.terminate()
     }
 
     /// Every request it saw, in order; `provider` and `operation` narrow it.

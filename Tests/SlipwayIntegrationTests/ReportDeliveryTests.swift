@@ -169,3 +169,63 @@ struct ReportDeliveryTests {
         #expect(!appCalls.isEmpty && appCalls.filter { ($0["status"] as? Int) == 201 }.count == 3, "\(appCalls.map { $0["status"] ?? "" })")
     }
 }
+
+/// GitLab, Bitbucket Cloud and Bitbucket Server take statuses and the pull request's comment
+/// as their contracts say (the stand-in checks each request), on real Postgres.
+@Suite(.enabled(if: TestStack.enabled))
+struct ProviderReportTests {
+    static let sha = ReportDeliveryTests.sha
+
+    @Test(arguments: [("gitlab", "acme/platform/shop", "glpat-x"), ("bitbucket", "ws/shop", "me:app-pw"), ("bitbucket-server", "PROJ/shop", "bbs-token")])
+    func statusAndCommentFollowTheContract(_ provider: String, _ repository: String, _ token: String) async throws {
+        try await TestStack.withStore { store, _ in
+            let standIn = try SourceHostStandIn(tokens: [provider: token])
+            let p = try #require(CommitStatus.Provider(rawValue: provider))
+            let hosts = SourceHosts(gitlabAPI: "\(standIn.url)/gitlab/api/v4", bitbucketAPI: "\(standIn.url)/bitbucket/2.0",
+                                    bitbucketServerAPI: "\(standIn.url)/bitbucket-server", tokens: [p: token])
+            let access = SourceAccess(store: store, hosts: hosts, secrets: .standard, knownHostsFile: nil,
+                                      apps: GitHubAppTokens(transport: HTTPTransport()), logger: TestStack.logger)
+            let handler = NotifyHandler(store: store, access: access, hosts: hosts, transport: HTTPTransport())
+            let policy = Policy(service: "web", source: .init(repo: "https://git.example.com/acme/shop.git"), image: "r.example.com/acme/web")
+            try await store.syncServices([(policy, "web.yaml")])
+            try await store.setReportProviders([provider])
+            try await store.setServiceReportTargets(["web": (provider, repository)])
+            // A preview of pull request 7 whose deployment goes live: its status and its comment.
+            try await store.client.query("""
+                INSERT INTO previews (service, number, state, branch, head_sha, url, report_provider, report_repository)
+                VALUES ('web', 7, 'open', 'feature', \(Self.sha), 'https://web-pr-7.example.com', \(provider), \(repository))
+                """)
+            let id = try await store.createDeployment(service: "web", environment: .pullRequest(7), trigger: .manual, sha: Self.sha,
+                                                      image: nil, firstJob: .build)
+            _ = try await store.transition(id, to: .building)
+            let run = { () async throws in
+                let rows = try await store.client.query("SELECT id, payload::text FROM jobs WHERE kind = 'notify' AND state = 'queued' ORDER BY id").collect()
+                for row in rows {
+                    let (job, payload) = try row.decode((Int64, String).self)
+                    try await handler.run(ClaimedJob(id: job, kind: .notify, deploymentID: nil, service: nil, attempts: 1, maxAttempts: 12,
+                                                     timeout: .minutes(1), leaseToken: UUID(), payloadJSON: payload), logger: TestStack.logger)
+                    try await store.client.query("UPDATE jobs SET state = 'succeeded' WHERE id = \(job)")
+                }
+            }
+            try await run()
+            _ = try await store.transition(id, to: .failed, reason: "slipway-web-pr-7 exited with code 3")
+            try await run()
+            try await store.client.query("UPDATE previews SET state = 'closed', reason = 'pull request merged', closed_at = now() WHERE service = 'web'")
+            try await run()
+
+            let requests = try standIn.requests(provider: provider)
+            let invalid = requests.filter { ($0["valid"] as? Bool) != true }
+            #expect(invalid.isEmpty, "\(invalid)")
+            let operations = requests.compactMap { $0["operation"] as? String }
+            #expect(operations.contains { $0.contains("status") || $0.contains("builds") }, "\(operations)")
+            #expect(operations.filter { $0.contains("comment") || $0.contains("note") }.count >= 3, "\(operations)")
+            #expect(operations.filter { $0.hasSuffix(".create") && ($0.contains("comment") || $0.contains("note")) }.count == 1, "\(operations)")
+            let statusBodies = requests.filter { ($0["path"] as? String)?.contains(Self.sha) == true }.compactMap { $0["body"] as? [String: Any] }
+            #expect((statusBodies.last?["description"] as? String)?.contains("code 3") == true, "\(statusBodies)")
+            let lastComment = requests.last { (($0["operation"] as? String) ?? "").contains("comment") || (($0["operation"] as? String) ?? "").contains("note") }
+            let body = lastComment?["body"] as? [String: Any]
+            let text = (body?["body"] as? String) ?? (body?["text"] as? String) ?? ((body?["content"] as? [String: Any])?["raw"] as? String) ?? ""
+            #expect(text.contains("gone") && text.contains("merged"), "\(text)")
+        }
+    }
+}

@@ -5,6 +5,7 @@ import SlipwayGit
 import SlipwaySourceHosts
 import SlipwayStore
 import SlipwaySystem
+import SlipwayTestSupport
 import Testing
 
 /// Which credentials a repository is fetched and reported with, read from the policies on
@@ -60,6 +61,30 @@ struct SourceAccessTests {
                 guard let git = error as? GitError else { return false }
                 return git.message.contains(words) && !git.retryable && git.message.contains("source.credentials")
             }
+        }
+    }
+}
+
+extension SourceAccessTests {
+    /// The server's GitHub App fetches a github.com repository with an installation token it got from a JWT.
+    @Test func theServersGitHubAppFetchesWithAnInstallationToken() async throws {
+        let dir = try Scratch.directory("app")
+        _ = try Command.run("/usr/bin/openssl", ["genrsa", "-traditional", "-out", "\(dir)/app.pem", "2048"])
+        _ = try Command.run("/usr/bin/openssl", ["rsa", "-in", "\(dir)/app.pem", "-pubout", "-out", "\(dir)/app.pub"])
+        let standIn = try SourceHostStandIn(tokens: [:], environment: [
+            "SLIPWAY_STANDIN_GITHUB_APP_ID": "77", "SLIPWAY_STANDIN_GITHUB_APP_PUBLIC_KEY_FILE": "\(dir)/app.pub",
+        ])
+        try await TestStack.withStore { store, _ in
+            try await store.syncServices([(try Self.policy("https://github.com/acme/shop.git", credentials: nil), "web.yaml")])
+            let hosts = SourceHosts(githubAPI: "\(standIn.url)/github", githubAppID: "77", githubAppKeyFile: "\(dir)/app.pem")
+            let access = Self.access(store, environment: [:], hosts: hosts)
+            let git = try await access.access(for: try RepoURL("https://github.com/acme/shop.git"))
+            guard case .password(let user, let token)? = git.credential else { Issue.record("no credential: \(git)"); return }
+            #expect(user == "x-access-token" && token.hasPrefix("ghs_"))
+            #expect(git.origin == "the GitHub App (SLIPWAY_GITHUB_APP_ID)")
+            // The status API gets the same token, from the cache.
+            #expect(try await access.apiCredential(provider: .github, repository: "acme/shop", policy: nil)?.0 == .token(token))
+            #expect(try standIn.requests(provider: "github", operation: "apps/create-installation-access-token").count == 1)
         }
     }
 }
