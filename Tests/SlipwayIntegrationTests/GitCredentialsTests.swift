@@ -54,15 +54,19 @@ struct GitCredentialsTests {
         #expect(!error.retryable)
     }
 
-    @Test func sshWithTheDeployKeyAndKnownHostFetches() async throws {
+    @Test func sshWithTheDeployKeyAndKnownHostFetchesBranchesAndPullRequestRefs() async throws {
         let (_, url, repo) = try GitServers.repository()
         let sha = try repo.commit(["a.txt": "one"])
+        let head = try repo.commitAside(["b.txt": "two"], branch: "feature", from: sha)
+        try repo.pushRef(head, ref: "refs/merge-requests/3/head")
         let git = try cache(GitAccess(credential: .sshKey(user: "root", privateKey: try GitServers.sshKey, passphrase: nil),
                                       knownHosts: KnownHosts(try GitServers.knownHosts), origin: "test"))
         let repoURL = try RepoURL(url)
         try await git.fetch(repoURL, logger: TestStack.logger)
         #expect(try await git.resolve("main", in: repoURL) == sha)
         #expect(try await git.remoteHeads(repoURL)["refs/heads/main"] == sha)
+        #expect(try await git.fetchPullRequest(repoURL, ref: "refs/merge-requests/3/head", from: nil, as: "refs/slipway/pull/3",
+                                               logger: TestStack.logger) == head)
     }
 
     @Test func sshWithAnRSAKeyAndItsPassphraseFetches() async throws {
