@@ -112,6 +112,7 @@ let package = Package(
         .target(name: "SlipwayApp", dependencies: [
             "SlipwayCore", "SlipwayStore", "SlipwayController", "SlipwayRuntime", "SlipwayAWS", "SlipwayDocker", "SlipwayRegistry",
             "SlipwayGit", "SlipwayBuild", "SlipwayPolicy", "SlipwaySystem", "SlipwaySourceHosts",
+            .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

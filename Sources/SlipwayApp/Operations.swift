@@ -34,17 +34,25 @@ public struct Operations: Sendable {
         public var kind: Kind
         public var message: String
         public var description: String { message }
+        /// What to do about it; by kind when the use case says nothing more particular.
+        public var hint: String
 
-        public init(_ kind: Kind, _ message: String) {
+        public init(_ kind: Kind, _ message: String, hint: String? = nil) {
             self.kind = kind
             self.message = message
+            let general: String = switch kind {
+            case .invalid: "fix the request; manifests/openapi.yaml describes every route"
+            case .notFound: "`slipway status` (GET /api/v1/services) lists services and their deployments"
+            case .conflict: "`slipway status` shows what runs and what is under way now"
+            }
+            self.hint = hint ?? general
         }
     }
 
     // MARK: Changing what runs
 
     /// Builds and rolls out `sha` (default: the tracked branch's newest commit), or rolls out a prebuilt `image`.
-    public func deploy(service: String, sha: String?, image: String?) async throws -> Int64 {
+    public func deploy(service: String, sha: String?, image: String?, by caller: String? = nil) async throws -> Int64 {
         try await requireService(service)
         if let image {
             guard sha == nil else { throw Refused(.invalid, "give --sha or --image, not both") }
@@ -56,16 +64,18 @@ public struct Operations: Sendable {
             } catch let error as ImageReference.Invalid {
                 throw Refused(.invalid, "--image: \(error.message)")
             }
-            return try await store.createDeployment(service: service, trigger: .image, sha: nil, image: image, firstJob: .rollout)
+            return try await store.createDeployment(service: service, trigger: .image, sha: nil, image: image, requestedBy: caller,
+                                                    firstJob: .rollout)
         }
         if let sha, !(4...64).contains(sha.count) || !sha.allSatisfy(\.isHexDigit) {
             throw Refused(.invalid, "--sha \(sha) is not a commit SHA (4 to 64 hex digits)")
         }
-        return try await store.createDeployment(service: service, trigger: .manual, sha: sha?.lowercased(), image: nil, firstJob: .build)
+        return try await store.createDeployment(service: service, trigger: .manual, sha: sha?.lowercased(), image: nil,
+                                                requestedBy: caller, firstJob: .build)
     }
 
     /// Rolls back to deployment `to`, or to the last good revision before the live one.
-    public func rollback(service: String, to targetID: Int64?) async throws -> (deployment: Int64, target: DeploymentRecord) {
+    public func rollback(service: String, to targetID: Int64?, by caller: String? = nil) async throws -> (deployment: Int64, target: DeploymentRecord) {
         let row = try await requireService(service)
         let history = try await store.history(service: service, limit: 200).map(\.record)
         let target: DeploymentRecord
@@ -90,15 +100,17 @@ public struct Operations: Sendable {
         }
         let id = try await store.createDeployment(service: service, trigger: .rollback, sha: target.sha, image: target.image,
                                                   digest: target.digest, rollbackOf: target.id, runtimeRef: target.runtimeRef,
-                                                  firstJob: .rollout)
+                                                  requestedBy: caller, firstJob: .rollout)
         return (id, target)
     }
 
     /// Stops a deployment that has not gone live: queued jobs end now, a running build is
     /// asked to stop (its worker hears it within a second).
-    public func cancel(deploymentID: Int64) async throws -> (queued: [Int64], running: [Int64]) {
+    public func cancel(deploymentID: Int64, by caller: String? = nil) async throws -> (queued: [Int64], running: [Int64]) {
         do {
-            return try await store.queue.cancel(deploymentID: deploymentID)
+            let result = try await store.queue.cancel(deploymentID: deploymentID)
+            if let caller { try await store.addEvent(deploymentID, kind: "request", key: nil, message: "cancel requested by \(caller)") }
+            return result
         } catch let refused as CancelRefused {
             throw Refused(.conflict, refused.message)
         } catch StoreError.unknownDeployment(let id) {

@@ -4,15 +4,28 @@ import NIOCore
 import SlipwayApp
 import SlipwayCore
 
-/// How answers are written: JSON in the contracts' encoding, errors as `{"error": …}`.
+/// How answers are written: JSON in the contracts' encoding, errors as `{"error": …, "hint": …}`.
 enum Responses {
     static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
         let data = (try? JSONEncoder.slipway.encode(value)) ?? Data("{}".utf8)
         return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(data: data)))
     }
 
-    static func error(_ message: String, status: HTTPResponse.Status) -> Response {
-        json(["error": message], status: status)
+    static func error(_ message: String, hint: String? = nil, status: HTTPResponse.Status) -> Response {
+        var response = json(ErrorBody(error: message, hint: hint), status: status)
+        if status == .unauthorized { response.headers[.wwwAuthenticate] = "Bearer realm=\"slipway\"" }
+        return response
+    }
+
+    struct ErrorBody: Encodable {
+        var error: String
+        var hint: String?
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(error, forKey: .error)
+            try c.encode(hint, forKey: .hint)
+        }
+        enum CodingKeys: String, CodingKey { case error, hint }
     }
 }
 
@@ -29,7 +42,14 @@ struct RefusalMiddleware: RouterMiddleware {
             case .notFound: .notFound
             case .conflict: .conflict
             }
-            return Responses.error(refused.message, status: status)
+            return Responses.error(refused.message, hint: refused.hint, status: status)
+        } catch let refused as APIRefusal {
+            let status: HTTPResponse.Status = switch refused.kind {
+            case .unauthenticated: .unauthorized
+            case .forbidden: .forbidden
+            case .badRequest: .badRequest
+            }
+            return Responses.error(refused.message, hint: refused.hint, status: status)
         }
     }
 }

@@ -37,9 +37,10 @@ extension Store {
     }
 
     /// Creates a deployment and its first job together.
+    /// - Parameter requestedBy: the API token's name that asked for it (recorded, and said in an event).
     public func createDeployment(service: String, environment: DeploymentTarget.Environment = .main, trigger: DeploymentTrigger,
                                  sha: String?, image: String?, digest: String? = nil, rollbackOf: Int64? = nil,
-                                 runtimeRef: String? = nil, firstJob: JobKind) async throws -> Int64 {
+                                 runtimeRef: String? = nil, requestedBy: String? = nil, firstJob: JobKind) async throws -> Int64 {
         let target = DeploymentTarget(service: service, environment: environment)
         return try await client.transaction(logger: logger) { connection in
             let (id, policy) = try await Self.insertDeployment(on: connection, logger: logger, target: target, trigger: trigger,
@@ -50,6 +51,12 @@ extension Store {
             }
             if let runtimeRef {
                 try await connection.query("UPDATE deployments SET runtime_ref = \(runtimeRef) WHERE id = \(id)", logger: logger)
+            }
+            if let requestedBy {
+                try await connection.query("UPDATE deployments SET requested_by = \(requestedBy) WHERE id = \(id)", logger: logger)
+                try await connection.query("""
+                    INSERT INTO deployment_events (deployment_id, kind, message) VALUES (\(id), 'request', \("\(trigger.rawValue) requested by \(requestedBy)"))
+                    """, logger: logger)
             }
             try await Self.enqueueFirstJob(firstJob, deploymentID: id, target: target, policy: policy, sha: sha,
                                            on: connection, logger: logger)

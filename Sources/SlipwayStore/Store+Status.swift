@@ -12,7 +12,7 @@ extension Store {
             WHERE s.removed_at IS NULL AND (\(service)::text IS NULL OR s.name = \(service)) ORDER BY s.name
             """, logger: logger).rows()
         let deployments = try await client.query("""
-            SELECT id, service, sha, state, reason, trigger, image, digest, created_at, updated_at, live_at, finished_at
+            SELECT id, service, sha, state, reason, trigger, image, digest, created_at, updated_at, live_at, finished_at, requested_by
             FROM (SELECT *, row_number() OVER (PARTITION BY service ORDER BY id DESC) AS n FROM deployments
                   WHERE environment = 'main' AND (\(service)::text IS NULL OR service = \(service))) d
             WHERE n <= \(deploymentsPerService) ORDER BY id DESC
@@ -28,13 +28,35 @@ extension Store {
                 id: try row.value("id"), sha: try row.value("sha"), state: state, reason: try row.value("reason"),
                 trigger: trigger, image: try row.value("image"), digest: try row.value("digest"),
                 createdAt: try row.value("created_at"), updatedAt: try row.value("updated_at"),
-                liveAt: try row.value("live_at"), finishedAt: try row.value("finished_at")))
+                liveAt: try row.value("live_at"), finishedAt: try row.value("finished_at"), by: try row.value("requested_by")))
         }
         return try services.map { row in
             let name: String = try row.value("name")
             let liveID: Int64? = try row.value("live_deployment_id")
             let liveSHA: String? = try row.value("live_sha")
             return ServiceStatus(service: name, live: liveID.map { ($0, liveSHA) }, deployments: byService[name] ?? [])
+        }
+    }
+
+    /// Deployments newest first, narrowed by service, environment and state; at most `limit`.
+    public func deploymentSummaries(service: String?, environment: String?, state: String?, before: Int64?, limit: Int) async throws -> [DeploymentSummary] {
+        let rows = try await client.query("""
+            SELECT id, service, environment, sha, state, reason, trigger, image, digest, created_at, updated_at, live_at, finished_at, requested_by
+            FROM deployments
+            WHERE (\(service)::text IS NULL OR service = \(service)) AND (\(environment)::text IS NULL OR environment = \(environment))
+              AND (\(state)::text IS NULL OR state = \(state)) AND (\(before)::bigint IS NULL OR id < \(before))
+            ORDER BY id DESC LIMIT \(limit)
+            """, logger: logger).rows()
+        return try rows.map { row in
+            let stateText: String = try row.value("state"), triggerText: String = try row.value("trigger")
+            guard let state = DeploymentState(rawValue: stateText), let trigger = DeploymentTrigger(rawValue: triggerText) else {
+                throw StoreError.corrupt("deployment state `\(stateText)`, trigger `\(triggerText)`")
+            }
+            return DeploymentSummary(service: try row.value("service"), environment: try row.value("environment"), deployment: ServiceStatus.Deployment(
+                id: try row.value("id"), sha: try row.value("sha"), state: state, reason: try row.value("reason"),
+                trigger: trigger, image: try row.value("image"), digest: try row.value("digest"),
+                createdAt: try row.value("created_at"), updatedAt: try row.value("updated_at"),
+                liveAt: try row.value("live_at"), finishedAt: try row.value("finished_at"), by: try row.value("requested_by")))
         }
     }
 }

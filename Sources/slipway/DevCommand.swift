@@ -1,4 +1,5 @@
 import ArgumentParser
+import SlipwayApp
 import Crypto
 import Foundation
 import SlipwayCore
@@ -51,6 +52,8 @@ struct DevCommand: AsyncParsableCommand {
             for provider in providers { config.webhookSecrets[provider] = secret }
             devEnv["SLIPWAY_WEBHOOK_SECRET_\(name.uppercased())"] = secret
         }
+        let adminToken = try await Self.adminToken(config: config, dataDir: dataDir)
+        devEnv["SLIPWAY_TOKEN"] = adminToken
         try Self.writeDevEnv(devEnv, to: "\(dataDir)/dev.env")
 
         print("""
@@ -62,6 +65,7 @@ struct DevCommand: AsyncParsableCommand {
               registry  \(registry)
               docker    \(config.dockerHost)\(config.dockerNetwork.map { " (network \($0))" } ?? "")
               database  \(DatabaseURL.redactingPassword(config.databaseURL ?? ""))
+              api token \(adminToken)   (admin; Authorization: Bearer … on http://\(config.httpHost):\(config.httpPort)/api/v1)
               policies  \(config.policies)
             Other terminals: `slipway status` and `slipway logs ID` read \(dataDir)/dev.env.
             """)
@@ -70,6 +74,21 @@ struct DevCommand: AsyncParsableCommand {
             for (script, dir) in started.reversed() { _ = try? stack.run(script, ["stop", dir]) }
         }
         try await App.run(config: config, roles: .all, logger: logger)
+    }
+
+    /// An admin API token kept in the data dir (0600) and reused while it is still good; a new
+    /// one (`dev-admin`) otherwise.
+    static func adminToken(config: Configuration, dataDir: String) async throws -> String {
+        let path = "\(dataDir)/admin-token"
+        let kept = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+        let token: String = try await withStore(config, migrate: true) { store in
+            let operations = Operations(store: store)
+            if let kept, (try? await operations.authenticate(authorization: "Bearer \(kept)")) != nil { return kept }
+            try? await operations.revokeToken(name: "dev-admin")
+            return try await operations.createToken(name: "dev-admin", role: .admin, expiresIn: nil)
+        }
+        try write(token + "\n", to: path)
+        return token
     }
 
     /// The secret is kept in the data dir so it survives restarts (the provider's hook keeps it too).

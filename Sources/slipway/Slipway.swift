@@ -12,7 +12,7 @@ struct Slipway: AsyncParsableCommand {
         subcommands: [
             ServeCommand.self, DevCommand.self, MigrateCommand.self, StatusCommand.self, LogsCommand.self,
             DeployCommand.self, RollbackCommand.self, BuildsCommand.self, EventsCommand.self, PoliciesCommand.self,
-            PlanCommand.self, DetectCommand.self, ImagesCommand.self, PreviewsCommand.self,
+            PlanCommand.self, DetectCommand.self, ImagesCommand.self, PreviewsCommand.self, TokensCommand.self,
         ]
     )
 }

@@ -249,6 +249,19 @@ final class EndToEnd: @unchecked Sendable {
         func preview(_ number: Int) -> Preview? { previews?.first { $0.number == number } }
     }
 
+    /// A token of `role`, made with `slipway tokens create` as an operator would.
+    func token(_ role: String = "admin", name: String = "e2e-\(UUID().uuidString.prefix(6))") throws -> String {
+        let result = try Command.run(Self.binary, ["tokens", "create", name, "--role", role, "--env-file", "/dev/null"], environment: environment)
+        return String(result.output.split(separator: "\n").last ?? "")
+    }
+
+    /// An API request with a fresh viewer token.
+    func apiGet(_ path: String) async throws -> HTTPClientResponse {
+        var request = HTTPClientRequest(url: "\(baseURL)\(path)")
+        request.headers.add(name: "Authorization", value: "Bearer \(try token("viewer"))")
+        return try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+    }
+
     /// `slipway status SERVICE --json`, as a user would run it.
     func status() async throws -> Status {
         let result = try Command.run(Self.binary, ["status", service, "--json", "--env-file", "/dev/null"], environment: environment)

@@ -38,7 +38,7 @@ struct ReconcileTests {
         #expect(try e2e.count("SELECT count(*) FROM deployments WHERE trigger = 'reconcile'") == 1)
         #expect(try e2e.plan()["status"] as? String == "in-sync")
         // The API answers the same for the set in force.
-        let api = try await HTTPClient.shared.execute(HTTPClientRequest(url: "\(e2e.baseURL)/api/v1/plan?service=\(e2e.service)"), timeout: .seconds(10))
+        let api = try await e2e.apiGet("/api/v1/plan?service=\(e2e.service)")
         let body = try JSONSerialization.jsonObject(with: Data(buffer: try await api.body.collect(upTo: 1 << 20))) as? [[String: Any]]
         #expect(body?.first?["status"] as? String == "in-sync", "\(String(describing: body))")
 

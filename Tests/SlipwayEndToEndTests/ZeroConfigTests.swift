@@ -26,8 +26,7 @@ struct ZeroConfigTests {
         // The push is checked with the registry: the tag points at the digest the engine reported.
         #expect(log.contains("registry confirms \(sha) is sha256:"), "\(log)")
         // The build's steps as events, with their durations, in the deployment's stream.
-        let stream = try await HTTPClient.shared.execute(HTTPClientRequest(url: "\(e2e.baseURL)/api/v1/deployments/\(deployment.id)/stream"),
-                                                         timeout: .seconds(10))
+        let stream = try await e2e.apiGet("/api/v1/deployments/\(deployment.id)/stream")
         let events = String(buffer: try await stream.body.collect(upTo: 4 << 20))
         #expect(events.contains("event: step\n") && events.contains(#""state":"done""#) && events.contains(#""seconds":"#), "\(events.prefix(3000))")
         #expect(events.hasSuffix("\n\n") && events.contains("event: end\n"), "the stream of a finished deployment ends")

@@ -23,6 +23,7 @@ struct DeploymentStreamTests {
                                      detail: ["number": "1", "name": "[1/2] FROM busybox", "state": "cached"])
             let intake = WebhookIntake(store: store, secrets: [:], logger: TestStack.logger)
             let app = Application(router: HTTPServer.router(operations: Operations(store: store), intake: intake))
+            let auth = try await TestStack.bearer(store, role: .viewer)
             try await app.test(.live) { client in
                 // While the reader waits: a step runs, then the build fails.
                 let later = Task {
@@ -33,7 +34,7 @@ struct DeploymentStreamTests {
                     try await store.transition(id, to: .failed, reason: "build failed: exit code: 2")
                 }
                 let started = ContinuousClock.now
-                try await client.execute(uri: "/api/v1/deployments/\(id)/stream", method: .get) { response in
+                try await client.execute(uri: "/api/v1/deployments/\(id)/stream", method: .get, headers: auth) { response in
                     #expect(response.status == .ok)
                     #expect(response.headers[.contentType] == "text/event-stream")
                     let text = String(buffer: response.body)
@@ -49,7 +50,7 @@ struct DeploymentStreamTests {
                 }
                 #expect(ContinuousClock.now - started >= .milliseconds(500), "it followed the deployment until it ended")
                 try await later.value
-                try await client.execute(uri: "/api/v1/deployments/999999/stream", method: .get) { response in
+                try await client.execute(uri: "/api/v1/deployments/999999/stream", method: .get, headers: auth) { response in
                     #expect(response.status == .notFound)
                 }
             }

@@ -122,14 +122,15 @@ struct ProviderPreviewTests {
                 try await rig.run(.rollout, opened.record.id)
                 #expect(try await rig.store.previews(service: provider.service).first?.state == .live)
                 // The API lists it as `slipway previews` does.
-                try await client.execute(uri: "/api/v1/services/\(provider.service)/previews", method: .get) { response in
+                let auth = try await TestStack.bearer(rig.store, role: .viewer)
+                try await client.execute(uri: "/api/v1/services/\(provider.service)/previews", method: .get, headers: auth) { response in
                     #expect(response.status == .ok)
                     let listed = try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [[String: Any]]
                     #expect(listed?.first?["number"] as? Int == provider.number && listed?.first?["state"] as? String == "live",
                             "\(String(buffer: response.body))")
                     #expect(listed?.first?["service"] as? String == "\(provider.service)-pr-\(provider.number)")
                 }
-                try await client.execute(uri: "/api/v1/services/nope/previews", method: .get) { response in
+                try await client.execute(uri: "/api/v1/services/nope/previews", method: .get, headers: auth) { response in
                     #expect(response.status == .notFound)
                 }
 

@@ -1,7 +1,9 @@
 import Foundation
 import SlipwayTestSupport
 import Logging
+import HTTPTypes
 import PostgresNIO
+import SlipwayApp
 import SlipwayCore
 import SlipwayStore
 import Testing
@@ -63,5 +65,13 @@ enum TestStack {
 
     static func temporaryDirectory(_ prefix: String) throws -> String {
         try Scratch.directory(prefix)
+    }
+}
+
+extension TestStack {
+    /// `Authorization: Bearer …` of a fresh token of `role` in `store`.
+    static func bearer(_ store: Store, role: APIRole = .admin, name: String = "test-\(UUID().uuidString.prefix(6))") async throws -> HTTPFields {
+        let token = try await Operations(store: store).createToken(name: name, role: role, expiresIn: nil)
+        return [.authorization: "Bearer \(token)"]
     }
 }

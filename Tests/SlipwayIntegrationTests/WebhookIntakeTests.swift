@@ -145,16 +145,18 @@ struct WebhookIntakeTests {
     }
 
     @Test func healthReadyStatusAPIAndMetrics() async throws {
-        try await withApp { client, _ in
+        try await withApp { client, store in
+            let auth = try await TestStack.bearer(store, role: .viewer)
             try await client.execute(uri: "/health", method: .get) { #expect($0.status == .ok) }
             try await client.execute(uri: "/ready", method: .get) { #expect($0.status == .ok) }
-            try await client.execute(uri: "/api/v1/services/web", method: .get) { response in
+            try await client.execute(uri: "/api/v1/services/web", method: .get) { #expect($0.status == .unauthorized) }
+            try await client.execute(uri: "/api/v1/services/web", method: .get, headers: auth) { response in
                 #expect(response.status == .ok)
                 let status = try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as! [[String: Any]]
                 #expect(status.first?["service"] as? String == "web")
                 #expect(status.first?["state"] as? String == "not_deployed")
             }
-            try await client.execute(uri: "/api/v1/services/nope", method: .get) { #expect($0.status == .notFound) }
+            try await client.execute(uri: "/api/v1/services/nope", method: .get, headers: auth) { #expect($0.status == .notFound) }
             let body = Self.pushBody()
             try await client.execute(uri: "/webhooks/github", method: .post, headers: Self.headers(delivery: "d-7", body: body),
                                      body: ByteBuffer(string: body)) { #expect($0.status == .accepted) }

@@ -26,9 +26,12 @@ public struct ServiceStatus: Sendable, Hashable, Encodable {
         public var updatedAt: Date
         public var liveAt: Date?
         public var finishedAt: Date?
+        /// The API token's name that asked for it; nil for pushes and the reconciler.
+        public var by: String?
 
         public init(id: Int64, sha: String?, state: DeploymentState, reason: String?, trigger: DeploymentTrigger,
-                    image: String?, digest: String?, createdAt: Date, updatedAt: Date, liveAt: Date?, finishedAt: Date?) {
+                    image: String?, digest: String?, createdAt: Date, updatedAt: Date, liveAt: Date?, finishedAt: Date?, by: String? = nil) {
+            self.by = by
             self.id = id
             self.sha = sha
             self.state = state
@@ -43,7 +46,7 @@ public struct ServiceStatus: Sendable, Hashable, Encodable {
         }
 
         private enum CodingKeys: String, CodingKey {
-            case id, sha, state, reason, trigger, image, digest, createdAt, updatedAt, liveAt, finishedAt
+            case id, sha, state, reason, trigger, image, digest, createdAt, updatedAt, liveAt, finishedAt, by
         }
 
         public func encode(to encoder: any Encoder) throws {
@@ -59,6 +62,7 @@ public struct ServiceStatus: Sendable, Hashable, Encodable {
             try c.encode(updatedAt, forKey: .updatedAt)
             try c.encode(liveAt, forKey: .liveAt)
             try c.encode(finishedAt, forKey: .finishedAt)
+            try c.encode(by, forKey: .by)
         }
     }
 
@@ -116,5 +120,27 @@ extension JSONEncoder {
 public enum ISO8601 {
     public static func format(_ date: Date) -> String {
         date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+    }
+}
+
+/// A deployment as the API lists it: the status contract's deployment, with its service and environment.
+public struct DeploymentSummary: Sendable, Hashable, Encodable {
+    public var service: String
+    public var environment: String
+    public var deployment: ServiceStatus.Deployment
+
+    public init(service: String, environment: String, deployment: ServiceStatus.Deployment) {
+        self.service = service
+        self.environment = environment
+        self.deployment = deployment
+    }
+
+    private enum CodingKeys: String, CodingKey { case service, environment }
+
+    public func encode(to encoder: any Encoder) throws {
+        try deployment.encode(to: encoder)
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(service, forKey: .service)
+        try c.encode(environment, forKey: .environment)
     }
 }

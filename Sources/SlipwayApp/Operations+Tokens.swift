@@ -1,0 +1,67 @@
+import Crypto
+import Foundation
+import SlipwayCore
+import SlipwayStore
+
+/// API tokens: made and revoked by admins (or with the database, for the first one), and
+/// checked on every API request against the database (a revoked or expired token fails at once).
+extension Operations {
+    /// Makes a token and returns its text, shown once: only a hash of its secret is kept.
+    public func createToken(name: String, role: APIRole, expiresIn: TimeSpan?, now: Date = Date()) async throws -> String {
+        guard !name.isEmpty, name.count <= 64, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.@".contains($0) }) else {
+            throw Refused(.invalid, "token name `\(Terminal.printable(name, limit: 80))` must be 1 to 64 letters, digits, `-`, `_`, `.` or `@`")
+        }
+        var generator = SystemRandomNumberGenerator()
+        let token = APITokenText(random: (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
+        let expires = expiresIn.map { now.addingTimeInterval(Double($0.milliseconds) / 1000) }
+        guard try await store.createToken(id: token.id, name: name, role: role, secretSHA256: Self.digest(token.secret), expiresAt: expires) else {
+            throw Refused(.conflict, "a token called \(name) exists; revoke it first (`slipway tokens revoke \(name)`) or choose another name")
+        }
+        return token.text
+    }
+
+    public func tokens() async throws -> [APITokenRecord] { try await store.tokens() }
+
+    public func revokeToken(name: String) async throws {
+        guard try await store.revokeToken(name: name) else {
+            throw Refused(.notFound, "no live token is called \(name); `slipway tokens list` shows them")
+        }
+    }
+
+    /// The caller an `Authorization` header proves, or why not.
+    public func authenticate(authorization: String?, now: Date = Date()) async throws -> APICaller {
+        guard let authorization, !authorization.isEmpty else { throw APIRefusal.missing }
+        let parts = authorization.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { throw APIRefusal.missing }
+        guard let token = APITokenText.parse(String(parts[1]).trimmingCharacters(in: .whitespaces)),
+              let stored = try await store.tokenSecret(id: token.id) else { throw APIRefusal.rejected }
+        // Compared whole, in constant time, whatever the state of the row.
+        let matches = APITokenText.constantTimeEqual(Self.digest(token.secret), stored.secretSHA256)
+        guard matches, !stored.revoked, stored.expiresAt.map({ $0 > now }) ?? true else { throw APIRefusal.rejected }
+        if stored.lastUsedAt.map({ now.timeIntervalSince($0) > 60 }) ?? true {
+            try? await store.touchToken(id: token.id)
+        }
+        return APICaller(name: stored.name, role: stored.role)
+    }
+
+    static func digest(_ secret: String) -> [UInt8] { Array(SHA256.hash(data: Data(secret.utf8))) }
+}
+
+extension Operations {
+    /// Deployments newest first, for the API's list (filters as given; `limit` 1…500).
+    public func deployments(service: String?, environment: String?, state: String?, before: Int64?, limit: Int) async throws -> [DeploymentSummary] {
+        if let state, DeploymentState(rawValue: state) == nil {
+            throw Refused(.invalid, "state `\(Terminal.printable(state, limit: 40))` is not one of \(DeploymentState.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard (1...500).contains(limit) else { throw Refused(.invalid, "limit must be 1 to 500") }
+        return try await store.deploymentSummaries(service: service, environment: environment, state: state, before: before, limit: limit)
+    }
+
+    /// One deployment as the API shows it.
+    public func deploymentSummary(_ id: Int64) async throws -> DeploymentSummary {
+        _ = try await deployment(id)
+        let found = try await store.deploymentSummaries(service: nil, environment: nil, state: nil, before: id + 1, limit: 1)
+        guard let summary = found.first, summary.deployment.id == id else { throw Refused(.notFound, StoreError.unknownDeployment(id).description) }
+        return summary
+    }
+}
