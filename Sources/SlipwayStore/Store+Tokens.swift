@@ -3,7 +3,7 @@ import PostgresNIO
 import SlipwayCore
 
 /// An API token as listed: never the token or its hash.
-public struct APITokenRecord: Sendable, Hashable, Encodable {
+public struct APITokenRecord: Sendable, Hashable, Codable {
     public var name: String
     public var role: APIRole
     public var createdAt: Date

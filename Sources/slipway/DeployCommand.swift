@@ -23,7 +23,12 @@ struct DeployCommand: AsyncParsableCommand {
     func run() async throws {
         let config = try global.configuration()
         let (service, sha, image) = (self.service, self.sha, self.image)
-        let id = try await withStore(config) { try await Operations(store: $0).deploy(service: service, sha: sha, image: image) }
+        let id: Int64
+        if let remote = try RemoteControl.from(config) {
+            id = try await remote.deploy(service: service, sha: sha, image: image)
+        } else {
+            id = try await withStore(config) { try await Operations(store: $0).deploy(service: service, sha: sha, image: image) }
+        }
         print("deployment \(id) queued for \(service); follow it with `slipway logs \(id) --follow`")
     }
 }
@@ -44,9 +49,15 @@ struct RollbackCommand: AsyncParsableCommand {
     func run() async throws {
         let config = try global.configuration()
         let (service, to) = (self.service, self.to)
-        let (id, target) = try await withStore(config) { try await Operations(store: $0).rollback(service: service, to: to) }
-        let what = target.sha.map(RolloutDecisions.shortSHA) ?? target.image ?? "?"
-        print("deployment \(id) queued: \(service) back to deployment \(target.id) (\(what)); follow it with `slipway logs \(id) --follow`")
+        let (id, targetID, what): (Int64, Int64, String)
+        if let remote = try RemoteControl.from(config) {
+            let answer = try await remote.rollback(service: service, to: to)
+            (id, targetID, what) = (answer.deployment, answer.target, answer.sha.map(RolloutDecisions.shortSHA) ?? "an image")
+        } else {
+            let (made, target) = try await withStore(config) { try await Operations(store: $0).rollback(service: service, to: to) }
+            (id, targetID, what) = (made, target.id, target.sha.map(RolloutDecisions.shortSHA) ?? target.image ?? "?")
+        }
+        print("deployment \(id) queued: \(service) back to deployment \(targetID) (\(what)); follow it with `slipway logs \(id) --follow`")
     }
 }
 
@@ -67,9 +78,15 @@ struct BuildsCommand: AsyncParsableCommand {
         func run() async throws {
             let config = try global.configuration()
             let id = deployment
-            let (queued, running) = try await withStore(config) { try await Operations(store: $0).cancel(deploymentID: id) }
-            if running.isEmpty {
-                print("deployment \(id) cancelled\(queued.isEmpty ? "" : " (\(queued.count) queued job\(queued.count == 1 ? "" : "s") ended)")")
+            let (queued, running): (Int, Int)
+            if let remote = try RemoteControl.from(config) {
+                (queued, running) = try await remote.cancel(id)
+            } else {
+                let (q, r) = try await withStore(config) { try await Operations(store: $0).cancel(deploymentID: id) }
+                (queued, running) = (q.count, r.count)
+            }
+            if running == 0 {
+                print("deployment \(id) cancelled\(queued == 0 ? "" : " (\(queued) queued job\(queued == 1 ? "" : "s") ended)")")
             } else {
                 print("deployment \(id): asked the running build to stop; `slipway status` shows it as cancelled once it has")
             }

@@ -23,6 +23,12 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error (SLIPWAY_LOG_LEVEL).")
     var logLevel: String?
 
+    @Option(name: .customLong("url"), help: "A Slipway server to talk to instead of the database (SLIPWAY_URL).")
+    var url: String?
+
+    @Option(name: .customLong("token"), help: "The API token for --url (SLIPWAY_TOKEN); prefer the variable: flags show in process lists.")
+    var token: String?
+
     var flags: [String: String] {
         var flags: [String: String] = [:]
         flags["DATABASE_URL"] = databaseURL
@@ -30,6 +36,8 @@ struct GlobalOptions: ParsableArguments {
         flags["SLIPWAY_POLICIES"] = policies
         flags["SLIPWAY_HTTP_ADDR"] = httpAddr
         flags["SLIPWAY_LOG_LEVEL"] = logLevel
+        flags["SLIPWAY_URL"] = url
+        flags["SLIPWAY_TOKEN"] = token
         return flags
     }
 

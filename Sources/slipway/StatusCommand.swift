@@ -19,8 +19,13 @@ struct StatusCommand: AsyncParsableCommand {
     func run() async throws {
         let config = try global.configuration()
         let service = self.service
-        let (statuses, problems) = try await withStore(config) { store in
-            (try await Operations(store: store).status(service: service), try await store.reportProblems())
+        let statuses: [ServiceStatus], problems: [ReportProblem]
+        if let remote = try RemoteControl.from(config) {
+            (statuses, problems) = (try await remote.status(service: service), [])
+        } else {
+            (statuses, problems) = try await withStore(config) { store in
+                (try await Operations(store: store).status(service: service), try await store.reportProblems())
+            }
         }
         if json {
             try printJSON(statuses)
@@ -63,6 +68,16 @@ struct LogsCommand: AsyncParsableCommand {
         let config = try global.configuration()
         let id = deployment
         let follow = self.follow
+        if let remote = try RemoteControl.from(config) {
+            if follow {
+                try await remote.follow(id, line: { print(Terminal.printable($0)) }, end: { state, reason in
+                    print(reason.map { "== \(state): \(Terminal.printable($0, newlines: true))" } ?? "== \(state)")
+                })
+            } else {
+                for line in try await remote.logs(id) { print(Terminal.printable(line)) }
+            }
+            return
+        }
         try await withStore(config) { store in
             try await Operations(store: store).follow(id, every: .milliseconds(500)).run(follow: follow) { item in
                 switch item {

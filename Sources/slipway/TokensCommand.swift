@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import SlipwayApp
 import SlipwayCore
+import SlipwayStore
 
 /// API tokens, made with the database (the first admin token has to come from somewhere).
 struct TokensCommand: AsyncParsableCommand {
@@ -35,7 +36,12 @@ struct TokensCommand: AsyncParsableCommand {
             let config = try global.configuration()
             let (name, role) = (self.name, APIRole(rawValue: self.role)!)
             let expires = self.expires.flatMap(TimeSpan.init(parsing:))
-            let token = try await withStore(config, migrate: true) { try await Operations(store: $0).createToken(name: name, role: role, expiresIn: expires) }
+            let token: String
+            if let remote = try RemoteControl.from(config) {
+                token = try await remote.createToken(name: name, role: role, expires: self.expires)
+            } else {
+                token = try await withStore(config, migrate: true) { try await Operations(store: $0).createToken(name: name, role: role, expiresIn: expires) }
+            }
             let until = expires.map { " until \(ISO8601.format(Date().addingTimeInterval(Double($0.milliseconds) / 1000)))" } ?? ""
             FileHandle.standardError.write(Data("token \(name) (\(role))\(until); it is shown once, keep it now:\n".utf8))
             print(token)
@@ -52,7 +58,12 @@ struct TokensCommand: AsyncParsableCommand {
 
         func run() async throws {
             let config = try global.configuration()
-            let tokens = try await withStore(config) { try await Operations(store: $0).tokens() }
+            let tokens: [APITokenRecord]
+            if let remote = try RemoteControl.from(config) {
+                tokens = try remote.decode([APITokenRecord].self, try await remote.tokens())
+            } else {
+                tokens = try await withStore(config) { try await Operations(store: $0).tokens() }
+            }
             if json {
                 try printJSON(tokens)
                 return
@@ -80,7 +91,11 @@ struct TokensCommand: AsyncParsableCommand {
         func run() async throws {
             let config = try global.configuration()
             let name = self.name
-            try await withStore(config) { try await Operations(store: $0).revokeToken(name: name) }
+            if let remote = try RemoteControl.from(config) {
+                try await remote.revokeToken(name: name)
+            } else {
+                try await withStore(config) { try await Operations(store: $0).revokeToken(name: name) }
+            }
             print("token \(name) revoked")
         }
     }

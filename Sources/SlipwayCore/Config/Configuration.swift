@@ -42,6 +42,9 @@ public struct Configuration: Sendable, Hashable {
     public var sourceHosts: SourceHosts = SourceHosts()
     /// A known_hosts file every ssh fetch checks host keys against (SLIPWAY_SSH_KNOWN_HOSTS).
     public var sshKnownHosts: String?
+    /// A Slipway server the CLI talks to instead of the database (SLIPWAY_URL), with SLIPWAY_TOKEN.
+    public var apiURL: String?
+    public var apiToken: String?
 
     /// The rules for policies' secret references, with the data directory as an absolute path.
     public func secretRules(dataDirectory: String) -> SecretRules {
@@ -67,6 +70,7 @@ public struct Configuration: Sendable, Hashable {
         "SLIPWAY_GITHUB_API_URL", "SLIPWAY_GITHUB_TOKEN", "SLIPWAY_GITHUB_APP_ID", "SLIPWAY_GITHUB_APP_KEY_FILE",
         "SLIPWAY_GITLAB_API_URL", "SLIPWAY_GITLAB_TOKEN", "SLIPWAY_BITBUCKET_API_URL", "SLIPWAY_BITBUCKET_TOKEN",
         "SLIPWAY_BITBUCKET_SERVER_API_URL", "SLIPWAY_BITBUCKET_SERVER_TOKEN", "SLIPWAY_PUBLIC_URL", "SLIPWAY_SSH_KNOWN_HOSTS",
+        "SLIPWAY_URL", "SLIPWAY_TOKEN",
     ]
 
     static let secretKeys: Set<String> = [
@@ -130,6 +134,13 @@ public struct Configuration: Sendable, Hashable {
         )
         config.sourceHosts = try sourceHosts(value)
         config.sshKnownHosts = value("SLIPWAY_SSH_KNOWN_HOSTS")
+        if let url = value("SLIPWAY_URL") {
+            guard let scheme = url.range(of: "://"), ["http", "https"].contains(url[..<scheme.lowerBound].lowercased()) else {
+                throw Invalid(key: "SLIPWAY_URL", message: "`\(url)` is not an http(s) URL, as in https://slipway.acme.internal")
+            }
+            config.apiURL = SourceHosts.trimmed(url)
+        }
+        config.apiToken = value("SLIPWAY_TOKEN")
         return config
     }
 

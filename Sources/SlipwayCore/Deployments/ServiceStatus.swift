@@ -2,8 +2,8 @@ import Foundation
 
 /// One element of `slipway status --json`: a service, the commit running now, and its
 /// deployments newest first. Optional keys are printed as `null`, never dropped.
-public struct ServiceStatus: Sendable, Hashable, Encodable {
-    public enum State: String, Sendable, Hashable, Encodable {
+public struct ServiceStatus: Sendable, Hashable, Codable {
+    public enum State: String, Sendable, Hashable, Codable {
         /// A deployment is queued, building, rolling out or being watched.
         case deploying
         /// A revision runs and nothing is in flight.
@@ -14,7 +14,7 @@ public struct ServiceStatus: Sendable, Hashable, Encodable {
         case notDeployed = "not_deployed"
     }
 
-    public struct Deployment: Sendable, Hashable, Encodable {
+    public struct Deployment: Sendable, Hashable, Codable {
         public var id: Int64
         public var sha: String?
         public var state: DeploymentState
@@ -93,6 +93,17 @@ public struct ServiceStatus: Sendable, Hashable, Encodable {
 
     private enum CodingKeys: String, CodingKey { case service, liveSHA, liveDeploymentID, state, deployments, previews }
 
+    /// As the API serves it (the CLI over the API prints what it decodes, as it prints the database's).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        service = try c.decode(String.self, forKey: .service)
+        liveSHA = try c.decodeIfPresent(String.self, forKey: .liveSHA)
+        liveDeploymentID = try c.decodeIfPresent(Int64.self, forKey: .liveDeploymentID)
+        state = try c.decode(State.self, forKey: .state)
+        deployments = try c.decode([Deployment].self, forKey: .deployments)
+        previews = try c.decodeIfPresent([PreviewStatus].self, forKey: .previews) ?? []
+    }
+
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(service, forKey: .service)
@@ -117,7 +128,24 @@ extension JSONEncoder {
     }
 }
 
+extension JSONDecoder {
+    /// Reads what `JSONEncoder.slipway` writes (ISO 8601 dates with or without fractions).
+    public static var slipway: JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let text = try decoder.singleValueContainer().decode(String.self)
+            if let date = ISO8601.parse(text) { return date }
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "`\(text)` is not an ISO 8601 date"))
+        }
+        return decoder
+    }
+}
+
 public enum ISO8601 {
+    public static func parse(_ text: String) -> Date? {
+        (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text)) ?? (try? Date.ISO8601FormatStyle().parse(text))
+    }
+
     public static func format(_ date: Date) -> String {
         date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
     }

@@ -1,7 +1,7 @@
 import Foundation
 
 /// One preview as the status contract shows it.
-public struct PreviewStatus: Sendable, Hashable, Encodable {
+public struct PreviewStatus: Sendable, Hashable, Codable {
     public enum State: String, Sendable, Hashable, Codable {
         case building
         case rollingOut = "rolling_out"
@@ -56,6 +56,19 @@ public struct PreviewStatus: Sendable, Hashable, Encodable {
     }
 
     private enum CodingKeys: String, CodingKey { case number, service, branch, sha, state, url, updatedAt, reason }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        number = try c.decode(Int.self, forKey: .number)
+        service = try c.decode(String.self, forKey: .service)
+        branch = try c.decodeIfPresent(String.self, forKey: .branch)
+        sha = try c.decodeIfPresent(String.self, forKey: .sha)
+        state = try c.decode(State.self, forKey: .state)
+        url = try c.decodeIfPresent(String.self, forKey: .url)
+        updatedAt = try c.decode(Date.self, forKey: .updatedAt)
+        reason = try c.decodeIfPresent(String.self, forKey: .reason)
+        of = service
+    }
 
     /// Every key printed, `null` where it does not apply.
     public func encode(to encoder: any Encoder) throws {
