@@ -24,10 +24,10 @@ public enum HTTPServer {
     /// Every route: health, webhooks, and the API over the use cases.
     /// `bodyReadDeadline`: how long a webhook's body may take to arrive (providers send it at once).
     public static func router(operations: Operations, intake: WebhookIntake, budget: BodyBudget = BodyBudget(limit: defaultInflightBytes),
-                              bodyReadDeadline: Duration = .seconds(30)) -> Router<SlipwayRequestContext> {
+                              bodyReadDeadline: Duration = .seconds(30), metricsNeedToken: Bool = false) -> Router<SlipwayRequestContext> {
         let router = Router(context: SlipwayRequestContext.self)
         router.add(middleware: RefusalMiddleware())
-        router.addRoutes(HealthRoutes.collection(operations))
+        router.addRoutes(HealthRoutes.collection(operations, metricsToken: metricsNeedToken))
         router.addRoutes(webhookRoutes(intake: intake, budget: budget, deadline: bodyReadDeadline), atPath: "/webhooks")
         router.addRoutes(APIRoutes.collection(operations), atPath: "/api/v1")
         return router
@@ -41,7 +41,8 @@ public enum HTTPServer {
                                    logger: assembly.logger, onQueued: { workQueued.signal() },
                                    onEvents: { assembly.eventsArrived($0) }, clock: assembly.clock)
         return Application(
-            router: router(operations: assembly.operations, intake: intake, budget: BodyBudget(limit: config.webhookInflightBytes)),
+            router: router(operations: assembly.operations, intake: intake, budget: BodyBudget(limit: config.webhookInflightBytes),
+                           metricsNeedToken: config.metricsNeedToken),
             // A connection left idle is closed: a client cannot hold one (or a webhook's budget) open for nothing.
             server: .http1(configuration: .init(idleTimeout: .seconds(60))),
             configuration: .init(address: .hostname(config.httpHost, port: config.httpPort), serverName: "slipway"),

@@ -124,3 +124,22 @@ struct APIAccessTests {
         }
     }
 }
+
+extension APIAccessTests {
+    @Test func metricsAreOpenUnlessATokenIsRequired() async throws {
+        try await TestStack.withStore { store, _ in
+            let intake = WebhookIntake(store: store, secrets: [:], logger: TestStack.logger)
+            let open = Application(router: HTTPServer.router(operations: Operations(store: store), intake: intake))
+            try await open.test(.router) { client in
+                try await client.execute(uri: "/metrics", method: .get) { #expect($0.status == .ok) }
+            }
+            let closed = Application(router: HTTPServer.router(operations: Operations(store: store), intake: intake, metricsNeedToken: true))
+            let viewer = try await TestStack.bearer(store, role: .viewer)
+            try await closed.test(.router) { client in
+                try await client.execute(uri: "/metrics", method: .get) { #expect($0.status == .unauthorized) }
+                try await client.execute(uri: "/metrics", method: .get, headers: viewer) { #expect($0.status == .ok) }
+                try await client.execute(uri: "/health", method: .get) { #expect($0.status == .ok) }
+            }
+        }
+    }
+}

@@ -45,6 +45,8 @@ public struct Configuration: Sendable, Hashable {
     /// A Slipway server the CLI talks to instead of the database (SLIPWAY_URL), with SLIPWAY_TOKEN.
     public var apiURL: String?
     public var apiToken: String?
+    /// `/metrics` asks for an API token (any role) when set (SLIPWAY_METRICS_TOKEN=1).
+    public var metricsNeedToken = false
 
     /// The rules for policies' secret references, with the data directory as an absolute path.
     public func secretRules(dataDirectory: String) -> SecretRules {
@@ -70,7 +72,7 @@ public struct Configuration: Sendable, Hashable {
         "SLIPWAY_GITHUB_API_URL", "SLIPWAY_GITHUB_TOKEN", "SLIPWAY_GITHUB_APP_ID", "SLIPWAY_GITHUB_APP_KEY_FILE",
         "SLIPWAY_GITLAB_API_URL", "SLIPWAY_GITLAB_TOKEN", "SLIPWAY_BITBUCKET_API_URL", "SLIPWAY_BITBUCKET_TOKEN",
         "SLIPWAY_BITBUCKET_SERVER_API_URL", "SLIPWAY_BITBUCKET_SERVER_TOKEN", "SLIPWAY_PUBLIC_URL", "SLIPWAY_SSH_KNOWN_HOSTS",
-        "SLIPWAY_URL", "SLIPWAY_TOKEN",
+        "SLIPWAY_URL", "SLIPWAY_TOKEN", "SLIPWAY_METRICS_TOKEN",
     ]
 
     static let secretKeys: Set<String> = [
@@ -141,6 +143,7 @@ public struct Configuration: Sendable, Hashable {
             config.apiURL = SourceHosts.trimmed(url)
         }
         config.apiToken = value("SLIPWAY_TOKEN")
+        config.metricsNeedToken = try flag("SLIPWAY_METRICS_TOKEN", value("SLIPWAY_METRICS_TOKEN"))
         return config
     }
 
