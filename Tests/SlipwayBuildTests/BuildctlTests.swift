@@ -86,7 +86,8 @@ import Testing
         let asked = ContinuousClock.now
         task.cancel()
         let status = try await task.value
-        #expect(ContinuousClock.now - asked < .seconds(5))
+        // Well short of the 30 s sleep that would run out uncancelled; loose enough for a loaded machine.
+        #expect(ContinuousClock.now - asked < .seconds(20))
         #expect(status == 128 + 15, "ended by SIGTERM")
         #expect(await seen.lines == ["one", "two"])
         await #expect(throws: StreamingProcess.NotFound.self) {
