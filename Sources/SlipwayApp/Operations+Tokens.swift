@@ -7,8 +7,8 @@ import SlipwayStore
 /// checked on every API request against the database (a revoked or expired token fails at once).
 extension Operations {
     /// Makes a token and returns its text, shown once: only a hash of its secret is kept.
-    public func createToken(name: String, role: APIRole, expiresIn: TimeSpan?, now: Date = Date()) async throws -> String {
-        guard !name.isEmpty, name.count <= 64, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.@".contains($0) }) else {
+    public func createToken(name: String, role: APIRole, expiresIn: TimeSpan?, by caller: String? = nil, now: Date = Date()) async throws -> String {
+        guard !name.isEmpty, name.count <= 64, name.unicodeScalars.allSatisfy({ $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "-_.@".unicodeScalars.contains($0)) }) else {
             throw Refused(.invalid, "token name `\(Terminal.printable(name, limit: 80))` must be 1 to 64 letters, digits, `-`, `_`, `.` or `@`")
         }
         var generator = SystemRandomNumberGenerator()
@@ -17,15 +17,17 @@ extension Operations {
         guard try await store.createToken(id: token.id, name: name, role: role, secretSHA256: Self.digest(token.secret), expiresAt: expires) else {
             throw Refused(.conflict, "a token called \(name) exists; revoke it first (`slipway tokens revoke \(name)`) or choose another name")
         }
+        logger.notice("API token created", metadata: ["token.name": "\(name)", "token.role": "\(role)", "by": "\(caller ?? "the database (CLI)")"])
         return token.text
     }
 
     public func tokens() async throws -> [APITokenRecord] { try await store.tokens() }
 
-    public func revokeToken(name: String) async throws {
+    public func revokeToken(name: String, by caller: String? = nil) async throws {
         guard try await store.revokeToken(name: name) else {
             throw Refused(.notFound, "no live token is called \(name); `slipway tokens list` shows them")
         }
+        logger.notice("API token revoked", metadata: ["token.name": "\(name)", "by": "\(caller ?? "the database (CLI)")"])
     }
 
     /// The caller an `Authorization` header proves, or why not.

@@ -121,10 +121,16 @@ public struct Operations: Sendable {
     // MARK: Questions
 
     /// The status contract for every service, or for one (refused when it does not exist).
-    public func status(service: String? = nil) async throws -> [ServiceStatus] {
-        var statuses = try await store.status(service: service)
+    /// - Parameters:
+    ///   - after, limit: a page of services by name (all when `limit` is nil); `deployments` per service.
+    public func status(service: String? = nil, after: String? = nil, limit: Int? = nil, deployments: Int = 20) async throws -> [ServiceStatus] {
+        guard (0...100).contains(deployments) else { throw Refused(.invalid, "deployments must be 0 to 100 per service") }
+        if let limit, !(1...1000).contains(limit) { throw Refused(.invalid, "limit must be 1 to 1000 services") }
+        var statuses = try await store.status(service: service, deploymentsPerService: deployments, after: after, limit: limit)
         if let service, statuses.isEmpty { throw Refused(.notFound, StoreError.unknownService(service).description) }
-        let previews = Dictionary(grouping: try await store.previews(service: service), by: \.of)
+        let shown = Set(statuses.map(\.service))
+        // All services' previews are one query; a page of a large installation reads the open ones only once.
+        let previews = Dictionary(grouping: try await store.previews(service: service).filter { shown.contains($0.of) }, by: \.of)
         for index in statuses.indices { statuses[index].previews = previews[statuses[index].service] ?? [] }
         return statuses
     }
@@ -138,13 +144,13 @@ public struct Operations: Sendable {
     }
 
     /// Tears a preview down now, as if its pull request had closed (a later commit to it opens it again).
-    public func destroyPreview(service: String, number: Int) async throws {
+    public func destroyPreview(service: String, number: Int, by caller: String? = nil) async throws {
         try await requireService(service)
         guard PreviewRules.refusal(number: number) == nil else {
             throw Refused(.invalid, "pull request number \(number) is out of range (1 to \(PreviewRules.maxNumber))")
         }
         let target = DeploymentTarget(service: service, environment: .pullRequest(number))
-        guard try await store.closePreview(target, reason: "destroyed on request") else {
+        guard try await store.closePreview(target, reason: caller.map { "destroyed on request by \($0)" } ?? "destroyed on request") else {
             throw Refused(.notFound, "\(service) has no open preview of pull request #\(number); `slipway previews \(service)` lists them")
         }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import NIOCore
 import SlipwayApp
@@ -51,8 +52,12 @@ enum APIRoutes {
 
     /// The caller, when its token is good and its role may do `action`.
     static func authorize(_ request: Request, action: APIAction, operations: Operations) async throws -> APICaller {
-        let query = request.uri.queryParameters
-        if ["token", "access_token", "api_key", "apikey"].contains(where: { query[$0] != nil }) { throw APIRefusal.inQuery }
+        // Any spelling of a token parameter, or a token's text anywhere in the query, is refused before it is read further.
+        let query = (request.uri.query ?? "").removingPercentEncoding?.lowercased() ?? (request.uri.query ?? "").lowercased()
+        let names = query.split(separator: "&").map { $0.split(separator: "=", maxSplits: 1).first.map(String.init) ?? "" }
+        if query.contains("slw_") || names.contains(where: { ["token", "access_token", "api_key", "apikey", "bearer"].contains($0) }) {
+            throw APIRefusal.inQuery
+        }
         let caller = try await operations.authenticate(authorization: request.headers[.authorization])
         guard caller.role.may(action) else { throw APIRefusal.forbidden(caller.role, action) }
         return caller
@@ -63,29 +68,41 @@ enum APIRoutes {
             table.first { $0.method == method && $0.path == path }!
         }
         return [
-            route(.get, "services"): { _, _, _ in Responses.json(try await operations.status()) },
+            // A page of services by name (100 by default, each with its 3 newest deployments); `Link: …; rel="next"` names the next.
+            route(.get, "services"): { request, _, _ in
+                let q = request.uri.queryParameters
+                let limit = try APIParameters.query(q.get("limit"), "limit") ?? 100
+                let deployments = try APIParameters.query(q.get("deployments"), "deployments") ?? 3
+                let page = try await operations.status(after: q.get("after"), limit: limit, deployments: deployments)
+                var response = Responses.json(page)
+                if page.count == limit, let last = page.last?.service {
+                    let next = "/api/v1/services?after=\(last.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? last)&limit=\(limit)&deployments=\(deployments)"
+                    response.headers[HTTPField.Name("Link")!] = "<\(next)>; rel=\"next\""
+                }
+                return response
+            },
             route(.get, "services/:name"): { _, context, _ in
-                Responses.json(try await operations.status(service: try context.parameters.require("name")))
+                Responses.json(try await operations.status(service: try APIParameters.name(context)))
             },
             route(.get, "services/:name/previews"): { _, context, _ in
-                Responses.json(try await operations.previews(service: try context.parameters.require("name")))
+                Responses.json(try await operations.previews(service: try APIParameters.name(context)))
             },
             route(.post, "services/:name/deploy"): { request, context, caller in
                 let body = try await JSONBody.read(request, allowed: ["sha", "image"])
-                let service = try context.parameters.require("name")
+                let service = try APIParameters.name(context)
                 let id = try await operations.deploy(service: service, sha: try body.string("sha"), image: try body.string("image"), by: caller.name)
                 return Responses.json(["deployment": id], status: .accepted)
             },
             route(.post, "services/:name/rollback"): { request, context, caller in
                 let body = try await JSONBody.read(request, allowed: ["to"])
-                let service = try context.parameters.require("name")
+                let service = try APIParameters.name(context)
                 let (id, target) = try await operations.rollback(service: service, to: try body.int("to"), by: caller.name)
-                return Responses.json(RollbackAnswer(deployment: id, to: target.id, sha: target.sha), status: .accepted)
+                return Responses.json(RollbackAnswer(deployment: id, to: target.id, sha: target.sha, image: target.image), status: .accepted)
             },
             route(.delete, "services/:name/previews/:number"): { _, context, caller in
-                let service = try context.parameters.require("name")
+                let service = try APIParameters.name(context)
                 let number = try APIParameters.int(context, "number")
-                try await operations.destroyPreview(service: service, number: number)
+                try await operations.destroyPreview(service: service, number: number, by: caller.name)
                 return Responses.json(["service": service, "number": "\(number)", "state": "closing", "by": caller.name], status: .accepted)
             },
             route(.get, "deployments"): { request, _, _ in
@@ -104,7 +121,8 @@ enum APIRoutes {
             route(.get, "deployments/:id"): { _, context, _ in
                 Responses.json(try await operations.deploymentSummary(try APIParameters.id(context)))
             },
-            route(.post, "deployments/:id/cancel"): { _, context, caller in
+            route(.post, "deployments/:id/cancel"): { request, context, caller in
+                _ = try await JSONBody.read(request, allowed: [])
                 let id = try APIParameters.id(context)
                 let (queued, running) = try await operations.cancel(deploymentID: id, by: caller.name)
                 return Responses.json(["deployment": "\(id)", "state": running.isEmpty ? "cancelled" : "stopping",
@@ -140,12 +158,12 @@ enum APIRoutes {
                     }
                     return span
                 }
-                let token = try await operations.createToken(name: name, role: role, expiresIn: expires)
+                let token = try await operations.createToken(name: name, role: role, expiresIn: expires, by: caller.name)
                 return Responses.json(["name": name, "role": role.rawValue, "token": token, "createdBy": caller.name], status: .created)
             },
-            route(.delete, "tokens/:name"): { _, context, _ in
-                let name = try context.parameters.require("name")
-                try await operations.revokeToken(name: name)
+            route(.delete, "tokens/:name"): { _, context, caller in
+                let name = try APIParameters.name(context)
+                try await operations.revokeToken(name: name, by: caller.name)
                 return Responses.json(["name": name, "revoked": "true"])
             },
         ]
@@ -156,16 +174,39 @@ struct RollbackAnswer: Encodable {
     var deployment: Int64
     var to: Int64
     var sha: String?
+    var image: String?
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(deployment, forKey: .deployment)
+        try c.encode(to, forKey: .to)
+        try c.encode(sha, forKey: .sha)
+        try c.encode(image, forKey: .image)
+    }
+    enum CodingKeys: String, CodingKey { case deployment, to, sha, image }
 }
 
 /// Path parameters that must be numbers: a clear 400 instead of a generic one.
 enum APIParameters {
+    /// A `:name` path parameter, percent-decoded (`ada%40acme.com` is `ada@acme.com`).
+    static func name(_ context: SlipwayRequestContext) throws -> String {
+        let raw = try context.parameters.require("name")
+        return raw.removingPercentEncoding ?? raw
+    }
+
     static func id(_ context: SlipwayRequestContext) throws -> Int64 {
         let text = try context.parameters.require("id")
         guard let id = Int64(text), id > 0 else {
             throw Operations.Refused(.invalid, "deployment id `\(Terminal.printable(text, limit: 40))` is not a number; `slipway status` lists them")
         }
         return id
+    }
+
+    /// A number from the query string; nil when absent.
+    static func query(_ text: String?, _ name: String) throws -> Int? {
+        guard let text else { return nil }
+        guard let n = Int(text) else { throw Operations.Refused(.invalid, "\(name) `\(Terminal.printable(text, limit: 20))` is not a number") }
+        return n
     }
 
     static func int(_ context: SlipwayRequestContext, _ name: String) throws -> Int {

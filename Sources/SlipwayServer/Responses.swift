@@ -50,6 +50,14 @@ struct RefusalMiddleware: RouterMiddleware {
             case .badRequest: .badRequest
             }
             return Responses.error(refused.message, hint: refused.hint, status: status)
+        } catch let error as HTTPError where request.uri.path.hasPrefix("/api/") {
+            // Hummingbird's own refusals (no such route, wrong method) in the API's shape.
+            let message = error.status == .notFound ? "no such route: \(request.method) \(request.uri.path)" : "\(error.status.reasonPhrase)"
+            return Responses.error(message, hint: "manifests/openapi.yaml lists every route", status: error.status)
+        } catch where request.uri.path.hasPrefix("/api/") && !(error is HTTPError) && !(error is CancellationError) {
+            // Never the internals (they may name the database); the server's log has them.
+            context.logger.error("API request failed", metadata: ["error": "\(String(reflecting: error))", "http.path": "\(request.uri.path)"])
+            return Responses.error("the server failed to answer", hint: "try again; if it persists, the server's log says why", status: .internalServerError)
         }
     }
 }

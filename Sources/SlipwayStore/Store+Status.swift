@@ -4,18 +4,29 @@ import SlipwayCore
 
 extension Store {
     /// The status contract for one service or all, deployments newest first.
-    public func status(service: String? = nil, deploymentsPerService: Int = 20) async throws -> [ServiceStatus] {
+    /// - Parameters:
+    ///   - after, limit: a page of services by name (all when `limit` is nil).
+    public func status(service: String? = nil, deploymentsPerService: Int = 20, after: String? = nil, limit: Int? = nil) async throws -> [ServiceStatus] {
         let services = try await client.query("""
-            SELECT s.name, t.live_deployment_id, l.sha AS live_sha
+            SELECT s.name, t.live_deployment_id, l.sha AS live_sha,
+                   EXISTS (SELECT 1 FROM deployments f WHERE f.service = s.name AND f.environment = 'main'
+                           AND f.state IN ('queued', 'building', 'pushing', 'rolling_out', 'watching')) AS in_flight,
+                   EXISTS (SELECT 1 FROM deployments e WHERE e.service = s.name AND e.environment = 'main') AS deployed
             FROM services s LEFT JOIN targets t ON t.service = s.name AND t.environment = 'main'
             LEFT JOIN deployments l ON l.id = t.live_deployment_id
-            WHERE s.removed_at IS NULL AND (\(service)::text IS NULL OR s.name = \(service)) ORDER BY s.name
+            WHERE s.removed_at IS NULL AND (\(service)::text IS NULL OR s.name = \(service))
+              AND (\(after)::text IS NULL OR s.name > \(after))
+            ORDER BY s.name LIMIT \(limit ?? Int(Int32.max))
             """, logger: logger).rows()
+        let names: [String] = try services.map { try $0.value("name") }
+        // Each service's newest, through the (service, environment, id) index: a page costs its own rows only.
         let deployments = try await client.query("""
-            SELECT id, service, sha, state, reason, trigger, image, digest, created_at, updated_at, live_at, finished_at, requested_by
-            FROM (SELECT *, row_number() OVER (PARTITION BY service ORDER BY id DESC) AS n FROM deployments
-                  WHERE environment = 'main' AND (\(service)::text IS NULL OR service = \(service))) d
-            WHERE n <= \(deploymentsPerService) ORDER BY id DESC
+            SELECT d.id, d.service, d.sha, d.state, d.reason, d.trigger, d.image, d.digest, d.created_at, d.updated_at, d.live_at,
+                   d.finished_at, d.requested_by
+            FROM unnest(\(names)::text[]) AS n(name)
+            CROSS JOIN LATERAL (SELECT * FROM deployments WHERE service = n.name AND environment = 'main'
+                                ORDER BY id DESC LIMIT \(deploymentsPerService)) d
+            ORDER BY d.id DESC
             """, logger: logger).rows()
         var byService: [String: [ServiceStatus.Deployment]] = [:]
         for row in deployments {
@@ -34,7 +45,8 @@ extension Store {
             let name: String = try row.value("name")
             let liveID: Int64? = try row.value("live_deployment_id")
             let liveSHA: String? = try row.value("live_sha")
-            return ServiceStatus(service: name, live: liveID.map { ($0, liveSHA) }, deployments: byService[name] ?? [])
+            return ServiceStatus(service: name, live: liveID.map { ($0, liveSHA) }, deployments: byService[name] ?? [],
+                                 inFlight: try row.value("in_flight"), everDeployed: try row.value("deployed"))
         }
     }
 

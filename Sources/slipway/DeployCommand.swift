@@ -52,7 +52,7 @@ struct RollbackCommand: AsyncParsableCommand {
         let (id, targetID, what): (Int64, Int64, String)
         if let remote = try RemoteControl.from(config) {
             let answer = try await remote.rollback(service: service, to: to)
-            (id, targetID, what) = (answer.deployment, answer.target, answer.sha.map(RolloutDecisions.shortSHA) ?? "an image")
+            (id, targetID, what) = (answer.deployment, answer.target, answer.sha.map(RolloutDecisions.shortSHA) ?? answer.image ?? "?")
         } else {
             let (made, target) = try await withStore(config) { try await Operations(store: $0).rollback(service: service, to: to) }
             (id, targetID, what) = (made, target.id, target.sha.map(RolloutDecisions.shortSHA) ?? target.image ?? "?")

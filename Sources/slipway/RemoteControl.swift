@@ -39,12 +39,12 @@ struct RemoteControl: Sendable {
         return data
     }
 
-    /// The API's `{error, hint}` as one line; 401 and 403 say what to do about the token.
+    /// The API's words, as the database path says them; 401 and 403 add what to do about the token.
     static func refusal(status: Int, _ data: Data) -> CLIError {
         let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
         let error = object?["error"] as? String ?? "the server answered \(status)"
-        let hint = object?["hint"] as? String
-        return CLIError(hint.map { "\(error) (\($0))" } ?? error)
+        guard status == 401 || status == 403, let hint = object?["hint"] as? String else { return CLIError(error) }
+        return CLIError("\(error): \(hint)")
     }
 
     func decode<T: Decodable>(_ type: T.Type, _ data: Data) throws -> T {
@@ -59,8 +59,18 @@ struct RemoteControl: Sendable {
 
     // MARK: - The verbs
 
+    /// One service, or every service page by page, with as many deployments as the database path shows.
     func status(service: String?) async throws -> [ServiceStatus] {
-        try decode([ServiceStatus].self, try await call(.GET, service.map { "/services/\(Self.escaped($0))" } ?? "/services"))
+        if let service { return try decode([ServiceStatus].self, try await call(.GET, "/services/\(Self.escaped(service))")) }
+        var all: [ServiceStatus] = []
+        var after: String?
+        while true {
+            let page = try decode([ServiceStatus].self, try await call(.GET, "/services?limit=500&deployments=20" + (after.map { "&after=\(Self.escaped($0))" } ?? "")))
+            all += page
+            // A server that does not page (or pages backwards) ends the loop rather than repeating it.
+            guard page.count == 500, let last = page.last?.service, after.map({ last > $0 }) ?? true else { return all }
+            after = last
+        }
     }
 
     func deploy(service: String, sha: String?, image: String?) async throws -> Int64 {
@@ -72,12 +82,12 @@ struct RemoteControl: Sendable {
         return Int64(id)
     }
 
-    func rollback(service: String, to: Int64?) async throws -> (deployment: Int64, target: Int64, sha: String?) {
+    func rollback(service: String, to: Int64?) async throws -> (deployment: Int64, target: Int64, sha: String?, image: String?) {
         var body: [String: Any] = [:]
         body["to"] = to
         let answer = try JSONSerialization.jsonObject(with: try await call(.POST, "/services/\(Self.escaped(service))/rollback", body: body)) as? [String: Any]
         guard let id = answer?["deployment"] as? Int, let target = answer?["to"] as? Int else { throw CLIError("the server's answer names no deployment") }
-        return (Int64(id), Int64(target), answer?["sha"] as? String)
+        return (Int64(id), Int64(target), answer?["sha"] as? String, answer?["image"] as? String)
     }
 
     func cancel(_ id: Int64) async throws -> (queued: Int, running: Int) {
@@ -90,6 +100,12 @@ struct RemoteControl: Sendable {
         return lines.compactMap { $0["line"] as? String }
     }
 
+    /// A deployment's state and reason now.
+    func deployment(_ id: Int64) async throws -> (state: String, reason: String?) {
+        let object = try JSONSerialization.jsonObject(with: try await call(.GET, "/deployments/\(id)")) as? [String: Any]
+        return (object?["state"] as? String ?? "?", object?["reason"] as? String)
+    }
+
     /// Follows the deployment's server-sent events: each log line as it comes, then the end.
     func follow(_ id: Int64, line: (String) -> Void, end: (_ state: String, _ reason: String?) -> Void) async throws {
         var request = HTTPClientRequest(url: base + "/deployments/\(id)/stream")
@@ -99,12 +115,13 @@ struct RemoteControl: Sendable {
         guard response.status == .ok else {
             throw Self.refusal(status: Int(response.status.code), Data(buffer: try await response.body.collect(upTo: 1 << 20)))
         }
-        var pending = ""
+        // Bytes until a blank line: a character split across chunks is whole by then.
+        var pending: [UInt8] = []
         for try await chunk in response.body {
-            pending += String(buffer: chunk)
-            while let range = pending.range(of: "\n\n") {
-                let block = String(pending[..<range.lowerBound])
-                pending = String(pending[range.upperBound...])
+            pending += chunk.readableBytesView
+            while let cut = Self.blankLine(in: pending) {
+                let block = String(decoding: pending[..<cut], as: UTF8.self)
+                pending.removeFirst(cut + 2)
                 var kind = "", data = ""
                 for field in block.split(separator: "\n") {
                     if field.hasPrefix("event: ") { kind = String(field.dropFirst(7)) }
@@ -115,6 +132,13 @@ struct RemoteControl: Sendable {
                 if kind == "end" { end(object["state"] ?? "?", object["reason"]); return }
             }
         }
+        throw CLIError("the server closed the stream before deployment \(id) ended; run `slipway logs \(id) --follow` again")
+    }
+
+    static func blankLine(in bytes: [UInt8]) -> Int? {
+        guard bytes.count >= 2 else { return nil }
+        for index in 0..<(bytes.count - 1) where bytes[index] == 10 && bytes[index + 1] == 10 { return index }
+        return nil
     }
 
     func createToken(name: String, role: APIRole, expires: String?) async throws -> String {

@@ -75,6 +75,8 @@ struct LogsCommand: AsyncParsableCommand {
                 })
             } else {
                 for line in try await remote.logs(id) { print(Terminal.printable(line)) }
+                let (state, reason) = try await remote.deployment(id)
+                print(reason.flatMap { ["failed", "rolled_back", "cancelled", "superseded", "succeeded"].contains(state) ? "== \(state): \(Terminal.printable($0, newlines: true))" : nil } ?? "== \(state)")
             }
             return
         }

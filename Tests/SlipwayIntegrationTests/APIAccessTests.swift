@@ -143,3 +143,47 @@ extension APIAccessTests {
         }
     }
 }
+
+extension APIAccessTests {
+    @Test func tokensHideInNoQueryAndErrorsKeepTheirShape() async throws {
+        try await withApp { client, store in
+            let admin = try await TestStack.bearer(store, role: .admin, name: "root")
+            for query in ["Token=x", "access%5Ftoken=x", "after=slw_0000000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "BEARER=x"] {
+                try await client.execute(uri: "/api/v1/services?\(query)", method: .get, headers: admin) { response in
+                    #expect(response.status == .badRequest, "\(query)")
+                }
+            }
+            try await client.execute(uri: "/api/v1/nope", method: .get, headers: admin) { response in
+                #expect(response.status == .notFound)
+                let body = try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: String]
+                #expect(body?["error"]?.contains("no such route") == true && body?["hint"] != nil, "\(String(buffer: response.body))")
+            }
+            try await client.execute(uri: "/api/v1/deployments/1/cancel", method: .post, headers: admin, body: ByteBuffer(string: #"{"force": true}"#)) { response in
+                #expect(response.status == .badRequest)
+            }
+            // A name with `@` is revoked through the API as through the database.
+            _ = try await Operations(store: store).createToken(name: "ada@acme.com", role: .viewer, expiresIn: nil)
+            try await client.execute(uri: "/api/v1/tokens/ada%40acme.com", method: .delete, headers: admin) { #expect($0.status == .ok) }
+            #expect(try await store.tokens().map(\.name) == ["root"])
+        }
+    }
+
+    @Test func aServicesStateDoesNotDependOnHowManyDeploymentsAreShown() async throws {
+        try await withApp { client, store in
+            let viewer = try await TestStack.bearer(store, role: .viewer)
+            let old = try await store.createDeployment(service: "web", trigger: .manual, sha: Self.sha, image: nil, firstJob: .build)
+            _ = try await store.transition(old, to: .building)
+            for _ in 0..<4 {
+                let newer = try await store.createDeployment(service: "web", trigger: .image, sha: nil, image: "r.example.com/web:1", firstJob: .rollout)
+                _ = try await store.transition(newer, to: .failed, reason: "x")
+            }
+            for shown in [0, 3] {
+                try await client.execute(uri: "/api/v1/services?deployments=\(shown)", method: .get, headers: viewer) { response in
+                    let list = try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [[String: Any]]
+                    #expect(list?.first?["state"] as? String == "deploying", "\(shown): \(String(buffer: response.body).prefix(300))")
+                    #expect((list?.first?["deployments"] as? [Any])?.count == shown)
+                }
+            }
+        }
+    }
+}

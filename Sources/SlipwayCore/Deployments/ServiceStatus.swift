@@ -76,19 +76,22 @@ public struct ServiceStatus: Sendable, Hashable, Codable {
 
     /// - Parameters:
     ///   - live: the deployment running now, if any (it may be older than the listed ones).
-    public init(service: String, live: (id: Int64, sha: String?)?, deployments: [Deployment]) {
+    /// - Parameters:
+    ///   - inFlight, everDeployed: what all its deployments say, when `deployments` is only the newest few.
+    public init(service: String, live: (id: Int64, sha: String?)?, deployments: [Deployment], inFlight: Bool? = nil, everDeployed: Bool? = nil) {
         let ordered = deployments.sorted { $0.id > $1.id }
         self.service = service
         self.liveDeploymentID = live?.id
         self.liveSHA = live?.sha
         self.deployments = ordered
-        self.state = Self.state(live: live != nil, deployments: ordered)
+        self.state = Self.state(live: live != nil, inFlight: inFlight ?? ordered.contains { !$0.state.isFinal },
+                                everDeployed: everDeployed ?? !ordered.isEmpty)
     }
 
-    static func state(live: Bool, deployments: [Deployment]) -> State {
-        if deployments.contains(where: { !$0.state.isFinal }) { return .deploying }
+    static func state(live: Bool, inFlight: Bool, everDeployed: Bool) -> State {
+        if inFlight { return .deploying }
         if live { return .live }
-        return deployments.isEmpty ? .notDeployed : .down
+        return everDeployed ? .down : .notDeployed
     }
 
     private enum CodingKeys: String, CodingKey { case service, liveSHA, liveDeploymentID, state, deployments, previews }
