@@ -22,6 +22,8 @@ have htpasswd || need+=(apache2-utils)  # the test registry with basic auth
 have openssl || need+=(openssl)         # the test registry with token auth, the HTTPS git server
 have ssh-keygen || need+=(openssh-client)  # the test git server's host and deploy keys
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)  # the test git server over ssh (its own sshd, own port)
+[ -x /usr/bin/chromium ] || need+=(chromium)              # the dashboard's browser tests (headless)
+[ -x /usr/bin/chromedriver ] || need+=(chromium-driver)
 
 if [ ${#need[@]} -gt 0 ]; then
     echo "installing: ${need[*]}" >&2
@@ -68,4 +70,10 @@ if ! python3 -c 'import jsonschema, yaml' 2>/dev/null; then
     python3 -m pip install -q jsonschema pyyaml 2>/dev/null \
         || python3 -m pip install -q --break-system-packages jsonschema pyyaml 2>/dev/null \
         || { s=""; [ "$(id -u)" = 0 ] || s=sudo; DEBIAN_FRONTEND=noninteractive $s apt-get install -y -qq python3-jsonschema python3-yaml >/dev/null; }
+fi
+
+# The dashboard's browser tests drive Chromium through selenium.
+if ! python3 -c 'import selenium' 2>/dev/null; then
+    echo "installing: selenium for python3" >&2
+    python3 -m pip install -q selenium 2>/dev/null || python3 -m pip install -q --break-system-packages selenium
 fi

@@ -35,15 +35,46 @@ extension Operations {
         guard let authorization, !authorization.isEmpty else { throw APIRefusal.missing }
         let parts = authorization.split(separator: " ", maxSplits: 1)
         guard parts.count == 2, parts[0].lowercased() == "bearer" else { throw APIRefusal.missing }
-        guard let token = APITokenText.parse(String(parts[1]).trimmingCharacters(in: .whitespaces)),
-              let stored = try await store.tokenSecret(id: token.id) else { throw APIRefusal.rejected }
+        return try await authenticate(token: String(parts[1]).trimmingCharacters(in: .whitespaces), now: now).caller
+    }
+
+    /// The caller a token's text proves, with the token's id.
+    public func authenticate(token text: String, now: Date = Date()) async throws -> (id: String, caller: APICaller) {
+        guard let token = APITokenText.parse(text), let stored = try await store.tokenSecret(id: token.id) else { throw APIRefusal.rejected }
         // Compared whole, in constant time, whatever the state of the row.
         let matches = APITokenText.constantTimeEqual(Self.digest(token.secret), stored.secretSHA256)
         guard matches, !stored.revoked, stored.expiresAt.map({ $0 > now }) ?? true else { throw APIRefusal.rejected }
         if stored.lastUsedAt.map({ now.timeIntervalSince($0) > 60 }) ?? true {
             try? await store.touchToken(id: token.id)
         }
-        return APICaller(name: stored.name, role: stored.role)
+        return (token.id, APICaller(name: stored.name, role: stored.role))
+    }
+
+    // MARK: Dashboard sessions
+
+    /// Signs in with a token: a session cookie's value (shown to the browser only) and its CSRF secret.
+    public func signIn(token: String, lasting: TimeInterval = 12 * 3600, now: Date = Date()) async throws -> (session: String, csrf: String, caller: APICaller) {
+        let (id, caller) = try await authenticate(token: token, now: now)
+        let session = Self.randomText(32), csrf = Self.randomText(24)
+        try await store.createSession(idSHA256: Self.digest(session), tokenID: id, csrf: csrf, expiresAt: now.addingTimeInterval(lasting))
+        logger.notice("dashboard sign-in", metadata: ["token.name": "\(caller.name)", "token.role": "\(caller.role)"])
+        return (session, csrf, caller)
+    }
+
+    /// Who a session cookie stands for now (nil: unknown, expired, or its token revoked or expired).
+    public func session(_ cookie: String) async throws -> (caller: APICaller, csrf: String)? {
+        guard cookie.count == 43 || cookie.count == 44 else { return nil }
+        return try await store.session(idSHA256: Self.digest(cookie))
+    }
+
+    public func signOut(_ cookie: String) async throws {
+        try await store.deleteSession(idSHA256: Self.digest(cookie))
+    }
+
+    public static func randomText(_ bytes: Int) -> String {
+        var generator = SystemRandomNumberGenerator()
+        return Data((0..<bytes).map { _ in UInt8.random(in: .min ... .max, using: &generator) }).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
     }
 
     static func digest(_ secret: String) -> [UInt8] { Array(SHA256.hash(data: Data(secret.utf8))) }
@@ -65,5 +96,34 @@ extension Operations {
         let found = try await store.deploymentSummaries(service: nil, environment: nil, state: nil, before: id + 1, limit: 1)
         guard let summary = found.first, summary.deployment.id == id else { throw Refused(.notFound, StoreError.unknownDeployment(id).description) }
         return summary
+    }
+}
+
+extension Operations {
+    /// A deployment's page: what it is, its timeline, its events and its log so far.
+    public struct DeploymentView: Sendable {
+        public var summary: DeploymentSummary
+        public var timeline: [DeploymentTimeline.Stage]
+        public var events: [DeploymentEvent]
+        public var lines: [LogLine]
+    }
+
+    public func deploymentView(_ id: Int64) async throws -> DeploymentView {
+        let summary = try await deploymentSummary(id)
+        let events = try await store.events(id)
+        let states = events.filter { $0.kind == "state" }.map { (message: $0.message, at: $0.at) }
+        return DeploymentView(summary: summary, timeline: DeploymentTimeline.stages(createdAt: summary.deployment.createdAt, stateEvents: states),
+                              events: events, lines: try await store.logs(id, after: 0, limit: 5_000))
+    }
+
+    /// Each listed deployment's timeline, for a service's history.
+    public func timelines(_ ids: [Int64]) async throws -> [Int64: [DeploymentTimeline.Stage]] {
+        var out: [Int64: [DeploymentTimeline.Stage]] = [:]
+        for id in ids {
+            let summary = try await deploymentSummary(id)
+            let states = try await store.events(id, kind: "state").map { (message: $0.message, at: $0.at) }
+            out[id] = DeploymentTimeline.stages(createdAt: summary.deployment.createdAt, stateEvents: states)
+        }
+        return out
     }
 }

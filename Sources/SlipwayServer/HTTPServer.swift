@@ -30,6 +30,7 @@ public enum HTTPServer {
         router.addRoutes(HealthRoutes.collection(operations, metricsToken: metricsNeedToken))
         router.addRoutes(webhookRoutes(intake: intake, budget: budget, deadline: bodyReadDeadline), atPath: "/webhooks")
         router.addRoutes(APIRoutes.collection(operations), atPath: "/api/v1")
+        router.addRoutes(DashboardRoutes.collection(operations))
         return router
     }
 

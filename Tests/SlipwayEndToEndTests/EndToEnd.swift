@@ -229,6 +229,7 @@ final class EndToEnd: @unchecked Sendable {
             var sha: String?
             var state: String
             var reason: String?
+            var by: String?
         }
         struct Preview: Decodable {
             var number: Int
