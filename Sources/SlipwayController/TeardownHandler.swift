@@ -31,6 +31,7 @@ struct TeardownHandler: JobHandler {
             // A preview reopened since its close keeps running; its images stay.
             if let source = try await store.previewSource(target), source.open { return (false, 0) }
             let images = try await store.previewImages(target)
+            log.info("tearing down preview", metadata: ["images.count": "\(images.count)"])
             // The engine's tags of the preview go whatever they point at (untagging keeps an image others use).
             try await pipeline.runtime.tearDown(target, policy: policy, images: images.map(\.image))
             // Which images something else uses is asked after the instances are gone and before anything is deleted.

@@ -152,8 +152,8 @@ final class EndToEnd: @unchecked Sendable {
         throw Missing(description: "slipway serve did not answer /health within 60 s:\n\(serveLog())")
     }
 
-    func serveLog() -> String {
-        (try? String(contentsOfFile: logFile, encoding: .utf8)).map { String($0.suffix(6000)) } ?? ""
+    func serveLog(full: Bool = false) -> String {
+        (try? String(contentsOfFile: logFile, encoding: .utf8)).map { full ? $0 : String($0.suffix(6000)) } ?? ""
     }
 
     /// What GitHub sends for a push of `sha` to main, signed with the webhook secret.
