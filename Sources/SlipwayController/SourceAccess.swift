@@ -113,11 +113,12 @@ public struct SourceAccess: GitAccessProvider {
         guard let name = repo.fullName else {
             throw GitError(operation: "credentials", message: "\(what) is a GitHub App, but \(repo) names no owner/repo")
         }
-        return .password(user: "x-access-token", password: try await installationToken(app, repository: name))
+        return .password(user: "x-access-token", password: try await installationToken(app, repository: name,
+                                                                                         api: repo.host.map(hosts.githubAPI(forHost:)) ?? hosts.githubAPI))
     }
 
-    func installationToken(_ app: GitCredential.GitHubApp, repository: String) async throws -> String {
-        do { return try await apps.token(app: app, api: hosts.githubAPI, repository: repository) } catch {
+    func installationToken(_ app: GitCredential.GitHubApp, repository: String, api: String? = nil) async throws -> String {
+        do { return try await apps.token(app: app, api: api ?? hosts.githubAPI, repository: repository) } catch {
             throw GitError(operation: "credentials", message: "the GitHub App could not get a token for \(repository): \(error.description)",
                            retryable: error.retryable)
         }

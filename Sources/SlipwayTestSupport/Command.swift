@@ -29,6 +29,19 @@ public enum Command {
     }
 }
 
+extension Command {
+    /// `run` on a thread of its own: a long command (a browser session, a followed log) must not
+    /// hold one of the few threads every test's async work shares.
+    public static func runDetached(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
+                                   check: Bool = true) async throws -> Result {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread {
+                continuation.resume(with: Swift.Result { try run(executable, arguments, environment: environment, check: check) })
+            }.start()
+        }
+    }
+}
+
 /// Scratch folders under the system's temp dir.
 public enum Scratch {
     public static func directory(_ prefix: String) throws -> String {

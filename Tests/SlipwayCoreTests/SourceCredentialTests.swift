@@ -80,6 +80,10 @@ import Testing
         #expect(hosts.provider(forHost: "bitbucket.acme.internal") == .bitbucketServer)
         #expect(hosts.provider(forHost: "example.com") == nil)
         #expect(SourceHosts().provider(forHost: "api.github.com") == nil)
+        // A GitHub App on an Enterprise host: its API is derived from the host unless configured.
+        #expect(SourceHosts().githubAPI(forHost: "github.com") == "https://api.github.com")
+        #expect(SourceHosts().githubAPI(forHost: "git.acme.internal") == "https://git.acme.internal/api/v3")
+        #expect(hosts.githubAPI(forHost: "ghe.acme.internal") == "https://ghe.acme.internal/api/v3")
     }
 
     @Test func aRepositoryReportsToItsHostsProviderByItsPath() {

@@ -31,7 +31,7 @@ struct DashboardBrowserTests {
         environment.merge(["SLIPWAY_URL": e2e.baseURL, "VIEWER_TOKEN": viewer, "DEPLOYER_TOKEN": deployer, "SERVICE": e2e.service,
                            "BUILDING": "\(building)", "LAST_LINE": "slow-line-15", "SCREENSHOTS": shots, "PYTHONDONTWRITEBYTECODE": "1"]) { $1 }
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../Browser/dashboard_browser.py").standardized.path
-        let result = try Command.run("/usr/bin/env", ["python3", script], environment: environment, check: false)
+        let result = try await Command.runDetached("/usr/bin/env", ["python3", script], environment: environment, check: false)
         print("dashboard screenshots: \(shots)")
         #expect(result.status == 0, "\(result.errors)\n\(result.output)\n\(e2e.serveLog().suffix(2000))")
         let status = try await e2e.status()

@@ -265,7 +265,7 @@ final class EndToEnd: @unchecked Sendable {
 
     /// `slipway status SERVICE --json`, as a user would run it.
     func status() async throws -> Status {
-        let result = try Command.run(Self.binary, ["status", service, "--json", "--env-file", "/dev/null"], environment: environment)
+        let result = try await Command.runDetached(Self.binary, ["status", service, "--json", "--env-file", "/dev/null"], environment: environment)
         let statuses = try JSONDecoder().decode([Status].self, from: Data(result.output.utf8))
         return try #require(statuses.first)
     }

@@ -147,10 +147,11 @@ struct PreviewTeardownChaosTests {
         try repo.pushRef(head, ref: "refs/pull/3/head")
         try await e2e.pullRequest("opened", number: 3, head: head, branch: "chaos")
         _ = try await e2e.waitForStatus(timeout: .seconds(120)) { $0.preview(3)?.state == "live" }
-        try await e2e.pullRequest("closed", number: 3, head: head, branch: "chaos")
         // The serve log says when a teardown starts: reading it is cheap enough to catch the grace
-        // period on a loaded machine, where a psql per look is not.
+        // period on a loaded machine, where a psql per look is not. Counted before the close, which
+        // may start the teardown before this test looks again.
         let before = e2e.serveLog(full: true).components(separatedBy: "tearing down preview").count
+        try await e2e.pullRequest("closed", number: 3, head: head, branch: "chaos")
         try await e2e.waitUntil(timeout: .seconds(30), "the teardown to be running", every: .milliseconds(20)) {
             e2e.serveLog(full: true).components(separatedBy: "tearing down preview").count > before
         }

@@ -8,12 +8,12 @@ import Testing
 @Suite(.enabled(if: EndToEnd.enabled))
 struct RemoteCLITests {
     /// Runs `slipway ARGS` against the server only: no DATABASE_URL anywhere.
-    static func cli(_ e2e: EndToEnd, token: String, _ arguments: [String], check: Bool = true) throws -> Command.Result {
+    static func cli(_ e2e: EndToEnd, token: String, _ arguments: [String], check: Bool = true) async throws -> Command.Result {
         var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("SLIPWAY_") && $0.key != "DATABASE_URL" }
         environment["SLIPWAY_URL"] = e2e.baseURL
         environment["SLIPWAY_TOKEN"] = token
         environment["SLIPWAY_DATA_DIR"] = "/nonexistent"
-        return try Command.run(EndToEnd.binary, arguments + ["--env-file", "/dev/null"], environment: environment, check: check)
+        return try await Command.runDetached(EndToEnd.binary, arguments + ["--env-file", "/dev/null"], environment: environment, check: check)
     }
 
     @Test func aDeployerDeploysFollowsRollsBackAndCancelsAViewerOnlyReads() async throws {
@@ -27,40 +27,40 @@ struct RemoteCLITests {
         let viewer = try e2e.token("viewer", name: "bob")
 
         // Deploy the first commit and follow it to its end over the API's event stream.
-        let deployed = try Self.cli(e2e, token: deployer, ["deploy", e2e.service, "--sha", one])
+        let deployed = try await Self.cli(e2e, token: deployer, ["deploy", e2e.service, "--sha", one])
         let id = try #require(deployed.output.split(separator: " ").dropFirst().first.flatMap { Int64($0) }, "\(deployed.output)")
-        let followed = try Self.cli(e2e, token: deployer, ["logs", "\(id)", "--follow"])
+        let followed = try await Self.cli(e2e, token: deployer, ["logs", "\(id)", "--follow"])
         #expect(followed.output.contains("building-one"), "\(followed.output)")
         #expect(followed.output.hasSuffix("== succeeded") || followed.output.contains("== succeeded"), "\(followed.output)")
-        _ = try Self.cli(e2e, token: deployer, ["deploy", e2e.service, "--sha", two])
+        _ = try await Self.cli(e2e, token: deployer, ["deploy", e2e.service, "--sha", two])
         _ = try await e2e.waitForStatus(timeout: .seconds(120)) { $0.liveSHA == two && $0.deployments.first?.state == "succeeded" }
 
         // status over the API is the database's status, `by` included.
-        let remote = try Self.cli(e2e, token: viewer, ["status", e2e.service, "--json"])
+        let remote = try await Self.cli(e2e, token: viewer, ["status", e2e.service, "--json"])
         let statuses = try JSONSerialization.jsonObject(with: Data(remote.output.utf8)) as? [[String: Any]]
         let deployments = statuses?.first?["deployments"] as? [[String: Any]] ?? []
         #expect(statuses?.first?["liveSHA"] as? String == two)
         #expect(deployments.allSatisfy { $0["by"] as? String == "ada" }, "\(deployments)")
-        let text = try Self.cli(e2e, token: viewer, ["status", e2e.service])
+        let text = try await Self.cli(e2e, token: viewer, ["status", e2e.service])
         #expect(text.output.hasPrefix("\(e2e.service)  live  live: \(two.prefix(12))"), "\(text.output)")
 
         // A viewer cannot change anything, and is told what to ask for.
-        let refused = try Self.cli(e2e, token: viewer, ["rollback", e2e.service], check: false)
+        let refused = try await Self.cli(e2e, token: viewer, ["rollback", e2e.service], check: false)
         #expect(refused.status != 0)
         #expect((refused.errors + refused.output).contains("role viewer cannot roll back: ask for a deployer token"), "\(refused.errors)")
-        let bad = try Self.cli(e2e, token: "slw_0000000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", ["status"], check: false)
+        let bad = try await Self.cli(e2e, token: "slw_0000000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", ["status"], check: false)
         #expect(bad.status != 0 && (bad.errors + bad.output).contains("token rejected: check SLIPWAY_TOKEN:"), "\(bad.errors)")
 
         // The deployer rolls back to the first commit.
-        let rolledBack = try Self.cli(e2e, token: deployer, ["rollback", e2e.service])
+        let rolledBack = try await Self.cli(e2e, token: deployer, ["rollback", e2e.service])
         #expect(rolledBack.output.contains("back to deployment \(id)"), "\(rolledBack.output)")
         _ = try await e2e.waitForStatus(timeout: .seconds(120)) { $0.liveSHA == one && $0.deployments.first?.state == "succeeded" }
 
         // And cancels a deployment that has not gone live.
         let three = try repo.commit(["Dockerfile": "FROM \(base)\nRUN sleep 30\nCMD [\"sh\"]\n"])
-        let queued = try Self.cli(e2e, token: deployer, ["deploy", e2e.service, "--sha", three])
+        let queued = try await Self.cli(e2e, token: deployer, ["deploy", e2e.service, "--sha", three])
         let next = try #require(queued.output.split(separator: " ").dropFirst().first.map(String.init))
-        let cancelled = try Self.cli(e2e, token: deployer, ["builds", "cancel", next])
+        let cancelled = try await Self.cli(e2e, token: deployer, ["builds", "cancel", next])
         #expect(cancelled.output.contains("deployment \(next)"), "\(cancelled.output)")
         _ = try await e2e.waitForStatus(timeout: .seconds(60)) { $0.deployments.first { "\($0.id)" == next }?.state == "cancelled" }
         #expect(!e2e.serveLog().contains(deployer) && !e2e.serveLog().contains(viewer))

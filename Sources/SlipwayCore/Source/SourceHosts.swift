@@ -81,6 +81,14 @@ public struct SourceHosts: Sendable, Hashable {
         return (provider, name)
     }
 
+    /// The GitHub API a repository on `host` is served by: the configured one for github.com and
+    /// for its own host; GitHub Enterprise's `https://HOST/api/v3` for any other host.
+    public func githubAPI(forHost host: String) -> String {
+        let host = host.lowercased()
+        if host == "github.com" || Self.host(of: githubAPI) == host { return githubAPI }
+        return "https://\(host)/api/v3"
+    }
+
     /// The host of an http(s) URL, lowercased and without port or user.
     public static func host(of url: String) -> String? {
         guard let schemeEnd = url.range(of: "://") else { return nil }

@@ -33,7 +33,7 @@ enum DashboardRoutes {
             do {
                 let (session, _, _) = try await operations.signIn(token: (form["token"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines))
                 var response = redirect("/")
-                response.headers[.setCookie] = cookie(sessionCookie, session, maxAge: 12 * 3600)
+                response.headers[.setCookie] = cookie(sessionCookie, session, maxAge: 12 * 3600, secure: secure(request))
                 return response
             } catch is APIRefusal {
                 let csrf = Operations.randomText(24)
@@ -154,8 +154,13 @@ enum DashboardRoutes {
         return out
     }
 
-    static func cookie(_ name: String, _ value: String, maxAge: Int) -> String {
-        "\(name)=\(value); Path=/; HttpOnly; SameSite=Strict; Max-Age=\(maxAge)"
+    static func cookie(_ name: String, _ value: String, maxAge: Int, secure: Bool = false) -> String {
+        "\(name)=\(value); Path=/; HttpOnly; SameSite=Strict; Max-Age=\(maxAge)" + (secure ? "; Secure" : "")
+    }
+
+    /// Behind a TLS-terminating proxy the cookie is marked Secure, so a browser never sends it in clear.
+    static func secure(_ request: Request) -> Bool {
+        request.headers[HTTPField.Name("X-Forwarded-Proto")!]?.lowercased() == "https"
     }
 
     static let securityHeaders: HTTPFields = [
