@@ -17,13 +17,7 @@ struct APIAccessTests {
     static let sha = "3f2c1b0a9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a"
 
     func withApp(_ body: @Sendable (any TestClientProtocol, Store) async throws -> Void) async throws {
-        try await TestStack.withStore { store, _ in
-            try await store.syncServices([(Policy(service: "web", source: .init(repo: "https://github.com/acme/shop.git"),
-                                                  image: "127.0.0.1:5000/acme/web"), "web.yaml")])
-            let intake = WebhookIntake(store: store, secrets: [:], logger: TestStack.logger)
-            let app = Application(router: HTTPServer.router(operations: Operations(store: store), intake: intake))
-            try await app.test(.router) { client in try await body(client, store) }
-        }
+        try await TestStack.withWebApp(runtime: nil, body)
     }
 
     /// A concrete path for a route's pattern.

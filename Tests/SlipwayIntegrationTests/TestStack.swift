@@ -2,10 +2,15 @@ import Foundation
 import SlipwayTestSupport
 import Logging
 import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
 import PostgresNIO
 import SlipwayApp
 import SlipwayCore
+import SlipwayRuntime
+import SlipwayServer
 import SlipwayStore
+import SlipwayWebhooks
 import Testing
 
 /// The real parts `deploy/test.sh` started (`deploy/local/stack.sh up`), read from the
@@ -73,5 +78,19 @@ extension TestStack {
     static func bearer(_ store: Store, role: APIRole = .admin, name: String = "test-\(UUID().uuidString.prefix(6))") async throws -> HTTPFields {
         let token = try await Operations(store: store).createToken(name: name, role: role, expiresIn: nil)
         return [.authorization: "Bearer \(token)"]
+    }
+}
+
+extension TestStack {
+    /// A `web` service on a fresh database behind the whole router (API, dashboard, webhooks).
+    static func withWebApp(runtime: (any Runtime)? = nil,
+                           _ body: @Sendable (any TestClientProtocol, Store) async throws -> Void) async throws {
+        try await withStore { store, _ in
+            try await store.syncServices([(Policy(service: "web", source: .init(repo: "https://github.com/acme/shop.git"),
+                                                  image: "127.0.0.1:5000/acme/web"), "web.yaml")])
+            let intake = WebhookIntake(store: store, secrets: [:], logger: logger)
+            let app = Application(router: HTTPServer.router(operations: Operations(store: store, runtime: runtime), intake: intake))
+            try await app.test(.router) { client in try await body(client, store) }
+        }
     }
 }
