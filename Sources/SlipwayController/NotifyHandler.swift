@@ -61,7 +61,7 @@ public struct NotifyHandler: JobHandler {
                 return
             }
             let phase = CommitStatus.phase(row.state, reason: row.reason)
-            let target = link(row.deploymentID) ?? commitPage(provider, repository: row.repository, sha: row.sha)
+            let target = link(row.deploymentID) ?? hosts.commitPage(provider, repository: row.repository, sha: row.sha)
             let report = CommitStatus.report(phase, provider: provider, context: row.context, targetURL: target)
             // Nothing to say: a late pending after a final report, or GitLab's same state again (it refuses repeats).
             if !CommitStatus.replaces(phase, sentName: row.sentPhase) || (provider == .gitlab && report.state == row.sentState) {
@@ -109,20 +109,6 @@ public struct NotifyHandler: JobHandler {
     func link(_ deployment: Int64?) -> String? {
         guard let base = hosts.publicURL, let deployment else { return nil }
         return "\(base)/api/v1/deployments/\(deployment)/logs"
-    }
-
-    /// Bitbucket requires a link: without SLIPWAY_PUBLIC_URL, the commit's own page on the host.
-    func commitPage(_ provider: CommitStatus.Provider, repository: String, sha: String) -> String? {
-        switch provider {
-        case .github, .gitlab:
-            return nil
-        case .bitbucket:
-            return "https://bitbucket.org/\(repository)/commits/\(sha)"
-        case .bitbucketServer:
-            let parts = repository.split(separator: "/")
-            guard let root = hosts.bitbucketServerAPI, parts.count == 2 else { return nil }
-            return "\(root)/projects/\(parts[0])/repos/\(parts[1])/commits/\(sha)"
-        }
     }
 
     // MARK: - The pull request's comment

@@ -84,6 +84,10 @@ import Testing
         #expect(SourceHosts().githubAPI(forHost: "github.com") == "https://api.github.com")
         #expect(SourceHosts().githubAPI(forHost: "git.acme.internal") == "https://git.acme.internal/api/v3")
         #expect(hosts.githubAPI(forHost: "ghe.acme.internal") == "https://ghe.acme.internal/api/v3")
+        #expect(hosts.commitPage(.bitbucketServer, repository: "PROJ/shop", sha: "abc") == "https://bitbucket.acme.internal/projects/PROJ/repos/shop/commits/abc")
+        #expect(hosts.commitPage(.bitbucket, repository: "ws/shop", sha: "abc") == "https://bitbucket.org/ws/shop/commits/abc")
+        #expect(hosts.commitPage(.github, repository: "a/b", sha: "abc") == nil)
+        #expect(SourceHosts().commitPage(.bitbucketServer, repository: "PROJ/shop", sha: "abc") == nil)
     }
 
     @Test func aRepositoryReportsToItsHostsProviderByItsPath() {

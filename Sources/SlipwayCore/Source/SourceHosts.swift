@@ -81,6 +81,21 @@ public struct SourceHosts: Sendable, Hashable {
         return (provider, name)
     }
 
+    /// Bitbucket requires a link in a status: without SLIPWAY_PUBLIC_URL, the commit's own page on
+    /// its host. The others take none.
+    public func commitPage(_ provider: Provider, repository: String, sha: String) -> String? {
+        switch provider {
+        case .github, .gitlab:
+            return nil
+        case .bitbucket:
+            return "https://bitbucket.org/\(repository)/commits/\(sha)"
+        case .bitbucketServer:
+            let parts = repository.split(separator: "/")
+            guard let root = bitbucketServerAPI, parts.count == 2 else { return nil }
+            return "\(root)/projects/\(parts[0])/repos/\(parts[1])/commits/\(sha)"
+        }
+    }
+
     /// The GitHub API a repository on `host` is served by: the configured one for github.com and
     /// for its own host; GitHub Enterprise's `https://HOST/api/v3` for any other host.
     public func githubAPI(forHost host: String) -> String {
