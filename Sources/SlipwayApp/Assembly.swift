@@ -82,7 +82,7 @@ public struct Assembly: Sendable {
         pipeline = Pipeline(store: store, git: git, builder: Self.builder(config, engine: engine, wiring: wiring, dataDirectory: dataDirectory),
                             runtime: wiring.runtimes, workDirectory: "\(dataDirectory)/work", dockerNetwork: config.dockerNetwork,
                             baseImages: config.baseImages, registry: wiring.registry, secrets: secrets, clock: clock)
-        operations = Operations(store: store, runtime: wiring.runtimes, logger: logger)
+        operations = Operations(store: store, runtime: wiring.runtimes, feeds: DeploymentFeeds(store: store, clock: clock, logger: logger), logger: logger)
     }
 
     /// The job handlers: the pipeline's, and the reporter's.

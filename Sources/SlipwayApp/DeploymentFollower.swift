@@ -27,7 +27,10 @@ public struct DeploymentFollower: Sendable {
     /// - Parameters:
     ///   - follow: keep going until the deployment ends; false: what there is now, then `done`.
     ///   - quietAfter: send `quiet` after this long without anything new.
-    public func run(follow: Bool = true, quietAfter: Duration? = nil, _ receive: (Item) async throws -> Void) async throws {
+    ///   - observe: the deployment's state at every look, whether or not anything is new.
+    ///   - receive: what each look found, in order (never empty); `done` comes last, alone or at the end.
+    public func run(follow: Bool = true, quietAfter: Duration? = nil, observe: (DeploymentState) -> Void = { _ in },
+                    _ receive: ([Item]) async throws -> Void) async throws {
         var afterLog: Int64 = 0
         var afterEvent: Int64 = 0
         var quietSince = clock.elapsed()
@@ -35,6 +38,7 @@ public struct DeploymentFollower: Sendable {
             try Task.checkCancellation()
             // The state first: whatever it says, the lines and events before it are sent before `done`.
             let record = try await store.deployment(deploymentID).record
+            observe(record.state)
             var batch: [(at: Date, order: Int, item: Item)] = []
             // Page by page: a deployment that ended sends every line before `done`, however many.
             while true {
@@ -49,17 +53,18 @@ public struct DeploymentFollower: Sendable {
                 batch.append((event.at, batch.count, .event(event)))
                 afterEvent = event.id
             }
-            for entry in batch.sorted(by: { ($0.at, $0.order) < ($1.at, $1.order) }) { try await receive(entry.item) }
+            var items = batch.sorted(by: { ($0.at, $0.order) < ($1.at, $1.order) }).map(\.item)
             if record.state.isFinal || !follow {
-                try await receive(.done(record))
+                try await receive(items + [.done(record)])
                 return
             }
-            if !batch.isEmpty {
+            if !items.isEmpty {
                 quietSince = clock.elapsed()
             } else if let quietAfter, clock.elapsed() - quietSince >= quietAfter {
-                try await receive(.quiet(record.state))
+                items = [.quiet(record.state)]
                 quietSince = clock.elapsed()
             }
+            if !items.isEmpty { try await receive(items) }
             try await clock.sleep(interval)
         }
     }

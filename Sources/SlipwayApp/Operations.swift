@@ -13,10 +13,13 @@ public struct Operations: Sendable {
     /// What `plan` observes; nil where no runtime is wired (plans then say so).
     let runtime: (any Runtime)?
     let logger: Logger
+    /// Shared readers for followed deployments (a server); nil: each follower reads for itself.
+    let feeds: DeploymentFeeds?
 
-    public init(store: Store, runtime: (any Runtime)? = nil, logger: Logger = Logger(label: "slipway")) {
+    public init(store: Store, runtime: (any Runtime)? = nil, feeds: DeploymentFeeds? = nil, logger: Logger = Logger(label: "slipway")) {
         self.store = store
         self.runtime = runtime
+        self.feeds = feeds
         self.logger = logger
     }
 
@@ -172,6 +175,11 @@ public struct Operations: Sendable {
         -> DeploymentFollower {
         _ = try await deployment(id)
         return DeploymentFollower(store: store, deploymentID: id, interval: interval, clock: clock)
+    }
+
+    /// The deployment as it happens, to its end, from the process's shared feed where it has one.
+    public func watch(_ id: Int64) async throws -> DeploymentWatch {
+        DeploymentWatch(id: id, feeds: feeds, follower: try await follow(id))
     }
 
     /// Desired against observed, per service. `policies` stands in for the set in force

@@ -134,10 +134,10 @@ enum APIRoutes {
             },
             // Server-sent events: the deployment as it happens, until it ends.
             route(.get, "deployments/:id/stream"): { _, context, _ in
-                let follower = try await operations.follow(try APIParameters.id(context))
+                let watch = try await operations.watch(try APIParameters.id(context))
                 return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
                                 body: ResponseBody { writer in
-                                    try await DeploymentStream(follower: follower).run { try await writer.write(ByteBuffer(string: $0)) }
+                                    try await DeploymentStream(watch: watch).run { try await writer.write(ByteBuffer(string: $0)) }
                                     try await writer.finish(nil)
                                 })
             },

@@ -81,8 +81,8 @@ struct LogsCommand: AsyncParsableCommand {
             return
         }
         try await withStore(config) { store in
-            try await Operations(store: store).follow(id, every: .milliseconds(500)).run(follow: follow) { item in
-                switch item {
+            try await Operations(store: store).follow(id, every: .milliseconds(500)).run(follow: follow) { items in
+                for item in items { switch item {
                 case .log(let line):
                     print(Terminal.printable(line.line))
                 case .done(let record):
@@ -93,7 +93,7 @@ struct LogsCommand: AsyncParsableCommand {
                     }
                 case .event, .quiet:
                     break
-                }
+                } }
             }
         }
     }

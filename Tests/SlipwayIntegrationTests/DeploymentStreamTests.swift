@@ -1,9 +1,9 @@
+@testable import SlipwayServer
 import SlipwayApp
 import Foundation
 import HummingbirdTesting
 import NIOCore
 import SlipwayCore
-import SlipwayServer
 import SlipwayStore
 import Testing
 import Hummingbird
@@ -54,6 +54,77 @@ struct DeploymentStreamTests {
                     #expect(response.status == .notFound)
                 }
             }
+        }
+    }
+
+    /// The event data is written by hand (faster than JSONSerialization): whatever a line
+    /// holds, a JSON parser reads back the same string, and no raw line break ends the event early.
+    @Test(arguments: ["plain", "quote \" and \\ backslash", "tab\tcr\rlf\nend", "\u{1B}[31mred\u{1B}[0m", "nul\u{0}bell\u{7}",
+                      "<script>alert(1)</script>", "ünïcødé ✓ 🚀", "line\u{2028}sep\u{2029}", "/slashes/", ""])
+    func eventDataIsJSONThatReadsBackTheSame(_ text: String) throws {
+        let event = DeploymentStream.event("log", ["line": text, "stream": "build"], id: "log-1")
+        let lines = event.split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(lines.count == 5 && lines[3] == "" && lines[4] == "", "one event, three lines, a blank line: \(lines)")
+        let data = try #require(lines.first { $0.hasPrefix("data: ") }).dropFirst(6)
+        let parsed = try JSONSerialization.jsonObject(with: Data(data.utf8)) as? [String: String]
+        #expect(parsed == ["line": text, "stream": "build"])
+    }
+
+    /// Many followers of one deployment share one reader: each gets every line once, in
+    /// order, then the end; the reader goes away with the last follower.
+    @Test func manyFollowersShareOneReaderAndEachGetsEverything() async throws {
+        try await TestStack.withStore { store, _ in
+            try await store.syncServices([(Policy(service: "web", source: .init(repo: "https://github.com/acme/shop.git"),
+                                                  image: "r.example.com/acme/web"), "a.yaml")])
+            let id = try await store.createDeployment(service: "web", trigger: .manual, sha: nil, image: nil, firstJob: .build)
+            try await store.transition(id, to: .building)
+            try await store.appendLogs(id, stream: "build", lines: (0..<50).map { "L\($0)" })
+            let feeds = DeploymentFeeds(store: store, interval: .milliseconds(20), logger: TestStack.logger)
+            let operations = Operations(store: store, feeds: feeds)
+            let followers = 30
+            let joined = AsyncStream<Void>.makeStream()
+            let results = Task {
+                try await withThrowingTaskGroup(of: (lines: [String], end: String?).self) { group in
+                    for _ in 0..<followers {
+                        group.addTask {
+                            var lines: [String] = [], end: String?, first = true
+                            try await operations.watch(id).run { items in
+                                if first { first = false; joined.continuation.yield() }
+                                for item in items {
+                                    switch item {
+                                    case .log(let line): lines.append(line.line)
+                                    case .done(let record): end = record.state.rawValue
+                                    case .event, .quiet: break
+                                    }
+                                }
+                            }
+                            return (lines, end)
+                        }
+                    }
+                    return try await group.reduce(into: []) { $0.append($1) }
+                }
+            }
+            var seen = 0
+            for await _ in joined.stream {
+                seen += 1
+                if seen == followers { break }
+            }
+            #expect(feeds.count == 1, "one reader for all \(followers) followers")
+            for batch in 1..<20 {
+                try await store.appendLogs(id, stream: "build", lines: (0..<50).map { "L\(batch * 50 + $0)" })
+            }
+            try await store.transition(id, to: .failed, reason: "build failed: exit code: 2")
+            let got = try await results.value
+            #expect(got.count == followers)
+            for follower in got {
+                #expect(follower.lines == (0..<1000).map { "L\($0)" })
+                #expect(follower.end == "failed")
+            }
+            #expect(feeds.count == 0, "the reader went away with the last follower")
+            // A follower after the end gets the whole story from a new reader.
+            var late = 0
+            try await operations.watch(id).run { items in late += items.filter { if case .log = $0 { true } else { false } }.count }
+            #expect(late == 1000)
         }
     }
 }

@@ -84,10 +84,10 @@ enum DashboardRoutes {
                 return Responses.error("sign in first", hint: "the dashboard's session ended", status: .unauthorized)
             }
             guard let id = Int64(try context.parameters.require("id")) else { throw Operations.Refused(.invalid, "not a deployment id") }
-            let follower = try await operations.follow(id)
+            let watch = try await operations.watch(id)
             return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
                             body: ResponseBody { writer in
-                                try await DeploymentStream(follower: follower).run { try await writer.write(ByteBuffer(string: $0)) }
+                                try await DeploymentStream(watch: watch).run { try await writer.write(ByteBuffer(string: $0)) }
                                 try await writer.finish(nil)
                             })
         }
