@@ -29,23 +29,23 @@ public final class DeploymentFeeds: Sendable {
 
     /// Follows deployment `id` to its end: `receive` gets everything recorded so far, then
     /// what follows, in batches in order; `done` comes last. With `quietAfter`, a `quiet`
-    /// item comes after that long without anything new (a stream's keep-alive).
-    public func follow(_ id: Int64, quietAfter: Duration? = nil, _ receive: ([DeploymentFollower.Item]) async throws -> Void) async throws {
+    /// batch comes after that long without anything new (a stream's keep-alive).
+    public func follow(_ id: Int64, quietAfter: Duration? = nil, _ receive: (FeedBatch) async throws -> Void) async throws {
         let feed = join(id)
         defer { leave(id, feed) }
         var index = 0
         while true {
             let deadline = quietAfter.map { clock.elapsed() + $0 }
             let next = await feed.next(after: index, deadline: deadline)
-            index += next.items.count
-            if !next.items.isEmpty {
-                try await receive(next.items)
+            index += next.batches.count
+            if !next.batches.isEmpty {
+                for batch in next.batches { try await receive(batch) }
             } else if let failure = next.failure {
                 throw failure
             } else if next.finished {
                 return
             } else if let state = next.state, quietAfter != nil {
-                try await receive([.quiet(state)])
+                try await receive(FeedBatch([.quiet(state)]))
             }
             try Task.checkCancellation()
         }
@@ -81,10 +81,22 @@ public final class DeploymentFeeds: Sendable {
     }
 }
 
+/// What one look at a deployment found (never empty), with its text as server-sent events,
+/// rendered once however many follow.
+public struct FeedBatch: Sendable {
+    public let items: [DeploymentFollower.Item]
+    public let text: String
+
+    public init(_ items: [DeploymentFollower.Item]) {
+        self.items = items
+        text = ServerSentEvents.text(items)
+    }
+}
+
 /// What one deployment's reader found so far, and the followers waiting for more.
 final class Feed: Sendable {
     struct Next {
-        var items: [DeploymentFollower.Item]
+        var batches: [FeedBatch]
         var finished: Bool
         var failure: (any Error)?
         var state: DeploymentState?
@@ -97,7 +109,8 @@ final class Feed: Sendable {
     }
 
     private struct State {
-        var items: [DeploymentFollower.Item] = []
+        /// Batches in the order the reader found them; a follower's place is an index here.
+        var batches: [FeedBatch] = []
         var finished = false
         var failure: (any Error)?
         var state: DeploymentState?
@@ -134,9 +147,10 @@ final class Feed: Sendable {
     }
 
     func append(_ items: [DeploymentFollower.Item]) {
+        let batch = FeedBatch(items)
         wake { state in
-            state.items += items
-            return state.items.count
+            state.batches.append(batch)
+            return state.batches.count
         }
     }
 
@@ -170,7 +184,7 @@ final class Feed: Sendable {
         for continuation in woken { continuation.resume() }
     }
 
-    /// Items after `index`, waiting for some; empty when the feed ended, the deadline passed
+    /// Batches after `index`, waiting for some; empty when the feed ended, the deadline passed
     /// (checked at the reader's looks) or the follower was cancelled.
     func next(after index: Int, deadline: Duration?) async -> Next {
         let id = state.withLock { state -> Int in
@@ -180,7 +194,7 @@ final class Feed: Sendable {
         await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 let now = state.withLock { state -> Bool in
-                    if state.items.count > index || state.finished || Task.isCancelled { return true }
+                    if state.batches.count > index || state.finished || Task.isCancelled { return true }
                     state.waiters[id] = Waiter(after: index, deadline: deadline, continuation: continuation)
                     return false
                 }
@@ -190,7 +204,7 @@ final class Feed: Sendable {
             state.withLock { $0.waiters.removeValue(forKey: id) }?.continuation.resume()
         }
         return state.withLock { state in
-            Next(items: index < state.items.count ? Array(state.items[index...]) : [], finished: state.finished,
+            Next(batches: index < state.batches.count ? Array(state.batches[index...]) : [], finished: state.finished,
                  failure: state.failure, state: state.state)
         }
     }
@@ -203,11 +217,11 @@ public struct DeploymentWatch: Sendable {
     let feeds: DeploymentFeeds?
     let follower: DeploymentFollower
 
-    public func run(quietAfter: Duration? = nil, _ receive: ([DeploymentFollower.Item]) async throws -> Void) async throws {
+    public func run(quietAfter: Duration? = nil, _ receive: (FeedBatch) async throws -> Void) async throws {
         if let feeds {
             try await feeds.follow(id, quietAfter: quietAfter, receive)
         } else {
-            try await follower.run(follow: true, quietAfter: quietAfter, receive)
+            try await follower.run(follow: true, quietAfter: quietAfter) { try await receive(FeedBatch($0)) }
         }
     }
 }

@@ -1,9 +1,9 @@
-@testable import SlipwayServer
 import SlipwayApp
 import Foundation
 import HummingbirdTesting
 import NIOCore
 import SlipwayCore
+import SlipwayServer
 import SlipwayStore
 import Testing
 import Hummingbird
@@ -62,7 +62,7 @@ struct DeploymentStreamTests {
     @Test(arguments: ["plain", "quote \" and \\ backslash", "tab\tcr\rlf\nend", "\u{1B}[31mred\u{1B}[0m", "nul\u{0}bell\u{7}",
                       "<script>alert(1)</script>", "ünïcødé ✓ 🚀", "line\u{2028}sep\u{2029}", "/slashes/", ""])
     func eventDataIsJSONThatReadsBackTheSame(_ text: String) throws {
-        let event = DeploymentStream.event("log", ["line": text, "stream": "build"], id: "log-1")
+        let event = ServerSentEvents.event("log", ["line": text, "stream": "build"], id: "log-1")
         let lines = event.split(separator: "\n", omittingEmptySubsequences: false)
         #expect(lines.count == 5 && lines[3] == "" && lines[4] == "", "one event, three lines, a blank line: \(lines)")
         let data = try #require(lines.first { $0.hasPrefix("data: ") }).dropFirst(6)
@@ -88,9 +88,9 @@ struct DeploymentStreamTests {
                     for _ in 0..<followers {
                         group.addTask {
                             var lines: [String] = [], end: String?, first = true
-                            try await operations.watch(id).run { items in
+                            try await operations.watch(id).run { batch in
                                 if first { first = false; joined.continuation.yield() }
-                                for item in items {
+                                for item in batch.items {
                                     switch item {
                                     case .log(let line): lines.append(line.line)
                                     case .done(let record): end = record.state.rawValue
@@ -123,7 +123,7 @@ struct DeploymentStreamTests {
             #expect(feeds.count == 0, "the reader went away with the last follower")
             // A follower after the end gets the whole story from a new reader.
             var late = 0
-            try await operations.watch(id).run { items in late += items.filter { if case .log = $0 { true } else { false } }.count }
+            try await operations.watch(id).run { batch in late += batch.items.filter { if case .log = $0 { true } else { false } }.count }
             #expect(late == 1000)
         }
     }
