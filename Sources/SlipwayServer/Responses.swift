@@ -6,9 +6,18 @@ import SlipwayCore
 
 /// How answers are written: JSON in the contracts' encoding, errors as `{"error": …, "hint": …}`.
 enum Responses {
+    /// Compact JSON (`CompactJSON`): the same values the CLI prints, without the indentation.
     static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
-        let data = (try? JSONEncoder.slipway.encode(value)) ?? Data("{}".utf8)
-        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(data: data)))
+        let bytes: [UInt8]
+        do {
+            bytes = try CompactJSON.encode(value)
+        } catch {
+            // Only a number JSON cannot hold gets here; say so rather than send half a body.
+            return Response(status: .internalServerError, headers: [.contentType: "application/json"],
+                            body: .init(byteBuffer: ByteBuffer(bytes: try! CompactJSON.encode(
+                                ErrorBody(error: "the answer could not be written as JSON: \(error)", hint: "report this with the request; `slipway status` shows what it changed")))))
+        }
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
     static func error(_ message: String, hint: String? = nil, status: HTTPResponse.Status) -> Response {

@@ -150,8 +150,11 @@ public enum ISO8601 {
     }
 
     public static func format(_ date: Date) -> String {
-        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+        date.formatted(style)
     }
+
+    /// Made once: a list of services formats thousands of dates.
+    private static let style = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
 }
 
 /// A deployment as the API lists it: the status contract's deployment, with its service and environment.

@@ -1,0 +1,108 @@
+import Foundation
+import SlipwayCore
+import Testing
+
+/// The API's compact JSON says what `JSONEncoder.slipway` says: both parsed, the values are
+/// equal, for the shapes the API serves and the Codable corners (a type encoding into its
+/// parent's object, nested containers, nil encoded or omitted, maps, escapes, numbers).
+struct CompactJSONTests {
+    struct Nested: Encodable {
+        var name: String
+        var optional: String?
+        var explicitNil: String?
+        var numbers: [Double]
+        var map: [String: Int]
+        var inner: [[String: String]]
+        var flag: Bool
+        var small: Int8
+        var big: UInt64
+
+        enum CodingKeys: String, CodingKey { case name, optional, explicitNil, numbers, map, inner, flag, small, big, deep, list }
+        enum Deep: String, CodingKey { case a, b }
+
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(name, forKey: .name)
+            try c.encodeIfPresent(optional, forKey: .optional)
+            try c.encode(explicitNil, forKey: .explicitNil)
+            try c.encode(numbers, forKey: .numbers)
+            var deep = c.nestedContainer(keyedBy: Deep.self, forKey: .deep)
+            try deep.encode("x", forKey: .a)
+            var list = deep.nestedUnkeyedContainer(forKey: .b)
+            try list.encode(1)
+            try list.encodeNil()
+            var deeper = list.nestedContainer(keyedBy: Deep.self)
+            try deeper.encode(true, forKey: .a)
+            // Back to the outer container: whatever was open inside closes first.
+            try c.encode(map, forKey: .map)
+            try c.encode(inner, forKey: .inner)
+            try c.encode(flag, forKey: .flag)
+            try c.encode(small, forKey: .small)
+            try c.encode(big, forKey: .big)
+            var empty = c.nestedUnkeyedContainer(forKey: .list)
+            _ = empty
+            empty = c.nestedUnkeyedContainer(forKey: .list)
+        }
+    }
+
+    struct Nothing: Encodable {
+        func encode(to encoder: any Encoder) throws {}
+    }
+
+    static let at = Date(timeIntervalSince1970: 1_765_000_000.123)
+
+    static func deployment(_ id: Int64, state: DeploymentState, reason: String? = nil, by: String? = nil) -> ServiceStatus.Deployment {
+        ServiceStatus.Deployment(id: id, sha: String(repeating: "a", count: 40), state: state, reason: reason, trigger: .push,
+                                 image: "r.example.com/web:1", digest: nil, createdAt: at, updatedAt: at.addingTimeInterval(1.5),
+                                 liveAt: state == .succeeded ? at : nil, finishedAt: nil, by: by)
+    }
+
+    static func same<T: Encodable>(_ value: T) throws -> (compact: String, equal: Bool) {
+        let compact = try CompactJSON.encode(value)
+        let foundation = try JSONEncoder.slipway.encode(value)
+        let a = try JSONSerialization.jsonObject(with: Data(compact), options: [.fragmentsAllowed]) as! NSObject
+        let b = try JSONSerialization.jsonObject(with: foundation, options: [.fragmentsAllowed]) as! NSObject
+        return (String(decoding: compact, as: UTF8.self), a.isEqual(b))
+    }
+
+    @Test func servicesAsTheAPIListsThem() throws {
+        var status = ServiceStatus(service: "web", live: (7, String(repeating: "a", count: 40)), deployments: [
+            Self.deployment(8, state: .failed, reason: "exit code 2\n<script>alert(\"x\")</script>\t\u{1B}[31m", by: "ada"),
+            Self.deployment(7, state: .succeeded),
+        ])
+        status.previews = []
+        let result = try Self.same([status, ServiceStatus(service: "api", live: nil, deployments: [])])
+        #expect(result.equal, "\(result.compact)")
+        #expect(!result.compact.contains("\n"), "compact: one line")
+        #expect(result.compact.contains(#""by":null"#), "a nil encoded is null, as the contract's `by`")
+    }
+
+    @Test func aTypeEncodingIntoItsPartsObject() throws {
+        let summary = DeploymentSummary(service: "web", environment: "pr-4", deployment: Self.deployment(3, state: .rolledBack, reason: "crashed"))
+        let result = try Self.same([summary, summary])
+        #expect(result.equal, "\(result.compact)")
+        #expect(result.compact.hasPrefix("[{") && result.compact.hasSuffix("}]") && result.compact.components(separatedBy: "},{").count == 2)
+    }
+
+    @Test(arguments: [
+        Nested(name: "plain", optional: nil, explicitNil: nil, numbers: [1, 0.25, -3, 1e20, 123456.5], map: ["b": 2, "a": 1, "é": 3],
+               inner: [["k": "v/with/slashes"], [:]], flag: false, small: -5, big: .max),
+        Nested(name: "ünï \u{0} \u{1F} \u{7F} 🚀 \\ \"", optional: "set", explicitNil: "also", numbers: [], map: [:], inner: [],
+               flag: true, small: 0, big: 0),
+    ])
+    func codableCorners(_ value: Nested) throws {
+        let result = try Self.same(value)
+        #expect(result.equal, "\(result.compact)")
+    }
+
+    @Test func mapsAreSortedAndEmptyValuesAreEmptyObjects() throws {
+        #expect(String(decoding: try CompactJSON.encode(["b": "2", "a": "1", "c": "3"]), as: UTF8.self) == #"{"a":"1","b":"2","c":"3"}"#)
+        #expect(String(decoding: try CompactJSON.encode([Nothing()]), as: UTF8.self) == "[{}]")
+        #expect(String(decoding: try CompactJSON.encode(["x": [Int]()]), as: UTF8.self) == #"{"x":[]}"#)
+    }
+
+    @Test func numbersJSONCannotHoldAreRefused() {
+        #expect(throws: EncodingError.self) { try CompactJSON.encode([Double.nan]) }
+        #expect(throws: EncodingError.self) { try CompactJSON.encode(["x": Double.infinity]) }
+    }
+}
