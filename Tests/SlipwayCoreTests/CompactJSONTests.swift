@@ -106,3 +106,18 @@ struct CompactJSONTests {
         #expect(throws: EncodingError.self) { try CompactJSON.encode(["x": Double.infinity]) }
     }
 }
+
+/// Dates as the API and the CLI write them: what Foundation's ISO 8601 style writes, faster.
+struct ISO8601FormatTests {
+    @Test func writesWhatFoundationsStyleWrites() {
+        let style = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+        var generator = SystemRandomNumberGenerator()
+        var dates: [Date] = [0, 0.0005, 0.9995, 0.999_999, 951_782_400, 951_868_799.999, 1_765_000_000.123, 4_102_444_800.5, 253_402_300_799.999]
+            .map { Date(timeIntervalSince1970: $0) }
+        dates += (0..<20_000).map { _ in Date(timeIntervalSince1970: Double.random(in: 0..<4_102_444_800, using: &generator)) }
+        dates += (0..<2_000).map { _ in Date(timeIntervalSince1970: Double(Int.random(in: 0..<4_102_444_800, using: &generator)) + Double(Int.random(in: 0..<1000, using: &generator)) / 1000) }
+        let differ = dates.filter { ISO8601.format($0) != $0.formatted(style) }
+        #expect(differ.isEmpty, "\(differ.prefix(5).map { "\($0.timeIntervalSince1970): \(ISO8601.format($0)) vs \($0.formatted(style))" })")
+        #expect(ISO8601.format(Date(timeIntervalSince1970: 1_765_000_000.125)) == "2025-12-06T05:46:40.125Z")
+    }
+}

@@ -149,12 +149,48 @@ public enum ISO8601 {
         (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text)) ?? (try? Date.ISO8601FormatStyle().parse(text))
     }
 
+    /// `2026-12-07T16:33:31.123Z`: UTC, milliseconds. Written by hand, as
+    /// `Date.ISO8601FormatStyle(includingFractionalSeconds: true)` writes it (a test holds
+    /// them equal): the style took an eighth of a service list's time.
     public static func format(_ date: Date) -> String {
-        date.formatted(style)
+        let interval = date.timeIntervalSince1970
+        let whole = interval.rounded(.down)
+        var millisecond = Int(((interval - whole) * 1000).rounded(.down))
+        var seconds = Int64(whole)
+        if millisecond >= 1000 { millisecond -= 1000; seconds += 1 }
+        // Days since the epoch to a civil date (Howard Hinnant's days_from_civil, inverted).
+        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let secondOfDay = Int(seconds - days * 86_400)
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let mp = (5 * dayOfYear + 2) / 153
+        let day = Int(dayOfYear - (153 * mp + 2) / 5 + 1)
+        let month = Int(mp < 10 ? mp + 3 : mp - 9)
+        let year = Int(yearOfEra + era * 400 + (month <= 2 ? 1 : 0))
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(24)
+        func digits(_ value: Int, _ count: Int) {
+            var divisor = 1
+            for _ in 1..<count { divisor *= 10 }
+            var rest = value
+            while divisor > 0 {
+                bytes.append(UInt8(ascii: "0") + UInt8(rest / divisor))
+                rest %= divisor
+                divisor /= 10
+            }
+        }
+        digits(year, 4); bytes.append(UInt8(ascii: "-"))
+        digits(month, 2); bytes.append(UInt8(ascii: "-"))
+        digits(day, 2); bytes.append(UInt8(ascii: "T"))
+        digits(secondOfDay / 3600, 2); bytes.append(UInt8(ascii: ":"))
+        digits(secondOfDay / 60 % 60, 2); bytes.append(UInt8(ascii: ":"))
+        digits(secondOfDay % 60, 2); bytes.append(UInt8(ascii: "."))
+        digits(millisecond, 3); bytes.append(UInt8(ascii: "Z"))
+        return String(decoding: bytes, as: UTF8.self)
     }
-
-    /// Made once: a list of services formats thousands of dates.
-    private static let style = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
 }
 
 /// A deployment as the API lists it: the status contract's deployment, with its service and environment.

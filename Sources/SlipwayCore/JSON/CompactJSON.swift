@@ -50,43 +50,65 @@ extension CompactJSON {
         func raw(_ text: String) { bytes.append(contentsOf: text.utf8) }
 
         func string(_ text: String) {
-            bytes.append(UInt8(ascii: "\""))
+            // Most strings need no escape: one append (each append to the buffer costs an access check).
+            var plain = true
+            for byte in text.utf8 where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+                plain = false
+                break
+            }
+            if plain {
+                bytes.append(UInt8(ascii: "\""))
+                bytes.append(contentsOf: text.utf8)
+                bytes.append(UInt8(ascii: "\""))
+                return
+            }
+            var out: [UInt8] = [UInt8(ascii: "\"")]
+            out.reserveCapacity(text.utf8.count + 16)
             for byte in text.utf8 {
                 switch byte {
-                case UInt8(ascii: "\""): raw("\\\"")
-                case UInt8(ascii: "\\"): raw("\\\\")
-                case UInt8(ascii: "\n"): raw("\\n")
-                case UInt8(ascii: "\r"): raw("\\r")
-                case UInt8(ascii: "\t"): raw("\\t")
+                case UInt8(ascii: "\""): out += [UInt8(ascii: "\\"), UInt8(ascii: "\"")]
+                case UInt8(ascii: "\\"): out += [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
+                case UInt8(ascii: "\n"): out += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
+                case UInt8(ascii: "\r"): out += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
+                case UInt8(ascii: "\t"): out += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
                 case 0..<0x20:
                     let hex = String(byte, radix: 16)
-                    raw("\\u" + String(repeating: "0", count: 4 - hex.count) + hex)
-                default: bytes.append(byte)
+                    out += Array(("\\u" + String(repeating: "0", count: 4 - hex.count) + hex).utf8)
+                default: out.append(byte)
                 }
             }
-            bytes.append(UInt8(ascii: "\""))
+            out.append(UInt8(ascii: "\""))
+            bytes.append(contentsOf: out)
         }
 
-        func double(_ value: Double, codingPath: [any CodingKey]) throws {
+        func double(_ value: Double, codingPath: @autoclosure () -> [any CodingKey]) throws {
             guard value.isFinite else {
-                throw EncodingError.invalidValue(value, .init(codingPath: codingPath, debugDescription: "\(value) is not a JSON number"))
+                throw EncodingError.invalidValue(value, .init(codingPath: codingPath(), debugDescription: "\(value) is not a JSON number"))
             }
             // As Foundation writes them: 12 for 12.0, 0.25 for 0.25.
             if value == value.rounded(), abs(value) < 1e15 { raw(String(Int64(value))) } else { raw("\(value)") }
         }
 
         /// Writes `value` at a slot already opened (the key or comma written).
-        func value<T: Encodable>(_ value: T, depth: Int, codingPath: [any CodingKey]) throws {
+        func value<T: Encodable>(_ value: T, depth: Int, codingPath: @autoclosure () -> [any CodingKey]) throws {
             // Type comparisons first: cheaper than a cast per value, and most values are these.
             if T.self == String.self { return string(value as! String) }
             if T.self == Int64.self { return raw(String(value as! Int64)) }
             if T.self == Date.self { return string(ISO8601.format(value as! Date)) }
             if T.self == Int.self { return raw(String(value as! Int)) }
             if T.self == Bool.self { return raw(value as! Bool ? "true" : "false") }
+            // The optionals of the contracts, without an encoder per value.
+            if T.self == String?.self { return (value as! String?).map(string) ?? raw("null") }
+            if T.self == Date?.self { return (value as! Date?).map { string(ISO8601.format($0)) } ?? raw("null") }
+            if T.self == Int64?.self { return (value as! Int64?).map { raw(String($0)) } ?? raw("null") }
+            if T.self == Double.self { return try double(value as! Double, codingPath: codingPath()) }
+            // Casts only for what may need them; a struct or an enum goes straight to its encode(to:).
+            guard T.self is any StringKeyedMap.Type || T.self is any BinaryInteger.Type || T.self == Float.self || T.self == URL.self else {
+                return try encoded(value, depth: depth, codingPath: codingPath())
+            }
             switch value {
             case let number as any BinaryInteger: raw("\(number)")
-            case let number as Double: try double(number, codingPath: codingPath)
-            case let number as Float: try double(Double(number), codingPath: codingPath)
+            case let number as Float: try double(Double(number), codingPath: codingPath())
             case let url as URL: string(url.absoluteString)
             case let dictionary as [String: any Encodable]:
                 // Sorted, as the CLI's JSON has them: a map's order should not change between calls.
@@ -95,19 +117,27 @@ extension CompactJSON {
                 for (key, member) in dictionary.sorted(by: { $0.key < $1.key }) {
                     self.member(of: inner)
                     self.key(key)
-                    try self.value(member, depth: inner, codingPath: codingPath + [AnyKey(key)])
+                    try self.value(member, depth: inner, codingPath: codingPath() + [AnyKey(key)])
                 }
                 close(to: depth)
             default:
-                let start = bytes.count
-                let encoder = SlotEncoder(writer: self, depth: depth, codingPath: codingPath)
-                try value.encode(to: encoder)
-                close(to: depth)
-                // A value that encoded nothing is an empty object, as with Foundation.
-                if bytes.count == start { raw("{}") }
+                try encoded(value, depth: depth, codingPath: codingPath())
             }
         }
+
+        /// A value through its own `encode(to:)`.
+        private func encoded<T: Encodable>(_ value: T, depth: Int, codingPath: [any CodingKey]) throws {
+            let start = bytes.count
+            let encoder = SlotEncoder(writer: self, depth: depth, codingPath: codingPath)
+            try value.encode(to: encoder)
+            close(to: depth)
+            // A value that encoded nothing is an empty object, as with Foundation.
+            if bytes.count == start { raw("{}") }
+        }
     }
+
+    /// A map JSON writes as an object, keys sorted.
+    protocol StringKeyedMap {}
 
     struct AnyKey: CodingKey {
         var stringValue: String
@@ -255,3 +285,5 @@ extension CompactJSON {
         mutating func encode(_ value: UInt64) throws { writer.raw(String(value)) }
     }
 }
+
+extension Dictionary: CompactJSON.StringKeyedMap where Key == String, Value: Encodable {}
