@@ -18,9 +18,10 @@ extension CompactJSON {
     /// The output and the containers still open, innermost last. A container closes when
     /// something is written to one outside it, or when the value that opened it is done.
     final class Writer {
-        var bytes: [UInt8] = []
+        // One writer per encode, used by one thread: the per-append exclusivity check is pure cost.
+        @exclusivity(unchecked) var bytes: [UInt8] = []
         /// Per open container: whether it is an object, and how many members it has so far.
-        var open: [(object: Bool, count: Int)] = []
+        @exclusivity(unchecked) var open: [(object: Bool, count: Int)] = []
 
         init() { bytes.reserveCapacity(4096) }
 
@@ -50,18 +51,16 @@ extension CompactJSON {
         func raw(_ text: String) { bytes.append(contentsOf: text.utf8) }
 
         func string(_ text: String) {
+            var text = text
             // Most strings need no escape: one append (each append to the buffer costs an access check).
-            var plain = true
-            for byte in text.utf8 where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
-                plain = false
-                break
-            }
-            if plain {
+            let plain = text.withUTF8 { utf8 -> Bool in
+                for byte in utf8 where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { return false }
                 bytes.append(UInt8(ascii: "\""))
-                bytes.append(contentsOf: text.utf8)
+                bytes.append(contentsOf: utf8)
                 bytes.append(UInt8(ascii: "\""))
-                return
+                return true
             }
+            if plain { return }
             var out: [UInt8] = [UInt8(ascii: "\"")]
             out.reserveCapacity(text.utf8.count + 16)
             for byte in text.utf8 {
