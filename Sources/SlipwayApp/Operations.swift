@@ -186,11 +186,17 @@ public struct Operations: Sendable {
     /// (what `slipway plan` does with the files on disk).
     public func plan(service: String? = nil, policies: [Policy]? = nil) async throws -> Planner.Result {
         guard let runtime else { throw Refused(.conflict, "this process has no runtime to observe; plan from a server or with `slipway plan`") }
-        return try await Planner(store: store, runtime: runtime, logger: logger).plan(service: service, policies: policies)
+        let result = try await Planner(store: store, runtime: runtime, logger: logger).plan(service: service, policies: policies)
+        if let service, result.services.isEmpty {
+            throw Refused(.notFound, "no service `\(Terminal.printable(service, limit: 100))` in the policies or the runtime")
+        }
+        return result
     }
 
+    /// The policy sets read, newest first: applied, or rejected with their errors.
     public func policySets(limit: Int = 10) async throws -> [PolicySetRecord] {
-        try await store.policySets(limit: limit)
+        guard (1...100).contains(limit) else { throw Refused(.invalid, "limit must be 1 to 100 policy sets") }
+        return try await store.policySets(limit: limit)
     }
 
     /// Whether the database answers.

@@ -28,6 +28,7 @@ enum APIRoutes {
         Route(method: .post, path: "deployments/:id/cancel", action: .cancel),
         Route(method: .get, path: "deployments/:id/logs", action: .read),
         Route(method: .get, path: "deployments/:id/stream", action: .read),
+        Route(method: .get, path: "previews", action: .read),
         Route(method: .get, path: "plan", action: .read),
         Route(method: .get, path: "policies", action: .read),
         Route(method: .get, path: "tokens", action: .manageTokens),
@@ -141,10 +142,15 @@ enum APIRoutes {
                                     try await writer.finish(nil)
                                 })
             },
+            route(.get, "previews"): { _, _, _ in Responses.json(try await operations.previews()) },
+            // The plan with why drift could not be judged, if it could not (`runtimeProblem`).
             route(.get, "plan"): { request, _, _ in
-                Responses.json(try await operations.plan(service: request.uri.queryParameters.get("service")).services)
+                Responses.json(try await operations.plan(service: request.uri.queryParameters.get("service")))
             },
-            route(.get, "policies"): { _, _, _ in Responses.json(try await operations.policySets(limit: 20)) },
+            route(.get, "policies"): { request, _, _ in
+                let limit = try APIParameters.query(request.uri.queryParameters.get("limit"), "limit") ?? 20
+                return Responses.json(try await operations.policySets(limit: limit))
+            },
             route(.get, "tokens"): { _, _, _ in Responses.json(try await operations.tokens()) },
             route(.post, "tokens"): { request, _, caller in
                 let body = try await JSONBody.read(request, allowed: ["name", "role", "expires"])

@@ -97,7 +97,11 @@ struct PoliciesCommand: AsyncParsableCommand {
         func run() async throws {
             let config = try global.configuration()
             let limit = self.limit
-            let sets = try await withStore(config) { try await Operations(store: $0).policySets(limit: limit) }
+            let sets = if let remote = try RemoteControl.from(config) {
+                try await remote.policySets(limit: limit)
+            } else {
+                try await withStore(config) { try await Operations(store: $0).policySets(limit: limit) }
+            }
             if json {
                 try printJSON(sets)
                 return

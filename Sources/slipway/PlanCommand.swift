@@ -29,6 +29,14 @@ struct PlanCommand: AsyncParsableCommand {
 
     func run() async throws {
         let config = try global.configuration()
+        let service = self.service
+        if let remote = try RemoteControl.from(config) {
+            if case .folder(let path)? = try? PolicySourceSpec(parsing: config.policies), FileManager.default.fileExists(atPath: path) {
+                printError("note: this is the server's plan, from the set it applied; the files in \(path) are not sent (unset SLIPWAY_URL to plan them against the database)")
+            }
+            try show(try await remote.plan(service: service))
+            return
+        }
         var policies: [Policy]?
         if case .folder(let path) = try PolicySourceSpec(parsing: config.policies) {
             do {
@@ -39,14 +47,14 @@ struct PlanCommand: AsyncParsableCommand {
             }
         }
         let engine = try DockerEngine(host: config.dockerHost)
-        let service = self.service
         let runtime = RuntimeWiring(engine: engine, network: config.dockerNetwork, logger: Logs.quiet).runtimes
-        let result = try await withStore(config) { store in
+        try show(try await withStore(config) { store in
             try await Operations(store: store, runtime: runtime, logger: Logs.quiet).plan(service: service, policies: policies)
-        }
-        if let service, result.services.isEmpty {
-            throw CLIError("no service `\(service)` in the policies or the runtime")
-        }
+        })
+    }
+
+    /// The same output from the database path and the API's.
+    func show(_ result: Planner.Result) throws {
         if let problem = result.runtimeProblem { printError("note: \(problem)") }
         if json {
             try printJSON(result.services)

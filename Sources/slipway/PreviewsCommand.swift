@@ -23,7 +23,11 @@ struct PreviewsCommand: AsyncParsableCommand {
         func run() async throws {
             let config = try global.configuration()
             let service = self.service
-            let previews = try await withStore(config) { try await Operations(store: $0).previews(service: service) }
+            let previews = if let remote = try RemoteControl.from(config) {
+                try await remote.previews(service: service)
+            } else {
+                try await withStore(config) { try await Operations(store: $0).previews(service: service) }
+            }
             if json {
                 try printJSON(previews)
                 return
@@ -56,7 +60,11 @@ struct PreviewsCommand: AsyncParsableCommand {
         func run() async throws {
             let config = try global.configuration()
             let (service, number) = (self.service, self.number)
-            try await withStore(config) { try await Operations(store: $0).destroyPreview(service: service, number: number) }
+            if let remote = try RemoteControl.from(config) {
+                try await remote.destroyPreview(service: service, number: number)
+            } else {
+                try await withStore(config) { try await Operations(store: $0).destroyPreview(service: service, number: number) }
+            }
             print("preview of \(service) for pull request #\(number) closed; its teardown is queued (`slipway previews \(service)` shows it torn down once done)")
         }
     }

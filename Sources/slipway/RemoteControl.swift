@@ -3,7 +3,9 @@ import Foundation
 import NIOCore
 import NIOFoundationCompat
 import NIOHTTP1
+import SlipwayApp
 import SlipwayCore
+import SlipwayStore
 
 /// The CLI over a Slipway server's API (SLIPWAY_URL + SLIPWAY_TOKEN): the same answers the
 /// database path gives, decoded from the API's JSON, and refusals in the API's own words.
@@ -139,6 +141,23 @@ struct RemoteControl: Sendable {
         guard bytes.count >= 2 else { return nil }
         for index in 0..<(bytes.count - 1) where bytes[index] == 10 && bytes[index + 1] == 10 { return index }
         return nil
+    }
+
+    /// The server's plan from the policy set it applied, and why drift could not be judged, if so.
+    func plan(service: String?) async throws -> Planner.Result {
+        try decode(Planner.Result.self, try await call(.GET, "/plan" + (service.map { "?service=\(Self.escaped($0))" } ?? "")))
+    }
+
+    func previews(service: String?) async throws -> [PreviewStatus] {
+        try decode([PreviewStatus].self, try await call(.GET, service.map { "/services/\(Self.escaped($0))/previews" } ?? "/previews"))
+    }
+
+    func destroyPreview(service: String, number: Int) async throws {
+        _ = try await call(.DELETE, "/services/\(Self.escaped(service))/previews/\(number)")
+    }
+
+    func policySets(limit: Int) async throws -> [PolicySetRecord] {
+        try decode([PolicySetRecord].self, try await call(.GET, "/policies?limit=\(limit)"))
     }
 
     func createToken(name: String, role: APIRole, expires: String?) async throws -> String {

@@ -3,8 +3,9 @@ import SlipwayTestSupport
 import Testing
 
 /// The CLI from anywhere: with only SLIPWAY_URL and SLIPWAY_TOKEN (no database), a deployer
-/// deploys, follows the logs, reads the status, rolls back and cancels; a viewer's changing
-/// verbs are refused with what to do; a bad token is named.
+/// deploys, follows the logs, reads the status, rolls back and cancels; plan, previews and
+/// policy history print what they print from the database; a viewer's changing verbs are
+/// refused with what to do; a bad token is named.
 @Suite(.enabled(if: EndToEnd.enabled))
 struct RemoteCLITests {
     /// Runs `slipway ARGS` against the server only: no DATABASE_URL anywhere.
@@ -55,6 +56,18 @@ struct RemoteCLITests {
         let rolledBack = try await Self.cli(e2e, token: deployer, ["rollback", e2e.service])
         #expect(rolledBack.output.contains("back to deployment \(id)"), "\(rolledBack.output)")
         _ = try await e2e.waitForStatus(timeout: .seconds(120)) { $0.liveSHA == one && $0.deployments.first?.state == "succeeded" }
+
+        // The other reading verbs answer over the API what they answer from the database.
+        for arguments in [["plan", e2e.service], ["plan", e2e.service, "--json"], ["plan", "--json"], ["previews"],
+                          ["previews", "list", e2e.service, "--json"], ["policies", "history", "--limit", "3", "--json"]] {
+            let overAPI = try await Self.cli(e2e, token: viewer, arguments)
+            let direct = try await Command.runDetached(EndToEnd.binary, arguments + ["--env-file", "/dev/null"], environment: e2e.environment)
+            #expect(overAPI.output == direct.output, "\(arguments): over the API\n\(overAPI.output)\nfrom the database\n\(direct.output)")
+        }
+        let unknown = try await Self.cli(e2e, token: viewer, ["plan", "nosuch"], check: false)
+        #expect(unknown.status != 0 && unknown.errors.contains("no service `nosuch` in the policies or the runtime"), "\(unknown.errors)")
+        let noDestroy = try await Self.cli(e2e, token: viewer, ["previews", "destroy", e2e.service, "3"], check: false)
+        #expect(noDestroy.status != 0 && noDestroy.errors.contains("ask for a deployer token"), "\(noDestroy.errors)")
 
         // And cancels a deployment that has not gone live.
         let three = try repo.commit(["Dockerfile": "FROM \(base)\nRUN sleep 30\nCMD [\"sh\"]\n"])
