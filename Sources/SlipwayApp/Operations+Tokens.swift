@@ -116,14 +116,11 @@ extension Operations {
                               events: events, lines: try await store.logs(id, after: 0, limit: 5_000))
     }
 
-    /// Each listed deployment's timeline, for a service's history.
-    public func timelines(_ ids: [Int64]) async throws -> [Int64: [DeploymentTimeline.Stage]] {
-        var out: [Int64: [DeploymentTimeline.Stage]] = [:]
-        for id in ids {
-            let summary = try await deploymentSummary(id)
-            let states = try await store.events(id, kind: "state").map { (message: $0.message, at: $0.at) }
-            out[id] = DeploymentTimeline.stages(createdAt: summary.deployment.createdAt, stateEvents: states)
-        }
-        return out
+    /// Each listed deployment's timeline, for a service's history: one query for them all.
+    public func timelines(_ deployments: [ServiceStatus.Deployment]) async throws -> [Int64: [DeploymentTimeline.Stage]] {
+        let events = try await store.stateEvents(deployments.map(\.id))
+        return Dictionary(uniqueKeysWithValues: deployments.map { deployment in
+            (deployment.id, DeploymentTimeline.stages(createdAt: deployment.createdAt, stateEvents: events[deployment.id] ?? []))
+        })
     }
 }

@@ -70,10 +70,7 @@ public struct SourceAccess: GitAccessProvider {
             if let credential = try? read(reference, for: repo, provider: provider, passphrase: nil, what: what) {
                 switch credential {
                 case .password(let user, let password):
-                    let api: APICredential = provider == .bitbucket || provider == .bitbucketServer
-                        ? (user == "x-token-auth" || user == "x-access-token" ? .token(password) : .basic(user: user, password: password))
-                        : .token(password)
-                    return (api, what)
+                    return (APICredential.policy(user: user, password: password, provider: provider), what)
                 case .githubApp(let app) where provider == .github:
                     return (.token(try await installationToken(app, repository: repository)), what)
                 case .sshKey, .githubApp:

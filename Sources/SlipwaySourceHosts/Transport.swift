@@ -104,6 +104,14 @@ public enum APICredential: Sendable, Hashable, CustomStringConvertible {
         return .token(value)
     }
 
+    /// A policy's `user:password` credentials, for the API: Bitbucket takes the pair as basic
+    /// auth, unless the user is a token's placeholder (`x-token-auth`, `x-access-token`: the
+    /// password is an access token); GitHub and GitLab take the password as a token.
+    public static func policy(user: String, password: String, provider: CommitStatus.Provider) -> APICredential {
+        guard provider == .bitbucket || provider == .bitbucketServer else { return .token(password) }
+        return user == "x-token-auth" || user == "x-access-token" ? .token(password) : .basic(user: user, password: password)
+    }
+
     /// The headers each provider reads credentials from.
     public func headers(for provider: CommitStatus.Provider) -> [(String, String)] {
         switch (self, provider) {

@@ -76,4 +76,17 @@ extension Store {
                                    detail: (try? JSONDecoder().decode([String: String].self, from: Data(detail.utf8))) ?? [:])
         }
     }
+
+    /// The state events of several deployments in one query (a service page's timelines), each's in order.
+    public func stateEvents(_ deploymentIDs: [Int64]) async throws -> [Int64: [(message: String, at: Date)]] {
+        guard !deploymentIDs.isEmpty else { return [:] }
+        var out: [Int64: [(message: String, at: Date)]] = [:]
+        for row in try await client.query("""
+            SELECT deployment_id, message, at FROM deployment_events
+            WHERE deployment_id = ANY(\(deploymentIDs)) AND kind = 'state' ORDER BY deployment_id, id
+            """, logger: logger).rows() {
+            out[try row.value("deployment_id"), default: []].append((try row.value("message"), try row.value("at")))
+        }
+        return out
+    }
 }

@@ -119,3 +119,30 @@ final class FakeGitHub: APITransport, @unchecked Sendable {
         return APIAnswer(status: 201, body: #"{"token": "ghs_\#(UUID().uuidString)", "expires_at": "\#(expires)"}"#)
     }
 }
+
+/// Which credential the source host's API gets, from a policy's `user:password` or a server setting.
+@Suite struct APICredentialTests {
+    @Test(arguments: [
+        ("ada", "app-password", CommitStatus.Provider.bitbucket, APICredential.basic(user: "ada", password: "app-password")),
+        ("x-token-auth", "repo-token", .bitbucket, .token("repo-token")),
+        ("x-access-token", "repo-token", .bitbucketServer, .token("repo-token")),
+        ("ada", "http-token", .bitbucketServer, .basic(user: "ada", password: "http-token")),
+        ("x-access-token", "ghs_1", .github, .token("ghs_1")),
+        ("ada", "ghp_2", .github, .token("ghp_2")),
+        ("oauth2", "glpat-3", .gitlab, .token("glpat-3")),
+    ])
+    func aPolicysPair(_ user: String, _ password: String, _ provider: CommitStatus.Provider, _ expected: APICredential) {
+        #expect(APICredential.policy(user: user, password: password, provider: provider) == expected)
+    }
+
+    @Test(arguments: [
+        ("ada:app-password", CommitStatus.Provider.bitbucket, APICredential.basic(user: "ada", password: "app-password")),
+        ("token-without-colon", .bitbucket, .token("token-without-colon")),
+        (":starts-with-colon", .bitbucketServer, .token(":starts-with-colon")),
+        ("ghp_a:b", .github, .token("ghp_a:b")),
+        ("glpat", .gitlab, .token("glpat")),
+    ])
+    func aServerSetting(_ value: String, _ provider: CommitStatus.Provider, _ expected: APICredential) {
+        #expect(APICredential.setting(value, provider: provider) == expected)
+    }
+}
