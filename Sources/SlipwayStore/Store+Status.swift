@@ -30,16 +30,16 @@ extension Store {
             """, logger: logger).rows()
         var byService: [String: [ServiceStatus.Deployment]] = [:]
         for row in deployments {
-            let stateText: String = try row.value("state")
-            let triggerText: String = try row.value("trigger")
+            // By position, in the SELECT's order: a page has hundreds of rows, and a lookup by name costs a hash per cell.
+            let stateText = try row[3].decode(String.self), triggerText = try row[5].decode(String.self)
             guard let state = DeploymentState(rawValue: stateText), let trigger = DeploymentTrigger(rawValue: triggerText) else {
                 throw StoreError.corrupt("deployment state `\(stateText)`, trigger `\(triggerText)`")
             }
-            byService[try row.value("service"), default: []].append(ServiceStatus.Deployment(
-                id: try row.value("id"), sha: try row.value("sha"), state: state, reason: try row.value("reason"),
-                trigger: trigger, image: try row.value("image"), digest: try row.value("digest"),
-                createdAt: try row.value("created_at"), updatedAt: try row.value("updated_at"),
-                liveAt: try row.value("live_at"), finishedAt: try row.value("finished_at"), by: try row.value("requested_by")))
+            byService[try row[1].decode(String.self), default: []].append(ServiceStatus.Deployment(
+                id: try row[0].decode(Int64.self), sha: try row[2].decode(String?.self), state: state, reason: try row[4].decode(String?.self),
+                trigger: trigger, image: try row[6].decode(String?.self), digest: try row[7].decode(String?.self),
+                createdAt: try row[8].decode(Date.self), updatedAt: try row[9].decode(Date.self),
+                liveAt: try row[10].decode(Date?.self), finishedAt: try row[11].decode(Date?.self), by: try row[12].decode(String?.self)))
         }
         return try services.map { row in
             let name: String = try row.value("name")

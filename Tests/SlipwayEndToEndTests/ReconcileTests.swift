@@ -39,8 +39,9 @@ struct ReconcileTests {
         #expect(try e2e.plan()["status"] as? String == "in-sync")
         // The API answers the same for the set in force.
         let api = try await e2e.apiGet("/api/v1/plan?service=\(e2e.service)")
-        let body = try JSONSerialization.jsonObject(with: Data(buffer: try await api.body.collect(upTo: 1 << 20))) as? [[String: Any]]
-        #expect(body?.first?["status"] as? String == "in-sync", "\(String(describing: body))")
+        let body = try JSONSerialization.jsonObject(with: Data(buffer: try await api.body.collect(upTo: 1 << 20))) as? [String: Any]
+        let services = body?["services"] as? [[String: Any]]
+        #expect(services?.first?["status"] as? String == "in-sync", "\(String(describing: body))")
 
         // Someone stops a container by hand; the plan calls it drift and the loop puts it back.
         let engine = try DockerEngine(host: try EndToEnd.value("SLIPWAY_STACK_DOCKER_HOST"))
