@@ -19,6 +19,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // Domain types and pure decisions. No I/O, no dependencies.
@@ -109,9 +111,15 @@ let package = Package(
         ]),
         // The application layer: the use cases every face calls (deploy, rollback, cancel, plan,
         // status, logs), the reconcile loop, and the assembly of the running system.
+        // Metrics: swift-metrics instruments backed by a Prometheus registry per process (no global bootstrap).
+        .target(name: "SlipwayTelemetry", dependencies: [
+            "SlipwayCore",
+            .product(name: "CoreMetrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
         .target(name: "SlipwayApp", dependencies: [
             "SlipwayCore", "SlipwayStore", "SlipwayController", "SlipwayRuntime", "SlipwayAWS", "SlipwayDocker", "SlipwayRegistry",
-            "SlipwayGit", "SlipwayBuild", "SlipwayPolicy", "SlipwaySystem", "SlipwaySourceHosts",
+            "SlipwayGit", "SlipwayBuild", "SlipwayPolicy", "SlipwaySystem", "SlipwaySourceHosts", "SlipwayTelemetry",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "PostgresNIO", package: "postgres-nio"),
@@ -119,7 +127,7 @@ let package = Package(
         ]),
         // HTTP: webhooks, health, JSON API. Maps requests onto the application layer.
         .target(name: "SlipwayServer", dependencies: [
-            "SlipwayCore", "SlipwayWebhooks", "SlipwayStore", "SlipwayApp",
+            "SlipwayCore", "SlipwayWebhooks", "SlipwayStore", "SlipwayApp", "SlipwayTelemetry",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
@@ -178,6 +186,7 @@ let package = Package(
 
         // Pure logic, milliseconds.
         .testTarget(name: "SlipwayCoreTests", dependencies: ["SlipwayCore"]),
+        .testTarget(name: "SlipwayTelemetryTests", dependencies: ["SlipwayTelemetry", "SlipwayCore"]),
         // The long-running services' logic on in-memory seams (leases, clocks): no database, no engine.
         .testTarget(name: "SlipwayControllerTests", dependencies: [
             "SlipwayController", "SlipwayCore", "SlipwayStore", "SlipwayTestSupport",

@@ -24,6 +24,7 @@ have ssh-keygen || need+=(openssh-client)  # the test git server's host and depl
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)  # the test git server over ssh (its own sshd, own port)
 [ -x /usr/bin/chromium ] || need+=(chromium)              # the dashboard's browser tests (headless)
 [ -x /usr/bin/chromedriver ] || need+=(chromium-driver)
+have promtool || need+=(prometheus)     # /metrics linted with promtool; alert rules checked and unit-tested
 
 if [ ${#need[@]} -gt 0 ]; then
     echo "installing: ${need[*]}" >&2

@@ -9,6 +9,7 @@ import SlipwayGit
 import SlipwayRuntime
 import SlipwaySourceHosts
 import SlipwayStore
+import SlipwayTelemetry
 import SlipwaySystem
 
 /// The running system as one value, built from the configuration the same way by `serve`,
@@ -82,7 +83,8 @@ public struct Assembly: Sendable {
         pipeline = Pipeline(store: store, git: git, builder: Self.builder(config, engine: engine, wiring: wiring, dataDirectory: dataDirectory),
                             runtime: wiring.runtimes, workDirectory: "\(dataDirectory)/work", dockerNetwork: config.dockerNetwork,
                             baseImages: config.baseImages, registry: wiring.registry, secrets: secrets, clock: clock)
-        operations = Operations(store: store, runtime: wiring.runtimes, feeds: DeploymentFeeds(store: store, clock: clock, logger: logger), logger: logger)
+        operations = Operations(store: store, runtime: wiring.runtimes, feeds: DeploymentFeeds(store: store, clock: clock, logger: logger),
+                                telemetry: Telemetry(), logger: logger)
     }
 
     /// The job handlers: the pipeline's, and the reporter's.

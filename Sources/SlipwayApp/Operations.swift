@@ -3,6 +3,7 @@ import Logging
 import SlipwayCore
 import SlipwayRuntime
 import SlipwayStore
+import SlipwayTelemetry
 
 /// The use cases: what the CLI, the HTTP API and the tests call, so a rule lives here once
 /// and no face decides anything. The verbs that change what runs (`deploy`, `rollback`,
@@ -15,11 +16,15 @@ public struct Operations: Sendable {
     let logger: Logger
     /// Shared readers for followed deployments (a server); nil: each follower reads for itself.
     let feeds: DeploymentFeeds?
+    /// This process's metrics (what `/metrics` serves).
+    public let telemetry: Telemetry
 
-    public init(store: Store, runtime: (any Runtime)? = nil, feeds: DeploymentFeeds? = nil, logger: Logger = Logger(label: "slipway")) {
+    public init(store: Store, runtime: (any Runtime)? = nil, feeds: DeploymentFeeds? = nil, telemetry: Telemetry = Telemetry(),
+                logger: Logger = Logger(label: "slipway")) {
         self.store = store
         self.runtime = runtime
         self.feeds = feeds
+        self.telemetry = telemetry
         self.logger = logger
     }
 
@@ -202,10 +207,11 @@ public struct Operations: Sendable {
     /// Whether the database answers.
     public func ready() async -> Bool { await store.ping() }
 
-    /// Jobs by kind and state, deployments by service and state (`/metrics`).
-    public func metricCounts() async throws -> (jobs: [(kind: String, state: String, count: Int)],
-                                                deployments: [(service: String, state: String, count: Int)]) {
-        try await store.metricCounts()
+    /// The Prometheus exposition: the gauges read from the database now, with what this
+    /// process counted and timed.
+    public func metrics() async throws -> [UInt8] {
+        telemetry.record(try await store.gaugeSnapshot().readings())
+        return telemetry.exposition()
     }
 
     @discardableResult

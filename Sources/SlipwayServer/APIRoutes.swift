@@ -268,9 +268,8 @@ enum HealthRoutes {
         }
         routes.get("metrics") { request, _ -> Response in
             if metricsToken { _ = try await APIRoutes.authorize(request, action: .read, operations: operations) }
-            let counts = try await operations.metricCounts()
-            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-                            body: .init(byteBuffer: ByteBuffer(string: Metrics.render(jobs: counts.jobs, deployments: counts.deployments))))
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                            body: .init(byteBuffer: ByteBuffer(bytes: try await operations.metrics())))
         }
         return routes
     }

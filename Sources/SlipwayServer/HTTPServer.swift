@@ -6,6 +6,7 @@ import NIOFoundationCompat
 import SlipwayApp
 import SlipwayCore
 import SlipwayStore
+import SlipwayTelemetry
 import SlipwayWebhooks
 
 /// The HTTP face of Slipway: webhooks, health, and the JSON API. Routes map requests onto
@@ -28,7 +29,7 @@ public enum HTTPServer {
         let router = Router(context: SlipwayRequestContext.self)
         router.add(middleware: RefusalMiddleware())
         router.addRoutes(HealthRoutes.collection(operations, metricsToken: metricsNeedToken))
-        router.addRoutes(webhookRoutes(intake: intake, budget: budget, deadline: bodyReadDeadline), atPath: "/webhooks")
+        router.addRoutes(webhookRoutes(intake: intake, budget: budget, deadline: bodyReadDeadline, telemetry: operations.telemetry), atPath: "/webhooks")
         router.addRoutes(APIRoutes.collection(operations), atPath: "/api/v1")
         router.addRoutes(DashboardRoutes.collection(operations))
         return router
@@ -50,11 +51,20 @@ public enum HTTPServer {
             logger: assembly.logger)
     }
 
-    static func webhookRoutes(intake: WebhookIntake, budget: BodyBudget, deadline: Duration) -> RouteCollection<SlipwayRequestContext> {
+    static func webhookRoutes(intake: WebhookIntake, budget: BodyBudget, deadline: Duration, telemetry: Telemetry) -> RouteCollection<SlipwayRequestContext> {
         let routes = RouteCollection(context: SlipwayRequestContext.self)
         for endpoint in WebhookIntake.Endpoint.allCases {
             routes.post(RouterPath(endpoint.rawValue)) { request, context in
-                try await webhook(endpoint, request: request, context: context, intake: intake, budget: budget, deadline: deadline)
+                let received = ContinuousClock.now
+                let (response, outcome) = try await webhook(endpoint, request: request, context: context, intake: intake, budget: budget,
+                                                            deadline: deadline)
+                telemetry.count(MetricCatalog.webhooks, [endpoint.rawValue, outcome.rawValue])
+                if outcome == .accepted || outcome == .duplicate {
+                    let elapsed = (ContinuousClock.now - received).components
+                    telemetry.observe(MetricCatalog.webhookDurable, [endpoint.rawValue],
+                                      seconds: Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18)
+                }
+                return response
             }
         }
         return routes
@@ -64,24 +74,24 @@ public enum HTTPServer {
     /// body is read into the signature check as it arrives, within the size limit and the
     /// budget all requests share, and handed to the intake.
     static func webhook(_ endpoint: WebhookIntake.Endpoint, request: Request, context: SlipwayRequestContext,
-                        intake: WebhookIntake, budget: BodyBudget, deadline bodyReadDeadline: Duration) async throws -> Response {
+                        intake: WebhookIntake, budget: BodyBudget, deadline bodyReadDeadline: Duration) async throws -> (Response, WebhookOutcome) {
         var headers = WebhookHeaders()
         for field in request.headers { headers[field.name.canonicalName] = field.value }
         let gate: Fed
         switch await intake.admit(endpoint: endpoint, headers: headers) {
-        case .refuse(let answer): return response(answer)
+        case .refuse(let answer): return (response(answer), outcome(answer))
         case .admit(let admitted): gate = Fed(admitted)
         }
         let tooLarge = Responses.error("body over \(maxWebhookBytes >> 20) MiB", status: .contentTooLarge)
         let declared = request.headers[.contentLength].flatMap { Int($0) }.flatMap { $0 >= 0 ? $0 : nil }
-        if let declared, declared > maxWebhookBytes { return tooLarge }
+        if let declared, declared > maxWebhookBytes { return (tooLarge, .badRequest) }
         let busy = Response(status: .serviceUnavailable, headers: [.contentType: "application/json", .retryAfter: "5"],
                             body: .init(byteBuffer: ByteBuffer(string: #"{"error":"too many webhook bodies at once; redeliver it in a few seconds"}"#)))
         // A large body (or one of unknown length) takes a place among the large bodies being read,
         // given back once it is read (not when it is stored): each has the server's own buffers in
         // flight beside what the budget counts. A small one cannot have more in flight than itself.
         let large = declared.map { $0 > Self.smallWebhookBytes } ?? true
-        if large { guard budget.enter() else { return busy } }
+        if large { guard budget.enter() else { return (busy, .unavailable) } }
         // Bytes count against the budget as they arrive, never before: a sender that declares a
         // large body and sends nothing holds nothing, and is cut off at the read deadline.
         let held = Held(budget)
@@ -95,14 +105,25 @@ public enum HTTPServer {
         }
         if large { budget.leave() }
         switch read {
-        case .stopped(.tooLarge): return tooLarge
-        case .stopped(.busy): return busy
+        case .stopped(.tooLarge): return (tooLarge, .badRequest)
+        case .stopped(.busy): return (busy, .unavailable)
         case .stopped(.timedOut):
-            return Responses.error("the body did not arrive within \(bodyReadDeadline); send it at once", status: .requestTimeout)
+            return (Responses.error("the body did not arrive within \(bodyReadDeadline); send it at once", status: .requestTimeout), .badRequest)
         case .failed(let error):
             throw error
         case .read(let body):
-            return response(try await intake.receive(gate.value, headers: headers, body: Data(buffer: body, byteTransferStrategy: .noCopy)))
+            let answer = try await intake.receive(gate.value, headers: headers, body: Data(buffer: body, byteTransferStrategy: .noCopy))
+            return (response(answer), outcome(answer))
+        }
+    }
+
+    /// The `outcome` label of `slipway_webhooks_total`.
+    static func outcome(_ answer: WebhookIntake.Answer) -> WebhookOutcome {
+        switch answer {
+        case .accepted(let receipt): receipt.duplicate ? .duplicate : .accepted
+        case .unauthorized: .unauthorized
+        case .badRequest: .badRequest
+        case .unavailable: .unavailable
         }
     }
 

@@ -8,6 +8,7 @@ import PostgresNIO
 import SlipwayCore
 import SlipwayServer
 import SlipwayStore
+import SlipwayTestSupport
 import SlipwayWebhooks
 import Testing
 
@@ -158,13 +159,32 @@ struct WebhookIntakeTests {
             }
             try await client.execute(uri: "/api/v1/services/nope", method: .get, headers: auth) { #expect($0.status == .notFound) }
             let body = Self.pushBody()
-            try await client.execute(uri: "/webhooks/github", method: .post, headers: Self.headers(delivery: "d-7", body: body),
-                                     body: ByteBuffer(string: body)) { #expect($0.status == .accepted) }
+            for _ in 0..<2 {   // the second is a redelivery
+                try await client.execute(uri: "/webhooks/github", method: .post, headers: Self.headers(delivery: "d-7", body: body),
+                                         body: ByteBuffer(string: body)) { #expect($0.status == .accepted) }
+            }
+            try await client.execute(uri: "/webhooks/github", method: .post, headers: [.init("X-GitHub-Event")!: "push"],
+                                     body: ByteBuffer(string: body)) { #expect($0.status == .unauthorized) }
             try await client.execute(uri: "/metrics", method: .get) { response in
                 #expect(response.status == .ok)
                 let text = String(buffer: response.body)
-                #expect(text.contains("slipway_jobs{kind=\"build\",state=\"queued\"} 1"))
-                #expect(text.contains("slipway_deployments{service=\"web\",state=\"queued\"} 1"))
+                let series = Set(text.split(separator: "\n").filter { !$0.hasPrefix("#") }.map(String.init))
+                for expected in [
+                    #"slipway_jobs{kind="build",state="queued"} 1.0"#, #"slipway_deployments{service="web",state="queued"} 1.0"#,
+                    #"slipway_webhooks_total{provider="github",outcome="accepted"} 1"#,
+                    #"slipway_webhooks_total{provider="github",outcome="duplicate"} 1"#,
+                    #"slipway_webhooks_total{provider="github",outcome="unauthorized"} 1"#,
+                    #"slipway_webhook_durable_seconds_count{provider="github"} 2"#,
+                    #"slipway_queue_depth{kind="build"} 1.0"#, "slipway_previews_open 0.0", "slipway_policy_set_rejected 0.0",
+                ] {
+                    #expect(series.contains(expected), "\(expected) not in\n\(text)")
+                }
+                #expect(series.contains { $0.hasPrefix(#"slipway_queue_oldest_seconds{kind="build"} "#) }, "\(text)")
+                // The exposition passes Prometheus's own linter.
+                let file = try Scratch.directory("metrics") + "/metrics.txt"
+                try text.write(toFile: file, atomically: true, encoding: .utf8)
+                let lint = try Command.run("/bin/sh", ["-c", "promtool check metrics < '\(file)'"], check: false)
+                #expect(lint.status == 0, "promtool: \(lint.output)\(lint.errors)")
             }
         }
     }

@@ -1,0 +1,68 @@
+/// Every metric Slipway exports, in one table: its name, kind, help and label keys. Label
+/// values come from closed sets (providers, outcomes, stages, job kinds) or from policy
+/// names (services), never from SHAs, deployment ids or anything a request makes up.
+public enum MetricCatalog {
+    public enum Kind: String, Sendable { case counter, gauge, histogram }
+
+    public struct Metric: Sendable, Hashable {
+        public let name: String
+        public let kind: Kind
+        public let help: String
+        public let labels: [String]
+
+        public init(_ name: String, _ kind: Kind, _ labels: [String], _ help: String) {
+            self.name = name
+            self.kind = kind
+            self.labels = labels
+            self.help = help
+        }
+    }
+
+    // MARK: Counters
+
+    public static let webhooks = Metric("slipway_webhooks_total", .counter, ["provider", "outcome"],
+                                        "Webhook requests answered, by provider and outcome (WebhookOutcome).")
+
+    // MARK: Gauges, read from the database at each scrape
+
+    public static let queueDepth = Metric("slipway_queue_depth", .gauge, ["kind"], "Jobs waiting to be claimed, by kind.")
+    public static let queueOldest = Metric("slipway_queue_oldest_seconds", .gauge, ["kind"],
+                                           "Age of the oldest job waiting to be claimed, by kind (0 when none waits).")
+    public static let jobs = Metric("slipway_jobs", .gauge, ["kind", "state"], "Jobs by kind and state.")
+    public static let deploymentsByState = Metric("slipway_deployments", .gauge, ["service", "state"], "Deployments by service and state.")
+    public static let previewsOpen = Metric("slipway_previews_open", .gauge, [], "Pull-request previews open now.")
+    public static let policySetGeneration = Metric("slipway_policy_set_generation", .gauge, [],
+                                                   "Id of the policy set in force (the newest applied one).")
+    public static let policySetRejected = Metric("slipway_policy_set_rejected", .gauge, [],
+                                                 "1 when the newest policy set read was rejected (the one in force is older).")
+
+    // MARK: Histograms
+
+    public static let webhookDurable = Metric("slipway_webhook_durable_seconds", .histogram, ["provider"],
+                                              "Webhook received → its delivery durable in the database.")
+
+    public static let all: [Metric] = [webhooks, queueDepth, queueOldest, jobs, deploymentsByState, previewsOpen,
+                                       policySetGeneration, policySetRejected, webhookDurable]
+
+    /// Seconds: from a few milliseconds (a webhook made durable) to an hour (a slow build).
+    public static let secondsBuckets: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600]
+
+    /// Why a metric's name breaks Prometheus conventions (nil when it keeps them): the
+    /// `slipway_` prefix, snake case, `_total` on counters only, `_seconds` on durations.
+    public static func problem(_ metric: Metric) -> String? {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789_")
+        guard metric.name.hasPrefix("slipway_"), metric.name.allSatisfy(allowed.contains) else { return "\(metric.name): not slipway_snake_case" }
+        if (metric.kind == .counter) != metric.name.hasSuffix("_total") { return "\(metric.name): _total is for counters, and every counter has it" }
+        if metric.kind == .histogram, !metric.name.hasSuffix("_seconds") { return "\(metric.name): a duration histogram is in _seconds" }
+        let unbounded: Set = ["sha", "id", "deployment", "deployment_id", "delivery", "commit", "url", "branch", "token"]
+        if let label = metric.labels.first(where: unbounded.contains) { return "\(metric.name): label \(label) has no bound" }
+        return nil
+    }
+}
+
+/// What a webhook request was answered: the `outcome` label of `slipway_webhooks_total`.
+public enum WebhookOutcome: String, Sendable, CaseIterable {
+    case accepted, duplicate, unauthorized
+    case badRequest = "bad_request"
+    case unavailable
+}

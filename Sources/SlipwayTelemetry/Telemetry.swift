@@ -1,0 +1,65 @@
+import CoreMetrics
+import Foundation
+import Prometheus
+import SlipwayCore
+import Synchronization
+
+/// One process's metrics: swift-metrics instruments made over a Prometheus
+/// registry of its own (no global bootstrap: a test may run several servers in one process),
+/// and the exposition `/metrics` serves. Every metric is one of `MetricCatalog`'s.
+public final class Telemetry: Sendable {
+    public let registry: PrometheusCollectorRegistry
+    let factory: CatalogMetricsFactory
+
+    public init() {
+        registry = PrometheusCollectorRegistry()
+        factory = CatalogMetricsFactory(registry: registry, buckets: MetricCatalog.secondsBuckets.map { .nanoseconds(Int64($0 * 1e9)) })
+    }
+
+    static func dimensions(_ metric: MetricCatalog.Metric, _ values: [String]) -> [(String, String)] {
+        precondition(values.count == metric.labels.count, "\(metric.name) takes \(metric.labels), given \(values)")
+        return Array(zip(metric.labels, values))
+    }
+
+    public func count(_ metric: MetricCatalog.Metric, _ labels: [String] = [], by amount: Int64 = 1) {
+        precondition(metric.kind == .counter)
+        Counter(label: metric.name, dimensions: Self.dimensions(metric, labels), factory: factory).increment(by: amount)
+    }
+
+    public func observe(_ metric: MetricCatalog.Metric, _ labels: [String] = [], seconds: Double) {
+        precondition(metric.kind == .histogram)
+        CoreMetrics.Timer(label: metric.name, dimensions: Self.dimensions(metric, labels), factory: factory)
+            .recordNanoseconds(Int64(max(0, seconds) * 1e9))
+    }
+
+    public func set(_ metric: MetricCatalog.Metric, _ labels: [String] = [], to value: Double) {
+        precondition(metric.kind == .gauge)
+        Gauge(label: metric.name, dimensions: Self.dimensions(metric, labels), factory: factory).record(value)
+    }
+
+    /// Label sets each gauge was given: one missing from the next readings goes to 0 (a job
+    /// kind whose queue drained must not keep its last depth).
+    private let gaugeLabels = Mutex<[String: Set<[String]>]>([:])
+
+    /// Sets the gauges to a scrape's readings.
+    public func record(_ readings: [GaugeSnapshot.Reading]) {
+        var now: [String: Set<[String]>] = [:]
+        for reading in readings {
+            set(reading.metric, reading.labels, to: reading.value)
+            now[reading.metric.name, default: []].insert(reading.labels)
+        }
+        let vanished = gaugeLabels.withLock { known -> [(String, [String])] in
+            var vanished: [(String, [String])] = []
+            for (name, labels) in known { for set in labels.subtracting(now[name] ?? []) { vanished.append((name, set)) } }
+            for (name, labels) in now { known[name, default: []].formUnion(labels) }
+            return vanished
+        }
+        for (name, labels) in vanished {
+            guard let metric = MetricCatalog.all.first(where: { $0.name == name }) else { continue }
+            set(metric, labels, to: 0)
+        }
+    }
+
+    /// The Prometheus text exposition of everything recorded so far.
+    public func exposition() -> [UInt8] { registry.emitToBuffer() }
+}
