@@ -217,7 +217,7 @@ let package = Package(
             "SlipwayCore", "SlipwayPolicy", "SlipwayWebhooks", "SlipwayStore", "SlipwayGit", "SlipwayBuild",
             "SlipwayRuntime", "SlipwayDocker", "SlipwayController", "SlipwayServer", "SlipwayTestSupport", "SlipwaySystem", "SlipwayFakes",
             "SlipwaySourceHosts",
-            "SlipwayApp",
+            "SlipwayApp", "SlipwayTelemetry",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "Logging", package: "swift-log"),

@@ -143,6 +143,11 @@ public struct Assembly: Sendable {
         ]
     }
 
+    /// What a web process runs beside its HTTP server: the stage metrics it serves.
+    public func webServices() -> [any Service] {
+        [StageMetrics(store: store, telemetry: operations.telemetry, clock: clock, logger: logger)]
+    }
+
     /// What a worker process runs: the queue listener, the leased loops (maintenance,
     /// polling, image retention and reconciling where configured) and the worker pools.
     public func workerServices(database: DatabaseURL) -> [any Service] {

@@ -90,11 +90,12 @@ extension Operations {
         return try await store.deploymentSummaries(service: service, environment: environment, state: state, before: before, limit: limit)
     }
 
-    /// One deployment as the API shows it.
+    /// One deployment as the API shows it, with its timeline.
     public func deploymentSummary(_ id: Int64) async throws -> DeploymentSummary {
         _ = try await deployment(id)
         let found = try await store.deploymentSummaries(service: nil, environment: nil, state: nil, before: id + 1, limit: 1)
-        guard let summary = found.first, summary.deployment.id == id else { throw Refused(.notFound, StoreError.unknownDeployment(id).description) }
+        guard var summary = found.first, summary.deployment.id == id else { throw Refused(.notFound, StoreError.unknownDeployment(id).description) }
+        summary.deployment.timeline = try await timelines([id])[id] ?? []
         return summary
     }
 }
@@ -110,17 +111,12 @@ extension Operations {
 
     public func deploymentView(_ id: Int64) async throws -> DeploymentView {
         let summary = try await deploymentSummary(id)
-        let events = try await store.events(id)
-        let states = events.filter { $0.kind == "state" }.map { (message: $0.message, at: $0.at) }
-        return DeploymentView(summary: summary, timeline: DeploymentTimeline.stages(createdAt: summary.deployment.createdAt, stateEvents: states),
-                              events: events, lines: try await store.logs(id, after: 0, limit: 5_000))
+        return DeploymentView(summary: summary, timeline: summary.deployment.timeline ?? [],
+                              events: try await store.events(id), lines: try await store.logs(id, after: 0, limit: 5_000))
     }
 
-    /// Each listed deployment's timeline, for a service's history: one query for them all.
-    public func timelines(_ deployments: [ServiceStatus.Deployment]) async throws -> [Int64: [DeploymentTimeline.Stage]] {
-        let events = try await store.stateEvents(deployments.map(\.id))
-        return Dictionary(uniqueKeysWithValues: deployments.map { deployment in
-            (deployment.id, DeploymentTimeline.stages(createdAt: deployment.createdAt, stateEvents: events[deployment.id] ?? []))
-        })
+    /// The timelines of the deployments named, in two queries however many (`DeploymentTimeline`).
+    public func timelines(_ ids: [Int64]) async throws -> [Int64: [DeploymentTimeline.Stage]] {
+        try await store.timelineFacts(ids).mapValues(DeploymentTimeline.stages)
     }
 }

@@ -131,7 +131,9 @@ public struct Operations: Sendable {
     /// The status contract for every service, or for one (refused when it does not exist).
     /// - Parameters:
     ///   - after, limit: a page of services by name (all when `limit` is nil); `deployments` per service.
-    public func status(service: String? = nil, after: String? = nil, limit: Int? = nil, deployments: Int = 20) async throws -> [ServiceStatus] {
+    /// - Parameter timelines: each listed deployment with its timeline (two more queries for the page).
+    public func status(service: String? = nil, after: String? = nil, limit: Int? = nil, deployments: Int = 20,
+                       timelines: Bool = false) async throws -> [ServiceStatus] {
         guard (0...100).contains(deployments) else { throw Refused(.invalid, "deployments must be 0 to 100 per service") }
         if let limit, !(1...1000).contains(limit) { throw Refused(.invalid, "limit must be 1 to 1000 services") }
         var statuses = try await store.status(service: service, deploymentsPerService: deployments, after: after, limit: limit)
@@ -140,6 +142,14 @@ public struct Operations: Sendable {
         // All services' previews are one query; a page of a large installation reads the open ones only once.
         let previews = Dictionary(grouping: try await store.previews(service: service).filter { shown.contains($0.of) }, by: \.of)
         for index in statuses.indices { statuses[index].previews = previews[statuses[index].service] ?? [] }
+        if timelines {
+            let found = try await self.timelines(statuses.flatMap { $0.deployments.map(\.id) })
+            for index in statuses.indices {
+                for d in statuses[index].deployments.indices {
+                    statuses[index].deployments[d].timeline = found[statuses[index].deployments[d].id] ?? []
+                }
+            }
+        }
         return statuses
     }
 

@@ -81,6 +81,7 @@ struct BuildHandler: JobHandler {
             }
             await log.note("checking out \(sha)")
             try await pipeline.git.checkout(sha, of: repo, into: workDir)
+            try await store.addEvent(id, kind: "stage", key: DeploymentTimeline.Mark.fetched.rawValue, message: "fetched \(RolloutDecisions.shortSHA(sha))")
         } catch let error as GitError {
             // A server that is down or slow may be back: the queue tries again. Refused credentials,
             // an unknown host key or a missing commit fail now, as no retry can change them.
@@ -145,6 +146,7 @@ struct BuildHandler: JobHandler {
         sourceLogger.info("building image", metadata: ["image.reference": "\(reference)"])
         do {
             let built = try await pipeline.builder.build(request, observer: log)
+            try await store.addEvent(id, kind: "stage", key: DeploymentTimeline.Mark.pushed.rawValue, message: "pushed \(built.reference)")
             await log.note("pushed \(built.reference)\(built.digest.map { " (\($0))" } ?? "")")
             if let problem = await verify(built, login: request.registryLogin, log: log) {
                 try await fail(id, problem, logger: sourceLogger)

@@ -74,16 +74,21 @@ enum APIRoutes {
                 let q = request.uri.queryParameters
                 let limit = try APIParameters.query(q.get("limit"), "limit") ?? 100
                 let deployments = try APIParameters.query(q.get("deployments"), "deployments") ?? 3
-                let page = try await operations.status(after: q.get("after"), limit: limit, deployments: deployments)
+                let page = try await operations.status(after: q.get("after"), limit: limit, deployments: deployments,
+                                                       timelines: try APIParameters.flag(q.get("timeline"), "timeline"))
                 var response = Responses.json(page)
                 if page.count == limit, let last = page.last?.service {
                     let next = "/api/v1/services?after=\(last.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? last)&limit=\(limit)&deployments=\(deployments)"
+                        + (q.get("timeline").map { "&timeline=\($0)" } ?? "")
                     response.headers[HTTPField.Name("Link")!] = "<\(next)>; rel=\"next\""
                 }
                 return response
             },
-            route(.get, "services/:name"): { _, context, _ in
-                Responses.json(try await operations.status(service: try APIParameters.name(context)))
+            route(.get, "services/:name"): { request, context, _ in
+                let q = request.uri.queryParameters
+                return Responses.json(try await operations.status(service: try APIParameters.name(context),
+                                                                  deployments: try APIParameters.query(q.get("deployments"), "deployments") ?? 20,
+                                                                  timelines: try APIParameters.flag(q.get("timeline"), "timeline")))
             },
             route(.get, "services/:name/previews"): { _, context, _ in
                 Responses.json(try await operations.previews(service: try APIParameters.name(context)))
@@ -209,6 +214,15 @@ enum APIParameters {
     }
 
     /// A number from the query string; nil when absent.
+    /// `true` or `false` (absent: false).
+    static func flag(_ text: String?, _ name: String) throws -> Bool {
+        switch text {
+        case nil, "false": return false
+        case "true": return true
+        case let text?: throw Operations.Refused(.invalid, "\(name) `\(Terminal.printable(text, limit: 20))` must be true or false")
+        }
+    }
+
     static func query(_ text: String?, _ name: String) throws -> Int? {
         guard let text else { return nil }
         guard let n = Int(text) else { throw Operations.Refused(.invalid, "\(name) `\(Terminal.printable(text, limit: 20))` is not a number") }

@@ -77,15 +77,24 @@ extension Store {
         }
     }
 
-    /// The state events of several deployments in one query (a service page's timelines), each's in order.
-    public func stateEvents(_ deploymentIDs: [Int64]) async throws -> [Int64: [(message: String, at: Date)]] {
+    /// What the timelines of several deployments are made of, in two queries however many:
+    /// when each was queued and its webhook arrived, and its state, stage, detect, crash and rollback events.
+    public func timelineFacts(_ deploymentIDs: [Int64]) async throws -> [Int64: DeploymentTimeline.Facts] {
         guard !deploymentIDs.isEmpty else { return [:] }
-        var out: [Int64: [(message: String, at: Date)]] = [:]
+        var out: [Int64: DeploymentTimeline.Facts] = [:]
         for row in try await client.query("""
-            SELECT deployment_id, message, at FROM deployment_events
-            WHERE deployment_id = ANY(\(deploymentIDs)) AND kind = 'state' ORDER BY deployment_id, id
+            SELECT d.id, d.created_at, w.received_at FROM deployments d LEFT JOIN webhook_deliveries w ON w.id = d.delivery_id
+            WHERE d.id = ANY(\(deploymentIDs))
             """, logger: logger).rows() {
-            out[try row.value("deployment_id"), default: []].append((try row.value("message"), try row.value("at")))
+            out[try row.value("id")] = DeploymentTimeline.Facts(createdAt: try row.value("created_at"), receivedAt: try row.value("received_at"), events: [])
+        }
+        for row in try await client.query("""
+            SELECT deployment_id, kind, key, message, at FROM deployment_events
+            WHERE deployment_id = ANY(\(deploymentIDs)) AND kind IN ('state', 'stage', 'detect', 'crash', 'rollback')
+            ORDER BY deployment_id, id
+            """, logger: logger).rows() {
+            let id: Int64 = try row.value("deployment_id")
+            out[id]?.events.append((try row.value("kind"), try row.value("key"), try row.value("message"), try row.value("at")))
         }
         return out
     }

@@ -91,7 +91,7 @@ enum App {
             logger.error("reporting to source hosts not set up; deployments go on without statuses", metadata: ["error": "\(error)"])
         }
         var services: [any Service] = [assembly.policyWatcher]
-        if roles.web { services.append(HTTPServer.application(assembly)) }
+        if roles.web { services.append(HTTPServer.application(assembly)); services += assembly.webServices() }
         if roles.workers { services += assembly.workerServices(database: url) }
         logger.info("slipway serving", metadata: [
             "http.address": "\(config.httpHost):\(config.httpPort)", "roles": "\(roles.rawValue)",

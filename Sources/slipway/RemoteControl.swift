@@ -62,12 +62,14 @@ struct RemoteControl: Sendable {
     // MARK: - The verbs
 
     /// One service, or every service page by page, with as many deployments as the database path shows.
-    func status(service: String?) async throws -> [ServiceStatus] {
-        if let service { return try decode([ServiceStatus].self, try await call(.GET, "/services/\(Self.escaped(service))")) }
+    func status(service: String?, timelines: Bool = false) async throws -> [ServiceStatus] {
+        let timeline = timelines ? "&timeline=true" : ""
+        if let service { return try decode([ServiceStatus].self, try await call(.GET, "/services/\(Self.escaped(service))?deployments=20" + timeline)) }
         var all: [ServiceStatus] = []
         var after: String?
         while true {
-            let page = try decode([ServiceStatus].self, try await call(.GET, "/services?limit=500&deployments=20" + (after.map { "&after=\(Self.escaped($0))" } ?? "")))
+            let page = try decode([ServiceStatus].self, try await call(.GET, "/services?limit=500&deployments=20" + timeline
+                                                                        + (after.map { "&after=\(Self.escaped($0))" } ?? "")))
             all += page
             // A server that does not page (or pages backwards) ends the loop rather than repeating it.
             guard page.count == 500, let last = page.last?.service, after.map({ last > $0 }) ?? true else { return all }

@@ -18,13 +18,14 @@ struct StatusCommand: AsyncParsableCommand {
 
     func run() async throws {
         let config = try global.configuration()
-        let service = self.service
+        let service = self.service, json = self.json
         let statuses: [ServiceStatus], problems: [ReportProblem]
+        // The JSON carries each deployment's timeline; the text does not show it.
         if let remote = try RemoteControl.from(config) {
-            (statuses, problems) = (try await remote.status(service: service), [])
+            (statuses, problems) = (try await remote.status(service: service, timelines: json), [])
         } else {
             (statuses, problems) = try await withStore(config) { store in
-                (try await Operations(store: store).status(service: service), try await store.reportProblems())
+                (try await Operations(store: store).status(service: service, timelines: json), try await store.reportProblems())
             }
         }
         if json {

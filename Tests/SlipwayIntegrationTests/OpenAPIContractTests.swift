@@ -43,6 +43,8 @@ struct OpenAPIContractTests {
                 (.get, "services", "/api/v1/services", admin, nil),
                 (.get, "services", "/api/v1/services", [:], nil),
                 (.get, "services/:name", "/api/v1/services/web", admin, nil),
+                (.get, "services/:name", "/api/v1/services/web?timeline=true", admin, nil),
+                (.get, "services", "/api/v1/services?timeline=yes", admin, nil),
                 (.get, "services/:name", "/api/v1/services/nope", admin, nil),
                 (.get, "services/:name/previews", "/api/v1/services/web/previews", admin, nil),
                 (.post, "services/:name/deploy", "/api/v1/services/web/deploy", admin, #"{"sha": "\#(Self.sha)"}"#),

@@ -28,6 +28,9 @@ public struct ServiceStatus: Sendable, Hashable, Codable {
         public var finishedAt: Date?
         /// The API token's name that asked for it; nil for pushes and the reconciler.
         public var by: String?
+        /// Each stage it reached, when, and how long after the one before (`DeploymentTimeline`);
+        /// printed where it was read (`slipway status --json`, one deployment in the API).
+        public var timeline: [DeploymentTimeline.Stage]?
 
         public init(id: Int64, sha: String?, state: DeploymentState, reason: String?, trigger: DeploymentTrigger,
                     image: String?, digest: String?, createdAt: Date, updatedAt: Date, liveAt: Date?, finishedAt: Date?, by: String? = nil) {
@@ -46,7 +49,7 @@ public struct ServiceStatus: Sendable, Hashable, Codable {
         }
 
         private enum CodingKeys: String, CodingKey {
-            case id, sha, state, reason, trigger, image, digest, createdAt, updatedAt, liveAt, finishedAt, by
+            case id, sha, state, reason, trigger, image, digest, createdAt, updatedAt, liveAt, finishedAt, by, timeline
         }
 
         public func encode(to encoder: any Encoder) throws {
@@ -63,6 +66,7 @@ public struct ServiceStatus: Sendable, Hashable, Codable {
             try c.encode(liveAt, forKey: .liveAt)
             try c.encode(finishedAt, forKey: .finishedAt)
             try c.encode(by, forKey: .by)
+            if let timeline { try c.encode(timeline, forKey: .timeline) }
         }
     }
 

@@ -23,6 +23,11 @@ public enum MetricCatalog {
     public static let webhooks = Metric("slipway_webhooks_total", .counter, ["provider", "outcome"],
                                         "Webhook requests answered, by provider and outcome (WebhookOutcome).")
 
+    public static let deployments = Metric("slipway_deployments_total", .counter, ["service", "outcome"],
+                                           "Deployments that ended, by outcome (succeeded, failed, rolled_back, cancelled, superseded).")
+    public static let rollbacks = Metric("slipway_rollbacks_total", .counter, ["service", "reason"],
+                                         "Rollbacks, by reason: crash, rollout_failed (the runtime gave up), requested (slipway rollback).")
+
     // MARK: Gauges, read from the database at each scrape
 
     public static let queueDepth = Metric("slipway_queue_depth", .gauge, ["kind"], "Jobs waiting to be claimed, by kind.")
@@ -40,9 +45,15 @@ public enum MetricCatalog {
 
     public static let webhookDurable = Metric("slipway_webhook_durable_seconds", .histogram, ["provider"],
                                               "Webhook received → its delivery durable in the database.")
+    public static let stage = Metric("slipway_stage_seconds", .histogram, ["service", "stage"],
+                                     "Time a deployment spent in each stage: claim, fetch, detect, build, push, rollout, steady.")
+    public static let pushToLive = Metric("slipway_push_to_live_seconds", .histogram, ["service"],
+                                          "Webhook received (or deployment queued) → the new revision live.")
+    public static let crashToRollback = Metric("slipway_crash_to_rollback_seconds", .histogram, ["service", "phase"],
+                                               "First crash observed → rollback started / finished.")
 
-    public static let all: [Metric] = [webhooks, queueDepth, queueOldest, jobs, deploymentsByState, previewsOpen,
-                                       policySetGeneration, policySetRejected, webhookDurable]
+    public static let all: [Metric] = [webhooks, deployments, rollbacks, queueDepth, queueOldest, jobs, deploymentsByState, previewsOpen,
+                                       policySetGeneration, policySetRejected, webhookDurable, stage, pushToLive, crashToRollback]
 
     /// Seconds: from a few milliseconds (a webhook made durable) to an hour (a slow build).
     public static let secondsBuckets: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600]

@@ -66,7 +66,7 @@ enum DashboardRoutes {
             try await page(request, operations) { caller, csrf in
                 let name = try context.parameters.require("name")
                 guard let status = try await operations.status(service: name, deployments: 20).first else { throw Operations.Refused(.notFound, "no service \(name)") }
-                let timelines = try await operations.timelines(Array(status.deployments.prefix(10)))
+                let timelines = try await operations.timelines(status.deployments.prefix(10).map(\.id))
                 return html(Pages.service(status, timelines: timelines, caller: caller, csrf: csrf))
             }
         }
