@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 started=$(date +%s)
 
 bash deploy/install.sh
+# The alert rules and the dashboard's queries, with promtool (seconds; before the long build).
+bash deploy/observability/check.sh
 
 stack=$(mktemp -d /tmp/slipway-test-XXXXXX)
 chmod 755 "$stack"

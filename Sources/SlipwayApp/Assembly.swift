@@ -154,7 +154,7 @@ public struct Assembly: Sendable {
         let lease = { (name: String) in LeaderLease(pool: store.pool, name: name, logger: logger) }
         var services: [any Service] = [
             QueueListener(configuration: Database.connectionConfiguration(database), wake: workQueued, stops: stops, logger: logger),
-            Maintenance(queue: store.queue, lease: lease(LeaseName.maintenance), settings: .init(retention: config.jobRetention),
+            Maintenance(queue: store.queue, lease: lease(LeaseName.maintenance), settings: .init(retention: config.jobRetention, logRetention: config.logRetention),
                         clock: clock, logger: logger),
             Poller(store: store, git: git, lease: lease(LeaseName.poller), clock: clock, logger: logger),
         ]

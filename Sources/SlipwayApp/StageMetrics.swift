@@ -25,16 +25,19 @@ public struct StageMetrics: Service {
     }
 
     public func run() async throws {
-        while !Task.isCancelled {
-            do {
-                // A full batch means more may wait: look again at once.
-                while try await pass() >= 200 {}
-            } catch is CancellationError {
-                return
-            } catch {
-                logger.warning("stage metrics: the database did not answer; trying again", metadata: ["error": "\(error)"])
+        // SIGTERM ends the loop at once: nothing here is half-done between two looks.
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    // A full batch means more may wait: look again at once.
+                    while try await pass() >= 200 {}
+                } catch is CancellationError {
+                    return
+                } catch {
+                    logger.warning("stage metrics: the database did not answer; trying again", metadata: ["error": "\(error)"])
+                }
+                try? await clock.sleep(interval)
             }
-            try? await clock.sleep(interval)
         }
     }
 

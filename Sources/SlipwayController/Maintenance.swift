@@ -15,17 +15,27 @@ public struct Maintenance: Service {
         public var retention: TimeSpan
         /// How long webhook deliveries are kept: GitHub redelivers up to 3 days back.
         public var deliveryRetention: TimeSpan
+        /// Log lines and events of deployments that finished longer ago are deleted (SLIPWAY_LOG_RETENTION)…
+        public var logRetention: TimeSpan
+        /// …except for each target's newest `logKeep` deployments and its live one.
+        public var logKeep: Int
         public var pruneEvery: Duration
+        /// Deployments whose logs one prune run deletes at most: the loop's other work waits meanwhile.
+        public var logPruneBatches: Int
 
         public init(tick: Duration = .seconds(1), leaderTTL: TimeSpan = .seconds(10), deadlineGrace: TimeSpan = .seconds(30),
                     retention: TimeSpan = .seconds(7 * 86_400), deliveryRetention: TimeSpan = .seconds(30 * 86_400),
-                    pruneEvery: Duration = .seconds(600)) {
+                    logRetention: TimeSpan = .seconds(30 * 86_400), logKeep: Int = 20,
+                    pruneEvery: Duration = .seconds(600), logPruneBatches: Int = 20) {
             self.tick = tick
             self.leaderTTL = leaderTTL
             self.deadlineGrace = deadlineGrace
             self.retention = retention
             self.deliveryRetention = deliveryRetention
+            self.logRetention = logRetention
+            self.logKeep = logKeep
             self.pruneEvery = pruneEvery
+            self.logPruneBatches = logPruneBatches
         }
     }
 
@@ -69,6 +79,19 @@ public struct Maintenance: Service {
             if pruned > 0 { logger.info("pruned finished jobs", metadata: ["jobs.count": "\(pruned)"]) }
             let deliveries = try await queue.pruneDeliveries(olderThan: settings.deliveryRetention)
             if deliveries > 0 { logger.info("pruned webhook deliveries", metadata: ["deliveries.count": "\(deliveries)"]) }
+            var logs = JobQueue.LogPrune()
+            for _ in 0..<settings.logPruneBatches {
+                let batch = try await queue.pruneDeploymentLogs(olderThan: settings.logRetention, keep: settings.logKeep)
+                logs.deployments += batch.deployments
+                logs.lines += batch.lines
+                logs.events += batch.events
+                if batch.deployments < 50 { break }
+            }
+            if logs.deployments > 0 {
+                logger.info("pruned old deployments' logs", metadata: [
+                    "deployments.count": "\(logs.deployments)", "lines.count": "\(logs.lines)", "events.count": "\(logs.events)",
+                ])
+            }
         }
     }
 }

@@ -112,6 +112,57 @@ extension JobQueue {
     }
 }
 
+extension JobQueue {
+    /// What one pass of the log prune removed.
+    public struct LogPrune: Sendable, Equatable {
+        public var deployments = 0
+        public var lines = 0
+        public var events = 0
+
+        public init(deployments: Int = 0, lines: Int = 0, events: Int = 0) {
+            self.deployments = deployments
+            self.lines = lines
+            self.events = events
+        }
+    }
+
+    /// Deletes the log lines and events of up to `deployments` deployments that finished over
+    /// `retention` ago, sparing each target's newest `keep` deployments and its live one, in
+    /// statements of at most `rows` rows (no long lock on the tables builds write to); then
+    /// marks them pruned. The deployments themselves stay.
+    public func pruneDeploymentLogs(olderThan retention: TimeSpan, keep: Int, deployments: Int = 50, rows: Int = 5_000) async throws -> LogPrune {
+        try await pool.bounded {
+            let ids = try await client.query("""
+                SELECT d.id FROM deployments d
+                WHERE d.logs_pruned_at IS NULL AND d.finished_at < now() - \(retention.milliseconds) * interval '1 millisecond'
+                  AND NOT EXISTS (SELECT 1 FROM targets t WHERE t.live_deployment_id = d.id)
+                  AND EXISTS (SELECT 1 FROM deployments n WHERE n.service = d.service AND n.environment = d.environment AND n.id > d.id
+                              ORDER BY n.id OFFSET \(max(0, keep - 1)) LIMIT 1)
+                ORDER BY d.finished_at LIMIT \(deployments)
+                """, logger: logger).collect().map { try $0.decode(Int64.self) }
+            var pruned = LogPrune(deployments: ids.count)
+            guard !ids.isEmpty else { return pruned }
+            for (table, path) in [("deployment_logs", \LogPrune.lines), ("deployment_events", \LogPrune.events)] {
+                while true {
+                    let deleted = try await client.query(PostgresQuery(unsafeSQL: """
+                        DELETE FROM \(table) WHERE id IN (SELECT id FROM \(table) WHERE deployment_id = ANY($1) LIMIT \(rows)) RETURNING 1
+                        """, binds: try Self.binds(ids)), logger: logger).collect().count
+                    pruned[keyPath: path] += deleted
+                    if deleted < rows { break }
+                }
+            }
+            try await client.query("UPDATE deployments SET logs_pruned_at = now() WHERE id = ANY(\(ids))", logger: logger)
+            return pruned
+        }
+    }
+
+    static func binds(_ ids: [Int64]) throws -> PostgresBindings {
+        var binds = PostgresBindings()
+        try binds.append(ids, context: .default)
+        return binds
+    }
+}
+
 /// Leader election on a lease row: one holder per name, renewed before it expires,
 /// taken over by another replica once it has.
 public struct LeaderLease: Sendable {

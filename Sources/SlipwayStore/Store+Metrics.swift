@@ -30,7 +30,12 @@ extension Store {
             """, logger: logger).decode((Int, Int64?, Bool).self)
         var other: (Int, Int64?, Bool) = (0, nil, false)
         for try await row in rows { other = row }
-        return GaugeSnapshot(jobs: jobs, deployments: deployments, waiting: waiting, openPreviews: other.0,
-                             policySetInForce: other.1, newestRejected: other.2)
+        var snapshot = GaugeSnapshot(jobs: jobs, deployments: deployments, waiting: waiting, openPreviews: other.0,
+                                     policySetInForce: other.1, newestRejected: other.2)
+        for try await row in try await client.query("SELECT name, expires_at > now() FROM leader_leases ORDER BY name",
+                                                    logger: logger).decode((String, Bool).self) {
+            snapshot.leases.append((row.0, row.1))
+        }
+        return snapshot
     }
 }

@@ -8,6 +8,7 @@ import SlipwayStore
 // The Swift half of deploy/bench/queue. One mode per run, one JSON line out:
 //   slipway-bench raw|slipway --database-url URL --jobs N --workers W --batch B
 //   slipway-bench latency --database-url URL --samples S
+//   slipway-bench prune --database-url URL          (deploy/bench/retention: the log prune until nothing is left)
 //   slipway-bench hello --addr 127.0.0.1:PORT      (deploy/bench/webhooks: the framework ceiling)
 //   slipway-bench detect DIR… [--rounds N]         (deploy/bench/detect: zero-config detection time)
 //   slipway-bench detect-hostile DIR [--rounds N]  (deploy/bench/detect: a repository built to hurt detection)
@@ -74,6 +75,7 @@ do {
         case "raw": return try await Drain.raw(store: store, url: url, options: options, kind: kind, logger: logger)
         case "slipway": return try await Drain.slipway(store: store, options: options, kind: kind, logger: logger)
         case "latency": return try await Latency.measure(store: store, url: url, samples: options.samples, kind: kind, logger: logger)
+        case "prune": return try await PruneBench.run(store: store)
         default: throw BenchOptions.Usage()
         }
     }

@@ -351,7 +351,11 @@ final class EndToEnd: @unchecked Sendable {
         process.terminate()
         let deadline = Date().addingTimeInterval(15)
         while process.isRunning && Date() < deadline { usleep(50_000) }
-        if process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }
+        if process.isRunning {
+            Glibc.kill(process.processIdentifier, SIGKILL)
+            // A service that ignores graceful shutdown keeps every other one (workers included) running.
+            Issue.record("slipway serve did not exit within 15 s of SIGTERM:\n\(serveLog())")
+        }
     }
 }
 

@@ -10,12 +10,15 @@ import Testing
 /// push a commit (a signed GitHub webhook), watch it go live, push a commit that
 /// crashes, and watch Slipway put the first one back. The first revision ignores SIGTERM
 /// (a shell loop as PID 1 does): retiring it takes the engine's whole stop grace, and the
-/// rollback must not wait for that.
+/// rollback must not wait for that. A real Prometheus scrapes it all along.
 @Suite(.enabled(if: EndToEnd.enabled), .serialized)
 struct PushToRollbackTests {
     @Test func pushDeploysThenACrashingPushRollsBack() async throws {
         let e2e = try await EndToEnd.start(rollbackWindow: "30s")
         defer { e2e.stop() }
+        // A real Prometheus scrapes this Slipway every second throughout, with the alert rules loaded.
+        let prometheus = try await PrometheusServer.start(scraping: e2e.baseURL)
+        defer { prometheus.stop() }
 
         let good = try e2e.repo.commit([
             "Dockerfile": """
@@ -63,6 +66,31 @@ struct PushToRollbackTests {
         // The first revision runs again, and only it.
         let running = try await e2e.runningContainers()
         #expect(running.map(\.sha) == [good])
+
+        // Prometheus saw it all: once the rollback is scraped, every dashboard query has series,
+        // and every alert rule evaluates without error.
+        let scraped = ContinuousClock.now + .seconds(60)
+        while try await prometheus.query(#"sum(slipway_crash_to_rollback_seconds_count{phase="finished"}) > 0"#).isEmpty {
+            guard ContinuousClock.now < scraped else {
+                Issue.record("Prometheus never saw the rollback: \(try await prometheus.query("slipway_crash_to_rollback_seconds_count"))\n\(prometheus.log())")
+                break
+            }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        for (title, expression) in try PrometheusServer.dashboardQueries() {
+            #expect(try await !prometheus.query(expression).isEmpty, "dashboard panel \(title): no series for \(expression)")
+        }
+        let rules = try await prometheus.rules()
+        #expect(rules.count == 8, "\(rules)")
+        for rule in rules { #expect(rule.health == "ok" && rule.error.isEmpty, "\(rule)") }
+        let stages = Set(try await prometheus.query("slipway_stage_seconds_count").compactMap { $0.labels["stage"] })
+        #expect(stages.isSuperset(of: ["claim", "fetch", "build", "push", "rollout"]), "\(stages)")
+        let outcomes = try await prometheus.query("slipway_deployments_total")
+        #expect(outcomes.contains { $0.labels["outcome"] == "rolled_back" && $0.value == "1" }, "\(outcomes)")
+        let rollbacks = try await prometheus.query("slipway_rollbacks_total")
+        #expect(rollbacks.contains { $0.labels["reason"] == "crash" && $0.value == "1" }, "\(rollbacks)")
+        let webhooks = try await prometheus.query(#"slipway_webhooks_total{provider="github"}"#)
+        #expect(webhooks.contains { $0.labels["outcome"] == "duplicate" && $0.value == "1" }, "\(webhooks)")
 
         let exitToRollback = try e2e.exitToRollbackSeconds(deploymentID: badDeployment.id)
         let exitToRolledBack = try e2e.exitToRolledBackSeconds(deploymentID: badDeployment.id)

@@ -51,13 +51,16 @@ struct TelemetryTests {
             GaugeSnapshot(jobs: waiting.map { ($0.kind, "queued", $0.count) }, deployments: [("web", "queued", 1)], waiting: waiting,
                           openPreviews: 2, policySetInForce: 7, newestRejected: rejected)
         }
-        telemetry.record(snapshot([.init(kind: "build", count: 3, oldestSeconds: 42.5)], rejected: true).readings())
+        var first = snapshot([.init(kind: "build", count: 3, oldestSeconds: 42.5)], rejected: true)
+        first.leases = [("reconciler", true), ("previews", false)]
+        telemetry.record(first.readings())
         var lines = Self.lines(telemetry)
         #expect(lines.contains(#"slipway_queue_depth{kind="build"} 3.0"#))
         #expect(lines.contains(#"slipway_queue_oldest_seconds{kind="build"} 42.5"#))
         #expect(lines.contains(#"slipway_jobs{kind="build",state="queued"} 3.0"#))
         #expect(lines.contains("slipway_previews_open 2.0") && lines.contains("slipway_policy_set_generation 7.0"))
         #expect(lines.contains("slipway_policy_set_rejected 1.0"))
+        #expect(lines.contains(#"slipway_leader{lease="reconciler"} 1.0"#) && lines.contains(#"slipway_leader{lease="previews"} 0.0"#))
         // The build queue drained; a notify job waits now.
         telemetry.record(snapshot([.init(kind: "notify", count: 1, oldestSeconds: 0.5)], rejected: false).readings())
         lines = Self.lines(telemetry)

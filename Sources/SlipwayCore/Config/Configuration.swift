@@ -19,6 +19,8 @@ public struct Configuration: Sendable, Hashable {
     public var buildConcurrencyPerService: Int
     /// Finished jobs are deleted after this long.
     public var jobRetention: TimeSpan
+    /// Log lines and events of deployments that finished longer ago are deleted (each target's newest 20 kept).
+    public var logRetention: TimeSpan
     public var jobLease: TimeSpan
     public var queuePollInterval: TimeSpan
     /// How often the policy source is read again (a push to a policies repository reads it at once).
@@ -121,6 +123,7 @@ public struct Configuration: Sendable, Hashable {
             buildConcurrencyPerService: try positive("SLIPWAY_BUILD_CONCURRENCY_PER_SERVICE",
                                                      value("SLIPWAY_BUILD_CONCURRENCY_PER_SERVICE"), default: 1),
             jobRetention: try span("SLIPWAY_JOB_RETENTION", value("SLIPWAY_JOB_RETENTION"), default: .seconds(7 * 86_400)),
+            logRetention: try span("SLIPWAY_LOG_RETENTION", value("SLIPWAY_LOG_RETENTION"), default: .seconds(30 * 86_400)),
             jobLease: try span("SLIPWAY_JOB_LEASE", value("SLIPWAY_JOB_LEASE"), default: .seconds(15)),
             queuePollInterval: try span("SLIPWAY_QUEUE_POLL", value("SLIPWAY_QUEUE_POLL"), default: .seconds(2)),
             policiesPoll: try span("SLIPWAY_POLICIES_POLL", value("SLIPWAY_POLICIES_POLL"), default: .seconds(30)),

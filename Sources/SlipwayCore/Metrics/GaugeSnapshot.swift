@@ -17,6 +17,8 @@ public struct GaugeSnapshot: Sendable {
     /// Jobs queued and due, by kind.
     public var waiting: [Waiting]
     public var openPreviews: Int
+    /// Each leader lease ever taken, and whether someone holds it now.
+    public var leases: [(name: String, held: Bool)] = []
     /// The newest applied policy set's id, and whether a newer one was rejected.
     public var policySetInForce: Int64?
     public var newestRejected: Bool
@@ -52,6 +54,7 @@ public struct GaugeSnapshot: Sendable {
             out.append(Reading(metric: MetricCatalog.queueOldest, labels: [kind], value: max(0, byKind[kind]?.oldestSeconds ?? 0)))
         }
         out.append(Reading(metric: MetricCatalog.previewsOpen, labels: [], value: Double(openPreviews)))
+        for lease in leases { out.append(Reading(metric: MetricCatalog.leader, labels: [lease.name], value: lease.held ? 1 : 0)) }
         out.append(Reading(metric: MetricCatalog.policySetGeneration, labels: [], value: Double(policySetInForce ?? 0)))
         out.append(Reading(metric: MetricCatalog.policySetRejected, labels: [], value: newestRejected ? 1 : 0))
         return out

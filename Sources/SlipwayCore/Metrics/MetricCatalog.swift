@@ -36,6 +36,8 @@ public enum MetricCatalog {
     public static let jobs = Metric("slipway_jobs", .gauge, ["kind", "state"], "Jobs by kind and state.")
     public static let deploymentsByState = Metric("slipway_deployments", .gauge, ["service", "state"], "Deployments by service and state.")
     public static let previewsOpen = Metric("slipway_previews_open", .gauge, [], "Pull-request previews open now.")
+    public static let leader = Metric("slipway_leader", .gauge, ["lease"],
+                                      "1 while some replica holds the lease (reconciler, previews, policies, maintenance, poller, …), else 0.")
     public static let policySetGeneration = Metric("slipway_policy_set_generation", .gauge, [],
                                                    "Id of the policy set in force (the newest applied one).")
     public static let policySetRejected = Metric("slipway_policy_set_rejected", .gauge, [],
@@ -52,7 +54,7 @@ public enum MetricCatalog {
     public static let crashToRollback = Metric("slipway_crash_to_rollback_seconds", .histogram, ["service", "phase"],
                                                "First crash observed → rollback started / finished.")
 
-    public static let all: [Metric] = [webhooks, deployments, rollbacks, queueDepth, queueOldest, jobs, deploymentsByState, previewsOpen,
+    public static let all: [Metric] = [webhooks, deployments, rollbacks, queueDepth, queueOldest, jobs, deploymentsByState, previewsOpen, leader,
                                        policySetGeneration, policySetRejected, webhookDurable, stage, pushToLive, crashToRollback]
 
     /// Seconds: from a few milliseconds (a webhook made durable) to an hour (a slow build).
