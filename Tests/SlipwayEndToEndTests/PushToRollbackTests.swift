@@ -159,4 +159,34 @@ struct PushToRollbackTests {
                                                      "SELECT state || ':' || attempts FROM jobs WHERE kind = 'build'"]).output
         #expect(jobs == "succeeded:2")
     }
+
+    /// SIGTERM (a supervisor's stop, a rolling deploy of Slipway itself) in the middle of a
+    /// build: serve exits within its bound, the build goes back to the queue at once (not
+    /// after its lease), and the next server finishes it: one deployment, one success.
+    @Test func aServerStoppedMidBuildHandsItOver() async throws {
+        let e2e = try await EndToEnd.start(rollbackWindow: "2s", jobLease: "30s")
+        defer { e2e.stop() }
+        let sha = try e2e.repo.commit([
+            "Dockerfile": """
+                FROM \(try EndToEnd.value("SLIPWAY_STACK_BASE_IMAGE"))
+                RUN echo "slow step for \(e2e.service) (stopped)" && sleep 6
+                CMD ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
+                """,
+        ])
+        try await e2e.push(sha, delivery: "t-1")
+        _ = try await e2e.waitForStatus(timeout: .seconds(60)) { $0.deployments.first?.state == "building" }
+        let stopping = ContinuousClock.now
+        e2e.stop()   // records an issue when serve outlives SIGTERM by 15 s
+        let drained = ContinuousClock.now - stopping
+        let handedOver = try Command.run("/usr/bin/psql", [e2e.environment["DATABASE_URL"]!, "-tAc",
+                                                           "SELECT state FROM jobs WHERE kind = 'build'"]).output
+        #expect(handedOver == "queued", "back in the queue at once, not held until its 30 s lease ends: \(handedOver)")
+        try await e2e.launch()
+        let done = try await e2e.waitForStatus(timeout: .seconds(180)) { $0.deployments.first?.state == "succeeded" }
+        #expect(done.liveSHA == sha && done.deployments.count == 1)
+        let jobs = try Command.run("/usr/bin/psql", [e2e.environment["DATABASE_URL"]!, "-tAc",
+                                                     "SELECT state || ':' || attempts FROM jobs WHERE kind = 'build'"]).output
+        #expect(jobs == "succeeded:2")
+        print("sigterm mid-build: serve exited \(EndToEnd.seconds(drained)) s after SIGTERM; the build was finished by the next server")
+    }
 }
