@@ -15,7 +15,8 @@ public final class SourceHostStandIn: @unchecked Sendable {
         let port = try Scratch.freePort()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = [script, "--port", "\(port)", "--port-file", "\(dir)/port"]
+        // Ends with this process even when the test process is killed before it could stop it.
+        process.arguments = [script, "--port", "\(port)", "--port-file", "\(dir)/port", "--exit-with-parent"]
         var environment = ProcessInfo.processInfo.environment
         environment["SLIPWAY_STANDIN_TOKENS"] = String(decoding: try JSONSerialization.data(withJSONObject: tokens), as: UTF8.self)
         environment["PYTHONDONTWRITEBYTECODE"] = "1"

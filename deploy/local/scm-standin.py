@@ -4,7 +4,7 @@ for Slipway's tests and benchmarks. Every request is checked against the officia
 shared/fixtures/scm (github/openapi-subset.json, gitlab/contract.json, bitbucket/contract.json)
 and answered with the documented example responses, filled from the request and from state.
 
-    scm-standin.py [--host 127.0.0.1] [--port 0] [--contracts DIR] [--port-file FILE]
+    scm-standin.py [--host 127.0.0.1] [--port 0] [--contracts DIR] [--port-file FILE] [--exit-with-parent]
 
 prints `http://127.0.0.1:PORT` once listening. API base URLs:
 
@@ -1984,7 +1984,17 @@ def main():
     ap.add_argument("--contracts")
     ap.add_argument("--port-file", help="write the port here once listening")
     ap.add_argument("--verbose", action="store_true", help="log each request on standard error")
+    ap.add_argument("--exit-with-parent", action="store_true",
+                    help="exit when the process that started it ends (a test process that dies or exits without stopping it)")
     args = ap.parse_args()
+    if args.exit_with_parent:
+        parent = os.getppid()
+
+        def watch():
+            while os.getppid() == parent:
+                time.sleep(1)
+            os._exit(0)
+        threading.Thread(target=watch, daemon=True).start()
 
     standin = StandIn(Contracts(find_contracts(args.contracts)))
     cfg = {}
