@@ -95,6 +95,32 @@ struct CompactJSONTests {
         #expect(result.equal, "\(result.compact)")
     }
 
+    class Base: Encodable {
+        var base = "b"
+        private enum CodingKeys: String, CodingKey { case base }
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(base, forKey: .base)
+        }
+    }
+
+    final class Derived: Base {
+        var own = 2
+        private enum CodingKeys: String, CodingKey { case own }
+        override func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(own, forKey: .own)
+            try super.encode(to: c.superEncoder())
+        }
+    }
+
+    /// A class writing its parent's part under "super", its keys having no such case.
+    @Test func aSuperclassUnderSuper() throws {
+        let result = try Self.same([Derived()])
+        #expect(result.equal, "\(result.compact)")
+        #expect(result.compact == #"[{"own":2,"super":{"base":"b"}}]"#)
+    }
+
     @Test func mapsAreSortedAndEmptyValuesAreEmptyObjects() throws {
         #expect(String(decoding: try CompactJSON.encode(["b": "2", "a": "1", "c": "3"]), as: UTF8.self) == #"{"a":"1","b":"2","c":"3"}"#)
         #expect(String(decoding: try CompactJSON.encode([Nothing()]), as: UTF8.self) == "[{}]")

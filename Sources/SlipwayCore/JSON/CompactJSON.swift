@@ -217,12 +217,15 @@ extension CompactJSON {
             return Unkeyed(writer: writer, depth: depth + 1, codingPath: codingPath + [key])
         }
 
-        mutating func superEncoder() -> any Encoder { superEncoder(forKey: Key(stringValue: "super")!) }
+        /// The parent's part under `"super"`, as Foundation writes it (a `Key` may have no such case).
+        mutating func superEncoder() -> any Encoder { superEncoder(named: "super") }
 
-        mutating func superEncoder(forKey key: Key) -> any Encoder {
+        mutating func superEncoder(forKey key: Key) -> any Encoder { superEncoder(named: key.stringValue) }
+
+        private mutating func superEncoder(named name: String) -> any Encoder {
             writer.member(of: depth)
-            writer.key(key.stringValue)
-            return SlotEncoder(writer: writer, depth: depth, codingPath: codingPath + [key])
+            writer.key(name)
+            return SlotEncoder(writer: writer, depth: depth, codingPath: codingPath + [AnyKey(name)])
         }
     }
 
