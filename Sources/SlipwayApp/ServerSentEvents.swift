@@ -29,33 +29,11 @@ public enum ServerSentEvents {
         }
     }
 
-    /// `event: KIND`, `id: …`, `data: {json}`, blank line.
+    /// `event: KIND`, `id: …`, `data: {json}`, blank line. The data is the API's compact JSON
+    /// (keys sorted; line breaks and control characters escaped, so none ends the event early).
     public static func event(_ kind: String, _ data: [String: String], id: String?) -> String {
-        let json = "{" + data.sorted { $0.key < $1.key }.map { quoted($0.key) + ":" + quoted($0.value) }.joined(separator: ",") + "}"
+        // A map of strings holds no number JSON could not: encoding it cannot fail.
+        let json = String(decoding: try! CompactJSON.encode(data), as: UTF8.self)
         return "event: \(kind)\n" + (id.map { "id: \($0)\n" } ?? "") + "data: \(json)\n\n"
-    }
-
-    /// A JSON string: quotes, backslashes and control characters escaped (a line break in
-    /// the data would end the event). Written out rather than through JSONSerialization,
-    /// which costs more than the rest of a stream's work.
-    public static func quoted(_ text: String) -> String {
-        var out = "\""
-        out.reserveCapacity(text.utf8.count + 2)
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{2028}": out += "\\u2028"
-            case "\u{2029}": out += "\\u2029"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
     }
 }

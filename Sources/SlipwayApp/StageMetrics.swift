@@ -16,6 +16,9 @@ public struct StageMetrics: Service {
     let clock: ServiceClock
     let logger: Logger
 
+    /// Deployments claimed per phase and look.
+    static let batch = 200
+
     public init(store: Store, telemetry: Telemetry, interval: Duration = .seconds(2), clock: ServiceClock = .continuous, logger: Logger) {
         self.store = store
         self.telemetry = telemetry
@@ -30,7 +33,7 @@ public struct StageMetrics: Service {
             while !Task.isCancelled {
                 do {
                     // A full batch means more may wait: look again at once.
-                    while try await pass() >= 200 {}
+                    while try await pass() >= Self.batch {}
                 } catch is CancellationError {
                     return
                 } catch {
@@ -44,7 +47,7 @@ public struct StageMetrics: Service {
     /// One look; how many deployments it recorded.
     @discardableResult
     public func pass() async throws -> Int {
-        let due = try await store.claimMetricsDue()
+        let due = try await store.claimMetricsDue(limit: Self.batch)
         guard !due.isEmpty else { return 0 }
         let timelines = try await store.timelineFacts(due.map(\.id)).mapValues(DeploymentTimeline.stages)
         for item in due {

@@ -85,7 +85,7 @@ public struct Maintenance: Service {
                 logs.deployments += batch.deployments
                 logs.lines += batch.lines
                 logs.events += batch.events
-                if batch.deployments < 50 { break }
+                if batch.deployments < JobQueue.logPruneBatch { break }
             }
             if logs.deployments > 0 {
                 logger.info("pruned old deployments' logs", metadata: [

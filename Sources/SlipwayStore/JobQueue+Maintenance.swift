@@ -130,7 +130,11 @@ extension JobQueue {
     /// `retention` ago, sparing each target's newest `keep` deployments and its live one, in
     /// statements of at most `rows` rows (no long lock on the tables builds write to); then
     /// marks them pruned. The deployments themselves stay.
-    public func pruneDeploymentLogs(olderThan retention: TimeSpan, keep: Int, deployments: Int = 50, rows: Int = 5_000) async throws -> LogPrune {
+    /// Deployments one prune statement set handles by default: a pass that returns this many may have left more.
+    public static let logPruneBatch = 50
+
+    public func pruneDeploymentLogs(olderThan retention: TimeSpan, keep: Int, deployments: Int = logPruneBatch,
+                                    rows: Int = 5_000) async throws -> LogPrune {
         try await pool.bounded {
             let ids = try await client.query("""
                 SELECT d.id FROM deployments d

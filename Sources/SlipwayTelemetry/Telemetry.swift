@@ -39,25 +39,22 @@ public final class Telemetry: Sendable {
 
     /// Label sets each gauge was given: one missing from the next readings goes to 0 (a job
     /// kind whose queue drained must not keep its last depth).
-    private let gaugeLabels = Mutex<[String: Set<[String]>]>([:])
+    private let gaugeLabels = Mutex<[MetricCatalog.Metric: Set<[String]>]>([:])
 
     /// Sets the gauges to a scrape's readings.
     public func record(_ readings: [GaugeSnapshot.Reading]) {
-        var now: [String: Set<[String]>] = [:]
+        var now: [MetricCatalog.Metric: Set<[String]>] = [:]
         for reading in readings {
             set(reading.metric, reading.labels, to: reading.value)
-            now[reading.metric.name, default: []].insert(reading.labels)
+            now[reading.metric, default: []].insert(reading.labels)
         }
-        let vanished = gaugeLabels.withLock { known -> [(String, [String])] in
-            var vanished: [(String, [String])] = []
-            for (name, labels) in known { for set in labels.subtracting(now[name] ?? []) { vanished.append((name, set)) } }
-            for (name, labels) in now { known[name, default: []].formUnion(labels) }
+        let vanished = gaugeLabels.withLock { known -> [(MetricCatalog.Metric, [String])] in
+            var vanished: [(MetricCatalog.Metric, [String])] = []
+            for (metric, labels) in known { for set in labels.subtracting(now[metric] ?? []) { vanished.append((metric, set)) } }
+            for (metric, labels) in now { known[metric, default: []].formUnion(labels) }
             return vanished
         }
-        for (name, labels) in vanished {
-            guard let metric = MetricCatalog.all.first(where: { $0.name == name }) else { continue }
-            set(metric, labels, to: 0)
-        }
+        for (metric, labels) in vanished { set(metric, labels, to: 0) }
     }
 
     /// The Prometheus text exposition of everything recorded so far.

@@ -14,12 +14,12 @@ enum PruneBench {
             let before = ContinuousClock.now
             let batch = try await store.queue.pruneDeploymentLogs(olderThan: .seconds(30 * 86_400), keep: 20)
             guard batch.deployments > 0 else { break }
-            batches.append(seconds(ContinuousClock.now - before))
+            batches.append((ContinuousClock.now - before).seconds)
             total.deployments += batch.deployments
             total.lines += batch.lines
             total.events += batch.events
         }
-        let elapsed = seconds(ContinuousClock.now - started)
+        let elapsed = (ContinuousClock.now - started).seconds
         let sorted = batches.sorted()
         func percentile(_ p: Double) -> Double { sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int((p * Double(sorted.count)).rounded(.up)) - 1)] }
         let object: [String: Any] = [
@@ -28,9 +28,5 @@ enum PruneBench {
             "batch_p50_ms": (percentile(0.5) * 1e5).rounded() / 100, "batch_max_ms": ((sorted.last ?? 0) * 1e5).rounded() / 100,
         ]
         return String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
-    }
-
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 }

@@ -135,18 +135,28 @@ struct PushToRollbackTests {
         #expect(try await e2e.runningContainers().map(\.sha) == [good])
     }
 
+    /// A commit whose build has a step of `seconds`, long enough to stop a server in.
+    static func slowBuild(_ e2e: EndToEnd, seconds: Int, note: String) throws -> String {
+        try e2e.repo.commit([
+            "Dockerfile": """
+                FROM \(try EndToEnd.value("SLIPWAY_STACK_BASE_IMAGE"))
+                RUN echo "slow step for \(e2e.service)\(note)" && sleep \(seconds)
+                CMD ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
+                """,
+        ])
+    }
+
+    /// `column` of the build jobs, as psql prints it.
+    static func buildJobs(_ e2e: EndToEnd, _ column: String) throws -> String {
+        try Command.run("/usr/bin/psql", [e2e.environment["DATABASE_URL"]!, "-tAc", "SELECT \(column) FROM jobs WHERE kind = 'build'"]).output
+    }
+
     /// Kill -9 the server while it builds; a new server picks the job up once its lease
     /// expires, and the deployment finishes with exactly one successful build job.
     @Test func aServerKilledMidBuildLosesNothing() async throws {
         let e2e = try await EndToEnd.start(rollbackWindow: "2s", jobLease: "3s")
         defer { e2e.stop() }
-        let sha = try e2e.repo.commit([
-            "Dockerfile": """
-                FROM \(try EndToEnd.value("SLIPWAY_STACK_BASE_IMAGE"))
-                RUN echo "slow step for \(e2e.service)" && sleep 4
-                CMD ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
-                """,
-        ])
+        let sha = try Self.slowBuild(e2e, seconds: 4, note: "")
         try await e2e.push(sha, delivery: "k-1")
         _ = try await e2e.waitForStatus(timeout: .seconds(60)) { $0.deployments.first?.state == "building" }
         e2e.kill()
@@ -155,9 +165,7 @@ struct PushToRollbackTests {
         let done = try await e2e.waitForStatus(timeout: .seconds(180)) { $0.deployments.first?.state == "succeeded" }
         #expect(done.liveSHA == sha)
         #expect(done.deployments.count == 1)
-        let jobs = try Command.run("/usr/bin/psql", [e2e.environment["DATABASE_URL"]!, "-tAc",
-                                                     "SELECT state || ':' || attempts FROM jobs WHERE kind = 'build'"]).output
-        #expect(jobs == "succeeded:2")
+        #expect(try Self.buildJobs(e2e, "state || ':' || attempts") == "succeeded:2")
     }
 
     /// SIGTERM (a supervisor's stop, a rolling deploy of Slipway itself) in the middle of a
@@ -166,27 +174,18 @@ struct PushToRollbackTests {
     @Test func aServerStoppedMidBuildHandsItOver() async throws {
         let e2e = try await EndToEnd.start(rollbackWindow: "2s", jobLease: "30s")
         defer { e2e.stop() }
-        let sha = try e2e.repo.commit([
-            "Dockerfile": """
-                FROM \(try EndToEnd.value("SLIPWAY_STACK_BASE_IMAGE"))
-                RUN echo "slow step for \(e2e.service) (stopped)" && sleep 6
-                CMD ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
-                """,
-        ])
+        let sha = try Self.slowBuild(e2e, seconds: 6, note: " (stopped)")
         try await e2e.push(sha, delivery: "t-1")
         _ = try await e2e.waitForStatus(timeout: .seconds(60)) { $0.deployments.first?.state == "building" }
         let stopping = ContinuousClock.now
         e2e.stop()   // records an issue when serve outlives SIGTERM by 15 s
         let drained = ContinuousClock.now - stopping
-        let handedOver = try Command.run("/usr/bin/psql", [e2e.environment["DATABASE_URL"]!, "-tAc",
-                                                           "SELECT state FROM jobs WHERE kind = 'build'"]).output
+        let handedOver = try Self.buildJobs(e2e, "state")
         #expect(handedOver == "queued", "back in the queue at once, not held until its 30 s lease ends: \(handedOver)")
         try await e2e.launch()
         let done = try await e2e.waitForStatus(timeout: .seconds(180)) { $0.deployments.first?.state == "succeeded" }
         #expect(done.liveSHA == sha && done.deployments.count == 1)
-        let jobs = try Command.run("/usr/bin/psql", [e2e.environment["DATABASE_URL"]!, "-tAc",
-                                                     "SELECT state || ':' || attempts FROM jobs WHERE kind = 'build'"]).output
-        #expect(jobs == "succeeded:2")
+        #expect(try Self.buildJobs(e2e, "state || ':' || attempts") == "succeeded:2")
         print("sigterm mid-build: serve exited \(EndToEnd.seconds(drained)) s after SIGTERM; the build was finished by the next server")
     }
 }
