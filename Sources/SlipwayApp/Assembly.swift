@@ -6,6 +6,7 @@ import SlipwayController
 import SlipwayCore
 import SlipwayDocker
 import SlipwayGit
+import SlipwayPolicy
 import SlipwayRuntime
 import SlipwaySourceHosts
 import SlipwayStore
@@ -87,9 +88,26 @@ public struct Assembly: Sendable {
                                 telemetry: Telemetry(), logger: logger)
     }
 
-    /// The job handlers: the pipeline's, and the reporter's.
+    /// The job handlers: the pipeline's, the reporter's and the notifier's.
     public var handlers: [any JobHandler] {
-        pipeline.handlers + [NotifyHandler(store: store, access: sourceAccess, hosts: config.sourceHosts, transport: reportTransport)]
+        let telemetry = operations.telemetry
+        let count: MetricCounter = { metric, labels in telemetry.count(metric, labels) }
+        return pipeline.handlers + [
+            NotifyHandler(store: store, access: sourceAccess, hosts: config.sourceHosts, transport: reportTransport, count: count),
+            NotificationHandler(store: store, secrets: secrets, transport: reportTransport,
+                                fallback: (try? Self.notifyDefault(config, secretRules: secrets.rules)) ?? [],
+                                publicURL: config.sourceHosts.publicURL, count: count),
+        ]
+    }
+
+    /// SLIPWAY_NOTIFY's channels, checked as a policy's `notify:` is (same references, same rules).
+    public static func notifyDefault(_ config: Configuration, secretRules: SecretRules) throws -> [NotifyChannel] {
+        guard let text = config.notifyDefault else { return [] }
+        let (channels, diagnostics) = PolicyParser(allowLocalRepos: config.allowLocalRepos, secretRules: secretRules).parseNotifySetting(text)
+        guard diagnostics.isEmpty else {
+            throw Configuration.Invalid(key: "SLIPWAY_NOTIFY", message: diagnostics.map(\.description).joined(separator: "; "))
+        }
+        return channels
     }
 
     /// Says which providers this server reports to (their deployments queue reports from now
@@ -104,6 +122,7 @@ public struct Assembly: Sendable {
                 "hint": "set \(provider.tokenSetting)\(provider == .bitbucketServer ? " and SLIPWAY_BITBUCKET_SERVER_API_URL" : ""), or name credentials in a policy's source.credentials",
             ])
         }
+        try await store.setNotifyDefault(channels: ((try? Self.notifyDefault(config, secretRules: secrets.rules)) ?? []).count)
         let policies = try await store.everyPolicy()
         try await store.setServiceReportTargets(Dictionary(policies.map { policy in
             (policy.service, hosts.reportTarget(for: policy.source.repo).map { ($0.provider.rawValue, $0.repository) })
@@ -138,8 +157,8 @@ public struct Assembly: Sendable {
             .init(name: "rollout", kinds: [.rollout, .watch, .retire, .paths, .preview, .teardown],
                   limits: [.rollout: KindLimits(perTarget: 1), .preview: KindLimits(perTarget: 1), .teardown: KindLimits(perTarget: 1)],
                   concurrency: 16, lease: config.jobLease, pollInterval: config.queuePollInterval),
-            // Reports to source hosts in their own slots: a slow provider never takes a rollout's.
-            .init(name: "notify", kinds: [.notify], concurrency: 8, lease: config.jobLease, pollInterval: config.queuePollInterval),
+            // Reports to source hosts and notifications in their own slots: a slow receiver never takes a rollout's.
+            .init(name: "notify", kinds: [.notify, .notification], concurrency: 8, lease: config.jobLease, pollInterval: config.queuePollInterval),
         ]
     }
 
@@ -164,14 +183,16 @@ public struct Assembly: Sendable {
         }
         if let interval = config.reconcileInterval {
             services.append(ReconcileLoop(planner: Planner(store: store, runtime: runtime, logger: logger), store: store, runtime: runtime,
-                                          lease: lease(LeaseName.reconciler), interval: interval.duration, clock: clock, logger: logger))
+                                          lease: lease(LeaseName.reconciler), interval: interval.duration, clock: clock, logger: logger,
+                                          count: { [telemetry = operations.telemetry] metric, labels in telemetry.count(metric, labels) }))
         }
         // Always on, even with the reconciler off: previews must not outlive their pull requests or TTL.
         services.append(PreviewSweeper(store: store, runtime: runtime, lease: lease(LeaseName.previews),
                                        interval: (config.reconcileInterval ?? .seconds(30)).duration, clock: clock, logger: logger))
+        let telemetry = operations.telemetry
         for settings in Self.poolSettings(config) {
             services.append(WorkerPool(settings: settings, queue: store.queue, handlers: handlers, wake: workQueued, stops: stops,
-                                       logger: logger, clock: clock))
+                                       logger: logger, clock: clock, count: { metric, labels in telemetry.count(metric, labels) }))
         }
         return services
     }

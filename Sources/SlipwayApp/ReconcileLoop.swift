@@ -19,10 +19,13 @@ public struct ReconcileLoop: Service {
     let interval: Duration
     let clock: ServiceClock
     let logger: Logger
+    /// Counts each action carried out (`slipway_reconcile_actions_total`).
+    let count: MetricCounter?
 
     public init(planner: Planner, store: Store, runtime: any Runtime, lease: any Lease,
                 holder: String = "\(ProcessInfo.processInfo.hostName):\(getpid())", interval: Duration, clock: ServiceClock = .continuous,
-                logger: Logger) {
+                logger: Logger, count: MetricCounter? = nil) {
+        self.count = count
         self.planner = planner
         self.store = store
         self.runtime = runtime
@@ -65,6 +68,7 @@ public struct ReconcileLoop: Service {
                 do {
                     try await carryOut(action, service: plan.service)
                     done.append((plan.service, action))
+                    count?(MetricCatalog.reconcileActions, [action.kind.rawValue])
                 } catch {
                     logger.error("reconcile action failed", metadata: [
                         "service.name": "\(plan.service)", "action": "\(action.kind.rawValue)", "error": "\(error)",

@@ -82,6 +82,10 @@ struct BuildHandler: JobHandler {
             await log.note("checking out \(sha)")
             try await pipeline.git.checkout(sha, of: repo, into: workDir)
             try await store.addEvent(id, kind: "stage", key: DeploymentTimeline.Mark.fetched.rawValue, message: "fetched \(RolloutDecisions.shortSHA(sha))")
+            // Who wrote it and what it says, for notifications; missing them never stops a build.
+            if let summary = try? await pipeline.git.commitSummary(sha, in: repo) {
+                try? await store.setCommitSummary(id, author: summary.author, subject: summary.subject)
+            }
         } catch let error as GitError {
             // A server that is down or slow may be back: the queue tries again. Refused credentials,
             // an unknown host key or a missing commit fail now, as no retry can change them.

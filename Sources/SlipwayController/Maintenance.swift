@@ -79,6 +79,8 @@ public struct Maintenance: Service {
             if pruned > 0 { logger.info("pruned finished jobs", metadata: ["jobs.count": "\(pruned)"]) }
             let deliveries = try await queue.pruneDeliveries(olderThan: settings.deliveryRetention)
             if deliveries > 0 { logger.info("pruned webhook deliveries", metadata: ["deliveries.count": "\(deliveries)"]) }
+            let told = try await queue.pruneNotifications(olderThan: settings.logRetention)
+            if told > 0 { logger.info("pruned notifications", metadata: ["notifications.count": "\(told)"]) }
             var logs = JobQueue.LogPrune()
             for _ in 0..<settings.logPruneBatches {
                 let batch = try await queue.pruneDeploymentLogs(olderThan: settings.logRetention, keep: settings.logKeep)

@@ -16,13 +16,16 @@ public struct NotifyHandler: JobHandler {
     let hosts: SourceHosts
     let transport: any APITransport
     let now: @Sendable () -> Date
+    /// Counts each call's outcome (`slipway_commit_reports_total`).
+    let count: MetricCounter?
     public var kind: JobKind { .notify }
 
     /// Longer than one call may take (15 s) with room; a sender that died frees the row after it.
     static let lease = TimeSpan.seconds(60)
 
     public init(store: Store, access: SourceAccess, hosts: SourceHosts, transport: any APITransport,
-                now: @escaping @Sendable () -> Date = { Date() }) {
+                now: @escaping @Sendable () -> Date = { Date() }, count: MetricCounter? = nil) {
+        self.count = count
         self.store = store
         self.access = access
         self.hosts = hosts
@@ -76,6 +79,7 @@ public struct NotifyHandler: JobHandler {
                 throw error
             }
             guard let (auth, _) = credential else {
+                count?(MetricCatalog.commitReports, [provider.rawValue, "skipped"])
                 _ = try await store.finishReport(id, sender: sender, version: row.version, phase: nil, state: nil,
                                                  note: "not reported: no credentials for \(provider.displayName) (set \(provider.tokenSetting))")
                 return
@@ -105,10 +109,10 @@ public struct NotifyHandler: JobHandler {
         }
     }
 
-    /// The deployment's page; the API's log of it until the dashboard has one.
+    /// The deployment's page on the dashboard.
     func link(_ deployment: Int64?) -> String? {
         guard let base = hosts.publicURL, let deployment else { return nil }
-        return "\(base)/api/v1/deployments/\(deployment)/logs"
+        return "\(base)/deployments/\(deployment)"
     }
 
     // MARK: - The pull request's comment
@@ -235,13 +239,20 @@ public struct NotifyHandler: JobHandler {
         if provider == .github { headers.append(("X-GitHub-Api-Version", "2022-11-28")) }
         if request.body != nil { headers.append(("Content-Type", "application/json")) }
         let call = APICall(method: request.method, url: base + request.path, headers: headers, body: request.bodyData)
+        let result: (APIAnswer?, ProviderAnswer)
         do {
             let answer = try await transport.send(call)
-            return (answer, ProviderAnswer.classify(status: answer.status, headers: answer.headers, body: answer.body, provider: provider,
-                                                    now: now().timeIntervalSince1970))
+            result = (answer, ProviderAnswer.classify(status: answer.status, headers: answer.headers, body: answer.body, provider: provider,
+                                                      now: now().timeIntervalSince1970))
         } catch {
-            return (nil, .retry(after: nil, why: "\(error)"))
+            result = (nil, .retry(after: nil, why: "\(error)"))
         }
+        switch result.1 {
+        case .delivered: count?(MetricCatalog.commitReports, [provider.rawValue, "sent"])
+        case .retry: count?(MetricCatalog.commitReports, [provider.rawValue, "retried"])
+        case .failed: count?(MetricCatalog.commitReports, [provider.rawValue, "refused"])
+        }
+        return result
     }
 
     /// A top-level field of a JSON answer, as text (ids come as numbers or strings).

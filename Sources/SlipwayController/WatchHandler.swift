@@ -21,7 +21,8 @@ struct WatchHandler: JobHandler {
             let done: Bool = try await store.withTargetLock(target) {
                 let live = try await store.liveDeploymentID(of: target)
                 guard live == id else {
-                    let reason = "replaced by deployment \(live.map(String.init) ?? "none") before its watch window ended, with no crash"
+                    let reason = live.map { "replaced by deployment \($0) before its watch window ended, with no crash" }
+                        ?? "no longer live (the service was stopped) before its watch window ended, with no crash"
                     try await store.transition(id, to: .succeeded, reason: reason)
                     return true
                 }

@@ -47,10 +47,13 @@ public final class WorkerPool: Service, Sendable {
     /// Claimed and not yet finished (claimed jobs are counted before they start).
     private let inFlight = Mutex(0)
     private let slotFreed: WakeSignal
+    /// Counts retries and jobs that gave up, by kind.
+    let count: MetricCounter?
 
     public init(settings: Settings, queue: JobQueue, handlers: [any JobHandler], wake: WakeSignal,
                 stops: StopSignals = StopSignals(), logger: Logger, clock: ServiceClock = .continuous,
-                random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }) {
+                random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }, count: MetricCounter? = nil) {
+        self.count = count
         self.clock = clock
         self.settings = settings
         self.queue = queue
@@ -170,6 +173,7 @@ public final class WorkerPool: Service, Sendable {
         if let service = job.service { log[metadataKey: "service.name"] = "\(service)" }
         guard let handler = handlers[job.kind] else {
             log.error("no handler for this job kind")
+            count?(MetricCatalog.jobsDead, [job.kind.rawValue])
             _ = try? await queue.apply(.end(.dead, reason: "no handler for job kind \(job.kind)", deploymentState: .failed), to: job)
             return
         }
@@ -198,6 +202,11 @@ public final class WorkerPool: Service, Sendable {
         if case .complete = resolution {
             await completions.add(job)
             return
+        }
+        switch resolution {
+        case .retry: count?(MetricCatalog.jobRetries, [job.kind.rawValue])
+        case .end(.dead, _, _): count?(MetricCatalog.jobsDead, [job.kind.rawValue])
+        default: break
         }
         log.warning("job ended without success", metadata: [
             "job.outcome": "\(outcome)", "job.resolution": "\(resolution)", "job.elapsed": "\(clock.elapsed() - started)",

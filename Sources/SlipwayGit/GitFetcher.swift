@@ -23,6 +23,12 @@ public protocol GitFetcher: Sendable {
     func fetchPullRequest(_ repo: RepoURL, ref: String, from url: String?, as local: String, logger: Logger) async throws -> String
     /// The best common ancestor of two commits of the mirror; nil when there is none.
     func mergeBase(_ a: String, _ b: String, in repo: RepoURL) async throws -> String?
+    /// A commit's author and the first line of its message; nil when the mirror does not hold it.
+    func commitSummary(_ sha: String, in repo: RepoURL) async throws -> (author: String, subject: String)?
+}
+
+extension GitFetcher {
+    public func commitSummary(_ sha: String, in repo: RepoURL) async throws -> (author: String, subject: String)? { nil }
 }
 
 public struct GitError: Error, Sendable, CustomStringConvertible {

@@ -40,3 +40,23 @@ extension MirrorCache {
         return oid
     }
 }
+
+extension MirrorCache {
+    /// A commit's author (`Name`) and the first line of its message, for what is told of its
+    /// deployment; nil when the mirror does not hold it.
+    public func commitSummary(_ sha: String, in repo: RepoURL) async throws -> (author: String, subject: String)? {
+        let path = mirrorPath(for: repo)
+        return try await NIOThreadPool.singleton.runIfActive {
+            try Self.withRepository(path) { repository in
+                guard var oid = Self.commitID(sha, in: repository) else { return nil }
+                var commit: OpaquePointer?
+                guard git_commit_lookup(&commit, repository, &oid) == 0 else { return nil }
+                defer { git_commit_free(commit) }
+                let author = git_commit_author(commit).flatMap { $0.pointee.name.map { String(cString: $0) } } ?? ""
+                let summary = git_commit_summary(commit).map { String(cString: $0) } ?? ""
+                // Bounded: a commit message is anyone's text.
+                return (String(author.prefix(200)), String(summary.prefix(500)))
+            }
+        }
+    }
+}

@@ -15,7 +15,7 @@ public struct PolicyParser: Sendable {
         self.secretRules = secretRules
     }
 
-    static let topKeys = ["service", "source", "build", "image", "imageCredentials", "deploy", "rollback", "previews", "sync"]
+    static let topKeys = ["service", "source", "build", "image", "imageCredentials", "deploy", "rollback", "previews", "sync", "notify"]
     static let sourceKeys = ["repo", "branch", "paths", "poll", "credentials", "keyPassphrase", "knownHosts", "webhookSecret"]
     static let buildKeys = ["context", "dockerfile", "args", "secrets", "target", "timeout", "cache", "baseImages", "platform"]
     static let rollbackKeys = ["window", "crashes"]
@@ -87,10 +87,12 @@ public struct PolicyParser: Sendable {
         let previews = top["previews"].map { parsePreviews($0, holder: top.keys["previews"], deploy: deploy, reader: &reader) } ?? Policy.Previews()
         let sync = top["sync"].map { parseSync($0, holder: top.keys["sync"], reader: &reader) } ?? Policy.Sync()
         let imageCredentials = top["imageCredentials"].flatMap { secretReference($0, at: "imageCredentials", reader: &reader) }
+        let notify = top["notify"].flatMap { parseNotify($0, holder: top.keys["notify"], reader: &reader) }
 
         guard reader.diagnostics.count == before, let service, let source, let image, let serviceNode else { return nil }
         let policy = Policy(service: service, source: source, build: build, image: image,
-                            deploy: deploy, rollback: rollback, previews: previews, sync: sync, imageCredentials: imageCredentials)
+                            deploy: deploy, rollback: rollback, previews: previews, sync: sync, imageCredentials: imageCredentials,
+                            notify: notify)
         return LocatedPolicy(policy: policy, file: reader.file, line: serviceNode.mark?.line ?? 1,
                              column: serviceNode.mark?.column ?? 1)
     }

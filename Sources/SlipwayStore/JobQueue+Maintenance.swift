@@ -113,6 +113,20 @@ extension JobQueue {
 }
 
 extension JobQueue {
+    /// Notifications (and their deliveries) older than the log retention: they tell of deployments whose logs are gone.
+    public func pruneNotifications(olderThan retention: TimeSpan, batch: Int = 5_000) async throws -> Int {
+        try await pool.bounded {
+            try await client.query("""
+                DELETE FROM notifications WHERE id IN (
+                    SELECT id FROM notifications
+                    WHERE created_at < now() - \(retention.milliseconds) * interval '1 millisecond' ORDER BY created_at LIMIT \(batch))
+                RETURNING id
+                """, logger: logger).collect().count
+        }
+    }
+}
+
+extension JobQueue {
     /// What one pass of the log prune removed.
     public struct LogPrune: Sendable, Equatable {
         public var deployments = 0

@@ -9,35 +9,11 @@ public final class SourceHostStandIn: @unchecked Sendable {
 
     /// `tokens` by provider (`github`, `gitlab`, `bitbucket`, `bitbucket-server`): what each accepts.
     public init(tokens: [String: String], environment extra: [String: String] = [:]) throws {
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .appendingPathComponent("../../deploy/local/scm-standin.py").standardized.path
-        let dir = try Scratch.directory("standin")
-        let port = try Scratch.freePort()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        // Ends with this process even when the test process is killed before it could stop it.
-        process.arguments = [script, "--port", "\(port)", "--port-file", "\(dir)/port", "--exit-with-parent"]
         var environment = ProcessInfo.processInfo.environment
         environment["SLIPWAY_STANDIN_TOKENS"] = String(decoding: try JSONSerialization.data(withJSONObject: tokens), as: UTF8.self)
-        environment["PYTHONDONTWRITEBYTECODE"] = "1"
         environment.merge(extra) { $1 }
-        process.environment = environment
-        let log = "\(dir)/standin.log"
-        _ = FileManager.default.createFile(atPath: log, contents: nil)
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
-        self.process = process
-        url = "http://127.0.0.1:\(port)"
-        let deadline = Date().addingTimeInterval(20)
-        while Date() < deadline {
-            if (try? Self.get("\(url)/_standin/health")) != nil { return }
-            guard process.isRunning else { break }
-            usleep(100_000)
-        }
-        process.terminate()
-        throw StandInError("the source-host stand-in did not start: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+        (process, url) = try LocalServer.start(script: "scm-standin.py", arguments: [], environment: environment,
+                                               health: "_standin/health", what: "the source-host stand-in")
     }
 
     deinit { stop() }
@@ -66,6 +42,11 @@ public final class SourceHostStandIn: @unchecked Sendable {
     /// Makes matching requests fail (see scm-standin.py: `status`, `count` or `seconds`, `retry_after`, …).
     public func fault(_ fault: [String: Any]) throws {
         _ = try Self.send("POST", "\(url)/_standin/faults", body: try JSONSerialization.data(withJSONObject: fault))
+    }
+
+    /// Ends every injected fault: the provider is back.
+    public func clearFaults() throws {
+        _ = try Self.send("DELETE", "\(url)/_standin/faults", body: nil)
     }
 
     public func configure(_ settings: [String: Any]) throws {

@@ -61,6 +61,9 @@ enum App {
         let url: DatabaseURL
         do { url = try DatabaseURL(parsing: text) } catch { throw CLIError("DATABASE_URL: \(error)") }
         let dataDir = URL(fileURLWithPath: config.dataDir).standardizedFileURL.path
+        do { _ = try Assembly.notifyDefault(config, secretRules: config.secretRules(dataDirectory: dataDir)) } catch {
+            throw CLIError("\(error)")
+        }
         try FileManager.default.createDirectory(atPath: "\(dataDir)/work", withIntermediateDirectories: true)
 
         let engine = try DockerEngine(host: config.dockerHost)

@@ -26,6 +26,14 @@ import Testing
         #expect(RolloutDecisions.rollbackTarget(for: 3, history: history)?.id == 1)
     }
 
+    /// The revision a crashing one replaced may still be `watching` (its watch job waiting out a
+    /// retry after a restart): it was healthy when replaced, so it is put back.
+    @Test func anOlderRevisionStillWatchingIsGoodAndANewerOneIsNot() {
+        let history = [record(1, .succeeded, live: 10), record(2, .watching, live: 20), record(3, .watching, live: 30)]
+        #expect(RolloutDecisions.rollbackTarget(for: 3, history: history)?.id == 2)
+        #expect(RolloutDecisions.rollbackTarget(for: 2, history: history)?.id == 1)
+    }
+
     @Test func noTargetWithoutAGoodRevision() {
         let history = [record(1, .failed), record(2, .succeeded, live: nil), record(3, .succeeded, live: 5, image: nil),
                        record(4, .watching, live: 30)]

@@ -103,6 +103,17 @@ final class EndToEnd: @unchecked Sendable {
         try change(try String(contentsOfFile: path, encoding: .utf8)).write(toFile: path, atomically: true, encoding: .utf8)
     }
 
+    /// Waits until `done` holds; past `timeout`, records an issue with the server's log and throws.
+    func waitFor(_ what: String, timeout: Duration, _ done: () throws -> Bool) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if try done() { return }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        Issue.record("timed out waiting for \(what)\n\(serveLog())")
+        throw EndToEndError("timed out waiting for \(what)")
+    }
+
     /// One number from the service's database.
     func count(_ sql: String) throws -> Int {
         Int(try Command.run("/usr/bin/psql", [environment["DATABASE_URL"]!, "-tAc", sql]).output

@@ -83,7 +83,7 @@ struct ReportDeliveryTests {
             let last = try #require(try rig.standIn.requests(provider: "github").last)
             let body = try #require(last["body"] as? [String: Any])
             #expect(body["description"] as? String == "Slipway: build failed: exit code 2")
-            #expect(body["target_url"] as? String == "https://slipway.example.com/api/v1/deployments/\(again)/logs")
+            #expect(body["target_url"] as? String == "https://slipway.example.com/deployments/\(again)")
             #expect(try rig.standIn.requests().allSatisfy { ($0["valid"] as? Bool) == true })
         }
     }

@@ -29,7 +29,12 @@ import Testing
             image: "127.0.0.1:5000/acme/web",
             deploy: .init(target: .docker, count: 2, env: ["LOG_LEVEL": "info", "DEBUG": "false"]),
             rollback: .init(window: .seconds(90), crashes: 2),
-            previews: .init(enabled: false)))
+            previews: .init(enabled: false),
+            notify: [
+                NotifyChannel(kind: .slack, url: .reference(.environment("SLIPWAY_SECRET_SLACK_DEPLOYS"))),
+                NotifyChannel(kind: .webhook, url: .literal("https://hooks.example.com/slipway"),
+                              secret: .file("/run/secrets/slipway/hook-key"), events: NotifyEvent.allCases),
+            ]))
         #expect(result.policies.first?.line == 2)
     }
 
@@ -164,5 +169,34 @@ import Testing
     @Test func windowsLineEndingsWithADuplicateKey() {
         let yaml = "service: web\r\nsource:\r\n  repo: https://github.com/a/b.git\r\n  repo: https://github.com/a/c.git\r\nimage: r.example.com/a/web\r\n"
         #expect(errors(yaml) == ["4:3: duplicate key `source.repo`: it is already set at line 3; keep one"])
+    }
+}
+
+/// SLIPWAY_NOTIFY takes a policy's `notify:` list, in flow or block YAML, under the same rules.
+@Suite struct NotifySettingTests {
+    let parser = PolicyParser(allowLocalRepos: false)
+
+    @Test func flowAndBlockFormsGiveTheSameChannels() {
+        let flow = parser.parseNotifySetting("[{slack: env:SLIPWAY_SECRET_SLACK}, {webhook: 'https://h.example.com/x', secret: env:SLIPWAY_SECRET_H, events: [live]}]")
+        let block = parser.parseNotifySetting("- slack: env:SLIPWAY_SECRET_SLACK\n- webhook: https://h.example.com/x\n  secret: env:SLIPWAY_SECRET_H\n  events: [live]\n")
+        #expect(flow.diagnostics.isEmpty && block.diagnostics.isEmpty)
+        #expect(flow.channels == block.channels)
+        #expect(flow.channels.map(\.kind) == [.slack, .webhook])
+        #expect(flow.channels[0].events == [.failed, .rolledBack] && flow.channels[1].events == [.live])
+    }
+
+    @Test func mistakesPointIntoTheSetting() {
+        let result = parser.parseNotifySetting("- webhook: ftp://h.example.com\n  secret: env:SLIPWAY_SECRET_H\n")
+        #expect(result.channels.isEmpty)
+        #expect(result.diagnostics.map(\.description) == ["SLIPWAY_NOTIFY:1:12: `notify[0].webhook` `ftp://h.example.com` is not an http(s) URL, as in https://hooks.example.com/slipway"])
+        #expect(!parser.parseNotifySetting("[").diagnostics.isEmpty)
+        #expect(!parser.parseNotifySetting("").diagnostics.isEmpty)
+    }
+
+    @Test func anEmptyListInAPolicySilencesIt() {
+        let yaml = "service: web\nsource:\n  repo: https://github.com/acme/web.git\nimage: r.example.com/web\nnotify: []\n"
+        let result = parser.parse(yaml: yaml, file: "web.yaml")
+        #expect(result.diagnostics.isEmpty)
+        #expect(result.policies.first?.policy.notify == [])
     }
 }

@@ -146,3 +146,24 @@ final class FakeGitHub: APITransport, @unchecked Sendable {
         #expect(APICredential.setting(value, provider: provider) == expected)
     }
 }
+
+/// The generic webhook's signature is GitHub's scheme, checked against GitHub's documented example.
+@Suite struct NotificationCallTests {
+    @Test func theSignatureIsTheHMACOfTheBody() {
+        #expect(NotificationCall.signature(Array("Hello, World!".utf8), secret: "It's a Secret to Everybody")
+                == "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17")
+    }
+
+    @Test func aWebhookCallCarriesItsDeliveryEventAndSignatureAndSlackGetsNone() {
+        let body = Array(#"{"a":1}"#.utf8)
+        let hook = NotificationCall.make(kind: .webhook, url: "https://h.example.com/x", body: body, event: .rolledBack,
+                                         delivery: "d-1", secret: "s3cret")
+        let headers = Dictionary(hook.headers, uniquingKeysWith: { a, _ in a })
+        #expect(headers["X-Slipway-Delivery"] == "d-1" && headers["X-Slipway-Event"] == "rolled_back")
+        #expect(headers["X-Slipway-Signature"] == NotificationCall.signature(body, secret: "s3cret"))
+        #expect(hook.method == "POST" && hook.body == Data(body))
+        let slack = NotificationCall.make(kind: .slack, url: "https://hooks.slack.com/services/T/B/X", body: body, event: .failed,
+                                          delivery: "d-2", secret: nil)
+        #expect(!slack.headers.contains { $0.0.hasPrefix("X-Slipway") })
+    }
+}

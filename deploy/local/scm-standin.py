@@ -2014,7 +2014,9 @@ def main():
     server = Server((args.host, args.port), standin, verbose=args.verbose)
     host, port = server.server_address[:2]
     if args.port_file:
-        Path(args.port_file).write_text("%d\n" % port)
+        # Written whole, then renamed: a reader never sees half a port.
+        Path(args.port_file + ".tmp").write_text("%d\n" % port)
+        os.replace(args.port_file + ".tmp", args.port_file)
     print("http://%s:%d" % (host, port), flush=True)
     try:
         server.serve_forever()

@@ -49,6 +49,8 @@ public struct Configuration: Sendable, Hashable {
     public var apiToken: String?
     /// `/metrics` asks for an API token (any role) when set (SLIPWAY_METRICS_TOKEN=1).
     public var metricsNeedToken = false
+    /// SLIPWAY_NOTIFY: the default notification channels (YAML in the shape of a policy's `notify:`), checked at start.
+    public var notifyDefault: String?
 
     /// The rules for policies' secret references, with the data directory as an absolute path.
     public func secretRules(dataDirectory: String) -> SecretRules {
@@ -60,6 +62,10 @@ public struct Configuration: Sendable, Hashable {
         public let key: String
         public let message: String
         public var description: String { "\(key): \(message)" }
+        public init(key: String, message: String) {
+            self.key = key
+            self.message = message
+        }
     }
 
     /// Every key Slipway reads, for `--help` texts and redacted printing.
@@ -74,7 +80,7 @@ public struct Configuration: Sendable, Hashable {
         "SLIPWAY_GITHUB_API_URL", "SLIPWAY_GITHUB_TOKEN", "SLIPWAY_GITHUB_APP_ID", "SLIPWAY_GITHUB_APP_KEY_FILE",
         "SLIPWAY_GITLAB_API_URL", "SLIPWAY_GITLAB_TOKEN", "SLIPWAY_BITBUCKET_API_URL", "SLIPWAY_BITBUCKET_TOKEN",
         "SLIPWAY_BITBUCKET_SERVER_API_URL", "SLIPWAY_BITBUCKET_SERVER_TOKEN", "SLIPWAY_PUBLIC_URL", "SLIPWAY_SSH_KNOWN_HOSTS",
-        "SLIPWAY_URL", "SLIPWAY_TOKEN", "SLIPWAY_METRICS_TOKEN",
+        "SLIPWAY_URL", "SLIPWAY_TOKEN", "SLIPWAY_METRICS_TOKEN", "SLIPWAY_NOTIFY", "SLIPWAY_LOG_RETENTION",
     ]
 
     static let secretKeys: Set<String> = [
@@ -147,6 +153,7 @@ public struct Configuration: Sendable, Hashable {
         }
         config.apiToken = value("SLIPWAY_TOKEN")
         config.metricsNeedToken = try flag("SLIPWAY_METRICS_TOKEN", value("SLIPWAY_METRICS_TOKEN"))
+        config.notifyDefault = value("SLIPWAY_NOTIFY")
         return config
     }
 

@@ -52,10 +52,13 @@ public struct DeploymentRecord: Sendable, Hashable, Codable {
 
 public enum RolloutDecisions {
     /// The revision to put back when `failing` must go: the one that was live most
-    /// recently and is known good (it succeeded, or it was replaced while healthy).
+    /// recently and is known good (it succeeded, or it was replaced while healthy). An older
+    /// revision still `watching` was replaced with no crash, its watch not yet concluded (a
+    /// watch job waiting out a retry, or a new revision that crashed within a second): good too.
     public static func rollbackTarget(for failingID: Int64, history: [DeploymentRecord]) -> DeploymentRecord? {
         history
-            .filter { $0.id != failingID && $0.state == .succeeded && $0.image != nil && $0.liveAt != nil }
+            .filter { $0.id != failingID && ($0.state == .succeeded || ($0.state == .watching && $0.id < failingID))
+                      && $0.image != nil && $0.liveAt != nil }
             .max { ($0.liveAt!, $0.id) < ($1.liveAt!, $1.id) }
     }
 

@@ -17,7 +17,7 @@ public struct JobKind: RawRepresentable, Sendable, Hashable, Codable, CustomStri
     public static let retire = JobKind("retire")
     /// Whether how the job ends decides its deployment's state. A retire job works for a
     /// deployment that is already live: failing to stop the old revision says nothing about it.
-    public var endsItsDeployment: Bool { self != .retire && self != .teardown && self != .notify }
+    public var endsItsDeployment: Bool { self != .retire && self != .teardown && self != .notify && self != .notification }
 
     /// Compute a push's changed files with git, then decide which services it deploys.
     public static let paths = JobKind("paths")
@@ -28,6 +28,9 @@ public struct JobKind: RawRepresentable, Sendable, Hashable, Codable, CustomStri
     /// Tell the source host: a commit status, or a pull request's comment. Queued by the
     /// database as the state it reports changes; never holds up a deployment.
     public static let notify = JobKind("notify")
+    /// Tell people: a Slack message or a signed webhook per `notify:` channel. Queued by the
+    /// database as a deployment goes live, fails or rolls back, or a preview is torn down.
+    public static let notification = JobKind("notification")
 }
 
 /// A job to put on the queue.

@@ -28,6 +28,17 @@ public enum MetricCatalog {
     public static let rollbacks = Metric("slipway_rollbacks_total", .counter, ["service", "reason"],
                                          "Rollbacks, by reason: crash, rollout_failed (the runtime gave up), requested (slipway rollback).")
 
+    public static let jobRetries = Metric("slipway_job_retries_total", .counter, ["kind"],
+                                          "Job attempts that failed and were queued again, by job kind.")
+    public static let jobsDead = Metric("slipway_jobs_dead_total", .counter, ["kind"],
+                                        "Jobs that gave up (out of attempts, or an error retrying cannot fix), by job kind.")
+    public static let commitReports = Metric("slipway_commit_reports_total", .counter, ["provider", "outcome"],
+                                             "Commit statuses and pull-request comments sent to source hosts, by outcome (sent, retried, refused, skipped).")
+    public static let notifications = Metric("slipway_notifications_total", .counter, ["channel", "outcome"],
+                                             "Notification deliveries by channel (slack, webhook) and outcome (sent, retried, refused, gave_up).")
+    public static let reconcileActions = Metric("slipway_reconcile_actions_total", .counter, ["action"],
+                                                "Actions the reconcile loop took to close a difference, by kind.")
+
     // MARK: Gauges, read from the database at each scrape
 
     public static let queueDepth = Metric("slipway_queue_depth", .gauge, ["kind"], "Jobs waiting to be claimed, by kind.")
@@ -54,7 +65,8 @@ public enum MetricCatalog {
     public static let crashToRollback = Metric("slipway_crash_to_rollback_seconds", .histogram, ["service", "phase"],
                                                "First crash observed → rollback started / finished.")
 
-    public static let all: [Metric] = [webhooks, deployments, rollbacks, queueDepth, queueOldest, jobs, deploymentsByState, previewsOpen, leader,
+    public static let all: [Metric] = [webhooks, deployments, rollbacks, jobRetries, jobsDead, commitReports, notifications, reconcileActions,
+                                       queueDepth, queueOldest, jobs, deploymentsByState, previewsOpen, leader,
                                        policySetGeneration, policySetRejected, webhookDurable, stage, pushToLive, crashToRollback]
 
     /// Seconds: from a few milliseconds (a webhook made durable) to an hour (a slow build).
@@ -72,6 +84,9 @@ public enum MetricCatalog {
         return nil
     }
 }
+
+/// Counts one event of a counter; the parts that count are given it (nil in tests that do not look).
+public typealias MetricCounter = @Sendable (MetricCatalog.Metric, [String]) -> Void
 
 /// What a webhook request was answered: the `outcome` label of `slipway_webhooks_total`.
 public enum WebhookOutcome: String, Sendable, CaseIterable {

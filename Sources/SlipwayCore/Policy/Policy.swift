@@ -14,10 +14,13 @@ public struct Policy: Sendable, Hashable, Codable {
     public var rollback: Rollback
     public var previews: Previews
     public var sync: Sync
+    /// Where this service's notifications go; nil: the server's default (SLIPWAY_NOTIFY), [] none.
+    public var notify: [NotifyChannel]?
 
     public init(service: String, source: Source, build: Build = Build(), image: String,
                 deploy: Deploy = Deploy(), rollback: Rollback = Rollback(), previews: Previews = Previews(),
-                sync: Sync = Sync(), imageCredentials: SecretReference? = nil) {
+                sync: Sync = Sync(), imageCredentials: SecretReference? = nil, notify: [NotifyChannel]? = nil) {
+        self.notify = notify
         self.imageCredentials = imageCredentials
         self.service = service
         self.source = source
@@ -40,6 +43,7 @@ public struct Policy: Sendable, Hashable, Codable {
         rollback = try c.decodeIfPresent(Rollback.self, forKey: .rollback) ?? Rollback()
         previews = try c.decodeIfPresent(Previews.self, forKey: .previews) ?? Previews()
         sync = try c.decodeIfPresent(Sync.self, forKey: .sync) ?? Sync()
+        notify = try c.decodeIfPresent([NotifyChannel].self, forKey: .notify)
     }
 
     public struct Source: Sendable, Hashable, Codable {

@@ -1,0 +1,138 @@
+import Foundation
+import Logging
+import SlipwayCore
+import SlipwaySourceHosts
+import SlipwayStore
+import SlipwaySystem
+
+/// Tells people what happened to a deployment: a Slack message, or a signed JSON body to any
+/// webhook, per channel of the service's `notify:` (else SLIPWAY_NOTIFY). The database queued
+/// this job with the change itself; each channel gets one delivery row whose id the receiver
+/// sees on every attempt, and a sent delivery is never sent again (a restart included).
+/// A channel that is down only delays its own message: the job is retried with backoff and
+/// gives up after its attempts; deployments never wait for it.
+public struct NotificationHandler: JobHandler {
+    let store: Store
+    let secrets: SecretReader
+    let transport: any APITransport
+    /// SLIPWAY_NOTIFY's channels, for services without a `notify:` of their own.
+    let fallback: [NotifyChannel]
+    let publicURL: String?
+    let count: MetricCounter?
+    public var kind: JobKind { .notification }
+
+    /// Longer than one call may take (15 s) with room; a sender that died frees the delivery after it.
+    static let lease = TimeSpan.seconds(60)
+
+    public init(store: Store, secrets: SecretReader, transport: any APITransport, fallback: [NotifyChannel],
+                publicURL: String?, count: MetricCounter? = nil) {
+        self.store = store
+        self.secrets = secrets
+        self.transport = transport
+        self.fallback = fallback
+        self.publicURL = publicURL
+        self.count = count
+    }
+
+    public func run(_ job: ClaimedJob, logger: Logger) async throws {
+        guard let id = job.payload["notification"].flatMap(Int64.init) else {
+            throw PermanentJobError("a notification job names no notification")
+        }
+        guard let row = try await store.notification(id) else { return }   // pruned meanwhile
+        var log = logger
+        log[metadataKey: "notification.id"] = "\(id)"
+        log[metadataKey: "notification.event"] = "\(row.event.rawValue)"
+        let channels = NotificationRules.channels(policy: row.policy?.notify, fallback: fallback, event: row.event)
+        let deliveries = try await store.deliveries(of: id, channels: channels)
+        let facts = Self.facts(row, publicURL: publicURL)
+        let lastAttempt = job.attempts >= job.maxAttempts
+        var later: [String] = []
+        for delivery in deliveries where delivery.state == "pending" {
+            var one = log
+            one[metadataKey: "notification.delivery"] = "\(delivery.delivery.uuidString.lowercased())"
+            one[metadataKey: "notification.channel"] = "\(delivery.spec.kind.rawValue)"
+            guard try await store.leaseDelivery(delivery.id, for: Self.lease) else {
+                later.append("delivery \(delivery.delivery) is being sent by another worker")
+                continue
+            }
+            let (answer, status, why) = await send(delivery, facts: facts)
+            switch answer {
+            case .delivered:
+                try await store.finishDelivery(delivery.id, state: "sent", status: status, error: nil)
+                count?(MetricCatalog.notifications, [delivery.spec.kind.rawValue, "sent"])
+                one.info("notification sent", metadata: ["http.status": "\(status ?? 0)"])
+            case .refused:
+                try await store.finishDelivery(delivery.id, state: "refused", status: status, error: why)
+                count?(MetricCatalog.notifications, [delivery.spec.kind.rawValue, "refused"])
+                one.error("notification refused; it is not sent again", metadata: ["error": "\(why ?? "")"])
+            case .retry where lastAttempt:
+                try await store.finishDelivery(delivery.id, state: "gave_up", status: status, error: why)
+                count?(MetricCatalog.notifications, [delivery.spec.kind.rawValue, "gave_up"])
+                one.error("notification not delivered after \(job.attempts) attempts; giving up", metadata: ["error": "\(why ?? "")"])
+            case .retry:
+                try await store.finishDelivery(delivery.id, state: "pending", status: status, error: why)
+                count?(MetricCatalog.notifications, [delivery.spec.kind.rawValue, "retried"])
+                one.warning("notification not delivered; it will be tried again", metadata: ["error": "\(why ?? "")"])
+                later.append(why ?? "not delivered")
+            }
+        }
+        if !later.isEmpty {
+            throw RetryLater("\(later.count) of \(deliveries.count) notifications will be tried again: \(later[0])", after: nil)
+        }
+    }
+
+    /// One attempt: the answer's meaning, its status, and why when it was not delivered.
+    func send(_ delivery: NotificationDeliveryRow, facts: NotificationFacts) async -> (NotificationAnswer, Int?, String?) {
+        let spec = delivery.spec
+        let what = "notify[\(delivery.channel)].\(spec.kind.rawValue)"
+        let url: String, secret: String?
+        do {
+            switch spec.url {
+            case .literal(let text): url = text
+            case .reference(let reference): url = try secrets.value(reference, for: what, trimmingNewline: true)
+            }
+            secret = try spec.secret.map { try secrets.value($0, for: "notify[\(delivery.channel)].secret", trimmingNewline: true) }
+        } catch {
+            // Fixed on the server (a variable set, a file mounted) the next attempt gets through.
+            return (.retry, nil, "\(error)")
+        }
+        let deliveryID = delivery.delivery.uuidString.lowercased()
+        let body: [UInt8]
+        do {
+            body = spec.kind == .slack ? try NotificationPayloads.slack(facts) : try NotificationPayloads.webhook(facts, delivery: deliveryID)
+        } catch {
+            return (.refused, nil, "the message could not be written: \(error)")
+        }
+        let call = NotificationCall.make(kind: spec.kind, url: url, body: body, event: facts.event, delivery: deliveryID, secret: secret)
+        do {
+            let answer = try await transport.send(call)
+            let meaning = NotificationAnswer.classify(status: answer.status)
+            // Never the URL in the message: a Slack webhook's URL is its secret.
+            let why = meaning == .delivered ? nil
+                : "\(what) answered HTTP \(answer.status): \(Terminal.printable(answer.body, limit: 200))"
+            return (meaning, answer.status, why)
+        } catch {
+            return (.retry, nil, "\(what) did not answer: \(Self.redacted("\(error)", url: url))")
+        }
+    }
+
+    /// An error's text without the URL it may quote.
+    static func redacted(_ text: String, url: String) -> String {
+        text.replacingOccurrences(of: url, with: "(the channel's URL)")
+    }
+
+    static func facts(_ row: NotificationRow, publicURL: String?) -> NotificationFacts {
+        NotificationFacts(
+            event: row.event, service: row.service, environment: row.environment, deploymentID: row.deploymentID,
+            state: row.state, sha: row.sha, branch: row.branch, author: row.author, subject: row.subject, reason: row.reason,
+            by: row.by, pullRequest: row.previewNumber, previewURL: row.previewURL,
+            deploymentURL: zip2(publicURL, row.deploymentID).map { "\($0)/deployments/\($1)" },
+            commitURL: zip2(row.policy?.source.repo, row.sha).flatMap { NotificationFacts.commitURL(repo: $0, sha: $1) },
+            at: row.createdAt)
+    }
+
+    private static func zip2<A, B>(_ a: A?, _ b: B?) -> (A, B)? {
+        guard let a, let b else { return nil }
+        return (a, b)
+    }
+}
