@@ -23,6 +23,8 @@ export SLIPWAY_REQUIRE_INTEGRATION=1
 
 swift build --build-tests
 export SLIPWAY_BIN="$(swift build --show-bin-path)/slipway"
+# The systemd unit, the ECS files and the image script of deploy/production (seconds).
+bash deploy/production/check.sh
 if [ $# -gt 0 ]; then
     swift test --skip-build --parallel "$@"
 else

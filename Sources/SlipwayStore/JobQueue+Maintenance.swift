@@ -169,7 +169,13 @@ extension JobQueue {
                     if deleted < rows { break }
                 }
             }
-            try await client.query("UPDATE deployments SET logs_pruned_at = now() WHERE id = ANY(\(ids))", logger: logger)
+            // One line says what happened, so every reader (API, CLI, dashboard) shows why the log is short.
+            let note = "the log lines and events of this deployment were deleted by the log retention (SLIPWAY_LOG_RETENTION: \(retention)) on "
+            try await client.query("""
+                WITH marked AS (UPDATE deployments SET logs_pruned_at = now() WHERE id = ANY(\(ids)) RETURNING id, logs_pruned_at)
+                INSERT INTO deployment_logs (deployment_id, stream, line)
+                SELECT id, 'slipway', \(note) || to_char(logs_pruned_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') FROM marked
+                """, logger: logger)
             return pruned
         }
     }

@@ -100,10 +100,13 @@ enum App {
             "http.address": "\(config.httpHost):\(config.httpPort)", "roles": "\(roles.rawValue)",
             "docker.host": "\(config.dockerHost)",
         ])
-        let serviceGroup = ServiceGroup(configuration: .init(
-            services: services.map { .init(service: $0) },
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger))
-        try await serviceGroup.run()
+        var group = ServiceGroupConfiguration(services: services.map { .init(service: $0) },
+                                              gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        // The drain's bound (README, "Running in production"): 20 s to stop jobs and answer requests
+        // in flight, then cancellation, and at 30 s the process ends however far it got (a job it
+        // still held is then rescued when its lease expires, as after a crash).
+        group.maximumGracefulShutdownDuration = .seconds(20)
+        group.maximumCancellationDuration = .seconds(10)
+        try await ServiceGroup(configuration: group).run()
     }
 }

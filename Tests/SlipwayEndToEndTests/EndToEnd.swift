@@ -145,6 +145,19 @@ final class EndToEnd: @unchecked Sendable {
         return next
     }
 
+    /// A second replica beside this one: the same database, policies and webhook secrets, its
+    /// own port, data directory and log (as two machines behind a load balancer have).
+    func replica() async throws -> EndToEnd {
+        let port = try Scratch.freePort()
+        let settings = ["SLIPWAY_HTTP_ADDR": "127.0.0.1:\(port)", "SLIPWAY_DATA_DIR": environment["SLIPWAY_DATA_DIR"]! + "-replica"]
+        let log = logFile + ".replica"
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
+        let next = EndToEnd(repo: repo, service: service, environment: environment.merging(settings) { $1 },
+                            baseURL: "http://127.0.0.1:\(port)", logFile: log)
+        try await next.launch()
+        return next
+    }
+
     /// SIGKILL: the process gets no chance to clean up, as when a machine dies.
     func kill() {
         let process = self.process
