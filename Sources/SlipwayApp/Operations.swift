@@ -220,7 +220,10 @@ public struct Operations: Sendable {
     /// The Prometheus exposition: the gauges read from the database now, with what this
     /// process counted and timed.
     public func metrics() async throws -> [UInt8] {
-        telemetry.record(try await store.gaugeSnapshot().readings())
+        let readings = try await store.gaugeSnapshot().readings()
+        telemetry.record(readings)
+        let services = Set(readings.filter { $0.metric == MetricCatalog.deploymentsByState }.compactMap(\.labels.first))
+        telemetry.prepare(services.sorted().flatMap(DeploymentMetrics.zeroSeries))
         return telemetry.exposition()
     }
 

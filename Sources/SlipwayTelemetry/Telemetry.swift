@@ -37,6 +37,17 @@ public final class Telemetry: Sendable {
         Gauge(label: metric.name, dimensions: Self.dimensions(metric, labels), factory: factory).record(value)
     }
 
+    /// Counter series already exported (at 0 or more).
+    private let prepared = Mutex<Set<[String]>>([])
+
+    /// Exports each counter series at 0 unless it exists already (it keeps counting from there).
+    public func prepare(_ series: [(MetricCatalog.Metric, [String])]) {
+        let fresh = prepared.withLock { known in
+            series.filter { known.insert([$0.0.name] + $0.1).inserted }
+        }
+        for (metric, labels) in fresh where metric.kind == .counter { count(metric, labels, by: 0) }
+    }
+
     /// Label sets each gauge was given: one missing from the next readings goes to 0 (a job
     /// kind whose queue drained must not keep its last depth).
     private let gaugeLabels = Mutex<[MetricCatalog.Metric: Set<[String]>]>([:])

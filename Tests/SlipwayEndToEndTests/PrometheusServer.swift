@@ -92,4 +92,10 @@ final class PrometheusServer: @unchecked Sendable {
             }
         }
     }
+
+    /// How many alert rules deploy/observability/alerts.yml declares.
+    static func alertRuleCount() throws -> Int {
+        try String(contentsOfFile: "\(root)/deploy/observability/alerts.yml", encoding: .utf8)
+            .split(separator: "\n").filter { $0.trimmingCharacters(in: .whitespaces).hasPrefix("- alert:") }.count
+    }
 }

@@ -56,9 +56,22 @@ struct WebhookSecurityTests {
               extraHeaders: [(String, String)] = []) async throws -> (status: HTTPResponse.Status, body: [String: Any]) {
         var fields = Self.headers(body, secret: secret, delivery: delivery)
         for (name, value) in extraHeaders { fields[HTTPField.Name(name)!] = value }
-        return try await client.execute(uri: "/webhooks/github", method: .post, headers: fields, body: ByteBuffer(string: body)) { response in
-            (response.status, (try? JSONSerialization.jsonObject(with: Data(buffer: response.body))) as? [String: Any] ?? [:])
+        return try await Self.redelivered {
+            try await client.execute(uri: "/webhooks/github", method: .post, headers: fields, body: ByteBuffer(string: body)) { response in
+                (response.status, (try? JSONSerialization.jsonObject(with: Data(buffer: response.body))) as? [String: Any] ?? [:])
+            }
         }
+    }
+
+    /// Sends again after a 503, as providers redeliver: a database slowed by the parallel suite
+    /// may miss the durable-write deadline, which is that answer's whole point.
+    static func redelivered(_ send: () async throws -> (HTTPResponse.Status, [String: Any])) async throws -> (status: HTTPResponse.Status, body: [String: Any]) {
+        for _ in 1..<5 {
+            let answer = try await send()
+            if answer.0 != .serviceUnavailable { return answer }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        return try await send()
     }
 
     func count(_ store: Store, _ sql: String) async throws -> Int {
@@ -130,13 +143,15 @@ struct WebhookSecurityTests {
                 var fields = HTTPFields()
                 fields[HTTPField.Name("X-Gitlab-Event")!] = "Push Hook"
                 fields[HTTPField.Name("X-Gitlab-Token")!] = token
-                return try await client.execute(uri: "/webhooks/gitlab", method: .post, headers: fields, body: ByteBuffer(string: body)) { response in
-                    (response.status, (try? JSONSerialization.jsonObject(with: Data(buffer: response.body))) as? [String: Any] ?? [:])
+                return try await Self.redelivered {
+                    try await client.execute(uri: "/webhooks/gitlab", method: .post, headers: fields, body: ByteBuffer(string: body)) { response in
+                        (response.status, (try? JSONSerialization.jsonObject(with: Data(buffer: response.body))) as? [String: Any] ?? [:])
+                    }
                 }
             }
             #expect(try await gitlab("acme/shop", token: "wrong").0 == .unauthorized)
             let own = try await gitlab("acme/shop", token: Self.shopSecret)
-            #expect((own.1["deployments"] as? [String: Any])?.keys.sorted() == ["shop"])
+            #expect((own.1["deployments"] as? [String: Any])?.keys.sorted() == ["shop"], "\(own.0): \(own.1)")
             let other = try await gitlab("acme/api", token: Self.shopSecret)
             #expect(other.0 == .unauthorized)
             #expect((other.1["error"] as? String)?.contains("another repository's own secret") == true)

@@ -50,4 +50,12 @@ public enum DeploymentMetrics {
         }
         return out
     }
+
+    /// The counter series of a service, to be exported at 0 before its first event: Prometheus
+    /// sees no increase in a series whose first sample is already 1, so without them a service's
+    /// first rollback would be missing from `increase()` and the alerts built on it.
+    public static func zeroSeries(service: String) -> [(MetricCatalog.Metric, [String])] {
+        [DeploymentState.succeeded, .failed, .rolledBack, .cancelled, .superseded].map { (MetricCatalog.deployments, [service, $0.rawValue]) }
+            + ["crash", "rollout_failed", "requested"].map { (MetricCatalog.rollbacks, [service, $0]) }
+    }
 }
