@@ -110,7 +110,7 @@ def main():
 .panel{{background:#fff;border:1px solid #ddd;border-radius:4px;padding:8px}} h2{{font-size:13px;margin:0 0 6px}}
 .legend{{font-size:11px;color:#333}} .legend span{{margin-right:10px;display:inline-block}}
 .legend i{{display:inline-block;width:10px;height:3px;margin-right:4px;vertical-align:middle}}</style>
-<h1>{html.escape(dashboard.get("title", "Slipway"))} — the last {args.minutes:g} minutes, from {html.escape(args.prometheus)}</h1>
+<h1>{html.escape(dashboard.get("title", "Slipway"))} — the last {args.minutes:.1f} minutes, from {html.escape(args.prometheus)}</h1>
 <div class="grid">{"".join(cells)}</div>"""
     with open(args.out, "w") as f:
         f.write(page)
