@@ -18,6 +18,8 @@ CREATE TABLE notifications (
     environment     text        NOT NULL,
     deployment_id   bigint      REFERENCES deployments (id) ON DELETE SET NULL,
     preview_number  integer,
+    -- The deployment's state and reason when the event happened (a message sent later says what was).
+    state           text,
     reason          text,
     created_at      timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT notifications_event CHECK (event IN ('live', 'failed', 'rolled_back', 'preview_ready', 'preview_torn_down'))
@@ -51,15 +53,15 @@ CREATE FUNCTION slipway_notifies(svc text) RETURNS boolean LANGUAGE sql STABLE A
                      FROM services s WHERE s.name = svc), false)
 $$;
 
-CREATE FUNCTION slipway_notification(ev text, svc text, env text, dep bigint, pr integer, why text) RETURNS void LANGUAGE plpgsql AS $$
+CREATE FUNCTION slipway_notification(ev text, svc text, env text, dep bigint, pr integer, st text, why text) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
     notification_id bigint;
 BEGIN
     IF NOT slipway_notifies(svc) THEN
         RETURN;
     END IF;
-    INSERT INTO notifications (event, service, environment, deployment_id, preview_number, reason)
-    VALUES (ev, svc, env, dep, pr, why)
+    INSERT INTO notifications (event, service, environment, deployment_id, preview_number, state, reason)
+    VALUES (ev, svc, env, dep, pr, st, why)
     ON CONFLICT DO NOTHING
     RETURNING id INTO notification_id;
     IF notification_id IS NOT NULL THEN
@@ -70,35 +72,29 @@ BEGIN
 END $$;
 
 -- The events of a deployment: live (main) or preview_ready (a pull request's), failed, rolled_back.
+-- The trigger's WHEN leaves every other state change alone, at no cost.
 CREATE FUNCTION slipway_notify_deployment() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    ev text;
 BEGIN
     IF TG_OP = 'UPDATE' AND NEW.state IS NOT DISTINCT FROM OLD.state THEN
         RETURN NEW;
     END IF;
-    ev := CASE NEW.state
-        WHEN 'watching' THEN CASE WHEN NEW.environment = 'main' THEN 'live' ELSE 'preview_ready' END
-        WHEN 'failed' THEN 'failed'
-        WHEN 'rolled_back' THEN 'rolled_back'
-    END;
-    IF ev IS NOT NULL THEN
-        PERFORM slipway_notification(ev, NEW.service, NEW.environment, NEW.id,
-                                     CASE WHEN NEW.environment ~ '^pr-' THEN substr(NEW.environment, 4)::integer END, NEW.reason);
-    END IF;
+    PERFORM slipway_notification(
+        CASE NEW.state WHEN 'watching' THEN CASE WHEN NEW.environment = 'main' THEN 'live' ELSE 'preview_ready' END ELSE NEW.state END,
+        NEW.service, NEW.environment, NEW.id,
+        CASE WHEN NEW.environment ~ '^pr-' THEN substr(NEW.environment, 4)::integer END, NEW.state, NEW.reason);
     RETURN NEW;
 EXCEPTION WHEN OTHERS THEN
-    -- Telling never holds up a deployment: the change goes through, untold, with a warning in the server's log.
+    -- Telling never holds up a deployment: the change goes through, untold, with a warning in Postgres's log.
     RAISE WARNING 'slipway: the change of deployment % was not queued for notification: %', NEW.id, SQLERRM;
     RETURN NEW;
 END $$;
 CREATE TRIGGER deployments_notify AFTER INSERT OR UPDATE OF state ON deployments
-    FOR EACH ROW EXECUTE FUNCTION slipway_notify_deployment();
+    FOR EACH ROW WHEN (NEW.state IN ('watching', 'failed', 'rolled_back')) EXECUTE FUNCTION slipway_notify_deployment();
 
 CREATE FUNCTION slipway_notify_preview() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF NEW.torn_down_at IS NOT NULL AND OLD.torn_down_at IS NULL THEN
-        PERFORM slipway_notification('preview_torn_down', NEW.service, 'pr-' || NEW.number, NULL, NEW.number, NEW.reason);
+        PERFORM slipway_notification('preview_torn_down', NEW.service, 'pr-' || NEW.number, NULL, NEW.number, NULL, NEW.reason);
     END IF;
     RETURN NEW;
 EXCEPTION WHEN OTHERS THEN
@@ -106,7 +102,7 @@ EXCEPTION WHEN OTHERS THEN
     RETURN NEW;
 END $$;
 CREATE TRIGGER previews_notify AFTER UPDATE OF torn_down_at ON previews
-    FOR EACH ROW EXECUTE FUNCTION slipway_notify_preview();
+    FOR EACH ROW WHEN (NEW.torn_down_at IS NOT NULL AND OLD.torn_down_at IS NULL) EXECUTE FUNCTION slipway_notify_preview();
 
 -- A deployment's author and commit subject, read from the fetched commit, for what is told of it.
 ALTER TABLE deployments ADD COLUMN commit_author text, ADD COLUMN commit_subject text;

@@ -37,6 +37,8 @@ public struct Assembly: Sendable {
     /// How Slipway proves itself to source hosts, for fetches and reports.
     public let sourceAccess: SourceAccess
     public let reportTransport: any APITransport
+    /// Where notifications go; nil: HTTP with no redirects followed and a 10 s wait.
+    public let notificationTransport: (any APITransport)?
     public let pipeline: Pipeline
     public let operations: Operations
     public let policyWatcher: PolicyWatcher
@@ -64,6 +66,7 @@ public struct Assembly: Sendable {
         self.secrets = secrets
         let transport = reportTransport ?? HTTPTransport()
         self.reportTransport = transport
+        self.notificationTransport = reportTransport
         let access = SourceAccess(store: store, hosts: config.sourceHosts, secrets: secrets, knownHostsFile: config.sshKnownHosts,
                                   apps: GitHubAppTokens(transport: transport), logger: logger)
         self.sourceAccess = access
@@ -94,7 +97,7 @@ public struct Assembly: Sendable {
         let count: MetricCounter = { metric, labels in telemetry.count(metric, labels) }
         return pipeline.handlers + [
             NotifyHandler(store: store, access: sourceAccess, hosts: config.sourceHosts, transport: reportTransport, count: count),
-            NotificationHandler(store: store, secrets: secrets, transport: reportTransport,
+            NotificationHandler(store: store, secrets: secrets, transport: notificationTransport ?? HTTPTransport(client: HTTPTransport.noRedirects, timeout: .seconds(10)),
                                 fallback: (try? Self.notifyDefault(config, secretRules: secrets.rules)) ?? [],
                                 publicURL: config.sourceHosts.publicURL, count: count),
         ]

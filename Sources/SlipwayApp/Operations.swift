@@ -223,7 +223,7 @@ public struct Operations: Sendable {
         let readings = try await store.gaugeSnapshot().readings()
         telemetry.record(readings)
         let services = Set(readings.filter { $0.metric == MetricCatalog.deploymentsByState }.compactMap(\.labels.first))
-        telemetry.prepare(services.sorted().flatMap(DeploymentMetrics.zeroSeries))
+        telemetry.prepare(MetricCatalog.processZeroSeries + services.sorted().flatMap(DeploymentMetrics.zeroSeries))
         return telemetry.exposition()
     }
 

@@ -47,35 +47,56 @@ public struct NotificationHandler: JobHandler {
         let facts = Self.facts(row, publicURL: publicURL)
         let lastAttempt = job.attempts >= job.maxAttempts
         var later: [String] = []
+        var leased: [NotificationDeliveryRow] = []
         for delivery in deliveries where delivery.state == "pending" {
+            if try await store.leaseDelivery(delivery.id, for: Self.lease) {
+                leased.append(delivery)
+            } else {
+                later.append("delivery \(delivery.delivery.uuidString.lowercased()) is being sent by another worker")
+            }
+        }
+        // Channels are sent to at once: a slow receiver delays only its own message.
+        let results = await withTaskGroup(of: (NotificationDeliveryRow, NotificationAnswer, Int?, String?).self) { group in
+            for delivery in leased {
+                group.addTask {
+                    let (answer, status, why) = await send(delivery, facts: facts)
+                    return (delivery, answer, status, why)
+                }
+            }
+            var out: [(NotificationDeliveryRow, NotificationAnswer, Int?, String?)] = []
+            for await result in group { out.append(result) }
+            return out
+        }
+        // Stopped (a shutdown): what was delivered is recorded, the rest stays pending for the next attempt.
+        let stopped = Task.isCancelled
+        for (delivery, answer, status, why) in results.sorted(by: { $0.0.channel < $1.0.channel }) {
             var one = log
             one[metadataKey: "notification.delivery"] = "\(delivery.delivery.uuidString.lowercased())"
             one[metadataKey: "notification.channel"] = "\(delivery.spec.kind.rawValue)"
-            guard try await store.leaseDelivery(delivery.id, for: Self.lease) else {
-                later.append("delivery \(delivery.delivery) is being sent by another worker")
-                continue
-            }
-            let (answer, status, why) = await send(delivery, facts: facts)
+            let channel = delivery.spec.kind.rawValue
             switch answer {
             case .delivered:
                 try await store.finishDelivery(delivery.id, state: "sent", status: status, error: nil)
-                count?(MetricCatalog.notifications, [delivery.spec.kind.rawValue, "sent"])
+                count?(MetricCatalog.notifications, [channel, "sent"])
                 one.info("notification sent", metadata: ["http.status": "\(status ?? 0)"])
             case .refused:
                 try await store.finishDelivery(delivery.id, state: "refused", status: status, error: why)
-                count?(MetricCatalog.notifications, [delivery.spec.kind.rawValue, "refused"])
+                count?(MetricCatalog.notifications, [channel, "refused"])
                 one.error("notification refused; it is not sent again", metadata: ["error": "\(why ?? "")"])
-            case .retry where lastAttempt:
+            case .retry where lastAttempt && !stopped:
                 try await store.finishDelivery(delivery.id, state: "gave_up", status: status, error: why)
-                count?(MetricCatalog.notifications, [delivery.spec.kind.rawValue, "gave_up"])
+                count?(MetricCatalog.notifications, [channel, "gave_up"])
                 one.error("notification not delivered after \(job.attempts) attempts; giving up", metadata: ["error": "\(why ?? "")"])
             case .retry:
                 try await store.finishDelivery(delivery.id, state: "pending", status: status, error: why)
-                count?(MetricCatalog.notifications, [delivery.spec.kind.rawValue, "retried"])
-                one.warning("notification not delivered; it will be tried again", metadata: ["error": "\(why ?? "")"])
+                if !stopped {
+                    count?(MetricCatalog.notifications, [channel, "retried"])
+                    one.warning("notification not delivered; it will be tried again", metadata: ["error": "\(why ?? "")"])
+                }
                 later.append(why ?? "not delivered")
             }
         }
+        if stopped { throw CancellationError() }
         if !later.isEmpty {
             throw RetryLater("\(later.count) of \(deliveries.count) notifications will be tried again: \(later[0])", after: nil)
         }

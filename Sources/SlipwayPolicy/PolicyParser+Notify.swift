@@ -18,7 +18,11 @@ extension PolicyParser {
         let before = reader.diagnostics.count
         var channels: [NotifyChannel] = []
         for (index, item) in items.enumerated() {
-            if let channel = parseChannel(item, at: "notify[\(index)]", reader: &reader) { channels.append(channel) }
+            guard let channel = parseChannel(item, at: "notify[\(index)]", reader: &reader) else { continue }
+            if let same = channels.firstIndex(where: { $0.kind == channel.kind && $0.url == channel.url }) {
+                reader.report(item, "`notify[\(index)]` sends to the same place as `notify[\(same)]`: every message would arrive twice; list its events once")
+            }
+            channels.append(channel)
         }
         return reader.diagnostics.count == before ? channels : nil
     }
@@ -43,7 +47,7 @@ extension PolicyParser {
         case .slack:
             let n = map["slack"]!
             if let text = reader.nonEmptyString(n, at: "\(path).slack") {
-                if text.hasPrefix("http://") || text.hasPrefix("https://") {
+                if text.lowercased().contains("://") || text.lowercased().contains("hooks.slack.com") {
                     reader.report(n, "`\(path).slack` is a Slack webhook URL written out, and Slack treats it as a secret: put it in a variable such as SLIPWAY_SECRET_SLACK_URL and write `slack: env:SLIPWAY_SECRET_SLACK_URL`")
                 } else if let reference = notifySecret(n, text: text, at: "\(path).slack", reader: &reader) {
                     url = .reference(reference)
@@ -87,8 +91,13 @@ extension PolicyParser {
         return NotifyChannel(kind: kind, url: url, secret: secret, events: events)
     }
 
-    /// Notifications read `env:` and `file:` references (sent from the server, per message).
+    /// Notifications read `env:` and `file:` references (sent from the server, per message). A
+    /// value that is no reference at all may be the secret itself: it is never quoted back.
     private func notifySecret(_ node: Node, text: String, at path: String, reader: inout NodeReader) -> SecretReference? {
+        guard text.hasPrefix("env:") || text.hasPrefix("file:") || text.hasPrefix("arn:") else {
+            reader.report(node, "`\(path)` is not a secret reference (its value is not shown: it may be the secret); write env:NAME or file:/path, where the server keeps it")
+            return nil
+        }
         guard let reference = secretReference(node, at: path, reader: &reader) else { return nil }
         if case .aws = reference {
             reader.report(node, "`\(path)`: notifications read `env:` or `file:` references, not AWS ARNs; mount the secret as a file or a variable")
@@ -98,7 +107,7 @@ extension PolicyParser {
     }
 
     static func webhookURLProblem(_ text: String) -> String? {
-        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme),
+        guard text.hasPrefix("http://") || text.hasPrefix("https://"), let url = URL(string: text), url.scheme != nil,
               let host = url.host, !host.isEmpty else {
             return "`\(Terminal.printable(text, limit: 80))` is not an http(s) URL, as in https://hooks.example.com/slipway"
         }

@@ -47,6 +47,11 @@ public protocol APITransport: Sendable {
 
 /// The real transport: AsyncHTTPClient, a bounded wait, bodies up to 1 MiB read.
 public struct HTTPTransport: APITransport {
+    /// A client that never follows redirects, for notifications: a 301 or 302 would turn the
+    /// signed POST into a bodiless GET somewhere else. Lives as long as the process.
+    public static let noRedirects = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup,
+                                               configuration: HTTPClient.Configuration(redirectConfiguration: .disallow))
+
     let client: HTTPClient
     let timeout: TimeAmount
 

@@ -20,7 +20,7 @@ public struct NotificationRow: Sendable, Hashable {
     public var subject: String?
     public var by: String?
     public var previewURL: String?
-    /// The service's policy in force (its `notify:` decides), else the deployment's.
+    /// The service's policy (its `notify:` decides), else the deployment's.
     public var policy: Policy?
 }
 
@@ -51,13 +51,14 @@ extension Store {
     public func notification(_ id: Int64) async throws -> NotificationRow? {
         let rows = try await client.query("""
             SELECT n.id, n.event, n.service, n.environment, n.deployment_id, n.preview_number, n.created_at,
-                   coalesce(n.reason, d.reason) AS reason, d.state, d.sha, coalesce(d.branch, p.branch) AS branch, d.commit_author,
+                   n.reason, n.state, d.sha, coalesce(d.branch, p.branch) AS branch, d.commit_author,
                    d.commit_subject, d.requested_by, p.url AS preview_url,
                    coalesce(s.policy, d.policy)::text AS policy
             FROM notifications n
             LEFT JOIN deployments d ON d.id = n.deployment_id
             LEFT JOIN previews p ON p.service = n.service AND n.preview_number = p.number
-            LEFT JOIN services s ON s.name = n.service AND s.removed_at IS NULL
+            -- A removed service's policy still says where its last events go (its previews' teardowns).
+            LEFT JOIN services s ON s.name = n.service
             WHERE n.id = \(id)
             """, logger: logger).rows()
         guard let row = rows.first, let event = NotifyEvent(rawValue: try row.value("event")) else { return nil }

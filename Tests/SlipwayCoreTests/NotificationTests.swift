@@ -17,7 +17,7 @@ import Testing
 
     @Test func theWebhookBodyHasEveryKeyInOrderAndNullsForWhatIsUnknown() throws {
         let body = String(decoding: try NotificationPayloads.webhook(Self.rollback, delivery: "d-1"), as: UTF8.self)
-        #expect(body == #"{"delivery":"d-1","event":"rolled_back","service":"web","environment":"main","at":"2026-11-30T00:53:20.000Z","headline":"web rolled back","deployment":{"id":42,"state":"rolled_back","reason":"crashed: exit code 3\n```\nsecond line","by":null,"url":"https://slipway.example.com/deployments/42"},"commit":{"sha":"0123456789abcdef0123456789abcdef01234567","branch":"main","author":"Ada <Lovelace> & Co","subject":"Fix \"quotes\" <script>alert(1)</script>","url":"https://github.com/acme/web/commit/0123456789abcdef0123456789abcdef01234567"},"preview":null}"#)
+        #expect(body == #"{"delivery":"d-1","event":"rolled_back","service":"web","environment":"main","at":"2026-11-30T00:53:20.000Z","headline":"web rolled back","reason":"crashed: exit code 3\n```\nsecond line","deployment":{"id":42,"state":"rolled_back","by":null,"url":"https://slipway.example.com/deployments/42"},"commit":{"sha":"0123456789abcdef0123456789abcdef01234567","branch":"main","author":"Ada <Lovelace> & Co","subject":"Fix \"quotes\" <script>alert(1)</script>","url":"https://github.com/acme/web/commit/0123456789abcdef0123456789abcdef01234567"},"preview":null}"#)
         // And it is JSON a receiver parses back to the same text.
         let parsed = try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]
         #expect((parsed?["commit"] as? [String: Any])?["subject"] as? String == Self.rollback.subject)
@@ -27,7 +27,7 @@ import Testing
         let facts = NotificationFacts(event: .previewTornDown, service: "web", environment: "pr-7", reason: "the pull request was closed",
                                       pullRequest: 7, previewURL: "https://web-pr-7.example.com", at: Self.at)
         let body = String(decoding: try NotificationPayloads.webhook(facts, delivery: "d-2"), as: UTF8.self)
-        #expect(body == #"{"delivery":"d-2","event":"preview_torn_down","service":"web","environment":"pr-7","at":"2026-11-30T00:53:20.000Z","headline":"web (pull request #7) preview torn down","deployment":null,"commit":null,"preview":{"number":7,"url":"https://web-pr-7.example.com"}}"#)
+        #expect(body == #"{"delivery":"d-2","event":"preview_torn_down","service":"web","environment":"pr-7","at":"2026-11-30T00:53:20.000Z","headline":"web (pull request #7) preview torn down","reason":"the pull request was closed","deployment":null,"commit":null,"preview":{"number":7,"url":"https://web-pr-7.example.com"}}"#)
     }
 
     @Test func slackGetsBlockKitWithItsMarkupEscaped() throws {
@@ -49,6 +49,12 @@ import Testing
             }
         }
         #expect(!blocks.contains { $0["type"] as? String == "actions" })   // neither URL is a button
+        // Escaping grows `<` fivefold: the cut comes after it, never inside an entity, and the fence closes.
+        facts.reason = String(repeating: "<", count: 5_000)
+        let escaped = try JSONSerialization.jsonObject(with: Data(try NotificationPayloads.slack(facts))) as? [String: Any]
+        let reason = ((escaped?["blocks"] as? [[String: Any]])?.compactMap { ($0["text"] as? [String: Any])?["text"] as? String }
+            .first { $0.hasPrefix("*Reason*") }) ?? ""
+        #expect(reason.count <= 3_000 && reason.hasSuffix("&lt;…```"), "\(reason.suffix(20))")
         let fields = (blocks.first { $0["fields"] != nil }?["fields"] as? [[String: Any]])?.compactMap { $0["text"] as? String } ?? []
         #expect(fields.contains("*Commit*\n`0123456789ab` on `main`"))
     }

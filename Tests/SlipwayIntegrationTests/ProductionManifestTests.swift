@@ -66,9 +66,10 @@ struct ProductionManifestTests {
         }
         // Made by tests and benchmarks only.
         called.subtract(["ecs:CreateCluster", "ecr:CreateRepository"])
-        // Made for Slipway by others: the engine's pushes and pulls to ECR, ECS tagging on create, passing task roles.
+        // Made for Slipway by others: the engine's pushes and pulls to ECR, the registry API's tag lists and
+        // deletes (image retention), ECS tagging on create, passing task roles.
         let onItsBehalf: Set = ["ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload",
-                                "ecr:PutImage", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecs:TagResource",
+                                "ecr:PutImage", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:ListImages", "ecs:TagResource",
                                 "elasticloadbalancing:AddTags", "iam:PassRole"]
         let statements = try Self.policyStatements()
         let allowed = Set(statements.flatMap { statement -> [String] in

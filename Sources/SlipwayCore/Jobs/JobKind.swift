@@ -31,6 +31,9 @@ public struct JobKind: RawRepresentable, Sendable, Hashable, Codable, CustomStri
     /// Tell people: a Slack message or a signed webhook per `notify:` channel. Queued by the
     /// database as a deployment goes live, fails or rolls back, or a preview is torn down.
     public static let notification = JobKind("notification")
+
+    /// Every kind Slipway queues.
+    public static let all: [JobKind] = [.build, .rollout, .watch, .retire, .paths, .preview, .teardown, .notify, .notification]
 }
 
 /// A job to put on the queue.

@@ -69,6 +69,17 @@ public enum MetricCatalog {
                                        queueDepth, queueOldest, jobs, deploymentsByState, previewsOpen, leader,
                                        policySetGeneration, policySetRejected, webhookDurable, stage, pushToLive, crashToRollback]
 
+    /// The counter series every process exports at 0 from its first scrape: a series whose first
+    /// sample is already 1 shows no increase, and the alerts on rare events (a dead job, a lost
+    /// notification) would miss the first.
+    public static let processZeroSeries: [(Metric, [String])] =
+        JobKind.all.flatMap { [(jobRetries, [$0.rawValue]), (jobsDead, [$0.rawValue])] }
+        + ["slack", "webhook"].flatMap { channel in ["sent", "retried", "refused", "gave_up"].map { (notifications, [channel, $0]) } }
+        + CommitStatus.Provider.allCases.flatMap { provider in
+            ["sent", "retried", "refused", "skipped"].map { (commitReports, [provider.rawValue, $0]) }
+        }
+        + ["build", "rollout", "rollback", "self-heal", "prune"].map { (reconcileActions, [$0]) }
+
     /// Seconds: from a few milliseconds (a webhook made durable) to an hour (a slow build).
     public static let secondsBuckets: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600]
 

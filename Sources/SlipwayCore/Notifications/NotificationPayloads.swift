@@ -14,8 +14,8 @@ public enum NotificationPayloads {
         let facts: NotificationFacts
         let delivery: String
 
-        enum Keys: String, CodingKey { case delivery, event, service, environment, at, headline, deployment, commit, preview }
-        enum DeploymentKeys: String, CodingKey { case id, state, reason, by, url }
+        enum Keys: String, CodingKey { case delivery, event, service, environment, at, headline, reason, deployment, commit, preview }
+        enum DeploymentKeys: String, CodingKey { case id, state, by, url }
         enum CommitKeys: String, CodingKey { case sha, branch, author, subject, url }
         enum PreviewKeys: String, CodingKey { case number, url }
 
@@ -27,11 +27,12 @@ public enum NotificationPayloads {
             try c.encode(facts.environment, forKey: .environment)
             try c.encode(ISO8601.format(facts.at), forKey: .at)
             try c.encode(facts.headline, forKey: .headline)
+            // Why it happened: a failure's or rollback's reason (the exit code), a teardown's cause.
+            try c.encode(facts.reason, forKey: .reason)
             if let id = facts.deploymentID {
                 var d = c.nestedContainer(keyedBy: DeploymentKeys.self, forKey: .deployment)
                 try d.encode(id, forKey: .id)
                 try d.encode(facts.state, forKey: .state)
-                try d.encode(facts.reason, forKey: .reason)
                 try d.encode(facts.by, forKey: .by)
                 try d.encode(facts.deploymentURL, forKey: .url)
             } else {
@@ -77,7 +78,7 @@ public enum NotificationPayloads {
         }
         if let reason = facts.reason, !reason.isEmpty {
             // The reason's own backticks would end the code block early.
-            let safe = escape(cut(reason, 2_800)).replacingOccurrences(of: "```", with: "`\u{200B}``")
+            let safe = escaped(reason.replacingOccurrences(of: "```", with: "`\u{200B}``"), limit: 2_900)
             blocks.append(.section("*Reason*\n```\(safe)```"))
         }
         var buttons: [(String, String)] = []
@@ -109,6 +110,20 @@ public enum NotificationPayloads {
     /// Slack's mrkdwn control characters.
     static func escape(_ text: String) -> String {
         text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+    }
+
+    /// `text` escaped, cut to `limit` characters after escaping, never inside an entity: the
+    /// code block's closing fence after it always fits the section's 3,000.
+    static func escaped(_ text: String, limit: Int) -> String {
+        var out = ""
+        var length = 0
+        for character in text {
+            let piece = character == "&" ? "&amp;" : character == "<" ? "&lt;" : character == ">" ? "&gt;" : String(character)
+            if length + piece.count > limit - 1 { return out + "…" }
+            out += piece
+            length += piece.count
+        }
+        return out
     }
 
     static func cut(_ text: String, _ limit: Int) -> String {
