@@ -133,9 +133,24 @@ public struct Assembly: Sendable {
     }
 
     /// What the webhook intake reports: events stored. A push to the policies repository
-    /// refreshes the policies at once (on this replica, when it leads).
+    /// refreshes the policies at once: here when this replica leads them, and through the
+    /// database's NOTIFY on the replica that does.
     public func eventsArrived(_ events: [NormalizedEvent]) {
-        if events.contains(where: { PolicyWatcher.concerns($0, spec: spec) }) { policiesPushed.signal() }
+        guard events.contains(where: { PolicyWatcher.concerns($0, spec: spec) }) else { return }
+        policiesPushed.signal()
+        let (store, logger) = (store, logger)
+        Task {
+            do { try await store.announcePoliciesPushed() } catch {
+                logger.warning("a push to the policies was not announced to the other replicas; the leader reads it at its next poll",
+                               metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    /// The connection that hears what other replicas announce: new jobs, stop requests, pushes to the policies.
+    public func listener(database: DatabaseURL) -> QueueListener {
+        QueueListener(configuration: Database.connectionConfiguration(database), wake: workQueued, stops: stops,
+                      policiesPushed: policiesPushed, logger: logger)
     }
 
     /// A BuildKit daemon when BUILDKIT_HOST names one; else the engine's BuildKit (through the
@@ -175,7 +190,7 @@ public struct Assembly: Sendable {
     public func workerServices(database: DatabaseURL) -> [any Service] {
         let lease = { (name: String) in LeaderLease(pool: store.pool, name: name, logger: logger) }
         var services: [any Service] = [
-            QueueListener(configuration: Database.connectionConfiguration(database), wake: workQueued, stops: stops, logger: logger),
+            listener(database: database),
             Maintenance(queue: store.queue, lease: lease(LeaseName.maintenance), settings: .init(retention: config.jobRetention, logRetention: config.logRetention),
                         clock: clock, logger: logger),
             Poller(store: store, git: git, lease: lease(LeaseName.poller), clock: clock, logger: logger),

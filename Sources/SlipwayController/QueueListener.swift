@@ -4,17 +4,21 @@ import ServiceLifecycle
 import SlipwayCore
 import SlipwayStore
 
-/// Holds one connection that LISTENs for new jobs (waking idle workers) and for stop
-/// requests (`<job id>:<reason>`, handed to the worker running that job). Reconnects
-/// when the connection drops; workers poll and heartbeats check for stops meanwhile.
+/// Holds one connection that LISTENs for new jobs (waking idle workers), for stop requests
+/// (`<job id>:<reason>`, handed to the worker running that job) and for pushes to the
+/// policies repository (waking the policy watcher). Reconnects when the connection drops;
+/// workers poll, heartbeats check for stops and the watcher polls meanwhile.
 public struct QueueListener: Service {
     let configuration: PostgresConnection.Configuration
     let wake: WakeSignal
     let stops: StopSignals
+    /// Signalled when any replica received a push to the policies repository.
+    let policiesPushed: WakeSignal?
     let logger: Logger
 
     public init(configuration: PostgresConnection.Configuration, wake: WakeSignal, stops: StopSignals = StopSignals(),
-                logger: Logger) {
+                policiesPushed: WakeSignal? = nil, logger: Logger) {
+        self.policiesPushed = policiesPushed
         self.configuration = configuration
         self.wake = wake
         self.stops = stops
@@ -64,7 +68,14 @@ public struct QueueListener: Service {
                     }
                 }
             }
-            // Either listen ending means the connection is gone: reconnect both.
+            if let policiesPushed {
+                group.addTask {
+                    try await connection.listen(on: JobQueue.policiesChannel) { notifications in
+                        for try await _ in notifications { policiesPushed.signal() }
+                    }
+                }
+            }
+            // Any listen ending means the connection is gone: reconnect them all.
             try await group.next()
             group.cancelAll()
         }

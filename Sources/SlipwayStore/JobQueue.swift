@@ -43,6 +43,8 @@ public struct JobQueue: Sendable {
     public static let channel = "slipway_jobs"
     /// A running job was asked to stop: payload is the job id.
     public static let cancelChannel = "slipway_cancel"
+    /// A push reached the policies repository (at any replica): the one leading the policies refreshes.
+    public static let policiesChannel = "slipway_policies"
 
     let pool: DatabasePool
     let logger: Logger

@@ -71,4 +71,10 @@ extension Store {
                             services: try row.value("services"), createdAt: try row.value("created_at"))
         }
     }
+
+    /// Tells every replica a push reached the policies repository; the replica leading the
+    /// policies refreshes them at once, wherever the webhook arrived.
+    public func announcePoliciesPushed() async throws {
+        try await client.query("SELECT pg_notify(\(JobQueue.policiesChannel), '')", logger: logger)
+    }
 }

@@ -95,7 +95,10 @@ enum App {
         }
         var services: [any Service] = [assembly.policyWatcher]
         if roles.web { services.append(HTTPServer.application(assembly)); services += assembly.webServices() }
-        if roles.workers { services += assembly.workerServices(database: url) }
+        if roles.workers { services += assembly.workerServices(database: url) } else {
+            // A web-only replica may lead the policies: it hears pushes that reached another replica.
+            services.append(assembly.listener(database: url))
+        }
         logger.info("slipway serving", metadata: [
             "http.address": "\(config.httpHost):\(config.httpPort)", "roles": "\(roles.rawValue)",
             "docker.host": "\(config.dockerHost)",
