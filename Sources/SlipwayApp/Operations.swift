@@ -18,6 +18,8 @@ public struct Operations: Sendable {
     let feeds: DeploymentFeeds?
     /// This process's metrics (what `/metrics` serves).
     public let telemetry: Telemetry
+    /// The runtime's last answer to "what runs", for a second.
+    let observations = ObservationCache()
 
     public init(store: Store, runtime: (any Runtime)? = nil, feeds: DeploymentFeeds? = nil, telemetry: Telemetry = Telemetry(),
                 logger: Logger = Logger(label: "slipway")) {
@@ -142,6 +144,7 @@ public struct Operations: Sendable {
         // All services' previews are one query; a page of a large installation reads the open ones only once.
         let previews = Dictionary(grouping: try await store.previews(service: service).filter { shown.contains($0.of) }, by: \.of)
         for index in statuses.indices { statuses[index].previews = previews[statuses[index].service] ?? [] }
+        await observe(&statuses)
         if timelines {
             let found = try await self.timelines(statuses.flatMap { $0.deployments.map(\.id) })
             for index in statuses.indices {
@@ -151,6 +154,32 @@ public struct Operations: Sendable {
             }
         }
         return statuses
+    }
+
+    /// Asks the runtime what runs of each live revision: one listing of every service, shared by
+    /// the requests of the next second (a dashboard and its API clients poll). A runtime that does
+    /// not answer within 5 s leaves the statuses as the database has them.
+    func observe(_ statuses: inout [ServiceStatus]) async {
+        guard let runtime, statuses.contains(where: { $0.liveDeploymentID != nil }) else { return }
+        let store = self.store
+        let observed = await observations.get(now: ContinuousClock.now) {
+            try await withThrowingTaskGroup(of: [String: [ObservedUnit]]?.self) { group in
+                group.addTask { try await runtime.observe(try await store.everyPolicy(), knownImages: [:]) }
+                group.addTask { try await Task.sleep(for: .seconds(5)); return nil }
+                defer { group.cancelAll() }
+                return try await group.next() ?? nil
+            }
+        }
+        guard let observed else {
+            logger.debug("status: the runtime did not answer; the statuses say what the database recorded")
+            return
+        }
+        for index in statuses.indices {
+            guard let live = statuses[index].liveDeploymentID else { continue }
+            let units = observed[statuses[index].service] ?? []
+            // Docker labels each container with its deployment; an ECS service runs one revision and counts its tasks.
+            statuses[index].observed(running: units.filter { $0.deploymentID == live || $0.deploymentID == nil }.reduce(0) { $0 + $1.running })
+        }
     }
 
     // MARK: Previews

@@ -33,7 +33,8 @@ struct StatusCommand: AsyncParsableCommand {
             return
         }
         for status in statuses {
-            print("\(status.service)  \(status.state.rawValue)  live: \(status.liveSHA.map(RolloutDecisions.shortSHA) ?? "-")")
+            let running = status.running.map { $0 == 0 ? "  (not running: stopped outside Slipway?)" : "  (\($0) running)" } ?? ""
+            print("\(status.service)  \(status.state.rawValue)  live: \(status.liveSHA.map(RolloutDecisions.shortSHA) ?? "-")\(running)")
             for d in status.deployments.prefix(service == nil ? 3 : 10) {
                 let sha = d.sha.map(RolloutDecisions.shortSHA) ?? (d.image ?? "-")
                 print("  #\(d.id)  \(d.state.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0))  \(sha)  \(d.trigger.rawValue)  \(ISO8601.format(d.createdAt))")

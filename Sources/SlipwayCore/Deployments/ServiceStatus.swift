@@ -77,6 +77,16 @@ public struct ServiceStatus: Sendable, Hashable, Codable {
     public var deployments: [Deployment]
     /// Its pull requests' previews, open ones first; printed only for a service that has had any.
     public var previews: [PreviewStatus] = []
+    /// Instances of the live revision the runtime runs now; printed only where the runtime
+    /// was asked (a server has one; the CLI with only a database does not).
+    public var running: Int?
+
+    /// What the runtime says runs: a live revision with no instance running (stopped by hand,
+    /// say) is `down`, whatever the database last recorded.
+    public mutating func observed(running count: Int) {
+        running = count
+        if state == .live && count == 0 { state = .down }
+    }
 
     /// - Parameters:
     ///   - live: the deployment running now, if any (it may be older than the listed ones).
@@ -98,7 +108,7 @@ public struct ServiceStatus: Sendable, Hashable, Codable {
         return everDeployed ? .down : .notDeployed
     }
 
-    private enum CodingKeys: String, CodingKey { case service, liveSHA, liveDeploymentID, state, deployments, previews }
+    private enum CodingKeys: String, CodingKey { case service, liveSHA, liveDeploymentID, state, running, deployments, previews }
 
     /// As the API serves it (the CLI over the API prints what it decodes, as it prints the database's).
     public init(from decoder: any Decoder) throws {
@@ -109,6 +119,7 @@ public struct ServiceStatus: Sendable, Hashable, Codable {
         state = try c.decode(State.self, forKey: .state)
         deployments = try c.decode([Deployment].self, forKey: .deployments)
         previews = try c.decodeIfPresent([PreviewStatus].self, forKey: .previews) ?? []
+        running = try c.decodeIfPresent(Int.self, forKey: .running)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -117,6 +128,7 @@ public struct ServiceStatus: Sendable, Hashable, Codable {
         try c.encode(liveSHA, forKey: .liveSHA)
         try c.encode(liveDeploymentID, forKey: .liveDeploymentID)
         try c.encode(state, forKey: .state)
+        if let running { try c.encode(running, forKey: .running) }
         try c.encode(deployments, forKey: .deployments)
         if !previews.isEmpty { try c.encode(previews, forKey: .previews) }
     }
