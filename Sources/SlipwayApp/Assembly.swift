@@ -57,7 +57,7 @@ public struct Assembly: Sendable {
     ///   - wiring: the runtimes and logins; by default from the environment (ECS when AWS settings resolve).
     public init(config: Configuration, spec: PolicySourceSpec, store: Store, engine: DockerEngine, dataDirectory: String,
                 wiring: RuntimeWiring? = nil, clock: ServiceClock = .continuous, reportTransport: (any APITransport)? = nil,
-                logger: Logger) {
+                installation: String? = nil, logger: Logger) {
         self.config = config
         self.store = store
         self.logger = logger
@@ -72,7 +72,8 @@ public struct Assembly: Sendable {
         self.sourceAccess = access
         let git = MirrorCache(directory: "\(dataDirectory)/mirrors", allowLocalRepos: config.allowLocalRepos, access: access)
         self.git = git
-        let wiring = wiring ?? RuntimeWiring(engine: engine, network: config.dockerNetwork, secrets: secrets, logger: logger)
+        let wiring = wiring ?? RuntimeWiring(engine: engine, network: config.dockerNetwork, secrets: secrets, installation: installation,
+                                             logger: logger)
         self.wiring = wiring
         let policiesPushed = WakeSignal()
         self.policiesPushed = policiesPushed

@@ -15,8 +15,9 @@ public struct RuntimeWiring: Sendable {
     /// Registry logins for the engine's pushes and pulls: ECR's from AWS, others from ~/.docker/config.json.
     public var registryAuth: RegistryLoginProvider
 
+    /// - Parameter installation: labels this installation's containers (`Store.installationID`); nil labels none.
     public init(engine: DockerEngine, network: String?, environment: [String: String] = ProcessInfo.processInfo.environment,
-         secrets: SecretReader = .standard, logger: Logger) {
+         secrets: SecretReader = .standard, installation: String? = nil, logger: Logger) {
         let config = DockerConfig.load(environment: environment)
         let fromConfig: RegistryLoginProvider = { host in
             var login = config.credentials(for: host ?? "docker.io") ?? .none
@@ -27,12 +28,14 @@ public struct RuntimeWiring: Sendable {
         case .success(let client):
             let logins = ECRLogins(client: client, fallback: fromConfig)
             registryAuth = logins.provider
-            runtimes = Runtimes(docker: DockerRuntime(engine: engine, network: network, auth: logins.provider, secrets: secrets),
+            runtimes = Runtimes(docker: DockerRuntime(engine: engine, network: network, auth: logins.provider, secrets: secrets,
+                                                          installation: installation),
                                 ecs: ECSRuntime(client: client))
         case .failure(let problem):
             logger.debug("no ECS runtime", metadata: ["reason": "\(problem.description)"])
             registryAuth = fromConfig
-            runtimes = Runtimes(docker: DockerRuntime(engine: engine, network: network, auth: fromConfig, secrets: secrets), ecs: nil,
+            runtimes = Runtimes(docker: DockerRuntime(engine: engine, network: network, auth: fromConfig, secrets: secrets,
+                                                          installation: installation), ecs: nil,
                                 ecsUnavailable: problem.description)
         }
     }

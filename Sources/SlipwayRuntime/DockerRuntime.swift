@@ -5,13 +5,16 @@ import SlipwayDocker
 import SlipwaySystem
 
 /// Runs revisions as containers on a Docker engine (`deploy.target: docker`), labelled
-/// with their service and deployment so every question is answered by a label filter.
+/// with their service and deployment so every question is answered by a label filter, and
+/// with the installation, so another Slipway sharing the engine is left alone.
 public struct DockerRuntime: Runtime {
     public static let serviceLabel = "slipway.service"
     public static let deploymentLabel = "slipway.deployment"
     public static let shaLabel = "slipway.sha"
     /// `main` or `pr-N`; containers made before environments have none and are `main`'s.
     public static let environmentLabel = "slipway.environment"
+    /// The installation that runs it (`Store.installationID`); containers made before it have none and are anyone's.
+    public static let installationLabel = "slipway.installation"
 
     /// SIGTERM, then SIGKILL after this many seconds, when a preview is torn down.
     public static let teardownGraceSeconds = 3
@@ -24,9 +27,12 @@ public struct DockerRuntime: Runtime {
     let network: String?
     let auth: RegistryLoginProvider
     let secrets: SecretReader
+    /// nil: no installation label (a test's runtime, or an engine only one installation uses).
+    let installation: String?
 
     public init(engine: DockerEngine, network: String?, auth: @escaping RegistryLoginProvider = RegistryLogin.anonymous,
-                secrets: SecretReader = .standard) {
+                secrets: SecretReader = .standard, installation: String? = nil) {
+        self.installation = installation.flatMap { $0.isEmpty ? nil : $0 }
         self.secrets = secrets
         self.engine = engine
         self.network = network
@@ -40,6 +46,24 @@ public struct DockerRuntime: Runtime {
     /// `slipway-web-12-1` for main, `slipway-web-pr-7-12-1` for a preview.
     public static func containerName(target: DeploymentTarget, deploymentID: Int64, index: Int) -> String {
         "slipway-\(target.runtimeName)-\(deploymentID)-\(index)"
+    }
+
+    /// Whether a container with these labels is this installation's.
+    func mine(_ labels: [String: String]) -> Bool {
+        guard let installation, let theirs = labels[Self.installationLabel] else { return true }
+        return theirs == installation
+    }
+
+    /// This installation's containers with all of `labels`.
+    func ours(_ labels: [String: String]) async throws -> [String] {
+        try await engine.containerSummaries(labels: labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" })
+            .filter { mine($0.labels) }.map(\.id)
+    }
+
+    /// The container's name: `containerName`, with the installation's first 8 characters when it has one.
+    func name(_ revision: Revision, index: Int) -> String {
+        Self.containerName(target: revision.deploymentTarget, deploymentID: revision.deploymentID, index: index)
+            + (installation.map { "-\($0.prefix(8))" } ?? "")
     }
 
     /// Containers are per deployment: there is no one revision a service runs.
@@ -67,11 +91,12 @@ public struct DockerRuntime: Runtime {
         var labels = [Self.serviceLabel: revision.service, Self.deploymentLabel: "\(revision.deploymentID)",
                       Self.environmentLabel: revision.environment.rawValue]
         labels[Self.shaLabel] = revision.sha
+        labels[Self.installationLabel] = installation
         do {
             for index in 1...max(1, revision.count) {
                 // No restart policy while watched: every exit is seen, counted, and restarted by the watcher.
                 let id = try await engine.createContainer(ContainerSpec(
-                    name: Self.containerName(target: revision.deploymentTarget, deploymentID: revision.deploymentID, index: index),
+                    name: name(revision, index: index),
                     image: revision.image, env: revision.env, labels: labels, network: revision.network ?? network, restartPolicy: "no",
                     port: revision.port, healthCheck: revision.healthCheck.map {
                         ContainerSpec.HealthCheckSpec(test: $0.command, interval: $0.interval.duration, timeout: $0.timeout.duration,
@@ -88,7 +113,7 @@ public struct DockerRuntime: Runtime {
 
     public func instances(of revision: Revision) async throws -> [Instance] {
         let (service, deploymentID) = (revision.service, revision.deploymentID)
-        let ids = try await engine.containers(labels: [Self.serviceLabel: service, Self.deploymentLabel: "\(deploymentID)"])
+        let ids = try await ours([Self.serviceLabel: service, Self.deploymentLabel: "\(deploymentID)"])
         var out: [Instance] = []
         for id in ids {
             guard let state = try? await engine.inspectContainer(id) else { continue }  // removed meanwhile
@@ -105,7 +130,7 @@ public struct DockerRuntime: Runtime {
 
     public func retirees(except revision: Revision) async throws -> [String] {
         var doomed: [String] = []
-        for id in try await engine.containers(labels: [Self.serviceLabel: revision.service]) {
+        for id in try await ours([Self.serviceLabel: revision.service]) {
             guard let state = try? await engine.inspectContainer(id) else { continue }
             // Only the same target's: a preview and its service's main environment never retire each other.
             if state.labels[Self.deploymentLabel] == "\(revision.deploymentID)"
@@ -129,8 +154,7 @@ public struct DockerRuntime: Runtime {
     }
 
     public func remove(_ revision: Revision) async throws {
-        let labels = [Self.serviceLabel: revision.service, Self.deploymentLabel: "\(revision.deploymentID)"]
-        for id in try await engine.containers(labels: labels) {
+        for id in try await ours([Self.serviceLabel: revision.service, Self.deploymentLabel: "\(revision.deploymentID)"]) {
             try await engine.removeContainer(id)
         }
     }
@@ -155,7 +179,7 @@ public struct DockerRuntime: Runtime {
     /// Every labelled container of the engine, declared or not: prune finds leftovers this way.
     public func observe(_ policies: [Policy], knownImages: [String: String]) async throws -> [String: [ObservedUnit]] {
         var units: [String: [String: ObservedUnit]] = [:]
-        for container in try await engine.containerSummaries(labels: [Self.serviceLabel]) {
+        for container in try await engine.containerSummaries(labels: [Self.serviceLabel]) where mine(container.labels) {
             guard let service = container.labels[Self.serviceLabel] else { continue }
             // The reconciler compares main environments; previews are not a service's leftovers.
             guard Self.environment(of: container.labels) == DeploymentTarget.Environment.main.rawValue else { continue }
@@ -172,7 +196,7 @@ public struct DockerRuntime: Runtime {
     public func tearDown(_ target: DeploymentTarget, policy: Policy?, images: [String]) async throws {
         let labels = [Self.serviceLabel: target.service, Self.environmentLabel: target.environment.rawValue]
         try await withThrowingTaskGroup(of: Void.self) { group in
-            for id in try await engine.containers(labels: labels) {
+            for id in try await ours(labels) {
                 group.addTask {
                     // A preview is thrown away: a short grace, not the engine's 10 s, so a closed pull request is gone in seconds.
                     try? await engine.stopContainer(id, timeoutSeconds: Self.teardownGraceSeconds)
@@ -191,7 +215,7 @@ public struct DockerRuntime: Runtime {
     public func previewTargets(_ policies: [Policy]) async throws -> Set<DeploymentTarget> {
         let known = Set(policies.map(\.service))
         var out: Set<DeploymentTarget> = []
-        for container in try await engine.containerSummaries(labels: [Self.serviceLabel, Self.environmentLabel]) {
+        for container in try await engine.containerSummaries(labels: [Self.serviceLabel, Self.environmentLabel]) where mine(container.labels) {
             guard let service = container.labels[Self.serviceLabel], known.contains(service),
                   let environment = DeploymentTarget.Environment(rawValue: Self.environment(of: container.labels)),
                   environment != .main else { continue }

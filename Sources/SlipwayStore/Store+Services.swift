@@ -79,4 +79,9 @@ extension Store {
                                        webhookSecret: secret, previews: previews)
         }
     }
+
+    /// This installation's id (made by the migration): the label on what it runs on a shared engine.
+    public func installationID() async throws -> String {
+        try await client.query("SELECT id::text FROM installation", logger: logger).collect().first?.decode(String.self) ?? ""
+    }
 }

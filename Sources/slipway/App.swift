@@ -79,7 +79,8 @@ enum App {
                     url: DatabaseURL, dataDir: String, logger: Logger) async throws {
         let applied = try await store.migrate()
         if !applied.isEmpty { logger.info("database migrated", metadata: ["migrations.applied": "\(applied)"]) }
-        let assembly = Assembly(config: config, spec: spec, store: store, engine: engine, dataDirectory: dataDir, logger: logger)
+        let assembly = Assembly(config: config, spec: spec, store: store, engine: engine, dataDirectory: dataDir,
+                                installation: try await store.installationID(), logger: logger)
         do {
             switch try await assembly.policyWatcher.refreshIfLeading() {
             case .unchanged?: logger.info("policies unchanged since they were applied", metadata: ["policies.source": "\(spec)"])

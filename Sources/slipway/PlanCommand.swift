@@ -47,9 +47,11 @@ struct PlanCommand: AsyncParsableCommand {
             }
         }
         let engine = try DockerEngine(host: config.dockerHost)
-        let runtime = RuntimeWiring(engine: engine, network: config.dockerNetwork, logger: Logs.quiet).runtimes
         try show(try await withStore(config) { store in
-            try await Operations(store: store, runtime: runtime, logger: Logs.quiet).plan(service: service, policies: policies)
+            // This installation's containers only, as the server sees them.
+            let runtime = RuntimeWiring(engine: engine, network: config.dockerNetwork, installation: try? await store.installationID(),
+                                        logger: Logs.quiet).runtimes
+            return try await Operations(store: store, runtime: runtime, logger: Logs.quiet).plan(service: service, policies: policies)
         })
     }
 

@@ -153,6 +153,48 @@ struct DockerEngineTests {
         #expect(try await runtime.instances(of: revision).isEmpty)
     }
 
+    /// Two installations on one engine, each with a service `web` at deployment 7: neither
+    /// sees, counts, retires nor tears down the other's containers; a container from before
+    /// installation labels (none) is still its installation's.
+    @Test func twoInstallationsOnOneEngineLeaveEachOtherAlone() async throws {
+        let engine = try DockerEngine(host: TestStack.dockerHost)
+        let (a, b) = (UUID().uuidString.lowercased(), UUID().uuidString.lowercased())
+        let first = DockerRuntime(engine: engine, network: TestStack.dockerNetwork, installation: a)
+        let second = DockerRuntime(engine: engine, network: TestStack.dockerNetwork, installation: b)
+        let legacy = DockerRuntime(engine: engine, network: TestStack.dockerNetwork)
+        let dir = try context("FROM \(try TestStack.baseImage)\nCMD [\"sh\", \"-c\", \"trap 'exit 0' TERM; while true; do sleep 1; done\"]\n")
+        let built = try await EngineBuilder(engine: engine).build(try request(dir, tag: "shared"), observer: RecordingObserver())
+        let service = name
+        let revision = Revision(service: service, deploymentID: 7, image: built.reference, sha: "abc123", count: 1, env: [:])
+        defer {
+            for runtime in [first, second, legacy] { Task { try? await runtime.tearDown(.main(service), policy: nil, images: []) } }
+        }
+        let mine = try await first.start(revision).instances
+        let theirs = try await second.start(revision).instances
+        #expect(mine.count == 1 && theirs.count == 1 && mine[0].id != theirs[0].id, "\(mine) \(theirs)")
+        #expect(mine[0].name == "slipway-\(service)-7-1-\(a.prefix(8))")
+        #expect(try await first.instances(of: revision).map(\.id) == mine.map(\.id))
+        let policy = Policy(service: service, source: .init(repo: "https://github.com/acme/web.git"), image: "r.example.com/web")
+        #expect(try await first.observe([policy], knownImages: [:])[service]?.map(\.running) == [1])
+
+        // A new revision of the first installation retires its own old one, not the other's.
+        var next = revision
+        next.deploymentID = 8
+        #expect(try await first.retirees(except: next) == mine.map(\.id))
+        #expect(try await first.retire(except: next) == 1)
+        #expect(try await second.instances(of: revision).map(\.id) == theirs.map(\.id))
+        // Tearing the service down in the first leaves the second's running.
+        try await first.tearDown(.main(service), policy: nil, images: [])
+        #expect(try await second.instances(of: revision).filter(\.running).count == 1)
+        // An unlabelled runtime's container (made before labels) is seen by a labelled one.
+        var old = revision
+        old.deploymentID = 6
+        _ = try await legacy.start(old)
+        #expect(try await first.retirees(except: next).count == 1)
+        try await second.tearDown(.main(service), policy: nil, images: [])
+        #expect(try await legacy.instances(of: revision).isEmpty)
+    }
+
     @Test func revisionThatCannotStartLeavesNothingBehind() async throws {
         let engine = try DockerEngine(host: TestStack.dockerHost)
         let runtime = DockerRuntime(engine: engine, network: TestStack.dockerNetwork)
