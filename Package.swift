@@ -151,6 +151,11 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // libFuzzer targets (deploy/fuzz builds them with -sanitize=fuzzer,address -DSLIPWAY_FUZZ).
+        .executableTarget(name: "slipway-fuzz", dependencies: [
+            "SlipwayCore", "SlipwayWebhooks", "SlipwayPolicy", "SlipwayDetect", "SlipwayBuild", "SlipwayRegistry", "CFuzzDriver",
+        ]),
+        .target(name: "CFuzzDriver"),
         .executableTarget(name: "slipway-bench", dependencies: [
             "SlipwayCore", "SlipwayStore", "SlipwayController", "SlipwayApp", "SlipwayDetect", "SlipwayAWS", "SlipwayRuntime", "SlipwayECSFake",
             "SlipwayBuild", "SlipwayDocker",

@@ -1,0 +1,2 @@
+// A C target needs a source file; the header is what slipway-fuzz uses.
+#include "fuzz_driver.h"
