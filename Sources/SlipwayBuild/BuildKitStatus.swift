@@ -86,7 +86,7 @@ struct BuildKitStatus: Sendable, Hashable {
             let (number, type) = try reader.nextField()
             switch (number, type) {
             case (1, .lengthDelimited): log.vertex = try reader.string()
-            case (3, .varint): log.stream = Int(try reader.varint())
+            case (3, .varint): log.stream = Int(truncatingIfNeeded: try reader.varint())
             case (4, .lengthDelimited): log.message = Array(try reader.lengthDelimited())
             default: try reader.skip(type)
             }

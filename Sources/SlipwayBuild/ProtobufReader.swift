@@ -39,8 +39,8 @@ struct ProtobufReader {
     }
 
     mutating func lengthDelimited() throws -> ArraySlice<UInt8> {
-        let length = Int(try varint())
-        guard length >= 0, index + length <= bytes.count else { throw Malformed() }
+        // A length past Int's range (a varint may say up to 2^64 - 1) or past the message is malformed, not a trap.
+        guard let length = Int(exactly: try varint()), length <= bytes.count - index else { throw Malformed() }
         defer { index += length }
         return bytes[index..<(index + length)]
     }
@@ -59,7 +59,7 @@ struct ProtobufReader {
     }
 
     private mutating func advance(_ n: Int) throws {
-        guard index + n <= bytes.count else { throw Malformed() }
+        guard n <= bytes.count - index else { throw Malformed() }
         index += n
     }
 }

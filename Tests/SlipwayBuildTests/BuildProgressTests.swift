@@ -13,6 +13,21 @@ import Testing
         return (lines, progress)
     }
 
+    /// Found by `deploy/fuzz buildkit`: a protobuf length past Int's range trapped the whole
+    /// server; a malformed trace is now skipped and the lines around it still read.
+    @Test func aTraceWithAHugeLengthIsSkippedNotATrap() throws {
+        let url = try #require(Bundle.module.url(forResource: "Fixtures/fuzz-buildkit-length-past-int.jsonl", withExtension: nil))
+        var found = BuildProgress()
+        // It trapped here, ending the process (the fuzzer's input is not all UTF-8: fed as the engine's bytes).
+        for line in try Data(contentsOf: url).split(separator: UInt8(ascii: "\n")) { _ = found.consume(Data(line)) }
+        var fresh = BuildProgress()
+        // Field 1 (vertexes), length-delimited, with a length varint of 2^64 - 1.
+        let trace = Data([0x0a, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]).base64EncodedString()
+        let line = #"{"id":"moby.buildkit.trace","aux":"\#(trace)"}"#
+        #expect(fresh.consume(Data(line.utf8)).isEmpty)
+        #expect(fresh.consume(Data(#"{"stream":"still reading\n"}"#.utf8)) == ["still reading"])
+    }
+
     // Recorded from the Docker engine 20.10 (POST /build?version=2) building a
     // three-step Dockerfile on the busybox base.
     @Test func plainLogFromARecordedBuild() throws {
