@@ -37,8 +37,10 @@ public struct Assembly: Sendable {
     /// How Slipway proves itself to source hosts, for fetches and reports.
     public let sourceAccess: SourceAccess
     public let reportTransport: any APITransport
-    /// Where notifications go; nil: HTTP with no redirects followed and a 10 s wait.
-    public let notificationTransport: (any APITransport)?
+    /// Where notifications go: the given report transport (tests), else HTTP with no redirects followed and a 10 s wait.
+    public let notificationTransport: any APITransport
+    /// SLIPWAY_NOTIFY's channels, parsed once (`serve` refused to start on a wrong one).
+    public let notifyChannels: [NotifyChannel]
     public let pipeline: Pipeline
     public let operations: Operations
     public let policyWatcher: PolicyWatcher
@@ -66,7 +68,8 @@ public struct Assembly: Sendable {
         self.secrets = secrets
         let transport = reportTransport ?? HTTPTransport()
         self.reportTransport = transport
-        self.notificationTransport = reportTransport
+        self.notificationTransport = reportTransport ?? HTTPTransport(client: HTTPTransport.noRedirects, timeout: .seconds(10))
+        self.notifyChannels = (try? Self.notifyDefault(config, secretRules: secrets.rules)) ?? []
         let access = SourceAccess(store: store, hosts: config.sourceHosts, secrets: secrets, knownHostsFile: config.sshKnownHosts,
                                   apps: GitHubAppTokens(transport: transport), logger: logger)
         self.sourceAccess = access
@@ -94,12 +97,10 @@ public struct Assembly: Sendable {
 
     /// The job handlers: the pipeline's, the reporter's and the notifier's.
     public var handlers: [any JobHandler] {
-        let telemetry = operations.telemetry
-        let count: MetricCounter = { metric, labels in telemetry.count(metric, labels) }
+        let count = operations.telemetry.counter
         return pipeline.handlers + [
             NotifyHandler(store: store, access: sourceAccess, hosts: config.sourceHosts, transport: reportTransport, count: count),
-            NotificationHandler(store: store, secrets: secrets, transport: notificationTransport ?? HTTPTransport(client: HTTPTransport.noRedirects, timeout: .seconds(10)),
-                                fallback: (try? Self.notifyDefault(config, secretRules: secrets.rules)) ?? [],
+            NotificationHandler(store: store, secrets: secrets, transport: notificationTransport, fallback: notifyChannels,
                                 publicURL: config.sourceHosts.publicURL, count: count),
         ]
     }
@@ -126,7 +127,7 @@ public struct Assembly: Sendable {
                 "hint": "set \(provider.tokenSetting)\(provider == .bitbucketServer ? " and SLIPWAY_BITBUCKET_SERVER_API_URL" : ""), or name credentials in a policy's source.credentials",
             ])
         }
-        try await store.setNotifyDefault(channels: ((try? Self.notifyDefault(config, secretRules: secrets.rules)) ?? []).count)
+        try await store.setNotifyDefault(channels: notifyChannels.count)
         let policies = try await store.everyPolicy()
         try await store.setServiceReportTargets(Dictionary(policies.map { policy in
             (policy.service, hosts.reportTarget(for: policy.source.repo).map { ($0.provider.rawValue, $0.repository) })
@@ -203,15 +204,14 @@ public struct Assembly: Sendable {
         if let interval = config.reconcileInterval {
             services.append(ReconcileLoop(planner: Planner(store: store, runtime: runtime, logger: logger), store: store, runtime: runtime,
                                           lease: lease(LeaseName.reconciler), interval: interval.duration, clock: clock, logger: logger,
-                                          count: { [telemetry = operations.telemetry] metric, labels in telemetry.count(metric, labels) }))
+                                          count: operations.telemetry.counter))
         }
         // Always on, even with the reconciler off: previews must not outlive their pull requests or TTL.
         services.append(PreviewSweeper(store: store, runtime: runtime, lease: lease(LeaseName.previews),
                                        interval: (config.reconcileInterval ?? .seconds(30)).duration, clock: clock, logger: logger))
-        let telemetry = operations.telemetry
         for settings in Self.poolSettings(config) {
             services.append(WorkerPool(settings: settings, queue: store.queue, handlers: handlers, wake: workQueued, stops: stops,
-                                       logger: logger, clock: clock, count: { metric, labels in telemetry.count(metric, labels) }))
+                                       logger: logger, clock: clock, count: operations.telemetry.counter))
         }
         return services
     }

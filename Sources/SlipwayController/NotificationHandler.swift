@@ -73,28 +73,18 @@ public struct NotificationHandler: JobHandler {
             var one = log
             one[metadataKey: "notification.delivery"] = "\(delivery.delivery.uuidString.lowercased())"
             one[metadataKey: "notification.channel"] = "\(delivery.spec.kind.rawValue)"
-            let channel = delivery.spec.kind.rawValue
-            switch answer {
-            case .delivered:
-                try await store.finishDelivery(delivery.id, state: "sent", status: status, error: nil)
-                count?(MetricCatalog.notifications, [channel, "sent"])
-                one.info("notification sent", metadata: ["http.status": "\(status ?? 0)"])
-            case .refused:
-                try await store.finishDelivery(delivery.id, state: "refused", status: status, error: why)
-                count?(MetricCatalog.notifications, [channel, "refused"])
-                one.error("notification refused; it is not sent again", metadata: ["error": "\(why ?? "")"])
-            case .retry where lastAttempt && !stopped:
-                try await store.finishDelivery(delivery.id, state: "gave_up", status: status, error: why)
-                count?(MetricCatalog.notifications, [channel, "gave_up"])
-                one.error("notification not delivered after \(job.attempts) attempts; giving up", metadata: ["error": "\(why ?? "")"])
-            case .retry:
-                try await store.finishDelivery(delivery.id, state: "pending", status: status, error: why)
-                if !stopped {
-                    count?(MetricCatalog.notifications, [channel, "retried"])
-                    one.warning("notification not delivered; it will be tried again", metadata: ["error": "\(why ?? "")"])
-                }
-                later.append(why ?? "not delivered")
+            let outcome = DeliveryOutcome.of(answer, lastAttempt: lastAttempt, stopped: stopped)
+            try await store.finishDelivery(delivery.id, state: outcome.state, status: status, error: outcome == .sent ? nil : why)
+            if outcome != .stopped { count?(MetricCatalog.notifications, [delivery.spec.kind.rawValue, outcome.rawValue]) }
+            let error: Logger.Metadata = ["error": "\(why ?? "")"]
+            switch outcome {
+            case .sent: one.info("notification sent", metadata: ["http.status": "\(status ?? 0)"])
+            case .refused: one.error("notification refused; it is not sent again", metadata: error)
+            case .gaveUp: one.error("notification not delivered after \(job.attempts) attempts; giving up", metadata: error)
+            case .retried: one.warning("notification not delivered; it will be tried again", metadata: error)
+            case .stopped: break
             }
+            if !outcome.isFinal { later.append(why ?? "not delivered") }
         }
         if stopped { throw CancellationError() }
         if !later.isEmpty {

@@ -31,7 +31,6 @@ public struct NotificationDeliveryRow: Sendable, Hashable {
     public var spec: NotifyChannel
     public var delivery: UUID
     public var state: String
-    public var attempts: Int
 }
 
 extension Store {
@@ -85,12 +84,12 @@ extension Store {
                 ON CONFLICT DO NOTHING
                 """, logger: logger)
             return try await connection.query("""
-                SELECT id, channel, spec::text AS spec, delivery, state, attempts FROM notification_deliveries
+                SELECT id, channel, spec::text AS spec, delivery, state FROM notification_deliveries
                 WHERE notification_id = \(notification) ORDER BY channel
                 """, logger: logger).rows().map { row in
                 NotificationDeliveryRow(id: try row.value("id"), channel: try row.value("channel"),
                                         spec: try Self.decodeJSON(NotifyChannel.self, try row.value("spec")),
-                                        delivery: try row.value("delivery"), state: try row.value("state"), attempts: try row.value("attempts"))
+                                        delivery: try row.value("delivery"), state: try row.value("state"))
             }
         }
     }

@@ -26,6 +26,9 @@ public final class Telemetry: Sendable {
         Counter(label: metric.name, dimensions: Self.dimensions(metric, labels), factory: factory).increment(by: amount)
     }
 
+    /// `count` as the parts that count are given it.
+    public var counter: MetricCounter { { [self] metric, labels in count(metric, labels) } }
+
     public func observe(_ metric: MetricCatalog.Metric, _ labels: [String] = [], seconds: Double) {
         precondition(metric.kind == .histogram)
         CoreMetrics.Timer(label: metric.name, dimensions: Self.dimensions(metric, labels), factory: factory)

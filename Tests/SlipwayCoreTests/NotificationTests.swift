@@ -88,6 +88,20 @@ import Testing
     }
 
     @Test(arguments: [
+        (NotificationAnswer.delivered, false, false, DeliveryOutcome.sent, "sent"),
+        (.delivered, true, true, .sent, "sent"),                 // delivered before the stop: recorded
+        (.refused, false, false, .refused, "refused"),
+        (.retry, false, false, .retried, "pending"),
+        (.retry, true, false, .gaveUp, "gave_up"),               // the last attempt
+        (.retry, true, true, .stopped, "pending"),               // a shutdown never gives up for the delivery
+        (.retry, false, true, .stopped, "pending"),
+    ])
+    func deliveryOutcomes(_ answer: NotificationAnswer, _ last: Bool, _ stopped: Bool, _ outcome: DeliveryOutcome, _ state: String) {
+        let got = DeliveryOutcome.of(answer, lastAttempt: last, stopped: stopped)
+        #expect(got == outcome && got.state == state && got.isFinal == (state != "pending"))
+    }
+
+    @Test(arguments: [
         ("https://github.com/acme/web.git", "https://github.com/acme/web/commit/abc"),
         ("git@gitlab.com:group/sub/app.git", "https://gitlab.com/group/sub/app/-/commit/abc"),
         ("https://bitbucket.org/team/app", "https://bitbucket.org/team/app/commits/abc"),

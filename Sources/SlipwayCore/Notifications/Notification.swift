@@ -98,3 +98,32 @@ public enum NotificationAnswer: Sendable, Hashable {
         }
     }
 }
+
+/// What one attempt at a delivery comes to, and so the row's state and the counter's outcome.
+public enum DeliveryOutcome: String, Sendable, Hashable {
+    case sent, refused, retried
+    case gaveUp = "gave_up"
+    /// The worker stopped (a shutdown) before the receiver took it: left pending, not counted.
+    case stopped
+
+    public static func of(_ answer: NotificationAnswer, lastAttempt: Bool, stopped: Bool) -> DeliveryOutcome {
+        switch answer {
+        case .delivered: .sent
+        case .refused: .refused
+        case .retry: stopped ? .stopped : lastAttempt ? .gaveUp : .retried
+        }
+    }
+
+    /// The delivery row's state after it.
+    public var state: String {
+        switch self {
+        case .sent: "sent"
+        case .refused: "refused"
+        case .gaveUp: "gave_up"
+        case .retried, .stopped: "pending"
+        }
+    }
+
+    /// Whether the delivery is over (not tried again).
+    public var isFinal: Bool { state != "pending" }
+}
